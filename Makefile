@@ -1,0 +1,23 @@
+# The README's commands. Builds and caches go under $(AWSOPS_CACHE)
+# (default ~/.cache/awsops), outside the clone.
+AWSOPS_CACHE ?= $(HOME)/.cache/awsops
+export AWSOPS_CACHE
+export CARGO_TARGET_DIR ?= $(AWSOPS_CACHE)/target
+
+.PHONY: test demo crds lint build
+
+## test: every test, against a real kube-apiserver and the moto AWS emulator
+test:
+	scripts/test.sh
+
+## crds: regenerate crds/ from the Rust types
+crds:
+	cargo run --quiet -- crds > crds/awsops.yaml
+
+## lint: formatting and clippy, as CI runs them
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --all-targets -- -D warnings
+
+build:
+	cargo build

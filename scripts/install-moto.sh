@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs the pinned moto server (the AWS emulator) into a virtualenv under
+# AWSOPS_CACHE and prints the path of its moto_server.
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+venv="$AWSOPS_CACHE/venv-moto-$MOTO_VERSION"
+if [ ! -x "$venv/bin/moto_server" ]; then
+  log "installing moto[server]==$MOTO_VERSION into $venv"
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check "moto[server]==$MOTO_VERSION" >&2
+fi
+echo "$venv/bin/moto_server"

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# `make test`: starts the test environment (kube-apiserver + etcd + moto,
+# installing what is missing), runs every test against it, and stops the
+# environment by PID whatever the outcome.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+. "$here/common.sh"
+apt_install curl openssl
+env_dir="$(mktemp -d "${TMPDIR:-/tmp}/awsops-test.XXXXXX")"
+trap '"$here/testenv.sh" stop "$env_dir"' EXIT
+"$here/testenv.sh" start "$env_dir"
+. "$env_dir/env"
+export AWSOPS_TEST_ENV="$env_dir"
+cd "$here/.."
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --no-fail-fast "$@"
+else
+  cargo test --no-fail-fast "$@"
+fi

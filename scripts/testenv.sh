@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Starts or stops the test environment on 127.0.0.1: etcd + kube-apiserver
+# v1.20.2 (RBAC on, token auth) and the moto AWS emulator.
+#
+#   scripts/testenv.sh start DIR   installs what is missing, starts everything,
+#                                  writes DIR/env (KUBECONFIG, AWS_ENDPOINT_URL, ...)
+#   scripts/testenv.sh stop DIR    stops what DIR/*.pid names, by PID
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+. "$here/common.sh"
+
+cmd="${1:?usage: testenv.sh start|stop DIR}"
+dir="${2:?usage: testenv.sh start|stop DIR}"
+
+stop() {
+  for f in "$dir"/*.pid; do
+    [ -f "$f" ] || continue
+    pid=$(cat "$f")
+    if kill -0 "$pid" 2>/dev/null; then
+      kill "$pid" 2>/dev/null || true
+      for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -9 "$pid" 2>/dev/null || true
+    fi
+    rm -f "$f"
+  done
+}
+
+start_moto() {
+  local moto port
+  moto="$("$here/install-moto.sh")"
+  port=$(free_port)
+  MOTO_ACM_VALIDATION_WAIT="${MOTO_ACM_VALIDATION_WAIT:-2}" \
+    "$moto" -H 127.0.0.1 -p "$port" >"$dir/moto.log" 2>&1 &
+  echo $! >"$dir/moto.pid"
+  wait_for curl -sf "http://127.0.0.1:$port/moto-api/" || { log "moto did not start"; tail "$dir/moto.log" >&2; return 1; }
+  echo "$port"
+}
+
+write_certs() {
+  local pki="$dir/pki"
+  mkdir -p "$pki"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=awsops-test-ca" \
+    -keyout "$pki/ca.key" -out "$pki/ca.crt" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=kube-apiserver" \
+    -keyout "$pki/apiserver.key" -out "$pki/apiserver.csr" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$pki/san.ext"
+  openssl x509 -req -in "$pki/apiserver.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial \
+    -days 2 -extfile "$pki/san.ext" -out "$pki/apiserver.crt" 2>/dev/null
+  openssl genrsa -out "$pki/sa.key" 2048 2>/dev/null
+  openssl rsa -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
+}
+
+start_kube() {
+  local bin etcd_port peer_port port token pki="$dir/pki"
+  bin="$("$here/build-apiserver.sh")"
+  write_certs
+  etcd_port=$(free_port); peer_port=$(free_port)
+  etcd --name awsops-test --data-dir "$dir/etcd" \
+    --listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
+    --listen-peer-urls "http://127.0.0.1:$peer_port" --initial-advertise-peer-urls "http://127.0.0.1:$peer_port" \
+    --initial-cluster "awsops-test=http://127.0.0.1:$peer_port" >"$dir/etcd.log" 2>&1 &
+  echo $! >"$dir/etcd.pid"
+  wait_for curl -sf "http://127.0.0.1:$etcd_port/health" || { log "etcd did not start"; tail "$dir/etcd.log" >&2; return 1; }
+
+  token=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  printf '%s,admin,admin,"system:masters"\n' "$token" >"$pki/tokens.csv"
+  port=$(free_port)
+  "$bin/kube-apiserver" \
+    --etcd-servers "http://127.0.0.1:$etcd_port" \
+    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$port" \
+    --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
+    --client-ca-file "$pki/ca.crt" --token-auth-file "$pki/tokens.csv" \
+    --authorization-mode RBAC \
+    --service-account-issuer https://kubernetes.default.svc \
+    --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
+    --service-cluster-ip-range 10.96.0.0/16 \
+    --disable-admission-plugins ServiceAccount \
+    >"$dir/apiserver.log" 2>&1 &
+  echo $! >"$dir/apiserver.pid"
+  wait_for curl -sf --cacert "$pki/ca.crt" -H "Authorization: Bearer $token" "https://127.0.0.1:$port/readyz" ||
+    { log "kube-apiserver did not start"; tail -20 "$dir/apiserver.log" >&2; return 1; }
+
+  cat >"$dir/kubeconfig" <<KUBECONFIG
+apiVersion: v1
+kind: Config
+clusters:
+- name: test
+  cluster:
+    server: https://127.0.0.1:$port
+    certificate-authority-data: $(base64 -w0 "$pki/ca.crt")
+users:
+- name: admin
+  user:
+    token: $token
+contexts:
+- name: test
+  context: {cluster: test, user: admin}
+current-context: test
+KUBECONFIG
+  echo "$bin"
+}
+
+case "$cmd" in
+  start)
+    mkdir -p "$dir"
+    stop
+    apt_install curl openssl etcd-server
+    kube_bin=$(start_kube)
+    moto_port=$(start_moto)
+    cat >"$dir/env" <<ENV
+export KUBECONFIG="$dir/kubeconfig"
+export AWSOPS_TEST_KUBECTL="$kube_bin/kubectl"
+export AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port"
+export AWS_ACCESS_KEY_ID=testing
+export AWS_SECRET_ACCESS_KEY=testing
+export AWS_REGION=us-east-1
+export AWS_EC2_METADATA_DISABLED=true
+ENV
+    log "test environment up: $dir/env"
+    ;;
+  stop) stop ;;
+  *) echo "usage: testenv.sh start|stop DIR" >&2; exit 2 ;;
+esac

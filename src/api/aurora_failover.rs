@@ -1,0 +1,281 @@
+//! `AuroraFailover`: a one-shot, exactly-once manual failover of an Aurora
+//! MySQL cluster. The whole spec is immutable; a new failover is a new object.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::{CustomResource, KubeSchema};
+use serde::{Deserialize, Serialize};
+
+use super::validation::{self, Problems};
+
+/// Default for `spec.timeoutSeconds`.
+pub const DEFAULT_TIMEOUT_SECONDS: i32 = 600;
+
+/// A manual failover of an Aurora MySQL cluster: the writer is demoted to a
+/// reader and a chosen reader is promoted. Runs at most once; the whole spec is
+/// immutable, so a new failover is a new object.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "awsops.dev",
+    version = "v1alpha1",
+    kind = "AuroraFailover",
+    namespaced,
+    status = "AuroraFailoverStatus",
+    shortname = "af",
+    category = "awsops",
+    doc = "A one-shot, exactly-once manual failover of an Aurora MySQL cluster.",
+    printcolumn(name = "Cluster", type_ = "string", json_path = ".spec.clusterIdentifier"),
+    printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
+    printcolumn(name = "Previous writer", type_ = "string", json_path = ".status.previousWriter"),
+    printcolumn(name = "New writer", type_ = "string", json_path = ".status.newWriter"),
+    printcolumn(name = "Duration", type_ = "integer", json_path = ".status.durationSeconds"),
+    printcolumn(
+        name = "Message",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].message",
+        priority = "1"
+    ),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+#[x_kube(validation = Rule::new("self == oldSelf").message("spec is immutable: create a new AuroraFailover for a new failover"))]
+#[serde(rename_all = "camelCase")]
+pub struct AuroraFailoverSpec {
+    /// Identifier of the Aurora MySQL DB cluster to fail over (1-63 letters,
+    /// digits or hyphens, starting with a letter).
+    #[schemars(length(min = 1, max = 63), regex(pattern = validation::DB_IDENTIFIER))]
+    pub cluster_identifier: String,
+
+    /// The reader instance to promote. When omitted the controller picks the
+    /// available reader with the lowest promotion tier, then the largest
+    /// instance class, then the lowest name, and says why in `status.plan`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 63), regex(pattern = validation::DB_IDENTIFIER))]
+    pub target_instance: Option<String>,
+
+    /// Guard: act only if this instance is the cluster's writer when the
+    /// failover starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 63), regex(pattern = validation::DB_IDENTIFIER))]
+    pub expected_writer: Option<String>,
+
+    /// Give up waiting for the roles to swap after this many seconds and end
+    /// in phase `Failed` (30 to 86400, default 600).
+    #[serde(default = "default_timeout")]
+    #[schemars(range(min = 30, max = 86400))]
+    pub timeout_seconds: i32,
+
+    /// Plan only: fill `status.plan` and finish in phase `Planned` without
+    /// calling FailoverDBCluster.
+    #[serde(default)]
+    pub dry_run: bool,
+
+    /// AWS region of the cluster; defaults to the controller's `AWS_REGION`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = validation::REGION))]
+    pub region: Option<String>,
+
+    /// IAM role to assume for this object's AWS calls (cross-account).
+    /// Credentials otherwise come from the controller's default chain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = validation::ROLE_ARN))]
+    pub role_arn: Option<String>,
+}
+
+fn default_timeout() -> i32 {
+    DEFAULT_TIMEOUT_SECONDS
+}
+
+impl AuroraFailoverSpec {
+    /// What the schema says, checked again by the controller (for API servers
+    /// that skip parts of it, and for `awsops plan` without a cluster), plus
+    /// rules that need more than one field.
+    pub fn validate(&self) -> Result<(), String> {
+        let mut p = Problems::default();
+        let id = "a DB identifier (1-63 letters, digits or hyphens, starting with a letter)";
+        for (field, value) in [
+            ("spec.clusterIdentifier", Some(self.cluster_identifier.as_str())),
+            ("spec.targetInstance", self.target_instance.as_deref()),
+            ("spec.expectedWriter", self.expected_writer.as_deref()),
+        ] {
+            if let Some(v) = value {
+                p.check(v.len() <= 63, || format!("{field} is longer than 63 characters"));
+            }
+            p.pattern(field, validation::DB_IDENTIFIER, value, id);
+        }
+        p.check((30..=86400).contains(&self.timeout_seconds), || {
+            format!("spec.timeoutSeconds {} is outside 30..86400", self.timeout_seconds)
+        });
+        p.pattern("spec.region", validation::REGION, self.region.as_deref(), "an AWS region such as us-east-1");
+        p.pattern("spec.roleArn", validation::ROLE_ARN, self.role_arn.as_deref(), "an IAM role ARN");
+        if let (Some(target), Some(writer)) = (&self.target_instance, &self.expected_writer) {
+            p.check(!target.eq_ignore_ascii_case(writer), || {
+                format!("spec.targetInstance and spec.expectedWriter are both {target:?}: the target must be a reader")
+            });
+        }
+        p.into_result()
+    }
+}
+
+/// Lifecycle of a failover.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema)]
+pub enum FailoverPhase {
+    /// Not started: preconditions are being checked or another failover of the
+    /// same cluster is in progress.
+    Pending,
+    /// `dryRun`: the plan is in `status.plan`; nothing was changed.
+    Planned,
+    /// FailoverDBCluster is being (or was) issued; waiting for the roles to swap.
+    FailingOver,
+    /// The target is the writer and the cluster and its members are available.
+    Succeeded,
+    /// The failover did not complete in `timeoutSeconds` or AWS reported failure.
+    Failed,
+}
+
+impl FailoverPhase {
+    /// A finished object never acts again.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Planned | Self::Succeeded | Self::Failed)
+    }
+}
+
+/// Observed progress of an AuroraFailover.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuroraFailoverStatus {
+    /// One-word summary: Pending, Planned, FailingOver, Succeeded or Failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<FailoverPhase>,
+    /// The `metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Which reader is promoted and why, with every candidate in rank order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<FailoverPlan>,
+    /// The writer before the failover (recorded before FailoverDBCluster is called).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_writer: Option<String>,
+    /// The writer after the failover, once observed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_writer: Option<String>,
+    /// When the intent to fail over was recorded, before FailoverDBCluster
+    /// was called (the timeout counts from here until the call is accepted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<Time>,
+    /// When FailoverDBCluster was accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_at: Option<Time>,
+    /// When the swap was observed complete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<Time>,
+    /// Seconds from `requestedAt` to `completedAt`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_seconds: Option<i64>,
+    /// Last observed roles of the cluster members.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<MemberStatus>,
+    /// Ready, Reconciling, Stalled, Planned and WriterSwapped.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+}
+
+/// The failover plan: current writer, chosen target, the reason and the ranking.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FailoverPlan {
+    /// The writer when the plan was made.
+    pub current_writer: String,
+    /// The reader that is (or would be) promoted.
+    pub target: String,
+    /// Why this target, e.g. `lowest promotion tier (tier-0)`.
+    pub reason: String,
+    /// Every reader considered, in rank order.
+    #[serde(default)]
+    pub candidates: Vec<Candidate>,
+}
+
+/// One reader considered for promotion.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Candidate {
+    pub instance: String,
+    pub promotion_tier: i32,
+    pub instance_class: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub availability_zone: Option<String>,
+    pub status: String,
+}
+
+/// One cluster member as last observed.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberStatus {
+    pub instance: String,
+    /// `writer` or `reader`.
+    pub role: String,
+    pub promotion_tier: i32,
+    pub status: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mk_spec() -> AuroraFailoverSpec {
+        AuroraFailoverSpec {
+            cluster_identifier: "orders-aurora".into(),
+            target_instance: None,
+            expected_writer: None,
+            timeout_seconds: DEFAULT_TIMEOUT_SECONDS,
+            dry_run: false,
+            region: None,
+            role_arn: None,
+        }
+    }
+
+    #[test]
+    fn a_minimal_spec_is_valid() {
+        assert_eq!(mk_spec().validate(), Ok(()));
+    }
+
+    #[test]
+    fn omitted_fields_take_their_defaults() {
+        let spec: AuroraFailoverSpec =
+            serde_json::from_value(serde_json::json!({"clusterIdentifier": "c1"})).expect("parses");
+        assert_eq!(spec.timeout_seconds, 600);
+        assert!(!spec.dry_run);
+    }
+
+    #[test]
+    fn every_bad_field_is_named_in_the_message() {
+        let spec = AuroraFailoverSpec {
+            cluster_identifier: "1bad".into(),
+            timeout_seconds: 5,
+            region: Some("mars-1".into()),
+            role_arn: Some("nope".into()),
+            ..mk_spec()
+        };
+        let msg = spec.validate().expect_err("invalid");
+        for field in ["spec.clusterIdentifier", "spec.timeoutSeconds", "spec.region", "spec.roleArn"] {
+            assert!(msg.contains(field), "{field} missing from {msg}");
+        }
+    }
+
+    #[test]
+    fn the_target_cannot_be_the_expected_writer() {
+        let spec = AuroraFailoverSpec {
+            target_instance: Some("w1".into()),
+            expected_writer: Some("w1".into()),
+            ..mk_spec()
+        };
+        assert!(spec.validate().expect_err("invalid").contains("must be a reader"));
+    }
+
+    #[test]
+    fn only_planned_succeeded_and_failed_are_final() {
+        assert!(FailoverPhase::Succeeded.is_final());
+        assert!(FailoverPhase::Failed.is_final());
+        assert!(FailoverPhase::Planned.is_final());
+        assert!(!FailoverPhase::Pending.is_final());
+        assert!(!FailoverPhase::FailingOver.is_final());
+    }
+}

@@ -1,0 +1,506 @@
+//! `StaticSite`: a private S3 bucket served by CloudFront through Origin
+//! Access Control, optionally on a custom hostname with an ACM certificate and
+//! Route 53 records. `region` and `bucket.name` are immutable once set.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::{CustomResource, KubeSchema};
+use serde::{Deserialize, Serialize};
+
+use super::validation::{self, Problems};
+
+/// Most names one ACM certificate covers by default (the ACM quota).
+pub const MAX_DOMAIN_NAMES: usize = 10;
+
+/// A static website: a private S3 bucket with uploaded assets, served by a
+/// CloudFront distribution over HTTPS, optionally on your own domain.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "awsops.dev",
+    version = "v1alpha1",
+    kind = "StaticSite",
+    namespaced,
+    status = "StaticSiteStatus",
+    shortname = "site",
+    category = "awsops",
+    doc = "A private S3 bucket served by CloudFront, optionally on a custom domain.",
+    printcolumn(name = "URL", type_ = "string", json_path = ".status.url"),
+    printcolumn(name = "Distribution", type_ = "string", json_path = ".status.distribution.id"),
+    printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
+    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
+    printcolumn(
+        name = "Message",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].message",
+        priority = "1"
+    ),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+#[x_kube(
+    validation = Rule::new("has(self.region) == has(oldSelf.region) && (!has(self.region) || self.region == oldSelf.region)").message("spec.region is immutable"),
+    validation = Rule::new("!has(oldSelf.bucket) || !has(oldSelf.bucket.name) || (has(self.bucket) && has(self.bucket.name) && self.bucket.name == oldSelf.bucket.name)").message("spec.bucket.name is immutable once set")
+)]
+#[serde(rename_all = "camelCase")]
+pub struct StaticSiteSpec {
+    /// AWS region of the bucket; defaults to the controller's `AWS_REGION`.
+    /// Immutable. (The certificate is always in us-east-1, as CloudFront requires.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = validation::REGION))]
+    pub region: Option<String>,
+
+    /// The S3 bucket that holds the site's files.
+    #[serde(default)]
+    pub bucket: BucketSpec,
+
+    /// Files to upload from ConfigMaps.
+    #[serde(default)]
+    pub content: ContentSpec,
+
+    /// CloudFront distribution settings.
+    #[serde(default)]
+    pub distribution: DistributionSpec,
+
+    /// Serve the site on your own hostnames: an ACM certificate (us-east-1,
+    /// DNS-validated) and Route 53 records. Omit for a cloudfront.net URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<DomainSpec>,
+
+    /// IAM role to assume for this object's AWS calls (cross-account).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = validation::ROLE_ARN))]
+    pub role_arn: Option<String>,
+}
+
+/// The bucket.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BucketSpec {
+    /// Bucket name (3-63 lowercase letters, digits, dots, hyphens). Default:
+    /// derived from the namespace, name and uid. Immutable once set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 3, max = 63), regex(pattern = validation::BUCKET_NAME))]
+    pub name: Option<String>,
+
+    /// What happens to the bucket when the StaticSite is deleted: `Retain`
+    /// (default) keeps it and its objects, `Delete` empties and deletes it.
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
+
+    /// Take over an existing bucket that is not tagged as this object's.
+    #[serde(default)]
+    pub adopt: bool,
+}
+
+/// What deletion does with the bucket.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
+pub enum DeletionPolicy {
+    #[default]
+    Retain,
+    Delete,
+}
+
+/// Where the site's files come from.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ContentSpec {
+    /// ConfigMaps in the object's namespace; each key of `data` and
+    /// `binaryData` becomes an object `prefix + key`.
+    #[serde(default)]
+    #[schemars(length(max = 50))]
+    pub config_maps: Vec<ConfigMapSource>,
+
+    /// The distribution's default root object.
+    #[serde(default = "default_index")]
+    #[schemars(length(min = 1, max = 255))]
+    pub index_document: String,
+
+    /// `Cache-Control` header set on every uploaded object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 256))]
+    pub cache_control: Option<String>,
+
+    /// Delete objects this site uploaded that are no longer in any source
+    /// (never objects it did not upload). Default true.
+    #[serde(default = "default_true")]
+    pub prune: bool,
+}
+
+impl Default for ContentSpec {
+    fn default() -> Self {
+        Self { config_maps: Vec::new(), index_document: default_index(), cache_control: None, prune: true }
+    }
+}
+
+/// One ConfigMap whose keys are uploaded.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfigMapSource {
+    /// ConfigMap name, in the StaticSite's namespace.
+    #[schemars(length(min = 1, max = 253), regex(pattern = validation::CONFIG_MAP_NAME))]
+    pub name: String,
+    /// Key prefix in the bucket, e.g. `assets/`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 512))]
+    pub prefix: Option<String>,
+}
+
+/// CloudFront settings.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DistributionSpec {
+    /// Edge locations served: PriceClass_100 (default: US, Canada, Europe),
+    /// PriceClass_200, or PriceClass_All.
+    #[serde(default)]
+    pub price_class: PriceClass,
+    /// Whether the distribution serves requests. Default true.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Comment shown in the CloudFront console.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 128))]
+    pub comment: Option<String>,
+}
+
+impl Default for DistributionSpec {
+    fn default() -> Self {
+        Self { price_class: PriceClass::default(), enabled: true, comment: None }
+    }
+}
+
+/// CloudFront price classes.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
+pub enum PriceClass {
+    #[default]
+    #[serde(rename = "PriceClass_100")]
+    PriceClass100,
+    #[serde(rename = "PriceClass_200")]
+    PriceClass200,
+    #[serde(rename = "PriceClass_All")]
+    PriceClassAll,
+}
+
+/// The custom-hostname half of a site.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
+#[x_kube(validation = Rule::new("has(self.hostedZoneId) != has(self.hostedZoneName)").message("set exactly one of hostedZoneId and hostedZoneName"))]
+#[serde(rename_all = "camelCase")]
+pub struct DomainSpec {
+    /// Alternate domain names (CNAMEs) the distribution answers to, lowercase;
+    /// one leading `*.` wildcard allowed. At most 10 (one ACM certificate).
+    #[schemars(length(min = 1, max = 10), extend("x-kubernetes-list-type" = "set"))]
+    pub names: Vec<DomainName>,
+    /// Route 53 hosted zone that holds the names (or use `hostedZoneName`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = validation::HOSTED_ZONE_ID))]
+    pub hosted_zone_id: Option<String>,
+    /// Route 53 hosted zone by name, e.g. `example.com` (or use `hostedZoneId`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = validation::HOSTNAME))]
+    pub hosted_zone_name: Option<String>,
+    /// An existing ACM certificate in us-east-1 covering every name. When
+    /// omitted the controller requests one and validates it through DNS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = validation::CERTIFICATE_ARN))]
+    pub certificate_arn: Option<String>,
+    /// `Alias` (A + AAAA alias records, works at the zone apex; default) or
+    /// `CNAME`.
+    #[serde(default)]
+    pub record: RecordKind,
+}
+
+/// A hostname in `spec.domain.names`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, schemars::JsonSchema)]
+#[serde(transparent)]
+pub struct DomainName(#[schemars(length(min = 1, max = 253), regex(pattern = validation::HOSTNAME))] pub String);
+
+/// How the names point at the distribution.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
+pub enum RecordKind {
+    #[default]
+    Alias,
+    #[serde(rename = "CNAME")]
+    Cname,
+}
+
+fn default_index() -> String {
+    "index.html".into()
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl StaticSiteSpec {
+    /// What the schema says, checked again by the controller, plus rules that
+    /// need more than one field.
+    pub fn validate(&self) -> Result<(), String> {
+        let mut p = Problems::default();
+        p.pattern("spec.region", validation::REGION, self.region.as_deref(), "an AWS region such as us-east-1");
+        p.pattern("spec.roleArn", validation::ROLE_ARN, self.role_arn.as_deref(), "an IAM role ARN");
+        if let Some(name) = &self.bucket.name {
+            p.check((3..=63).contains(&name.len()), || format!("spec.bucket.name {name:?} must be 3-63 characters"));
+            p.pattern("spec.bucket.name", validation::BUCKET_NAME, Some(name), "a valid S3 bucket name");
+            p.check(!looks_like_ipv4(name), || format!("spec.bucket.name {name:?} must not look like an IP address"));
+            p.check(!name.starts_with("xn--") && !name.starts_with("sthree-"), || {
+                format!("spec.bucket.name {name:?} uses a prefix S3 reserves (xn--, sthree-)")
+            });
+            p.check(!name.ends_with("-s3alias") && !name.ends_with("--ol-s3"), || {
+                format!("spec.bucket.name {name:?} uses a suffix S3 reserves (-s3alias, --ol-s3)")
+            });
+        }
+        for (i, source) in self.content.config_maps.iter().enumerate() {
+            p.pattern(
+                &format!("spec.content.configMaps[{i}].name"),
+                validation::CONFIG_MAP_NAME,
+                Some(&source.name),
+                "a ConfigMap name",
+            );
+            if let Some(prefix) = &source.prefix {
+                p.check(!prefix.starts_with('/'), || {
+                    format!("spec.content.configMaps[{i}].prefix {prefix:?} must not start with '/'")
+                });
+            }
+        }
+        p.check(!self.content.index_document.starts_with('/') && !self.content.index_document.is_empty(), || {
+            format!("spec.content.indexDocument {:?} must be a key without a leading '/'", self.content.index_document)
+        });
+        if let Some(domain) = &self.domain {
+            validate_domain(domain, &mut p);
+        }
+        p.into_result()
+    }
+}
+
+fn validate_domain(domain: &DomainSpec, p: &mut Problems) {
+    p.check(!domain.names.is_empty(), || "spec.domain.names must list at least one name".into());
+    p.check(domain.names.len() <= MAX_DOMAIN_NAMES, || {
+        format!("spec.domain.names lists {} names; one certificate covers at most {MAX_DOMAIN_NAMES}", domain.names.len())
+    });
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, name) in domain.names.iter().enumerate() {
+        p.pattern(&format!("spec.domain.names[{i}]"), validation::HOSTNAME, Some(&name.0), "a lowercase hostname");
+        p.check(seen.insert(&name.0), || format!("spec.domain.names[{i}] {:?} is listed twice", name.0));
+    }
+    p.check(domain.hosted_zone_id.is_some() != domain.hosted_zone_name.is_some(), || {
+        "spec.domain: set exactly one of hostedZoneId and hostedZoneName".into()
+    });
+    p.pattern("spec.domain.hostedZoneId", validation::HOSTED_ZONE_ID, domain.hosted_zone_id.as_deref(), "a Route 53 hosted zone id");
+    p.pattern("spec.domain.hostedZoneName", validation::HOSTNAME, domain.hosted_zone_name.as_deref(), "a DNS zone name");
+    p.pattern("spec.domain.certificateArn", validation::CERTIFICATE_ARN, domain.certificate_arn.as_deref(), "an ACM certificate ARN");
+    if let Some(arn) = &domain.certificate_arn {
+        p.check(arn.split(':').nth(3) == Some("us-east-1"), || {
+            format!("spec.domain.certificateArn {arn:?} is not in us-east-1; CloudFront only uses certificates from us-east-1")
+        });
+    }
+    if let Some(zone) = &domain.hosted_zone_name {
+        for (i, name) in domain.names.iter().enumerate() {
+            let bare = name.0.trim_start_matches("*.");
+            p.check(bare == zone || bare.ends_with(&format!(".{zone}")), || {
+                format!("spec.domain.names[{i}] {:?} is not inside hosted zone {zone:?}", name.0)
+            });
+            p.check(!(domain.record == RecordKind::Cname && bare == zone && !name.0.starts_with("*.")), || {
+                format!("spec.domain.names[{i}] {:?} is the zone apex, where DNS allows no CNAME: use record: Alias", name.0)
+            });
+        }
+    }
+}
+
+fn looks_like_ipv4(name: &str) -> bool {
+    let parts: Vec<&str> = name.split('.').collect();
+    parts.len() == 4 && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// Lifecycle of a site.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema)]
+pub enum SitePhase {
+    Provisioning,
+    WaitingForCertificate,
+    Deploying,
+    Ready,
+    Deleting,
+    Failed,
+}
+
+/// Observed state of a StaticSite: what exists in AWS and how far it got.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StaticSiteStatus {
+    /// One-word summary: Provisioning, WaitingForCertificate, Deploying, Ready, Deleting or Failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<SitePhase>,
+    /// The `metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Where the site is served: `https://` + the first domain name, or the
+    /// distribution's cloudfront.net name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucket: Option<BucketStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin_access_control_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<CertificateStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distribution: Option<DistributionStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<ContentStatus>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns: Vec<DnsRecordStatus>,
+    /// Ready, Reconciling, Stalled, BucketReady, CertificateIssued,
+    /// DistributionDeployed, ContentSynced and DnsReady.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BucketStatus {
+    pub name: String,
+    pub arn: String,
+    pub region: String,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CertificateStatus {
+    pub arn: String,
+    /// ACM status: PENDING_VALIDATION, ISSUED, FAILED, ...
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub validation_records: Vec<ValidationRecord>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ValidationRecord {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub value: String,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DistributionStatus {
+    pub id: String,
+    pub arn: String,
+    pub domain_name: String,
+    /// CloudFront status: InProgress or Deployed.
+    pub status: String,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ContentStatus {
+    /// sha256 of the content manifest (keys and their MD5s).
+    pub revision: String,
+    pub objects: i64,
+    pub uploaded: i64,
+    pub deleted: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invalidation_id: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DnsRecordStatus {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub target: String,
+    /// Route 53 change status: PENDING or INSYNC.
+    pub status: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mk_spec() -> StaticSiteSpec {
+        serde_json::from_value(serde_json::json!({})).expect("an empty spec parses with defaults")
+    }
+
+    fn mk_domain(names: &[&str]) -> DomainSpec {
+        DomainSpec {
+            names: names.iter().map(|n| DomainName((*n).into())).collect(),
+            hosted_zone_id: None,
+            hosted_zone_name: Some("example.com".into()),
+            certificate_arn: None,
+            record: RecordKind::Alias,
+        }
+    }
+
+    #[test]
+    fn an_empty_spec_takes_the_documented_defaults() {
+        let spec = mk_spec();
+        assert_eq!(spec.bucket.deletion_policy, DeletionPolicy::Retain);
+        assert_eq!(spec.distribution.price_class, PriceClass::PriceClass100);
+        assert!(spec.distribution.enabled);
+        assert!(spec.content.prune);
+        assert_eq!(spec.content.index_document, "index.html");
+        assert_eq!(spec.validate(), Ok(()));
+    }
+
+    #[test]
+    fn price_classes_use_the_cloudfront_spelling() {
+        let json = serde_json::to_value(PriceClass::PriceClassAll).expect("serialises");
+        assert_eq!(json, "PriceClass_All");
+    }
+
+    #[test]
+    fn bucket_names_that_s3_refuses_are_invalid() {
+        for bad in ["192.168.1.1", "xn--abc", "abc-s3alias", "ab"] {
+            let mut spec = mk_spec();
+            spec.bucket.name = Some(bad.into());
+            let msg = spec.validate().expect_err(bad);
+            assert!(msg.contains("spec.bucket.name"), "{msg}");
+        }
+    }
+
+    #[test]
+    fn a_certificate_outside_us_east_1_is_invalid() {
+        let mut spec = mk_spec();
+        let mut domain = mk_domain(&["static.example.com"]);
+        domain.certificate_arn =
+            Some("arn:aws:acm:eu-west-1:123456789012:certificate/12345678-1234-1234-1234-123456789012".into());
+        spec.domain = Some(domain);
+        assert!(spec.validate().expect_err("invalid").contains("us-east-1"));
+    }
+
+    #[test]
+    fn names_outside_the_hosted_zone_are_invalid() {
+        let mut spec = mk_spec();
+        spec.domain = Some(mk_domain(&["static.example.org"]));
+        assert!(spec.validate().expect_err("invalid").contains("not inside hosted zone"));
+        spec.domain = Some(mk_domain(&["static.example.com", "*.example.com", "example.com"]));
+        assert_eq!(spec.validate(), Ok(()));
+    }
+
+    #[test]
+    fn a_cname_at_the_zone_apex_is_invalid() {
+        let mut spec = mk_spec();
+        let mut domain = mk_domain(&["example.com"]);
+        domain.record = RecordKind::Cname;
+        spec.domain = Some(domain);
+        assert!(spec.validate().expect_err("invalid").contains("apex"));
+    }
+
+    #[test]
+    fn a_domain_needs_exactly_one_hosted_zone_reference() {
+        let mut spec = mk_spec();
+        let mut domain = mk_domain(&["static.example.com"]);
+        domain.hosted_zone_id = Some("Z0123456789ABC".into());
+        spec.domain = Some(domain);
+        assert!(spec.validate().expect_err("invalid").contains("exactly one"));
+    }
+
+    #[test]
+    fn duplicate_and_too_many_names_are_invalid() {
+        let mut spec = mk_spec();
+        spec.domain = Some(mk_domain(&["a.example.com", "a.example.com"]));
+        assert!(spec.validate().expect_err("invalid").contains("listed twice"));
+        let many: Vec<String> = (0..11).map(|i| format!("n{i}.example.com")).collect();
+        let refs: Vec<&str> = many.iter().map(String::as_str).collect();
+        spec.domain = Some(mk_domain(&refs));
+        assert!(spec.validate().expect_err("invalid").contains("at most 10"));
+    }
+}

@@ -1,0 +1,125 @@
+//! Schema patterns shared by both kinds, and the controller-side checks for
+//! what a CRD schema cannot say (or a 1.20 API server does not enforce, like
+//! CEL). Each check returns a message that tells the user what to fix.
+
+/// AWS DB cluster and instance identifiers: 1-63 letters, digits or hyphens,
+/// starting with a letter, no trailing or doubled hyphen.
+pub const DB_IDENTIFIER: &str = "^[a-zA-Z]([a-zA-Z0-9]*(-[a-zA-Z0-9]+)*)?$";
+/// AWS region names such as `us-east-1`, `eu-central-2`, `us-gov-west-1`.
+pub const REGION: &str = "^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$";
+/// An IAM role ARN in any partition.
+pub const ROLE_ARN: &str = "^arn:aws(-[a-z]+)*:iam::[0-9]{12}:role/[\\w+=,.@/-]{1,512}$";
+/// S3 bucket names: lowercase labels of letters, digits and hyphens joined by dots.
+pub const BUCKET_NAME: &str = "^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$";
+/// A DNS hostname, optionally a wildcard, lowercase, with a dot.
+pub const HOSTNAME: &str =
+    "^(\\*\\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$";
+/// A Route 53 hosted zone id, with or without the `/hostedzone/` prefix.
+pub const HOSTED_ZONE_ID: &str = "^(/hostedzone/)?Z[A-Z0-9]{1,31}$";
+/// An ACM certificate ARN.
+pub const CERTIFICATE_ARN: &str = "^arn:aws(-[a-z]+)*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]{36}$";
+/// A ConfigMap name (DNS subdomain).
+pub const CONFIG_MAP_NAME: &str = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+
+/// Checks `value` against one of the patterns above, as the API server would.
+pub fn matches(pattern: &str, value: &str) -> bool {
+    regex_lite::Regex::new(pattern).is_ok_and(|re| re.is_match(value))
+}
+
+/// A list of problems with a spec; empty when the spec is valid.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Problems(Vec<String>);
+
+impl Problems {
+    pub fn check(&mut self, ok: bool, message: impl FnOnce() -> String) {
+        if !ok {
+            self.0.push(message());
+        }
+    }
+
+    /// Checks an optional field against a pattern, naming the field in the message.
+    pub fn pattern(&mut self, field: &str, pattern: &str, value: Option<&str>, what: &str) {
+        if let Some(v) = value {
+            self.check(matches(pattern, v), || format!("{field} {v:?} is not {what}"));
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `Ok` when there are no problems, else one message listing them all.
+    pub fn into_result(self) -> Result<(), String> {
+        if self.0.is_empty() { Ok(()) } else { Err(self.0.join("; ")) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn db_identifiers_follow_the_rds_rules() {
+        for ok in ["a", "orders-aurora", "orders-aurora-r1", "A1"] {
+            assert!(matches(DB_IDENTIFIER, ok), "{ok}");
+        }
+        for bad in ["", "1abc", "-a", "a-", "a--b", "a_b", "a.b"] {
+            assert!(!matches(DB_IDENTIFIER, bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn regions_look_like_aws_regions() {
+        for ok in ["us-east-1", "eu-central-2", "us-gov-west-1", "ap-southeast-4"] {
+            assert!(matches(REGION, ok), "{ok}");
+        }
+        for bad in ["us-east", "US-EAST-1", "useast1", "us-east-1a"] {
+            assert!(!matches(REGION, bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn bucket_names_follow_the_s3_rules() {
+        for ok in ["abc", "logic-example-cloudfront", "a.b-c.d"] {
+            assert!(matches(BUCKET_NAME, ok), "{ok}");
+        }
+        for bad in ["Abc", "a..b", "a.-b", "-ab", "ab-", "a_b"] {
+            assert!(!matches(BUCKET_NAME, bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn hostnames_allow_one_leading_wildcard() {
+        for ok in ["static.example.com", "*.example.com", "example.com", "a-b.c.io"] {
+            assert!(matches(HOSTNAME, ok), "{ok}");
+        }
+        for bad in ["example", "Static.example.com", "a.*.example.com", "-a.example.com", "a..com"] {
+            assert!(!matches(HOSTNAME, bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn role_and_certificate_arns_are_recognised() {
+        assert!(matches(ROLE_ARN, "arn:aws:iam::111122223333:role/aurora-failover"));
+        assert!(matches(ROLE_ARN, "arn:aws-us-gov:iam::111122223333:role/path/x"));
+        assert!(!matches(ROLE_ARN, "arn:aws:iam::1111:role/x"));
+        assert!(matches(
+            CERTIFICATE_ARN,
+            "arn:aws:acm:us-east-1:123456789012:certificate/12345678-1234-1234-1234-123456789012"
+        ));
+        assert!(!matches(CERTIFICATE_ARN, "arn:aws:iam::123456789012:certificate/x"));
+    }
+
+    #[test]
+    fn problems_join_every_message() {
+        let mut p = Problems::default();
+        p.check(true, || "never".into());
+        assert_eq!(p.clone().into_result(), Ok(()));
+        p.pattern("spec.region", REGION, Some("mars"), "an AWS region");
+        p.check(false, || "second".into());
+        assert_eq!(
+            p.into_result(),
+            Err("spec.region \"mars\" is not an AWS region; second".to_string())
+        );
+    }
+}

@@ -1,0 +1,85 @@
+//! Carries out a [`Decision`]: status first, then AWS. The intent is in the
+//! API server before FailoverDBCluster is called, and `requestedAt` after RDS
+//! accepts it, so a crash at any point resumes from status (see plan.rs).
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+use kube::ResourceExt;
+
+use super::plan::{self, Action, Decision};
+use crate::api::aurora_failover::{AuroraFailover, AuroraFailoverStatus};
+use crate::aws::AwsErrorKind;
+use crate::aws::rds::Rds;
+use crate::controller::{Context, Error, status};
+use crate::failpoint::crash_point;
+
+pub async fn act(rds: &dyn Rds, failover: &AuroraFailover, decision: Decision, ctx: &Context) -> Result<(), Error> {
+    let generation = failover.metadata.generation;
+    write(failover, &decision.status, ctx).await?;
+    match decision.action {
+        Action::None => {}
+        Action::Poll => {
+            mirror_rds_events(rds, failover, &decision.status, ctx).await;
+            crash_point("aurora-while-waiting");
+        }
+        Action::Failover { target } => {
+            crash_point("aurora-after-intent");
+            let cluster = &failover.spec.cluster_identifier;
+            match rds.failover(cluster, &target).await {
+                Ok(()) => {
+                    crash_point("aurora-after-call");
+                    let mut accepted = decision.status.clone();
+                    accepted.requested_at = Some(Time(Timestamp::now()));
+                    write_after(failover, &decision.status, &accepted, ctx).await?;
+                }
+                Err(e) if e.kind == AwsErrorKind::AccessDenied => {
+                    let next = plan::access_denied(&decision.status, generation, Timestamp::now(), &e.to_string());
+                    write_after(failover, &decision.status, &next, ctx).await?;
+                }
+                Err(e) if e.kind == AwsErrorKind::Terminal || e.kind == AwsErrorKind::NotFound => {
+                    let next = plan::rejected(&decision.status, generation, Timestamp::now(), &e.to_string());
+                    write_after(failover, &decision.status, &next, ctx).await?;
+                }
+                // Transient: the intent stays; the next reconcile sees the writer unmoved and calls again.
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes `next` over the object's current status, with an event when the
+/// summary condition changes.
+pub async fn write(failover: &AuroraFailover, next: &AuroraFailoverStatus, ctx: &Context) -> Result<(), Error> {
+    let before = failover.status.clone().unwrap_or_default();
+    write_after(failover, &before, next, ctx).await
+}
+
+async fn write_after(
+    failover: &AuroraFailover,
+    before: &AuroraFailoverStatus,
+    next: &AuroraFailoverStatus,
+    ctx: &Context,
+) -> Result<(), Error> {
+    if status::apply(&ctx.api(failover), &failover.name_any(), Some(before), next).await? {
+        ctx.events.transition(failover, &before.conditions, &next.conditions).await;
+    }
+    Ok(())
+}
+
+/// RDS cluster events since the intent, each published once as a Kubernetes Event.
+async fn mirror_rds_events(rds: &dyn Rds, failover: &AuroraFailover, status: &AuroraFailoverStatus, ctx: &Context) {
+    let Some(started) = &status.started_at else { return };
+    let uid = failover.uid().unwrap_or_default();
+    let since = ctx.rds_events_seen.lock().ok().and_then(|seen| seen.get(&uid).copied()).unwrap_or(started.0);
+    let events = match rds.cluster_events(&failover.spec.cluster_identifier, since).await {
+        Ok(events) => events,
+        Err(e) => return tracing::debug!(error = %e, "could not read RDS events"),
+    };
+    for event in events.iter().filter(|e| e.time > since || (e.time == since && since == started.0)) {
+        ctx.events.normal(failover, "RdsEvent", "FailOver", event.message.clone()).await;
+    }
+    if let (Some(last), Ok(mut seen)) = (events.last(), ctx.rds_events_seen.lock()) {
+        seen.insert(uid, last.time);
+    }
+}

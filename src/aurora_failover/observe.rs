@@ -1,0 +1,61 @@
+//! Reads what a failover decision needs: the cluster and its members
+//! (DescribeDBClusters, DescribeDBInstances), other AuroraFailovers holding the
+//! same cluster, and, while failing over without a recorded acceptance,
+//! whether RDS has logged a failover since the intent. No writes.
+
+use kube::api::{Api, ListParams};
+use kube::{Resource, ResourceExt};
+
+use super::plan::Observed;
+use crate::api::aurora_failover::{AuroraFailover, FailoverPhase};
+use crate::aws::AwsError;
+use crate::aws::rds::Rds;
+use crate::controller::{Context, Error};
+
+/// Identifies a cluster across objects: same region, same credentials
+/// (account), same identifier.
+pub fn cluster_key(failover: &AuroraFailover, default_region: Option<&str>) -> String {
+    let spec = &failover.spec;
+    let region = spec.region.as_deref().or(default_region).unwrap_or("");
+    let role = spec.role_arn.as_deref().unwrap_or("default-credentials");
+    format!("{region}/{role}/{}", spec.cluster_identifier.to_ascii_lowercase())
+}
+
+pub async fn observe(rds: &dyn Rds, failover: &AuroraFailover, ctx: &Context) -> Result<Observed, Error> {
+    let status = failover.status.clone().unwrap_or_default();
+    let cluster = rds.describe_cluster(&failover.spec.cluster_identifier).await?;
+    let failing_over = status.phase == Some(FailoverPhase::FailingOver);
+    let holder = if failing_over { None } else { holder(failover, ctx).await? };
+    let failover_event_seen = match (&status.started_at, &status.requested_at) {
+        (Some(started), None) if failing_over && cluster.is_some() => {
+            failover_logged(rds, &failover.spec.cluster_identifier, started.0).await?
+        }
+        _ => false,
+    };
+    Ok(Observed { cluster, holder, failover_event_seen })
+}
+
+/// Another object (in the namespaces this controller watches) that is failing
+/// over the same cluster.
+async fn holder(failover: &AuroraFailover, ctx: &Context) -> Result<Option<String>, Error> {
+    let api: Api<AuroraFailover> = match &ctx.namespace {
+        Some(ns) => Api::namespaced(ctx.client.clone(), ns),
+        None => Api::all(ctx.client.clone()),
+    };
+    let default_region = ctx.aws.default_region();
+    let key = cluster_key(failover, default_region.as_deref());
+    let others = api.list(&ListParams::default()).await?;
+    Ok(others
+        .items
+        .iter()
+        .filter(|o| o.meta().uid != failover.meta().uid)
+        .filter(|o| o.status.as_ref().and_then(|s| s.phase) == Some(FailoverPhase::FailingOver))
+        .find(|o| cluster_key(o, default_region.as_deref()) == key)
+        .map(|o| format!("{}/{}", o.namespace().unwrap_or_default(), o.name_any())))
+}
+
+/// Whether RDS logged the start or end of a failover since `since`.
+async fn failover_logged(rds: &dyn Rds, cluster: &str, since: k8s_openapi::jiff::Timestamp) -> Result<bool, AwsError> {
+    let events = rds.cluster_events(cluster, since).await?;
+    Ok(events.iter().any(|e| e.message.to_ascii_lowercase().contains("failover")))
+}

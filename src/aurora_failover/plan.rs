@@ -1,0 +1,810 @@
+//! Pure decisions for an AuroraFailover: from (spec, status, what AWS showed,
+//! the time) to the next status and the one action to take. No I/O here;
+//! every rule has a table test below.
+
+use std::cmp::Reverse;
+use std::time::Duration;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+
+use crate::api::aurora_failover::{
+    AuroraFailoverSpec, AuroraFailoverStatus, Candidate, FailoverPhase, FailoverPlan, MemberStatus,
+};
+use crate::api::conditions::{self, Desired, Summary, reason};
+use crate::aws::rds::{DbCluster, DbMember};
+
+/// RDS status strings the logic waits on.
+pub const AVAILABLE: &str = "available";
+/// Engines of the Aurora MySQL family (`aurora` is Aurora MySQL 1).
+pub const AURORA_MYSQL_ENGINES: &[&str] = &["aurora-mysql", "aurora"];
+
+/// How often to look while the roles are swapping.
+pub const POLL: Duration = Duration::from_secs(1);
+/// How often to re-check a failed precondition or wait for another failover.
+pub const RECHECK: Duration = Duration::from_secs(30);
+pub const WAIT_TURN: Duration = Duration::from_secs(5);
+
+/// Reasons specific to AuroraFailover.
+pub mod why {
+    pub const CLUSTER_NOT_FOUND: &str = "ClusterNotFound";
+    pub const UNSUPPORTED_ENGINE: &str = "UnsupportedEngine";
+    pub const CLUSTER_NOT_AVAILABLE: &str = "ClusterNotAvailable";
+    pub const NO_WRITER: &str = "NoWriter";
+    pub const SINGLE_INSTANCE_CLUSTER: &str = "SingleInstanceCluster";
+    pub const NO_AVAILABLE_READER: &str = "NoAvailableReader";
+    pub const TARGET_NOT_IN_CLUSTER: &str = "TargetNotInCluster";
+    pub const TARGET_IS_WRITER: &str = "TargetIsWriter";
+    pub const TARGET_NOT_AVAILABLE: &str = "TargetNotAvailable";
+    pub const WRITER_MISMATCH: &str = "WriterMismatch";
+    pub const WAITING_FOR_CLUSTER: &str = "WaitingForOtherFailover";
+    pub const PLANNED: &str = "Planned";
+    pub const FAILING_OVER: &str = "FailingOver";
+    pub const SUCCEEDED: &str = "Succeeded";
+    pub const TIMEOUT: &str = "Timeout";
+    pub const WRITER_ELSEWHERE: &str = "WriterElsewhere";
+    pub const CLUSTER_GONE: &str = "ClusterGone";
+    pub const FAILOVER_REJECTED: &str = "FailoverRejected";
+}
+
+/// What the controller may do with an object before looking at AWS.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Preflight {
+    /// Planned, Succeeded or Failed: never act again, never call AWS.
+    Finished,
+    /// The spec breaks a rule; the message says which and how to fix it.
+    Invalid(String),
+    /// The spec changed after creation (CEL forbids it; a 1.20 API server does not enforce CEL).
+    SpecChanged,
+    /// Go on to observe AWS.
+    Proceed,
+}
+
+/// Decides whether this object may act at all.
+pub fn preflight(spec: &AuroraFailoverSpec, generation: Option<i64>, status: &AuroraFailoverStatus) -> Preflight {
+    if status.phase.is_some_and(FailoverPhase::is_final) {
+        return Preflight::Finished;
+    }
+    if generation.unwrap_or(1) > 1 {
+        return Preflight::SpecChanged;
+    }
+    match spec.validate() {
+        Err(message) => Preflight::Invalid(message),
+        Ok(()) => Preflight::Proceed,
+    }
+}
+
+/// What observe saw.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Observed {
+    /// `None` when the cluster does not exist.
+    pub cluster: Option<DbCluster>,
+    /// Another AuroraFailover (`namespace/name`) failing over the same cluster.
+    pub holder: Option<String>,
+    /// An RDS event since `status.startedAt` says a failover started.
+    pub failover_event_seen: bool,
+}
+
+/// The one AWS action a reconcile takes, after writing `Decision::status`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Status only.
+    None,
+    /// The intent is in `Decision::status`; now call FailoverDBCluster with this target.
+    Failover { target: String },
+    /// Waiting for the swap: mirror RDS events, look again in [`POLL`].
+    Poll,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decision {
+    pub status: AuroraFailoverStatus,
+    pub action: Action,
+    pub requeue: Duration,
+}
+
+/// The status for a spec that failed [`preflight`].
+pub fn refuse(current: &AuroraFailoverStatus, preflight: &Preflight, generation: Option<i64>, now: Timestamp) -> AuroraFailoverStatus {
+    let (why, message) = match preflight {
+        Preflight::Invalid(message) => (reason::INVALID_SPEC, format!("{message}. Nothing was changed in AWS.")),
+        Preflight::SpecChanged => (
+            reason::IMMUTABLE_FIELD,
+            "spec changed after creation; an AuroraFailover is immutable: restore the spec, and create a new object for a new failover".to_string(),
+        ),
+        Preflight::Finished | Preflight::Proceed => return current.clone(),
+    };
+    with(current, generation, now, conditions::summary(Summary::Stalled, why, message), |s| {
+        s.phase = Some(s.phase.unwrap_or(FailoverPhase::Pending));
+    })
+}
+
+/// The status when AWS refused our credentials.
+pub fn access_denied(current: &AuroraFailoverStatus, generation: Option<i64>, now: Timestamp, error: &str) -> AuroraFailoverStatus {
+    let message = format!("{error}. Grant the controller's role this action (see docs/iam-policy.json). Nothing was changed in AWS.");
+    with(current, generation, now, conditions::summary(Summary::Stalled, reason::ACCESS_DENIED, message), |s| {
+        if s.phase != Some(FailoverPhase::FailingOver) || s.requested_at.is_none() {
+            s.phase = Some(FailoverPhase::Pending);
+            s.previous_writer = None;
+            s.started_at = None;
+        }
+    })
+}
+
+/// The status when FailoverDBCluster itself was refused for good.
+pub fn rejected(current: &AuroraFailoverStatus, generation: Option<i64>, now: Timestamp, error: &str) -> AuroraFailoverStatus {
+    let message = format!("RDS refused the failover: {error}. The writer did not change.");
+    with(current, generation, now, failed(why::FAILOVER_REJECTED, &message), |s| {
+        s.phase = Some(FailoverPhase::Failed);
+        s.completed_at = Some(Time(now));
+    })
+}
+
+/// Plans one reconcile of an object that passed [`preflight`].
+pub fn plan(spec: &AuroraFailoverSpec, current: &AuroraFailoverStatus, observed: &Observed, generation: Option<i64>, now: Timestamp) -> Decision {
+    match current.phase {
+        Some(FailoverPhase::FailingOver) => plan_wait(spec, current, observed, generation, now),
+        _ => plan_start(spec, current, observed, generation, now),
+    }
+}
+
+fn plan_start(spec: &AuroraFailoverSpec, current: &AuroraFailoverStatus, observed: &Observed, generation: Option<i64>, now: Timestamp) -> Decision {
+    let cluster_id = &spec.cluster_identifier;
+    let Some(c) = &observed.cluster else {
+        return stall(current, None, generation, now, why::CLUSTER_NOT_FOUND, format!(
+            "DB cluster {cluster_id:?} does not exist in this region and account: check spec.clusterIdentifier, spec.region and spec.roleArn"
+        ));
+    };
+    let cluster = Some(c);
+    if !AURORA_MYSQL_ENGINES.contains(&c.engine.as_str()) {
+        return stall(current, cluster, generation, now, why::UNSUPPORTED_ENGINE, format!(
+            "DB cluster {cluster_id:?} runs engine {:?}; AuroraFailover supports Aurora MySQL (aurora-mysql) only",
+            c.engine
+        ));
+    }
+    if c.status != AVAILABLE {
+        return stall(current, cluster, generation, now, why::CLUSTER_NOT_AVAILABLE, format!(
+            "DB cluster {cluster_id:?} is {:?}, not available; the failover starts once it is available",
+            c.status
+        ));
+    }
+    let Some(writer) = c.members.iter().find(|m| m.is_writer) else {
+        return stall(current, cluster, generation, now, why::NO_WRITER, format!("DB cluster {cluster_id:?} has no writer instance"));
+    };
+    if c.members.len() < 2 {
+        return stall(current, cluster, generation, now, why::SINGLE_INSTANCE_CLUSTER, format!(
+            "DB cluster {cluster_id:?} has only the writer {:?}: add a reader (Aurora replica) to fail over to",
+            writer.instance
+        ));
+    }
+    if let Some(expected) = &spec.expected_writer
+        && !expected.eq_ignore_ascii_case(&writer.instance)
+    {
+        return stall(current, cluster, generation, now, why::WRITER_MISMATCH, format!(
+            "the writer of {cluster_id:?} is {:?}, not spec.expectedWriter {expected:?}: someone else may have failed it over already",
+            writer.instance
+        ));
+    }
+    let candidates = rank(&c.members);
+    let (target, why_target) = match choose(spec, writer, &c.members, &candidates) {
+        Ok(choice) => choice,
+        Err((why, message)) => return stall(current, cluster, generation, now, why, message),
+    };
+    let plan = FailoverPlan {
+        current_writer: writer.instance.clone(),
+        target: target.clone(),
+        reason: why_target,
+        candidates: candidates.iter().map(|m| candidate(m)).collect(),
+    };
+    let promote = format!("promote {target:?} ({}); writer {:?} becomes a reader", plan.reason, writer.instance);
+
+    if let Some(holder) = &observed.holder {
+        let message = format!("AuroraFailover {holder} is failing over {cluster_id:?}; this one re-checks its preconditions when it finishes");
+        let next = with(current, generation, now, conditions::summary(Summary::Reconciling, why::WAITING_FOR_CLUSTER, message), |s| {
+            s.phase = Some(FailoverPhase::Pending);
+            s.members = members(c);
+        });
+        return Decision { status: next, action: Action::None, requeue: WAIT_TURN };
+    }
+    if spec.dry_run {
+        let mut desired = conditions::summary(Summary::Ready, why::PLANNED, format!("dry run: would {promote}"));
+        desired.push(Desired::new(conditions::PLANNED, true, why::PLANNED, plan.reason.clone()));
+        let next = with(current, generation, now, desired, |s| {
+            s.phase = Some(FailoverPhase::Planned);
+            s.plan = Some(plan.clone());
+            s.members = members(c);
+        });
+        return Decision { status: next, action: Action::None, requeue: Duration::ZERO };
+    }
+    let mut desired = conditions::summary(Summary::Reconciling, why::FAILING_OVER, format!("failing over: {promote}"));
+    desired.push(Desired::new(conditions::PLANNED, true, why::PLANNED, plan.reason.clone()));
+    desired.push(Desired::new(conditions::WRITER_SWAPPED, false, why::FAILING_OVER, format!("waiting for {target:?} to become the writer")));
+    let next = with(current, generation, now, desired, |s| {
+        s.phase = Some(FailoverPhase::FailingOver);
+        s.plan = Some(plan.clone());
+        s.previous_writer = Some(writer.instance.clone());
+        s.started_at = Some(Time(now));
+        s.requested_at = None;
+        s.members = members(c);
+    });
+    Decision { status: next, action: Action::Failover { target }, requeue: POLL }
+}
+
+/// The target and why, or the precondition it fails.
+fn choose(
+    spec: &AuroraFailoverSpec,
+    writer: &DbMember,
+    all: &[DbMember],
+    ranked: &[&DbMember],
+) -> Result<(String, String), (&'static str, String)> {
+    if let Some(wanted) = &spec.target_instance {
+        let Some(member) = all.iter().find(|m| m.instance.eq_ignore_ascii_case(wanted)) else {
+            return Err((why::TARGET_NOT_IN_CLUSTER, format!(
+                "spec.targetInstance {wanted:?} is not a member of cluster {:?}; members: {}",
+                spec.cluster_identifier,
+                all.iter().map(|m| m.instance.as_str()).collect::<Vec<_>>().join(", ")
+            )));
+        };
+        if member.instance == writer.instance {
+            return Err((why::TARGET_IS_WRITER, format!(
+                "spec.targetInstance {wanted:?} is already the writer: nothing to fail over"
+            )));
+        }
+        if member.status != AVAILABLE {
+            return Err((why::TARGET_NOT_AVAILABLE, format!(
+                "spec.targetInstance {wanted:?} is {:?}, not available; the failover starts once it is available",
+                member.status
+            )));
+        }
+        return Ok((member.instance.clone(), "requested in spec.targetInstance".into()));
+    }
+    let available: Vec<&&DbMember> = ranked.iter().filter(|m| m.status == AVAILABLE).collect();
+    let Some(best) = available.first() else {
+        return Err((why::NO_AVAILABLE_READER, format!(
+            "no reader of cluster {:?} is available ({}); the failover starts once one is",
+            spec.cluster_identifier,
+            ranked.iter().map(|m| format!("{}: {}", m.instance, m.status)).collect::<Vec<_>>().join(", ")
+        )));
+    };
+    let tier = format!("lowest promotion tier (tier-{})", best.promotion_tier);
+    let reason = match available.get(1) {
+        None => format!("only available reader (tier-{})", best.promotion_tier),
+        Some(next) if next.promotion_tier > best.promotion_tier => tier,
+        Some(next) if class_size(&next.instance_class) < class_size(&best.instance_class) => {
+            format!("{tier}, then largest instance class ({})", best.instance_class)
+        }
+        Some(_) => format!("{tier} and instance class ({}), then lowest name", best.instance_class),
+    };
+    Ok((best.instance.clone(), reason))
+}
+
+fn plan_wait(spec: &AuroraFailoverSpec, current: &AuroraFailoverStatus, observed: &Observed, generation: Option<i64>, now: Timestamp) -> Decision {
+    let target = current.plan.as_ref().map(|p| p.target.clone()).unwrap_or_default();
+    let previous = current.previous_writer.clone().unwrap_or_default();
+    let Some(c) = &observed.cluster else {
+        let message = format!("DB cluster {:?} disappeared during the failover", spec.cluster_identifier);
+        return finish_failed(current, generation, now, why::CLUSTER_GONE, message);
+    };
+    let writer = c.members.iter().find(|m| m.is_writer).map(|m| m.instance.clone()).unwrap_or_default();
+    let mut requested_at = current.requested_at.clone();
+    if requested_at.is_none() && writer == target {
+        // Crashed right after the call: the swap proves it was accepted.
+        requested_at = current.started_at.clone();
+    }
+    let since = requested_at.as_ref().or(current.started_at.as_ref()).map(|t| t.0).unwrap_or(now);
+    let elapsed = now.duration_since(since).as_secs();
+    let all_available = c.status == AVAILABLE && c.members.iter().all(|m| m.status == AVAILABLE);
+
+    if writer == target && all_available {
+        let duration = requested_at.as_ref().map(|t| now.duration_since(t.0).as_secs().max(0));
+        let message = format!("{target:?} is the writer; {previous:?} is a reader");
+        let mut desired = conditions::summary(Summary::Ready, why::SUCCEEDED, message.clone());
+        desired.push(Desired::new(conditions::WRITER_SWAPPED, true, why::SUCCEEDED, message));
+        let next = with(current, generation, now, desired, |s| {
+            s.phase = Some(FailoverPhase::Succeeded);
+            s.new_writer = Some(writer.clone());
+            s.requested_at = requested_at.clone();
+            s.completed_at = Some(Time(now));
+            s.duration_seconds = duration;
+            s.members = members(c);
+        });
+        return Decision { status: next, action: Action::None, requeue: Duration::ZERO };
+    }
+    if writer != target && writer != previous && all_available {
+        let message = format!("the writer is now {writer:?}, not the target {target:?}: RDS promoted another instance");
+        return with_members(finish_failed(current, generation, now, why::WRITER_ELSEWHERE, message), c);
+    }
+    if elapsed > i64::from(spec.timeout_seconds) {
+        let message = format!(
+            "{target:?} did not become the writer within spec.timeoutSeconds ({} s); the writer is {writer:?} and the cluster is {:?}: check the cluster's events in the RDS console",
+            spec.timeout_seconds, c.status
+        );
+        return with_members(finish_failed(current, generation, now, why::TIMEOUT, message), c);
+    }
+    let retry_call = requested_at.is_none() && writer == previous && c.status == AVAILABLE && !observed.failover_event_seen;
+    let target_ready = c.members.iter().any(|m| m.instance == target && m.status == AVAILABLE && !m.is_writer);
+    let message = format!("waiting for {target:?} to become the writer (cluster {:?}, writer {writer:?}, {elapsed} s)", c.status);
+    let next = with(current, generation, now, conditions::summary(Summary::Reconciling, why::FAILING_OVER, message), |s| {
+        s.requested_at = requested_at.clone();
+        s.members = members(c);
+    });
+    if retry_call && target_ready {
+        // The intent was written but the call never reached RDS (or was refused
+        // transiently): the writer has not moved, so issuing it now is the first.
+        return Decision { status: next, action: Action::Failover { target }, requeue: POLL };
+    }
+    Decision { status: next, action: Action::Poll, requeue: POLL }
+}
+
+fn finish_failed(current: &AuroraFailoverStatus, generation: Option<i64>, now: Timestamp, why: &'static str, message: String) -> Decision {
+    let next = with(current, generation, now, failed(why, &message), |s| {
+        s.phase = Some(FailoverPhase::Failed);
+        s.completed_at = Some(Time(now));
+    });
+    Decision { status: next, action: Action::None, requeue: Duration::ZERO }
+}
+
+fn with_members(mut d: Decision, c: &DbCluster) -> Decision {
+    d.status.members = members(c);
+    d
+}
+
+fn failed(why: &'static str, message: &str) -> Vec<Desired> {
+    let mut desired = conditions::summary(Summary::Stalled, why, message.to_string());
+    desired.push(Desired::new(conditions::WRITER_SWAPPED, false, why, message.to_string()));
+    desired
+}
+
+fn stall(
+    current: &AuroraFailoverStatus,
+    cluster: Option<&DbCluster>,
+    generation: Option<i64>,
+    now: Timestamp,
+    why: &'static str,
+    message: String,
+) -> Decision {
+    let message = format!("{message}. Nothing was changed in AWS.");
+    let next = with(current, generation, now, conditions::summary(Summary::Stalled, why, message), |s| {
+        s.phase = Some(FailoverPhase::Pending);
+        if let Some(c) = cluster {
+            s.members = members(c);
+        }
+    });
+    Decision { status: next, action: Action::None, requeue: RECHECK }
+}
+
+/// Copies `current`, applies `change`, and merges the conditions.
+fn with(
+    current: &AuroraFailoverStatus,
+    generation: Option<i64>,
+    now: Timestamp,
+    desired: Vec<Desired>,
+    change: impl FnOnce(&mut AuroraFailoverStatus),
+) -> AuroraFailoverStatus {
+    let mut next = current.clone();
+    change(&mut next);
+    next.observed_generation = generation;
+    next.conditions = conditions::merge(&current.conditions, &desired, generation, now);
+    next
+}
+
+/// Readers in promotion order: available first, then lowest tier, then largest
+/// instance class, then name.
+pub fn rank(members: &[DbMember]) -> Vec<&DbMember> {
+    let mut readers: Vec<&DbMember> = members.iter().filter(|m| !m.is_writer).collect();
+    readers.sort_by_key(|m| (m.status != AVAILABLE, m.promotion_tier, Reverse(class_size(&m.instance_class)), m.instance.clone()));
+    readers
+}
+
+/// Relative capacity of an instance class by its size suffix (`db.r6g.2xlarge`
+/// → 64): nano < micro < small < medium < large < xlarge < 2xlarge < ... .
+/// The family is not compared; unknown sizes and `db.serverless` rank lowest.
+pub fn class_size(class: &str) -> u32 {
+    let size = class.rsplit('.').next().unwrap_or_default();
+    match size {
+        "nano" => 1,
+        "micro" => 2,
+        "small" => 4,
+        "medium" => 8,
+        "large" => 16,
+        "xlarge" => 32,
+        "metal" => 32 * 64,
+        s => s.strip_suffix("xlarge").and_then(|n| n.parse::<u32>().ok()).map(|n| 32 * n).unwrap_or(0),
+    }
+}
+
+fn candidate(m: &DbMember) -> Candidate {
+    Candidate {
+        instance: m.instance.clone(),
+        promotion_tier: m.promotion_tier,
+        instance_class: m.instance_class.clone(),
+        availability_zone: m.availability_zone.clone(),
+        status: m.status.clone(),
+    }
+}
+
+fn members(c: &DbCluster) -> Vec<MemberStatus> {
+    let mut out: Vec<MemberStatus> = c
+        .members
+        .iter()
+        .map(|m| MemberStatus {
+            instance: m.instance.clone(),
+            role: if m.is_writer { "writer" } else { "reader" }.into(),
+            promotion_tier: m.promotion_tier,
+            status: m.status.clone(),
+        })
+        .collect();
+    out.sort_by(|a, b| (a.role != "writer", &a.instance).cmp(&(b.role != "writer", &b.instance)));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::aurora_failover::DEFAULT_TIMEOUT_SECONDS;
+
+    fn t(s: i64) -> Timestamp {
+        Timestamp::from_second(1_800_000_000 + s).expect("valid")
+    }
+
+    fn mk_spec() -> AuroraFailoverSpec {
+        AuroraFailoverSpec {
+            cluster_identifier: "orders-aurora".into(),
+            target_instance: None,
+            expected_writer: None,
+            timeout_seconds: DEFAULT_TIMEOUT_SECONDS,
+            dry_run: false,
+            region: None,
+            role_arn: None,
+        }
+    }
+
+    fn mk_member(name: &str, writer: bool, tier: i32, class: &str) -> DbMember {
+        DbMember {
+            instance: name.into(),
+            is_writer: writer,
+            promotion_tier: tier,
+            instance_class: class.into(),
+            availability_zone: Some("us-east-1a".into()),
+            status: AVAILABLE.into(),
+        }
+    }
+
+    /// The cluster of the issue: writer tier 1, readers tier 0 and tier 2.
+    fn mk_cluster() -> DbCluster {
+        DbCluster {
+            identifier: "orders-aurora".into(),
+            status: AVAILABLE.into(),
+            engine: "aurora-mysql".into(),
+            members: vec![
+                mk_member("w1", true, 1, "db.r6g.large"),
+                mk_member("r2", false, 2, "db.r6g.large"),
+                mk_member("r0", false, 0, "db.r6g.large"),
+            ],
+        }
+    }
+
+    fn seen(cluster: DbCluster) -> Observed {
+        Observed { cluster: Some(cluster), ..Default::default() }
+    }
+
+    fn start(spec: &AuroraFailoverSpec, observed: &Observed) -> Decision {
+        plan(spec, &AuroraFailoverStatus::default(), observed, Some(1), t(0))
+    }
+
+    fn stalled_reason(d: &Decision) -> Option<String> {
+        d.status.conditions.iter().find(|c| c.type_ == conditions::STALLED && c.status == "True").map(|c| c.reason.clone())
+    }
+
+    fn swapped(mut c: DbCluster, writer: &str) -> DbCluster {
+        for m in &mut c.members {
+            m.is_writer = m.instance == writer;
+        }
+        c
+    }
+
+    /// The status right after the intent was written for the default plan.
+    fn intent() -> AuroraFailoverStatus {
+        start(&mk_spec(), &seen(mk_cluster())).status
+    }
+
+    #[test]
+    fn fails_over_to_the_lowest_tier_reader_with_the_reason_and_every_candidate() {
+        let d = start(&mk_spec(), &seen(mk_cluster()));
+        assert_eq!(d.action, Action::Failover { target: "r0".into() });
+        let plan = d.status.plan.expect("plan");
+        assert_eq!(plan.current_writer, "w1");
+        assert_eq!(plan.reason, "lowest promotion tier (tier-0)");
+        let order: Vec<_> = plan.candidates.iter().map(|c| c.instance.as_str()).collect();
+        assert_eq!(order, vec!["r0", "r2"]);
+        assert_eq!(d.status.phase, Some(FailoverPhase::FailingOver));
+        assert_eq!(d.status.previous_writer.as_deref(), Some("w1"));
+        assert_eq!(d.status.started_at, Some(Time(t(0))));
+        assert!(d.status.requested_at.is_none(), "requestedAt is set only once RDS accepts the call");
+        assert!(conditions::is_true(&d.status.conditions, conditions::RECONCILING));
+    }
+
+    #[test]
+    fn every_tier_from_0_to_15_ranks_by_number() {
+        let mut c = mk_cluster();
+        c.members = vec![mk_member("w", true, 0, "db.r6g.large")];
+        for tier in (0..=15).rev() {
+            c.members.push(mk_member(&format!("r{tier:02}"), false, tier, "db.r6g.large"));
+        }
+        let ranked: Vec<i32> = rank(&c.members).iter().map(|m| m.promotion_tier).collect();
+        assert_eq!(ranked, (0..=15).collect::<Vec<_>>());
+        assert_eq!(start(&mk_spec(), &seen(c)).action, Action::Failover { target: "r00".into() });
+    }
+
+    #[test]
+    fn a_tier_tie_goes_to_the_largest_instance_class() {
+        let mut c = mk_cluster();
+        c.members = vec![
+            mk_member("w1", true, 0, "db.r6g.large"),
+            mk_member("a-small", false, 1, "db.r6g.large"),
+            mk_member("b-big", false, 1, "db.r6g.4xlarge"),
+            mk_member("c-mid", false, 1, "db.r6g.2xlarge"),
+        ];
+        let d = start(&mk_spec(), &seen(c));
+        assert_eq!(d.action, Action::Failover { target: "b-big".into() });
+        assert_eq!(d.status.plan.expect("plan").reason, "lowest promotion tier (tier-1), then largest instance class (db.r6g.4xlarge)");
+    }
+
+    #[test]
+    fn a_tier_and_class_tie_goes_to_the_lowest_name() {
+        let mut c = mk_cluster();
+        c.members = vec![
+            mk_member("w1", true, 0, "db.r6g.large"),
+            mk_member("r-b", false, 0, "db.r6g.large"),
+            mk_member("r-a", false, 0, "db.r6g.large"),
+        ];
+        let d = start(&mk_spec(), &seen(c));
+        assert_eq!(d.action, Action::Failover { target: "r-a".into() });
+        assert!(d.status.plan.expect("plan").reason.ends_with("then lowest name"));
+    }
+
+    #[test]
+    fn an_unavailable_reader_is_ranked_last_and_never_chosen() {
+        let mut c = mk_cluster();
+        c.members[2].status = "rebooting".into();
+        let d = start(&mk_spec(), &seen(c));
+        assert_eq!(d.action, Action::Failover { target: "r2".into() });
+        let plan = d.status.plan.expect("plan");
+        assert_eq!(plan.reason, "only available reader (tier-2)");
+        assert_eq!(plan.candidates.last().map(|c| c.instance.as_str()), Some("r0"));
+    }
+
+    #[test]
+    fn instance_class_sizes_follow_the_documented_order() {
+        let order = ["db.t3.micro", "db.t3.small", "db.t3.medium", "db.r6g.large", "db.r6g.xlarge", "db.r6g.2xlarge", "db.r6g.16xlarge"];
+        for pair in order.windows(2) {
+            assert!(class_size(pair[0]) < class_size(pair[1]), "{pair:?}");
+        }
+        assert_eq!(class_size("db.serverless"), 0);
+    }
+
+    #[test]
+    fn an_explicit_target_is_used_and_said_so() {
+        let spec = AuroraFailoverSpec { target_instance: Some("r2".into()), ..mk_spec() };
+        let d = start(&spec, &seen(mk_cluster()));
+        assert_eq!(d.action, Action::Failover { target: "r2".into() });
+        assert_eq!(d.status.plan.expect("plan").reason, "requested in spec.targetInstance");
+    }
+
+    #[test]
+    fn every_failed_precondition_stalls_without_acting() {
+        let mut not_mysql = mk_cluster();
+        not_mysql.engine = "aurora-postgresql".into();
+        let mut busy = mk_cluster();
+        busy.status = "modifying".into();
+        let mut single = mk_cluster();
+        single.members.truncate(1);
+        let mut no_reader = mk_cluster();
+        no_reader.members[1].status = "rebooting".into();
+        no_reader.members[2].status = "creating".into();
+        let mut target_down = mk_cluster();
+        target_down.members[1].status = "rebooting".into();
+        let mut no_writer = mk_cluster();
+        no_writer.members[0].is_writer = false;
+        let target = |t: &str| AuroraFailoverSpec { target_instance: Some(t.into()), ..mk_spec() };
+        let cases: Vec<(&str, AuroraFailoverSpec, Observed, &str)> = vec![
+            ("unknown cluster", mk_spec(), Observed::default(), why::CLUSTER_NOT_FOUND),
+            ("not aurora mysql", mk_spec(), seen(not_mysql), why::UNSUPPORTED_ENGINE),
+            ("cluster busy", mk_spec(), seen(busy), why::CLUSTER_NOT_AVAILABLE),
+            ("single instance", mk_spec(), seen(single), why::SINGLE_INSTANCE_CLUSTER),
+            ("no available reader", mk_spec(), seen(no_reader), why::NO_AVAILABLE_READER),
+            ("no writer", mk_spec(), seen(no_writer), why::NO_WRITER),
+            ("target elsewhere", target("other-db"), seen(mk_cluster()), why::TARGET_NOT_IN_CLUSTER),
+            ("target is writer", target("w1"), seen(mk_cluster()), why::TARGET_IS_WRITER),
+            ("target not available", target("r2"), seen(target_down), why::TARGET_NOT_AVAILABLE),
+            (
+                "expected writer differs",
+                AuroraFailoverSpec { expected_writer: Some("r0".into()), ..mk_spec() },
+                seen(mk_cluster()),
+                why::WRITER_MISMATCH,
+            ),
+        ];
+        for (name, spec, observed, expected) in cases {
+            let d = start(&spec, &observed);
+            assert_eq!(d.action, Action::None, "{name}");
+            assert_eq!(stalled_reason(&d).as_deref(), Some(expected), "{name}");
+            assert_eq!(d.status.phase, Some(FailoverPhase::Pending), "{name}");
+            assert!(d.status.previous_writer.is_none(), "{name}: no intent recorded");
+            let msg = &d.status.conditions.iter().find(|c| c.type_ == conditions::STALLED).expect("stalled").message;
+            assert!(msg.ends_with("Nothing was changed in AWS."), "{name}: {msg}");
+            assert_eq!(d.requeue, RECHECK, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_matching_expected_writer_lets_the_failover_start() {
+        let spec = AuroraFailoverSpec { expected_writer: Some("w1".into()), ..mk_spec() };
+        assert_eq!(start(&spec, &seen(mk_cluster())).action, Action::Failover { target: "r0".into() });
+    }
+
+    #[test]
+    fn another_failover_of_the_same_cluster_makes_this_one_wait_and_name_it() {
+        let observed = Observed { holder: Some("platform/first".into()), ..seen(mk_cluster()) };
+        let d = start(&mk_spec(), &observed);
+        assert_eq!(d.action, Action::None);
+        assert_eq!(d.status.phase, Some(FailoverPhase::Pending));
+        assert_eq!(d.requeue, WAIT_TURN);
+        let rec = d.status.conditions.iter().find(|c| c.type_ == conditions::RECONCILING).expect("reconciling");
+        assert_eq!(rec.reason, why::WAITING_FOR_CLUSTER);
+        assert!(rec.message.contains("platform/first"));
+    }
+
+    #[test]
+    fn dry_run_plans_and_finishes_without_acting() {
+        let spec = AuroraFailoverSpec { dry_run: true, ..mk_spec() };
+        let d = start(&spec, &seen(mk_cluster()));
+        assert_eq!(d.action, Action::None);
+        assert_eq!(d.status.phase, Some(FailoverPhase::Planned));
+        assert_eq!(d.status.plan.as_ref().map(|p| p.target.as_str()), Some("r0"));
+        assert!(conditions::is_true(&d.status.conditions, conditions::READY));
+        assert!(conditions::is_true(&d.status.conditions, conditions::PLANNED));
+        assert!(d.status.previous_writer.is_none());
+    }
+
+    #[test]
+    fn while_the_writer_has_not_moved_after_the_call_it_polls_every_second() {
+        let mut current = intent();
+        current.requested_at = Some(Time(t(1)));
+        let mut c = mk_cluster();
+        c.status = "failing-over".into();
+        let d = plan(&mk_spec(), &current, &seen(c), Some(1), t(5));
+        assert_eq!(d.action, Action::Poll);
+        assert_eq!(d.requeue, POLL);
+        assert_eq!(d.status.phase, Some(FailoverPhase::FailingOver));
+    }
+
+    #[test]
+    fn success_needs_the_target_as_writer_and_everything_available() {
+        let mut current = intent();
+        current.requested_at = Some(Time(t(1)));
+        let mut c = swapped(mk_cluster(), "r0");
+        c.members[0].status = "rebooting".into();
+        let d = plan(&mk_spec(), &current, &seen(c.clone()), Some(1), t(8));
+        assert_eq!(d.action, Action::Poll, "a member still rebooting");
+        c.members[0].status = AVAILABLE.into();
+        let d = plan(&mk_spec(), &current, &seen(c), Some(1), t(14));
+        assert_eq!(d.status.phase, Some(FailoverPhase::Succeeded));
+        assert_eq!(d.status.new_writer.as_deref(), Some("r0"));
+        assert_eq!(d.status.duration_seconds, Some(13));
+        assert_eq!(d.status.completed_at, Some(Time(t(14))));
+        assert!(conditions::is_true(&d.status.conditions, conditions::READY));
+        assert!(conditions::is_true(&d.status.conditions, conditions::WRITER_SWAPPED));
+        assert_eq!(d.status.members[0].instance, "r0");
+        assert_eq!(d.status.members[0].role, "writer");
+    }
+
+    #[test]
+    fn after_a_crash_between_intent_and_call_the_call_is_issued_once_to_the_recorded_target() {
+        let current = intent();
+        // The cluster changed meanwhile: r2 is now tier 0. The recorded target still wins.
+        let mut c = mk_cluster();
+        c.members[1].promotion_tier = 0;
+        c.members[2].promotion_tier = 5;
+        let d = plan(&mk_spec(), &current, &seen(c), Some(1), t(3));
+        assert_eq!(d.action, Action::Failover { target: "r0".into() });
+    }
+
+    #[test]
+    fn after_a_crash_right_after_the_call_it_only_waits() {
+        let current = intent();
+        let d = plan(&mk_spec(), &current, &seen(swapped(mk_cluster(), "r0")), Some(1), t(4));
+        assert_eq!(d.status.phase, Some(FailoverPhase::Succeeded), "the swap proves the call was accepted");
+        assert_eq!(d.status.requested_at, current.started_at);
+        let mut failing = mk_cluster();
+        failing.status = "failing-over".into();
+        let d = plan(&mk_spec(), &current, &seen(failing), Some(1), t(4));
+        assert_eq!(d.action, Action::Poll, "a cluster failing over is not called again");
+        let observed = Observed { failover_event_seen: true, ..seen(mk_cluster()) };
+        let d = plan(&mk_spec(), &current, &observed, Some(1), t(4));
+        assert_eq!(d.action, Action::Poll, "an RDS failover event proves the call was accepted");
+    }
+
+    #[test]
+    fn a_call_already_accepted_is_never_repeated() {
+        let mut current = intent();
+        current.requested_at = Some(Time(t(1)));
+        let d = plan(&mk_spec(), &current, &seen(mk_cluster()), Some(1), t(20));
+        assert_eq!(d.action, Action::Poll);
+    }
+
+    #[test]
+    fn it_fails_at_the_timeout_with_a_message() {
+        let mut current = intent();
+        current.requested_at = Some(Time(t(1)));
+        let spec = AuroraFailoverSpec { timeout_seconds: 60, ..mk_spec() };
+        let mut c = mk_cluster();
+        c.status = "failing-over".into();
+        assert_eq!(plan(&spec, &current, &seen(c.clone()), Some(1), t(61)).action, Action::Poll);
+        let d = plan(&spec, &current, &seen(c), Some(1), t(62));
+        assert_eq!(d.status.phase, Some(FailoverPhase::Failed));
+        assert_eq!(stalled_reason(&d).as_deref(), Some(why::TIMEOUT));
+        assert!(!conditions::is_true(&d.status.conditions, conditions::WRITER_SWAPPED));
+    }
+
+    #[test]
+    fn a_writer_that_moved_elsewhere_fails_the_object() {
+        let mut current = intent();
+        current.requested_at = Some(Time(t(1)));
+        let d = plan(&mk_spec(), &current, &seen(swapped(mk_cluster(), "r2")), Some(1), t(9));
+        assert_eq!(d.status.phase, Some(FailoverPhase::Failed));
+        assert_eq!(stalled_reason(&d).as_deref(), Some(why::WRITER_ELSEWHERE));
+    }
+
+    #[test]
+    fn a_cluster_deleted_mid_failover_fails_the_object() {
+        let mut current = intent();
+        current.requested_at = Some(Time(t(1)));
+        let d = plan(&mk_spec(), &current, &Observed::default(), Some(1), t(9));
+        assert_eq!(stalled_reason(&d).as_deref(), Some(why::CLUSTER_GONE));
+    }
+
+    #[test]
+    fn a_finished_failover_never_acts_again_even_with_a_changed_spec() {
+        for phase in [FailoverPhase::Succeeded, FailoverPhase::Failed, FailoverPhase::Planned] {
+            let status = AuroraFailoverStatus { phase: Some(phase), ..Default::default() };
+            assert_eq!(preflight(&mk_spec(), Some(3), &status), Preflight::Finished);
+        }
+    }
+
+    #[test]
+    fn a_spec_changed_after_creation_is_refused() {
+        let d = preflight(&mk_spec(), Some(2), &AuroraFailoverStatus::default());
+        assert_eq!(d, Preflight::SpecChanged);
+        let next = refuse(&AuroraFailoverStatus::default(), &d, Some(2), t(0));
+        let stalled = next.conditions.iter().find(|c| c.type_ == conditions::STALLED).expect("stalled");
+        assert_eq!(stalled.reason, reason::IMMUTABLE_FIELD);
+    }
+
+    #[test]
+    fn an_invalid_spec_stalls_with_invalid_spec() {
+        let spec = AuroraFailoverSpec { timeout_seconds: 1, ..mk_spec() };
+        let d = preflight(&spec, Some(1), &AuroraFailoverStatus::default());
+        assert!(matches!(&d, Preflight::Invalid(m) if m.contains("spec.timeoutSeconds")));
+        let next = refuse(&AuroraFailoverStatus::default(), &d, Some(1), t(0));
+        let stalled = next.conditions.iter().find(|c| c.type_ == conditions::STALLED).expect("stalled");
+        assert_eq!(stalled.reason, reason::INVALID_SPEC);
+        assert_eq!(next.observed_generation, Some(1));
+        let types: Vec<_> = next.conditions.iter().map(|c| c.type_.as_str()).collect();
+        assert_eq!(types, vec![conditions::READY, conditions::RECONCILING, conditions::STALLED]);
+    }
+
+    #[test]
+    fn access_denied_before_the_call_clears_the_intent() {
+        let next = access_denied(&intent(), Some(1), t(2), "FailoverDBCluster: AccessDenied");
+        assert_eq!(next.phase, Some(FailoverPhase::Pending));
+        assert!(next.previous_writer.is_none() && next.started_at.is_none());
+        let stalled = next.conditions.iter().find(|c| c.type_ == conditions::STALLED).expect("stalled");
+        assert_eq!(stalled.reason, reason::ACCESS_DENIED);
+    }
+
+    #[test]
+    fn a_refused_call_fails_the_object_and_says_the_writer_did_not_change() {
+        let next = rejected(&intent(), Some(1), t(2), "InvalidParameterValue: no");
+        assert_eq!(next.phase, Some(FailoverPhase::Failed));
+        assert!(next.conditions.iter().any(|c| c.reason == why::FAILOVER_REJECTED && c.message.contains("did not change")));
+    }
+}

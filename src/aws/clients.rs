@@ -1,0 +1,123 @@
+//! The AWS client factory. One shared SDK configuration is loaded at start-up
+//! (credential chain: IRSA, EKS Pod Identity, environment; adaptive retries;
+//! `AWS_ENDPOINT_URL` for emulators). Per object it hands out clients for the
+//! object's region and, with `roleArn`, for an assumed role. ACM and CloudFront
+//! clients are always in us-east-1, as CloudFront requires.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use aws_config::retry::RetryConfig;
+use aws_config::sts::AssumeRoleProvider;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_types::sdk_config::SharedCredentialsProvider;
+
+use super::interceptor::CallCounter;
+use crate::metrics::Metrics;
+
+/// CloudFront only uses ACM certificates from this region, and its own API
+/// (like Route 53's) is served from it.
+pub const GLOBAL_REGION: &str = "us-east-1";
+
+/// Most attempts per AWS call, first one included.
+const MAX_ATTEMPTS: u32 = 5;
+
+/// SDK clients for one (region, role) pair.
+#[derive(Clone, Debug)]
+pub struct AwsClients {
+    pub region: String,
+    pub rds: aws_sdk_rds::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub cloudfront: aws_sdk_cloudfront::Client,
+    pub acm: aws_sdk_acm::Client,
+    pub route53: aws_sdk_route53::Client,
+}
+
+impl AwsClients {
+    pub fn rds(&self) -> super::rds::SdkRds {
+        super::rds::SdkRds(self.rds.clone())
+    }
+}
+
+/// Hands out (and caches) [`AwsClients`] per region and role.
+pub struct AwsFactory {
+    base: SdkConfig,
+    counter: CallCounter,
+    cache: Mutex<HashMap<(String, Option<String>), AwsClients>>,
+}
+
+impl AwsFactory {
+    /// Loads the shared configuration from the environment.
+    pub async fn from_env(metrics: Arc<Metrics>) -> Self {
+        let base = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(RetryConfig::adaptive().with_max_attempts(MAX_ATTEMPTS))
+            .load()
+            .await;
+        Self::from_config(base, metrics)
+    }
+
+    pub fn from_config(base: SdkConfig, metrics: Arc<Metrics>) -> Self {
+        Self { base, counter: CallCounter::new(metrics), cache: Mutex::new(HashMap::new()) }
+    }
+
+    /// The region used when an object does not name one.
+    pub fn default_region(&self) -> Option<String> {
+        self.base.region().map(|r| r.to_string())
+    }
+
+    /// Clients for `region` (or the default) acting as `role_arn` (or the
+    /// controller's own identity).
+    pub async fn clients(&self, region: Option<&str>, role_arn: Option<&str>) -> Result<AwsClients, String> {
+        let region = match region.map(str::to_string).or_else(|| self.default_region()) {
+            Some(r) => r,
+            None => return Err("no AWS region: set spec.region or the controller's AWS_REGION".into()),
+        };
+        let key = (region.clone(), role_arn.map(str::to_string));
+        if let Some(found) = self.cache.lock().map_err(|_| "client cache poisoned")?.get(&key) {
+            return Ok(found.clone());
+        }
+        let credentials = match role_arn {
+            Some(arn) => Some(SharedCredentialsProvider::new(
+                AssumeRoleProvider::builder(arn)
+                    .session_name("awsops")
+                    .region(Region::new(region.clone()))
+                    .configure(&self.base)
+                    .build()
+                    .await,
+            )),
+            None => None,
+        };
+        let config_for = |r: &str| {
+            let mut builder = self.base.to_builder().region(Region::new(r.to_string()));
+            if let Some(c) = &credentials {
+                builder.set_credentials_provider(Some(c.clone()));
+            }
+            builder.build()
+        };
+        let regional = config_for(&region);
+        let global = config_for(GLOBAL_REGION);
+        let clients = self.build(region, &regional, &global);
+        self.cache.lock().map_err(|_| "client cache poisoned")?.insert(key, clients.clone());
+        Ok(clients)
+    }
+
+    fn build(&self, region: String, regional: &SdkConfig, global: &SdkConfig) -> AwsClients {
+        let counter = || self.counter.clone();
+        // Emulators serve every bucket from one host: use path-style addressing there.
+        let path_style = regional.endpoint_url().is_some();
+        AwsClients {
+            region,
+            rds: aws_sdk_rds::Client::from_conf(aws_sdk_rds::config::Builder::from(regional).interceptor(counter()).build()),
+            s3: aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(regional).force_path_style(path_style).interceptor(counter()).build(),
+            ),
+            cloudfront: aws_sdk_cloudfront::Client::from_conf(
+                aws_sdk_cloudfront::config::Builder::from(global).interceptor(counter()).build(),
+            ),
+            acm: aws_sdk_acm::Client::from_conf(aws_sdk_acm::config::Builder::from(global).interceptor(counter()).build()),
+            route53: aws_sdk_route53::Client::from_conf(
+                aws_sdk_route53::config::Builder::from(global).interceptor(counter()).build(),
+            ),
+        }
+    }
+}

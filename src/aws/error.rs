@@ -1,0 +1,221 @@
+//! AWS error classification, done once: every SDK error becomes an
+//! [`AwsError`] with a bounded [`AwsErrorKind`] that decides requeue delays,
+//! metric labels and whether the object is `Stalled`.
+
+use std::fmt;
+
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+/// What kind of failure an AWS call had, as far as the controller cares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AwsErrorKind {
+    /// The resource does not exist (often "done" during cleanup).
+    NotFound,
+    /// State conflict: stale ETag, resource in use, name taken, wrong state.
+    Conflict,
+    /// Rate limited; try again later.
+    Throttled,
+    /// The credentials may not do this; needs outside help.
+    AccessDenied,
+    /// The request is wrong and will stay wrong without a spec change.
+    Terminal,
+    /// Transient: 5xx, timeouts, dropped connections.
+    Retryable,
+}
+
+impl AwsErrorKind {
+    /// A bounded label for metrics and event reasons.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NotFound => "not_found",
+            Self::Conflict => "conflict",
+            Self::Throttled => "throttled",
+            Self::AccessDenied => "access_denied",
+            Self::Terminal => "terminal",
+            Self::Retryable => "retryable",
+        }
+    }
+}
+
+/// A classified AWS error. `message` is AWS's text and goes to status and
+/// events only, never to metric labels.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AwsError {
+    pub kind: AwsErrorKind,
+    /// The operation that failed, e.g. `DescribeDBClusters`.
+    pub operation: &'static str,
+    /// AWS's error code, e.g. `DBClusterNotFoundFault`; empty when there is none.
+    pub code: String,
+    pub message: String,
+}
+
+impl fmt::Display for AwsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.code.is_empty(), self.message.is_empty()) {
+            (true, _) => write!(f, "{}: {}", self.operation, self.message),
+            (false, true) => write!(f, "{}: {}", self.operation, self.code),
+            (false, false) => write!(f, "{}: {}: {}", self.operation, self.code, self.message),
+        }
+    }
+}
+
+impl std::error::Error for AwsError {}
+
+impl AwsError {
+    pub fn new(kind: AwsErrorKind, operation: &'static str, code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { kind, operation, code: code.into(), message: message.into() }
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        self.kind == AwsErrorKind::NotFound
+    }
+
+    /// Classifies any SDK error of operation `operation`.
+    pub fn from_sdk<E>(operation: &'static str, err: SdkError<E, HttpResponse>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        match &err {
+            SdkError::ServiceError(service) => {
+                let status = service.raw().status().as_u16();
+                let code = service.err().code().unwrap_or_default().to_string();
+                let message = service.err().message().unwrap_or_default().to_string();
+                Self::new(classify(&code, status), operation, code, message)
+            }
+            SdkError::ResponseError(r) => {
+                let status = r.raw().status().as_u16();
+                let kind = if status == 404 { AwsErrorKind::NotFound } else { classify("", status) };
+                Self::new(kind, operation, "", format!("unreadable response (HTTP {status})"))
+            }
+            SdkError::ConstructionFailure(_) => Self::new(AwsErrorKind::Terminal, operation, "", error_chain(&err)),
+            _ => Self::new(AwsErrorKind::Retryable, operation, "", error_chain(&err)),
+        }
+    }
+}
+
+/// Maps an AWS error code (any service, any protocol) and HTTP status to a kind.
+pub fn classify(code: &str, http_status: u16) -> AwsErrorKind {
+    const THROTTLED: &[&str] = &[
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "SlowDown",
+        "PriorRequestNotComplete",
+        "ProvisionedThroughputExceededException",
+    ];
+    const ACCESS_DENIED: &[&str] = &[
+        "AccessDenied",
+        "AccessDeniedException",
+        "UnauthorizedOperation",
+        "InvalidClientTokenId",
+        "UnrecognizedClientException",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "SignatureDoesNotMatch",
+        "AuthFailure",
+        "InvalidAccessKeyId",
+        "AllAccessDisabled",
+    ];
+    const CONFLICT: &[&str] = &[
+        "PreconditionFailed",
+        "InvalidIfMatchVersion",
+        "BucketAlreadyExists",
+        "BucketAlreadyOwnedByYou",
+        "OperationAborted",
+        "CNAMEAlreadyExists",
+        "DistributionAlreadyExists",
+        "DistributionNotDisabled",
+        "OriginAccessControlAlreadyExists",
+        "OriginAccessControlInUse",
+        "ResourceInUseException",
+        "InvalidDBClusterStateFault",
+        "InvalidDBInstanceStateFault",
+        "ConflictingDomainExists",
+        "HostedZoneAlreadyExists",
+        "ConcurrentModification",
+    ];
+    if THROTTLED.contains(&code) || http_status == 429 {
+        AwsErrorKind::Throttled
+    } else if ACCESS_DENIED.contains(&code) {
+        AwsErrorKind::AccessDenied
+    } else if code.starts_with("NoSuch") || code.contains("NotFound") {
+        AwsErrorKind::NotFound
+    } else if CONFLICT.contains(&code) || http_status == 409 || http_status == 412 {
+        AwsErrorKind::Conflict
+    } else if http_status >= 500 || code == "InternalError" || code == "InternalFailure" || code == "ServiceUnavailable" {
+        AwsErrorKind::Retryable
+    } else if http_status == 403 {
+        AwsErrorKind::AccessDenied
+    } else if http_status == 404 {
+        AwsErrorKind::NotFound
+    } else {
+        AwsErrorKind::Terminal
+    }
+}
+
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use AwsErrorKind::*;
+
+    #[test]
+    fn throttling_is_recognised_in_every_protocol_spelling() {
+        for code in ["Throttling", "ThrottlingException", "SlowDown", "PriorRequestNotComplete"] {
+            assert_eq!(classify(code, 400), Throttled, "{code}");
+        }
+        assert_eq!(classify("", 429), Throttled);
+        assert_eq!(classify("SlowDown", 503), Throttled);
+    }
+
+    #[test]
+    fn missing_resources_are_not_found() {
+        for code in ["DBClusterNotFoundFault", "NoSuchBucket", "NoSuchDistribution", "ResourceNotFoundException", "NoSuchHostedZone"] {
+            assert_eq!(classify(code, 404), NotFound, "{code}");
+        }
+    }
+
+    #[test]
+    fn state_and_etag_conflicts_are_conflicts() {
+        for code in ["PreconditionFailed", "DistributionNotDisabled", "InvalidDBClusterStateFault", "CNAMEAlreadyExists"] {
+            assert_eq!(classify(code, 400), Conflict, "{code}");
+        }
+    }
+
+    #[test]
+    fn permission_errors_need_outside_help() {
+        assert_eq!(classify("AccessDenied", 403), AccessDenied);
+        assert_eq!(classify("AccessDeniedException", 400), AccessDenied);
+        assert_eq!(classify("", 403), AccessDenied);
+    }
+
+    #[test]
+    fn server_errors_are_retryable_and_bad_requests_terminal() {
+        assert_eq!(classify("InternalError", 500), Retryable);
+        assert_eq!(classify("", 503), Retryable);
+        assert_eq!(classify("InvalidParameterValue", 400), Terminal);
+        assert_eq!(classify("InvalidChangeBatch", 400), Terminal);
+    }
+
+    #[test]
+    fn display_names_operation_code_and_message() {
+        let e = AwsError::new(NotFound, "DescribeDBClusters", "DBClusterNotFoundFault", "DBCluster x not found");
+        assert_eq!(e.to_string(), "DescribeDBClusters: DBClusterNotFoundFault: DBCluster x not found");
+    }
+}

@@ -1,0 +1,12 @@
+//! Everything that touches AWS: the client factory (region per object,
+//! assume-role, emulator endpoints, adaptive retries), the one place AWS
+//! errors are classified, and the interceptor that counts every call.
+//! Nothing outside this module names an `aws_sdk_*` type.
+
+pub mod clients;
+pub mod error;
+pub mod interceptor;
+pub mod rds;
+
+pub use clients::{AwsClients, AwsFactory};
+pub use error::{AwsError, AwsErrorKind};

@@ -1,0 +1,127 @@
+//! What the AuroraFailover reconciler needs from RDS, as a small trait with
+//! plain types, and its SDK-backed implementation.
+
+use async_trait::async_trait;
+use k8s_openapi::jiff::Timestamp;
+
+use super::AwsError;
+
+/// A DB cluster as the failover logic sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DbCluster {
+    pub identifier: String,
+    /// e.g. `available`, `failing-over`.
+    pub status: String,
+    /// e.g. `aurora-mysql`.
+    pub engine: String,
+    pub members: Vec<DbMember>,
+}
+
+/// One cluster member, joined from DescribeDBClusters and DescribeDBInstances.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DbMember {
+    pub instance: String,
+    pub is_writer: bool,
+    pub promotion_tier: i32,
+    /// e.g. `db.r6g.large`; empty when DescribeDBInstances did not return it.
+    pub instance_class: String,
+    pub availability_zone: Option<String>,
+    /// Instance status, e.g. `available`.
+    pub status: String,
+}
+
+/// An RDS event about the cluster (mirrored as a Kubernetes Event).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RdsEvent {
+    pub time: Timestamp,
+    pub message: String,
+}
+
+#[async_trait]
+pub trait Rds: Send + Sync {
+    /// The cluster with its members; `Ok(None)` when it does not exist.
+    async fn describe_cluster(&self, identifier: &str) -> Result<Option<DbCluster>, AwsError>;
+    /// FailoverDBCluster, always with an explicit target.
+    async fn failover(&self, cluster: &str, target: &str) -> Result<(), AwsError>;
+    /// Events for the cluster since `since`, oldest first.
+    async fn cluster_events(&self, cluster: &str, since: Timestamp) -> Result<Vec<RdsEvent>, AwsError>;
+}
+
+/// [`Rds`] over the AWS SDK.
+pub struct SdkRds(pub aws_sdk_rds::Client);
+
+#[async_trait]
+impl Rds for SdkRds {
+    async fn describe_cluster(&self, identifier: &str) -> Result<Option<DbCluster>, AwsError> {
+        let out = match self.0.describe_db_clusters().db_cluster_identifier(identifier).send().await {
+            Ok(out) => out,
+            Err(e) => {
+                let e = AwsError::from_sdk("DescribeDBClusters", e);
+                return if e.is_not_found() { Ok(None) } else { Err(e) };
+            }
+        };
+        let Some(cluster) = out.db_clusters().first() else { return Ok(None) };
+        let instances = self
+            .0
+            .describe_db_instances()
+            .filters(aws_sdk_rds::types::Filter::builder().name("db-cluster-id").values(identifier).build())
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribeDBInstances", e))?;
+        let members = cluster
+            .db_cluster_members()
+            .iter()
+            .map(|m| {
+                let id = m.db_instance_identifier().unwrap_or_default();
+                let inst = instances.db_instances().iter().find(|i| i.db_instance_identifier() == Some(id));
+                DbMember {
+                    instance: id.to_string(),
+                    is_writer: m.is_cluster_writer().unwrap_or(false),
+                    promotion_tier: m.promotion_tier().unwrap_or(1),
+                    instance_class: inst.and_then(|i| i.db_instance_class()).unwrap_or_default().to_string(),
+                    availability_zone: inst.and_then(|i| i.availability_zone()).map(str::to_string),
+                    status: inst.and_then(|i| i.db_instance_status()).unwrap_or("unknown").to_string(),
+                }
+            })
+            .collect();
+        Ok(Some(DbCluster {
+            identifier: cluster.db_cluster_identifier().unwrap_or(identifier).to_string(),
+            status: cluster.status().unwrap_or("unknown").to_string(),
+            engine: cluster.engine().unwrap_or_default().to_string(),
+            members,
+        }))
+    }
+
+    async fn failover(&self, cluster: &str, target: &str) -> Result<(), AwsError> {
+        self.0
+            .failover_db_cluster()
+            .db_cluster_identifier(cluster)
+            .target_db_instance_identifier(target)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::from_sdk("FailoverDBCluster", e))
+    }
+
+    async fn cluster_events(&self, cluster: &str, since: Timestamp) -> Result<Vec<RdsEvent>, AwsError> {
+        let out = self
+            .0
+            .describe_events()
+            .source_type(aws_sdk_rds::types::SourceType::DbCluster)
+            .source_identifier(cluster)
+            .start_time(aws_smithy_types::DateTime::from_secs(since.as_second()))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribeEvents", e))?;
+        let mut events: Vec<RdsEvent> = out
+            .events()
+            .iter()
+            .filter_map(|e| {
+                let time = Timestamp::from_second(e.date()?.secs()).ok()?;
+                Some(RdsEvent { time, message: e.message()?.to_string() })
+            })
+            .collect();
+        events.sort_by_key(|e| e.time);
+        Ok(events)
+    }
+}

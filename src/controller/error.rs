@@ -1,0 +1,79 @@
+//! The reconcilers' error type: each variant maps to a bounded category (for
+//! metrics and event reasons) and a requeue delay.
+
+use std::time::Duration;
+
+use crate::aws::{AwsError, AwsErrorKind};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("{0}")]
+    Aws(#[from] AwsError),
+    #[error("AWS configuration: {0}")]
+    AwsConfig(String),
+    #[error("finalizer: {0}")]
+    Finalizer(String),
+    #[error("timed out after {0:?} writing status")]
+    StatusTimeout(Duration),
+}
+
+impl Error {
+    /// A bounded label: never AWS or Kubernetes message text.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Self::Kube(kube::Error::Api(e)) if e.code == 409 => "kube_conflict",
+            Self::Kube(_) => "kube",
+            Self::Aws(e) => match e.kind {
+                AwsErrorKind::NotFound => "aws_not_found",
+                AwsErrorKind::Conflict => "aws_conflict",
+                AwsErrorKind::Throttled => "aws_throttled",
+                AwsErrorKind::AccessDenied => "aws_access_denied",
+                AwsErrorKind::Terminal => "aws_terminal",
+                AwsErrorKind::Retryable => "aws_retryable",
+            },
+            Self::AwsConfig(_) => "aws_config",
+            Self::Finalizer(_) => "finalizer",
+            Self::StatusTimeout(_) => "status_timeout",
+        }
+    }
+
+    /// How long to wait before the next attempt.
+    pub fn requeue_after(&self) -> Duration {
+        let secs = match self {
+            Self::Kube(kube::Error::Api(e)) if e.code == 409 => 1,
+            Self::Kube(_) | Self::StatusTimeout(_) | Self::Finalizer(_) => 5,
+            Self::Aws(e) => match e.kind {
+                AwsErrorKind::Conflict => 10,
+                AwsErrorKind::Retryable => 15,
+                AwsErrorKind::Throttled => 30,
+                AwsErrorKind::NotFound => 30,
+                AwsErrorKind::AccessDenied | AwsErrorKind::Terminal => 300,
+            },
+            Self::AwsConfig(_) => 300,
+        };
+        Duration::from_secs(secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttling_waits_longer_than_a_transient_error_and_less_than_a_terminal_one() {
+        let err = |kind| Error::Aws(AwsError::new(kind, "Op", "", ""));
+        let throttled = err(AwsErrorKind::Throttled);
+        assert_eq!(throttled.category(), "aws_throttled");
+        assert!(throttled.requeue_after() > err(AwsErrorKind::Retryable).requeue_after());
+        assert!(throttled.requeue_after() < err(AwsErrorKind::Terminal).requeue_after());
+    }
+
+    #[test]
+    fn categories_never_carry_message_text() {
+        let e = Error::Aws(AwsError::new(AwsErrorKind::AccessDenied, "Op", "AccessDenied", "user arn:aws:iam::1:user/x"));
+        assert_eq!(e.category(), "aws_access_denied");
+        assert_eq!(Error::AwsConfig("secret text".into()).category(), "aws_config");
+    }
+}

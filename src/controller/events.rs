@@ -1,0 +1,83 @@
+//! Kubernetes Events (`events.k8s.io/v1`) for steps started, finished or
+//! failed. Reasons are PascalCase constants; notes never carry credentials.
+
+use k8s_openapi::api::core::v1::ObjectReference;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::Resource;
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+
+use crate::api::conditions;
+
+/// Publishes events for one controller instance.
+#[derive(Clone)]
+pub struct Events {
+    recorder: Recorder,
+}
+
+impl Events {
+    pub fn new(client: kube::Client, instance: &str) -> Self {
+        let reporter = Reporter { controller: "awsops".into(), instance: Some(instance.to_string()) };
+        Self { recorder: Recorder::new(client, reporter) }
+    }
+
+    /// A Normal event; failures to publish are logged, never fatal.
+    pub async fn normal<K: Resource<DynamicType = ()>>(&self, obj: &K, reason: &str, action: &str, note: String) {
+        self.publish(obj, EventType::Normal, reason, action, note).await;
+    }
+
+    /// A Warning event; failures to publish are logged, never fatal.
+    pub async fn warning<K: Resource<DynamicType = ()>>(&self, obj: &K, reason: &str, action: &str, note: String) {
+        self.publish(obj, EventType::Warning, reason, action, note).await;
+    }
+
+    /// One event when the summary condition (the True one of Ready,
+    /// Reconciling, Stalled) changes type or reason: a step started,
+    /// finished or failed.
+    pub async fn transition<K: Resource<DynamicType = ()>>(&self, obj: &K, before: &[Condition], after: &[Condition]) {
+        let Some(now) = summary(after) else { return };
+        if summary(before).map(|c| (&c.type_, &c.reason)) == Some((&now.type_, &now.reason)) {
+            return;
+        }
+        let type_ = if now.type_ == conditions::STALLED { EventType::Warning } else { EventType::Normal };
+        self.publish(obj, type_, &now.reason, &now.type_, now.message.clone()).await;
+    }
+
+    /// A Warning event about an object known only by reference.
+    pub async fn warning_ref(&self, reference: &ObjectReference, reason: &str, action: &str, note: String) {
+        self.publish_ref(reference, EventType::Warning, reason, action, note).await;
+    }
+
+    async fn publish<K: Resource<DynamicType = ()>>(&self, obj: &K, type_: EventType, reason: &str, action: &str, note: String) {
+        self.publish_ref(&obj.object_ref(&()), type_, reason, action, note).await;
+    }
+
+    async fn publish_ref(&self, reference: &ObjectReference, type_: EventType, reason: &str, action: &str, note: String) {
+        let event = Event {
+            type_,
+            reason: reason.to_string(),
+            note: Some(truncate(note, 1024)),
+            action: action.to_string(),
+            secondary: None,
+        };
+        if let Err(e) = self.recorder.publish(&event, reference).await {
+            tracing::warn!(error = %e, reason, "could not publish event");
+        }
+    }
+}
+
+fn summary(conds: &[Condition]) -> Option<&Condition> {
+    conds.iter().find(|c| {
+        c.status == "True" && [conditions::READY, conditions::RECONCILING, conditions::STALLED].contains(&c.type_.as_str())
+    })
+}
+
+fn truncate(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut cut = max;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+    }
+    s
+}

@@ -1,0 +1,267 @@
+//! Kubernetes wiring shared by both kinds: the [`Context`] each reconcile
+//! gets, the watch of each kind (namespace, label selector, concurrency), the
+//! StaticSite finalizer, the error policy, leader election and shutdown.
+//! Reconcilers return how long until the next look; this module turns that
+//! into kube-runtime actions.
+
+pub mod error;
+pub mod events;
+pub mod leader;
+pub mod status;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use futures::StreamExt;
+use kube::api::Api;
+use kube::core::DeserializeGuard;
+use kube::core::error_boundary::InvalidObject;
+use kube::runtime::controller::{self, Action, Controller};
+use kube::runtime::finalizer::{self, finalizer};
+use kube::runtime::watcher;
+use kube::{Resource, ResourceExt};
+use tokio::sync::watch;
+
+pub use error::Error;
+pub use events::Events;
+
+use crate::api::conditions::{self, Summary, reason};
+use crate::api::{AuroraFailover, FINALIZER, StaticSite};
+use crate::aws::AwsFactory;
+use crate::metrics::Metrics;
+
+/// Settings of `awsops controller` (see `cli.rs` for flags and env vars).
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Watch only this namespace; all namespaces when `None`.
+    pub namespace: Option<String>,
+    /// Reconcile only objects matching this label selector (sharding).
+    pub label_selector: Option<String>,
+    /// Look at every object at least this often, to repair drift.
+    pub resync: Duration,
+    pub metrics_addr: SocketAddr,
+    /// Objects of one kind reconciled at the same time.
+    pub concurrency: u16,
+    pub leader_election: bool,
+    pub lease_name: String,
+    pub lease_namespace: String,
+    /// This replica's name (the pod name) for the Lease and event reporter.
+    pub identity: String,
+}
+
+/// What every reconcile gets.
+pub struct Context {
+    pub client: kube::Client,
+    pub events: Events,
+    pub aws: AwsFactory,
+    pub metrics: Arc<Metrics>,
+    pub resync: Duration,
+    /// The watched namespace (`None`: all).
+    pub namespace: Option<String>,
+    /// Per-cluster locks: one AuroraFailover decision per cluster at a time.
+    cluster_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Time of the last RDS event mirrored, per AuroraFailover uid.
+    pub rds_events_seen: Mutex<HashMap<String, k8s_openapi::jiff::Timestamp>>,
+}
+
+impl Context {
+    pub fn new(client: kube::Client, events: Events, aws: AwsFactory, metrics: Arc<Metrics>, config: &Config) -> Self {
+        Self {
+            client,
+            events,
+            aws,
+            metrics,
+            resync: config.resync,
+            namespace: config.namespace.clone(),
+            cluster_locks: Mutex::default(),
+            rds_events_seen: Mutex::default(),
+        }
+    }
+
+    /// The lock that serialises failover decisions for one cluster key.
+    pub fn cluster_lock(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.cluster_locks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        locks.entry(key.to_string()).or_default().clone()
+    }
+
+    /// An API handle for `K` in the object's namespace.
+    pub fn api<K>(&self, obj: &K) -> Api<K>
+    where
+        K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
+    {
+        Api::namespaced(self.client.clone(), &obj.namespace().unwrap_or_default())
+    }
+}
+
+/// Runs both controllers until SIGTERM/SIGINT, or until leadership is lost
+/// (then returns an error so the pod restarts as a standby).
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let client = kube::Client::try_default().await?;
+    let metrics = Arc::new(Metrics::default());
+    let ready = Arc::new(AtomicBool::new(false));
+    crate::http::serve(config.metrics_addr, metrics.clone(), ready.clone()).await?;
+    let version = client.apiserver_version().await?;
+    tracing::info!(version = %version.git_version, "connected to the API server");
+    ready.store(true, Ordering::Relaxed);
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        let _ = stop_tx.send(true);
+    });
+
+    let leadership = if config.leader_election {
+        tokio::select! {
+            held = leader::acquire(client.clone(), &config.lease_namespace, &config.lease_name, &config.identity) => Some(held?),
+            _ = stopped(stop_rx.clone()) => return Ok(()),
+        }
+    } else {
+        None
+    };
+
+    let aws = AwsFactory::from_env(metrics.clone()).await;
+    let ctx = Arc::new(Context::new(client.clone(), Events::new(client, &config.identity), aws, metrics, &config));
+    let controllers = run_controllers(ctx, &config, stop_rx);
+    match leadership {
+        None => controllers.await,
+        Some(mut held) => {
+            tokio::select! {
+                _ = controllers => held.release().await,
+                _ = held.lost() => anyhow::bail!("lost leadership of lease {}; exiting so another replica acts alone", config.lease_name),
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => return futures::future::pending().await,
+        };
+        tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+async fn stopped(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|stop| *stop).await;
+}
+
+fn scoped<K>(client: kube::Client, namespace: Option<&str>) -> Api<K>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client, ns),
+        None => Api::all(client),
+    }
+}
+
+async fn run_controllers(ctx: Arc<Context>, config: &Config, stop: watch::Receiver<bool>) {
+    let mut wc = watcher::Config::default();
+    if let Some(selector) = &config.label_selector {
+        wc = wc.labels(selector);
+    }
+    let runtime = controller::Config::default().concurrency(config.concurrency);
+    let ns = config.namespace.as_deref();
+
+    let failovers = Controller::new(scoped::<DeserializeGuard<AuroraFailover>>(ctx.client.clone(), ns), wc.clone())
+        .with_config(runtime.clone())
+        .graceful_shutdown_on(stopped(stop.clone()))
+        .run(reconcile_failover, error_policy, ctx.clone())
+        .for_each(log_outcome);
+    let sites = Controller::new(scoped::<DeserializeGuard<StaticSite>>(ctx.client.clone(), ns), wc)
+        .with_config(runtime)
+        .graceful_shutdown_on(stopped(stop))
+        .run(reconcile_site, error_policy, ctx)
+        .for_each(log_outcome);
+    futures::join!(failovers, sites);
+}
+
+async fn log_outcome<T: std::fmt::Debug, E: std::fmt::Display>(outcome: Result<T, E>) {
+    match outcome {
+        Ok(obj) => tracing::debug!(?obj, "reconciled"),
+        Err(e) => tracing::warn!(error = %e, "reconcile failed"),
+    }
+}
+
+async fn reconcile_failover(obj: Arc<DeserializeGuard<AuroraFailover>>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let _timer = ctx.metrics.reconcile("AuroraFailover");
+    match &obj.0 {
+        Ok(failover) => crate::aurora_failover::reconcile(failover, &ctx).await.map(Action::requeue),
+        Err(invalid) => report_invalid::<AuroraFailover>(invalid, &ctx).await,
+    }
+}
+
+async fn reconcile_site(obj: Arc<DeserializeGuard<StaticSite>>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let _timer = ctx.metrics.reconcile("StaticSite");
+    let site = match &obj.0 {
+        Ok(site) => Arc::new(site.clone()),
+        Err(invalid) => return report_invalid::<StaticSite>(invalid, &ctx).await,
+    };
+    let api = ctx.api(site.as_ref());
+    finalizer(&api, FINALIZER, site, |event| async {
+        match event {
+            finalizer::Event::Apply(site) => crate::static_site::apply(&site, &ctx).await.map(Action::requeue),
+            finalizer::Event::Cleanup(site) => crate::static_site::cleanup(&site, &ctx).await.map(Action::requeue),
+        }
+    })
+    .await
+    .map_err(|e| match e {
+        finalizer::Error::ApplyFailed(e) | finalizer::Error::CleanupFailed(e) => e,
+        finalizer::Error::AddFinalizer(e) | finalizer::Error::RemoveFinalizer(e) => Error::Kube(e),
+        other => Error::Finalizer(other.to_string()),
+    })
+}
+
+fn error_policy<K>(obj: Arc<DeserializeGuard<K>>, error: &Error, ctx: Arc<Context>) -> Action
+where
+    K: Resource<DynamicType = ()>,
+{
+    let kind = K::kind(&());
+    ctx.metrics.reconcile_error(&kind, error.category());
+    tracing::warn!(%kind, name = %obj.name_any(), category = error.category(), error = %error, "reconcile error");
+    Action::requeue(error.requeue_after())
+}
+
+/// An object that does not deserialise (a CRD older or newer than this
+/// controller, say) gets `Stalled/InvalidSpec` and an event; the others go on.
+async fn report_invalid<K>(invalid: &InvalidObject, ctx: &Context) -> Result<Action, Error>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    let namespace = invalid.metadata.namespace.clone().unwrap_or_default();
+    let name = invalid.metadata.name.clone().unwrap_or_default();
+    let message = format!("the object does not match the {} schema ({}): fix the manifest", K::kind(&()), invalid.error);
+    let conds = conditions::merge(
+        &[],
+        &conditions::summary(Summary::Stalled, reason::INVALID_SPEC, message.clone()),
+        invalid.metadata.generation,
+        k8s_openapi::jiff::Timestamp::now(),
+    );
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &namespace);
+    let status = serde_json::json!({ "observedGeneration": invalid.metadata.generation, "conditions": conds });
+    status::apply_json(&api, &name, status).await?;
+    let reference = k8s_openapi::api::core::v1::ObjectReference {
+        api_version: Some(K::api_version(&()).into_owned()),
+        kind: Some(K::kind(&()).into_owned()),
+        name: Some(name),
+        namespace: Some(namespace),
+        uid: invalid.metadata.uid.clone(),
+        ..Default::default()
+    };
+    ctx.events.warning_ref(&reference, reason::INVALID_SPEC, "Validate", message).await;
+    Ok(Action::requeue(ctx.resync))
+}

@@ -1,0 +1,195 @@
+//! Test support for the integration tests: the environment `make test`
+//! starts (kube-apiserver + etcd + moto, see scripts/testenv.sh), unique
+//! namespaces, CRD installation, and controller processes that are killed
+//! when the test ends, pass or fail.
+#![allow(dead_code)]
+
+pub mod proxy;
+
+use std::future::Future;
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::{Client, CustomResourceExt};
+
+/// Fails with a clear message when the test environment is not running.
+pub fn require_env() {
+    for var in ["KUBECONFIG", "AWS_ENDPOINT_URL"] {
+        assert!(
+            std::env::var(var).is_ok(),
+            "{var} is not set: integration tests run inside `make test`, which starts the API server and the AWS emulator"
+        );
+    }
+}
+
+pub async fn client() -> Client {
+    require_env();
+    Client::try_default().await.expect("a kube client from KUBECONFIG")
+}
+
+/// Applies both CRDs (idempotent) and waits until they are Established.
+pub async fn install_crds(client: &Client) {
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for crd in [awsops::api::AuroraFailover::crd(), awsops::api::StaticSite::crd()] {
+        let name = crd.metadata.name.clone().expect("CRDs are named");
+        crds.patch(&name, &PatchParams::apply("awsops-tests").force(), &Patch::Apply(&crd)).await.expect("CRD applies");
+        eventually(Duration::from_secs(30), || async {
+            let got = crds.get(&name).await.ok()?;
+            let conds = got.status?.conditions?;
+            conds.iter().any(|c| c.type_ == "Established" && c.status == "True").then_some(())
+        })
+        .await
+        .unwrap_or_else(|| panic!("CRD {name} was not Established within 30 s"));
+    }
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A name no other test (or earlier run) uses.
+pub fn unique(prefix: &str) -> String {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    format!("{prefix}-{}-{n}-{:x}", std::process::id(), nanos % 0xffff)
+}
+
+/// Creates a fresh namespace (namespaces never finish deleting on a server
+/// without controller-manager, so each test gets its own).
+pub async fn namespace(client: &Client, prefix: &str) -> String {
+    let name = unique(prefix);
+    let api: Api<Namespace> = Api::all(client.clone());
+    let ns: Namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": name}})).expect("namespace");
+    api.create(&PostParams::default(), &ns).await.expect("namespace created");
+    name
+}
+
+/// Polls `check` every 100 ms until it returns `Some` or `timeout` passes.
+pub async fn eventually<T, F, Fut>(timeout: Duration, mut check: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = check().await {
+            return Some(v);
+        }
+        if start.elapsed() > timeout {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
+/// A running `awsops controller` process; killed (by PID) when dropped.
+pub struct ControllerProcess {
+    child: Child,
+    pub metrics_port: u16,
+    pub identity: String,
+}
+
+impl ControllerProcess {
+    /// Starts a controller that watches `namespace`, electing a leader on
+    /// Lease `lease` in that namespace.
+    pub fn start(namespace: &str, lease: &str, identity: &str, extra: &[&str]) -> Self {
+        Self::start_with_env(namespace, lease, identity, extra, &[])
+    }
+
+    /// As [`ControllerProcess::start`], with extra environment variables.
+    pub fn start_with_env(namespace: &str, lease: &str, identity: &str, extra: &[&str], env: &[(&str, &str)]) -> Self {
+        let metrics_port = free_port();
+        let log = std::fs::File::create(std::env::temp_dir().join(format!("{identity}.log"))).expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_awsops"))
+            .arg("controller")
+            .args(["--namespace", namespace, "--lease-name", lease, "--lease-namespace", namespace])
+            .args(["--identity", identity, "--metrics-addr", &format!("127.0.0.1:{metrics_port}")])
+            .args(extra)
+            .envs(env.iter().copied())
+            .env("RUST_LOG", "info,awsops=debug")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("the awsops binary starts");
+        Self { child, metrics_port, identity: identity.to_string() }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits up to `timeout` for the process to exit by itself (a failpoint).
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
+    /// The controller's log so far (for failure messages).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(std::env::temp_dir().join(format!("{}.log", self.identity))).unwrap_or_default()
+    }
+
+    /// The text of `/metrics`, or `None` while the server is not up.
+    pub async fn metrics(&self) -> Option<String> {
+        let url = format!("http://127.0.0.1:{}/metrics", self.metrics_port);
+        let resp = reqwest::get(url).await.ok()?;
+        resp.text().await.ok()
+    }
+
+    /// The value of one sample in `/metrics` (0 when absent).
+    pub async fn sample(&self, prefix: &str) -> f64 {
+        let text = self.metrics().await.unwrap_or_default();
+        text.lines()
+            .filter(|l| l.starts_with(prefix))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
+    /// SIGTERM, then wait for the process to exit.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        self.child.wait().expect("wait")
+    }
+
+    /// SIGKILL: a crash, with no chance to clean up.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ControllerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs the kubectl that scripts/build-apiserver.sh built, returning stdout.
+pub fn kubectl(args: &[&str]) -> String {
+    let bin = std::env::var("AWSOPS_TEST_KUBECTL").expect("AWSOPS_TEST_KUBECTL is set by make test");
+    let out = Command::new(bin).args(args).output().expect("kubectl runs");
+    assert!(out.status.success(), "kubectl {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
