@@ -41,11 +41,12 @@ fi
 
 # Fix 1: the generated OpenAPI definitions are not in the tarball.
 gen="pkg/generated/openapi/zz_generated.openapi.go"
-if [ ! -f "$gen" ]; then
+if [ ! -f "$gen" ] || ! grep -q "^func schema_.*_api_resource_Quantity(" "$gen"; then
   log "generating $gen"
   go build -o "$work/openapi-gen" ./vendor/k8s.io/kube-openapi/cmd/openapi-gen
-  pkgs=$(grep -rl --include=doc.go -E '^// \+k8s:openapi-gen=' staging/src/k8s.io pkg vendor/k8s.io 2>/dev/null |
-    grep -v -e code-generator -e sample-apiserver -e '^vendor/k8s.io/kubernetes' |
+  # Every package with the tag in any file (upstream's rule), staging mapped to vendor/.
+  pkgs=$(grep -rl --include='*.go' -e '+k8s:openapi-gen=' staging/src/k8s.io pkg 2>/dev/null |
+    grep -v -e _test.go -e code-generator -e sample-apiserver |
     xargs -n1 dirname | sed -e 's#^staging/src/#vendor/#' | sort -u |
     sed -e 's#^vendor/#k8s.io/kubernetes/vendor/#' -e 's#^pkg/#k8s.io/kubernetes/pkg/#' | sort -u | paste -sd, -)
   "$work/openapi-gen" --input-dirs "$pkgs" \

@@ -9,7 +9,11 @@ use clap::{Parser, Subcommand};
 use crate::controller;
 
 #[derive(Parser, Debug)]
-#[command(name = "awsops", version, about = "Aurora MySQL failovers and CloudFront static sites, as Kubernetes resources")]
+#[command(
+    name = "awsops",
+    version,
+    about = "Aurora MySQL failovers and CloudFront static sites, as Kubernetes resources"
+)]
 pub struct Cli {
     /// Log format: text or json.
     #[arg(long, env = "AWSOPS_LOG_FORMAT", default_value = "text", global = true)]

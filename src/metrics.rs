@@ -49,19 +49,28 @@ impl Default for Metrics {
         let mut registry = Registry::with_prefix("awsops");
         let reconciles = Family::<KindLabels, Counter>::default();
         let reconcile_errors = Family::<ErrorLabels, Counter>::default();
-        let reconcile_duration =
-            Family::<KindLabels, Histogram>::new_with_constructor(|| Histogram::new(exponential_buckets(0.005, 2.0, 14)));
+        let reconcile_duration = Family::<KindLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.005, 2.0, 14))
+        });
         let aws_calls = Family::<AwsCallLabels, Counter>::default();
         let aws_requests = Family::<AwsRequestLabels, Counter>::default();
         registry.register("reconciles", "Reconciles run, by kind", reconciles.clone());
-        registry.register("reconcile_errors", "Reconciles that failed, by kind and error category", reconcile_errors.clone());
+        registry.register(
+            "reconcile_errors",
+            "Reconciles that failed, by kind and error category",
+            reconcile_errors.clone(),
+        );
         registry.register("reconcile_duration_seconds", "Time spent in one reconcile", reconcile_duration.clone());
         registry.register(
             "aws_calls",
             "AWS operations completed (after retries), by service, operation and outcome",
             aws_calls.clone(),
         );
-        registry.register("aws_requests", "HTTP requests sent to AWS (each attempt), by service and operation", aws_requests.clone());
+        registry.register(
+            "aws_requests",
+            "HTTP requests sent to AWS (each attempt), by service and operation",
+            aws_requests.clone(),
+        );
         Self { registry, reconciles, reconcile_errors, reconcile_duration, aws_calls, aws_requests }
     }
 }
@@ -84,7 +93,9 @@ impl Metrics {
     }
 
     pub fn aws_request(&self, service: &str, operation: &str) {
-        self.aws_requests.get_or_create(&AwsRequestLabels { service: service.into(), operation: operation.into() }).inc();
+        self.aws_requests
+            .get_or_create(&AwsRequestLabels { service: service.into(), operation: operation.into() })
+            .inc();
     }
 
     /// The OpenMetrics text exposition.
@@ -127,8 +138,14 @@ mod tests {
         m.aws_request("RDS", "DescribeDBClusters");
         let text = m.encode();
         assert!(text.contains(r#"awsops_reconciles_total{kind="StaticSite"} 1"#), "{text}");
-        assert!(text.contains(r#"awsops_reconcile_errors_total{kind="StaticSite",category="aws_throttled"} 1"#), "{text}");
-        assert!(text.contains(r#"awsops_aws_calls_total{service="RDS",operation="DescribeDBClusters",outcome="ok"} 1"#), "{text}");
+        assert!(
+            text.contains(r#"awsops_reconcile_errors_total{kind="StaticSite",category="aws_throttled"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"awsops_aws_calls_total{service="RDS",operation="DescribeDBClusters",outcome="ok"} 1"#),
+            "{text}"
+        );
         assert!(text.contains(r#"awsops_reconcile_duration_seconds_count{kind="StaticSite"} 1"#), "{text}");
     }
 }

@@ -43,11 +43,15 @@ async fn both_crds_become_established_with_printer_columns() {
     install_crds(&client).await;
     let ns = namespace(&client, "crds").await;
     let api: Api<AuroraFailover> = Api::namespaced(client.clone(), &ns);
-    api.create(&PostParams::default(), &failover("f1", json!({"clusterIdentifier": "orders-aurora"}))).await.expect("created");
+    api.create(&PostParams::default(), &failover("f1", json!({"clusterIdentifier": "orders-aurora"})))
+        .await
+        .expect("created");
     let sites: Api<StaticSite> = Api::namespaced(client.clone(), &ns);
     sites.create(&PostParams::default(), &site("s1", json!({}))).await.expect("created");
     let table = kubectl(&["get", "aurorafailovers,staticsites", "-n", &ns]);
-    for column in ["CLUSTER", "PHASE", "PREVIOUS WRITER", "NEW WRITER", "DURATION", "AGE", "URL", "DISTRIBUTION", "READY"] {
+    for column in
+        ["CLUSTER", "PHASE", "PREVIOUS WRITER", "NEW WRITER", "DURATION", "AGE", "URL", "DISTRIBUTION", "READY"]
+    {
         assert!(table.contains(column), "column {column} missing from:\n{table}");
     }
     assert!(table.contains("orders-aurora"), "{table}");
@@ -84,10 +88,8 @@ async fn invalid_objects_are_rejected_at_admission_naming_the_field() {
     ];
     for (i, (spec, field)) in bad_sites.into_iter().enumerate() {
         let body: serde_json::Value = json!({"apiVersion": "awsops.dev/v1alpha1", "kind": "StaticSite", "metadata": {"name": format!("bad{i}")}, "spec": spec});
-        let err = sites
-            .patch(&format!("bad{i}"), &PatchParams::apply("tests"), &Patch::Apply(&body))
-            .await
-            .expect_err(field);
+        let err =
+            sites.patch(&format!("bad{i}"), &PatchParams::apply("tests"), &Patch::Apply(&body)).await.expect_err(field);
         assert!(matches!(&err, kube::Error::Api(e) if e.code == 422 && e.message.contains(field)), "{field}: {err}");
     }
 }
@@ -99,7 +101,10 @@ async fn valid_objects_get_conditions_and_observed_generation_within_seconds() {
     let ns = namespace(&client, "first").await;
     let _controller = ControllerProcess::start(&ns, "awsops", &unique("ctl"), &[]);
     let failovers: Api<AuroraFailover> = Api::namespaced(client.clone(), &ns);
-    failovers.create(&PostParams::default(), &failover("f1", json!({"clusterIdentifier": "orders-aurora", "dryRun": true}))).await.expect("created");
+    failovers
+        .create(&PostParams::default(), &failover("f1", json!({"clusterIdentifier": "orders-aurora", "dryRun": true})))
+        .await
+        .expect("created");
     let sites: Api<StaticSite> = Api::namespaced(client.clone(), &ns);
     sites.create(&PostParams::default(), &site("s1", json!({}))).await.expect("created");
 
@@ -137,7 +142,8 @@ async fn a_spec_the_schema_accepts_but_the_controller_refuses_is_stalled_with_in
     .expect("Stalled within 20 s");
     assert_eq!(got.1, "InvalidSpec");
     let obj = sites.get("outside-zone").await.expect("site");
-    let msg = obj.status.expect("status").conditions.into_iter().find(|c| c.type_ == "Stalled").expect("stalled").message;
+    let msg =
+        obj.status.expect("status").conditions.into_iter().find(|c| c.type_ == "Stalled").expect("stalled").message;
     assert!(msg.contains("spec.domain.names[0]") && msg.contains("not inside hosted zone"), "{msg}");
 }
 
@@ -148,20 +154,33 @@ async fn a_second_controller_waits_while_the_first_holds_the_lease() {
     let ns = namespace(&client, "lease").await;
     let first = ControllerProcess::start(&ns, "awsops", &unique("first"), &[]);
     let failovers: Api<AuroraFailover> = Api::namespaced(client.clone(), &ns);
-    failovers.create(&PostParams::default(), &failover("f1", json!({"clusterIdentifier": "c1", "dryRun": true}))).await.expect("created");
-    eventually(Duration::from_secs(20), || condition(&failovers, "f1", "Ready")).await.expect("first controller reconciles");
+    failovers
+        .create(&PostParams::default(), &failover("f1", json!({"clusterIdentifier": "c1", "dryRun": true})))
+        .await
+        .expect("created");
+    eventually(Duration::from_secs(20), || condition(&failovers, "f1", "Ready"))
+        .await
+        .expect("first controller reconciles");
 
     let second = ControllerProcess::start(&ns, "awsops", &unique("second"), &[]);
     eventually(Duration::from_secs(20), || second.metrics()).await.expect("second controller serves metrics");
-    failovers.create(&PostParams::default(), &failover("f2", json!({"clusterIdentifier": "c2", "dryRun": true}))).await.expect("created");
-    eventually(Duration::from_secs(20), || condition(&failovers, "f2", "Ready")).await.expect("first controller reconciles f2");
+    failovers
+        .create(&PostParams::default(), &failover("f2", json!({"clusterIdentifier": "c2", "dryRun": true})))
+        .await
+        .expect("created");
+    eventually(Duration::from_secs(20), || condition(&failovers, "f2", "Ready"))
+        .await
+        .expect("first controller reconciles f2");
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(second.sample("awsops_reconciles_total").await, 0.0, "standby reconciled:\n{}", second.log());
     assert!(first.sample("awsops_reconciles_total").await >= 2.0);
 
     let status = first.terminate();
     assert!(status.success(), "graceful shutdown exits 0, got {status}");
-    failovers.create(&PostParams::default(), &failover("f3", json!({"clusterIdentifier": "c3", "dryRun": true}))).await.expect("created");
+    failovers
+        .create(&PostParams::default(), &failover("f3", json!({"clusterIdentifier": "c3", "dryRun": true})))
+        .await
+        .expect("created");
     eventually(Duration::from_secs(30), || condition(&failovers, "f3", "Ready"))
         .await
         .unwrap_or_else(|| panic!("the standby took over after the leader released the lease:\n{}", second.log()));

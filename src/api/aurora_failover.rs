@@ -13,6 +13,8 @@ pub const DEFAULT_TIMEOUT_SECONDS: i32 = 600;
 /// A manual failover of an Aurora MySQL cluster: the writer is demoted to a
 /// reader and a chosen reader is promoted. Runs at most once; the whole spec is
 /// immutable, so a new failover is a new object.
+// Each printcolumn repeats `type_`, which clippy takes for a duplicated attribute.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "awsops.dev",
@@ -262,11 +264,8 @@ mod tests {
 
     #[test]
     fn the_target_cannot_be_the_expected_writer() {
-        let spec = AuroraFailoverSpec {
-            target_instance: Some("w1".into()),
-            expected_writer: Some("w1".into()),
-            ..mk_spec()
-        };
+        let spec =
+            AuroraFailoverSpec { target_instance: Some("w1".into()), expected_writer: Some("w1".into()), ..mk_spec() };
         assert!(spec.validate().expect_err("invalid").contains("must be a reader"));
     }
 

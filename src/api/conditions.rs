@@ -60,11 +60,14 @@ pub fn merge(previous: &[Condition], desired: &[Desired], generation: Option<i64
             Some(old) if old.status == status => old.last_transition_time.clone(),
             _ => Time(now),
         };
+        // Never empty: a 1.20 API server's server-side apply turns "" into null
+        // and then refuses it as not a string.
+        let message = if d.message.is_empty() { d.reason.to_string() } else { d.message.clone() };
         let next = Condition {
             type_: d.type_.to_string(),
             status,
             reason: d.reason.to_string(),
-            message: d.message.clone(),
+            message,
             observed_generation: generation,
             last_transition_time,
         };
@@ -92,8 +95,18 @@ pub fn summary(state: Summary, reason: &'static str, message: impl Into<String>)
     let pick = |on: bool, active: &'static str| if on { reason } else { active };
     vec![
         Desired::new(READY, ready, pick(ready, reason), message.clone()),
-        Desired::new(RECONCILING, reconciling, pick(reconciling, reason::AS_EXPECTED), if reconciling { message.clone() } else { String::new() }),
-        Desired::new(STALLED, stalled, pick(stalled, reason::AS_EXPECTED), if stalled { message } else { String::new() }),
+        Desired::new(
+            RECONCILING,
+            reconciling,
+            pick(reconciling, reason::AS_EXPECTED),
+            if reconciling { message.clone() } else { String::new() },
+        ),
+        Desired::new(
+            STALLED,
+            stalled,
+            pick(stalled, reason::AS_EXPECTED),
+            if stalled { message } else { String::new() },
+        ),
     ]
 }
 

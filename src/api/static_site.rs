@@ -13,6 +13,8 @@ pub const MAX_DOMAIN_NAMES: usize = 10;
 
 /// A static website: a private S3 bucket with uploaded assets, served by a
 /// CloudFront distribution over HTTPS, optionally on your own domain.
+// Each printcolumn repeats `type_`, which clippy takes for a duplicated attribute.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "awsops.dev",
@@ -272,7 +274,10 @@ impl StaticSiteSpec {
 fn validate_domain(domain: &DomainSpec, p: &mut Problems) {
     p.check(!domain.names.is_empty(), || "spec.domain.names must list at least one name".into());
     p.check(domain.names.len() <= MAX_DOMAIN_NAMES, || {
-        format!("spec.domain.names lists {} names; one certificate covers at most {MAX_DOMAIN_NAMES}", domain.names.len())
+        format!(
+            "spec.domain.names lists {} names; one certificate covers at most {MAX_DOMAIN_NAMES}",
+            domain.names.len()
+        )
     });
     let mut seen = std::collections::BTreeSet::new();
     for (i, name) in domain.names.iter().enumerate() {
@@ -282,9 +287,24 @@ fn validate_domain(domain: &DomainSpec, p: &mut Problems) {
     p.check(domain.hosted_zone_id.is_some() != domain.hosted_zone_name.is_some(), || {
         "spec.domain: set exactly one of hostedZoneId and hostedZoneName".into()
     });
-    p.pattern("spec.domain.hostedZoneId", validation::HOSTED_ZONE_ID, domain.hosted_zone_id.as_deref(), "a Route 53 hosted zone id");
-    p.pattern("spec.domain.hostedZoneName", validation::HOSTNAME, domain.hosted_zone_name.as_deref(), "a DNS zone name");
-    p.pattern("spec.domain.certificateArn", validation::CERTIFICATE_ARN, domain.certificate_arn.as_deref(), "an ACM certificate ARN");
+    p.pattern(
+        "spec.domain.hostedZoneId",
+        validation::HOSTED_ZONE_ID,
+        domain.hosted_zone_id.as_deref(),
+        "a Route 53 hosted zone id",
+    );
+    p.pattern(
+        "spec.domain.hostedZoneName",
+        validation::HOSTNAME,
+        domain.hosted_zone_name.as_deref(),
+        "a DNS zone name",
+    );
+    p.pattern(
+        "spec.domain.certificateArn",
+        validation::CERTIFICATE_ARN,
+        domain.certificate_arn.as_deref(),
+        "an ACM certificate ARN",
+    );
     if let Some(arn) = &domain.certificate_arn {
         p.check(arn.split(':').nth(3) == Some("us-east-1"), || {
             format!("spec.domain.certificateArn {arn:?} is not in us-east-1; CloudFront only uses certificates from us-east-1")
@@ -297,7 +317,10 @@ fn validate_domain(domain: &DomainSpec, p: &mut Problems) {
                 format!("spec.domain.names[{i}] {:?} is not inside hosted zone {zone:?}", name.0)
             });
             p.check(!(domain.record == RecordKind::Cname && bare == zone && !name.0.starts_with("*.")), || {
-                format!("spec.domain.names[{i}] {:?} is the zone apex, where DNS allows no CNAME: use record: Alias", name.0)
+                format!(
+                    "spec.domain.names[{i}] {:?} is the zone apex, where DNS allows no CNAME: use record: Alias",
+                    name.0
+                )
             });
         }
     }

@@ -12,8 +12,7 @@ pub const ROLE_ARN: &str = "^arn:aws(-[a-z]+)*:iam::[0-9]{12}:role/[\\w+=,.@/-]{
 /// S3 bucket names: lowercase labels of letters, digits and hyphens joined by dots.
 pub const BUCKET_NAME: &str = "^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$";
 /// A DNS hostname, optionally a wildcard, lowercase, with a dot.
-pub const HOSTNAME: &str =
-    "^(\\*\\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$";
+pub const HOSTNAME: &str = "^(\\*\\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$";
 /// A Route 53 hosted zone id, with or without the `/hostedzone/` prefix.
 pub const HOSTED_ZONE_ID: &str = "^(/hostedzone/)?Z[A-Z0-9]{1,31}$";
 /// An ACM certificate ARN.
@@ -117,9 +116,6 @@ mod tests {
         assert_eq!(p.clone().into_result(), Ok(()));
         p.pattern("spec.region", REGION, Some("mars"), "an AWS region");
         p.check(false, || "second".into());
-        assert_eq!(
-            p.into_result(),
-            Err("spec.region \"mars\" is not an AWS region; second".to_string())
-        );
+        assert_eq!(p.into_result(), Err("spec.region \"mars\" is not an AWS region; second".to_string()));
     }
 }

@@ -42,7 +42,8 @@ pub async fn reconcile(failover: &AuroraFailover, ctx: &Context) -> Result<Durat
     let observed = match observe::observe(&rds, failover, ctx).await {
         Ok(observed) => observed,
         Err(Error::Aws(e)) if e.kind == AwsErrorKind::AccessDenied => {
-            act::write(failover, &plan::access_denied(&current, generation, Timestamp::now(), &e.to_string()), ctx).await?;
+            act::write(failover, &plan::access_denied(&current, generation, Timestamp::now(), &e.to_string()), ctx)
+                .await?;
             return Ok(plan::RECHECK);
         }
         Err(e) => return Err(e),

@@ -104,7 +104,12 @@ pub struct Decision {
 }
 
 /// The status for a spec that failed [`preflight`].
-pub fn refuse(current: &AuroraFailoverStatus, preflight: &Preflight, generation: Option<i64>, now: Timestamp) -> AuroraFailoverStatus {
+pub fn refuse(
+    current: &AuroraFailoverStatus,
+    preflight: &Preflight,
+    generation: Option<i64>,
+    now: Timestamp,
+) -> AuroraFailoverStatus {
     let (why, message) = match preflight {
         Preflight::Invalid(message) => (reason::INVALID_SPEC, format!("{message}. Nothing was changed in AWS.")),
         Preflight::SpecChanged => (
@@ -119,8 +124,15 @@ pub fn refuse(current: &AuroraFailoverStatus, preflight: &Preflight, generation:
 }
 
 /// The status when AWS refused our credentials.
-pub fn access_denied(current: &AuroraFailoverStatus, generation: Option<i64>, now: Timestamp, error: &str) -> AuroraFailoverStatus {
-    let message = format!("{error}. Grant the controller's role this action (see docs/iam-policy.json). Nothing was changed in AWS.");
+pub fn access_denied(
+    current: &AuroraFailoverStatus,
+    generation: Option<i64>,
+    now: Timestamp,
+    error: &str,
+) -> AuroraFailoverStatus {
+    let message = format!(
+        "{error}. Grant the controller's role this action (see docs/iam-policy.json). Nothing was changed in AWS."
+    );
     with(current, generation, now, conditions::summary(Summary::Stalled, reason::ACCESS_DENIED, message), |s| {
         if s.phase != Some(FailoverPhase::FailingOver) || s.requested_at.is_none() {
             s.phase = Some(FailoverPhase::Pending);
@@ -131,7 +143,12 @@ pub fn access_denied(current: &AuroraFailoverStatus, generation: Option<i64>, no
 }
 
 /// The status when FailoverDBCluster itself was refused for good.
-pub fn rejected(current: &AuroraFailoverStatus, generation: Option<i64>, now: Timestamp, error: &str) -> AuroraFailoverStatus {
+pub fn rejected(
+    current: &AuroraFailoverStatus,
+    generation: Option<i64>,
+    now: Timestamp,
+    error: &str,
+) -> AuroraFailoverStatus {
     let message = format!("RDS refused the failover: {error}. The writer did not change.");
     with(current, generation, now, failed(why::FAILOVER_REJECTED, &message), |s| {
         s.phase = Some(FailoverPhase::Failed);
@@ -140,49 +157,103 @@ pub fn rejected(current: &AuroraFailoverStatus, generation: Option<i64>, now: Ti
 }
 
 /// Plans one reconcile of an object that passed [`preflight`].
-pub fn plan(spec: &AuroraFailoverSpec, current: &AuroraFailoverStatus, observed: &Observed, generation: Option<i64>, now: Timestamp) -> Decision {
+pub fn plan(
+    spec: &AuroraFailoverSpec,
+    current: &AuroraFailoverStatus,
+    observed: &Observed,
+    generation: Option<i64>,
+    now: Timestamp,
+) -> Decision {
     match current.phase {
         Some(FailoverPhase::FailingOver) => plan_wait(spec, current, observed, generation, now),
         _ => plan_start(spec, current, observed, generation, now),
     }
 }
 
-fn plan_start(spec: &AuroraFailoverSpec, current: &AuroraFailoverStatus, observed: &Observed, generation: Option<i64>, now: Timestamp) -> Decision {
+fn plan_start(
+    spec: &AuroraFailoverSpec,
+    current: &AuroraFailoverStatus,
+    observed: &Observed,
+    generation: Option<i64>,
+    now: Timestamp,
+) -> Decision {
     let cluster_id = &spec.cluster_identifier;
     let Some(c) = &observed.cluster else {
-        return stall(current, None, generation, now, why::CLUSTER_NOT_FOUND, format!(
-            "DB cluster {cluster_id:?} does not exist in this region and account: check spec.clusterIdentifier, spec.region and spec.roleArn"
-        ));
+        return stall(
+            current,
+            None,
+            generation,
+            now,
+            why::CLUSTER_NOT_FOUND,
+            format!(
+                "DB cluster {cluster_id:?} does not exist in this region and account: check spec.clusterIdentifier, spec.region and spec.roleArn"
+            ),
+        );
     };
     let cluster = Some(c);
     if !AURORA_MYSQL_ENGINES.contains(&c.engine.as_str()) {
-        return stall(current, cluster, generation, now, why::UNSUPPORTED_ENGINE, format!(
-            "DB cluster {cluster_id:?} runs engine {:?}; AuroraFailover supports Aurora MySQL (aurora-mysql) only",
-            c.engine
-        ));
+        return stall(
+            current,
+            cluster,
+            generation,
+            now,
+            why::UNSUPPORTED_ENGINE,
+            format!(
+                "DB cluster {cluster_id:?} runs engine {:?}; AuroraFailover supports Aurora MySQL (aurora-mysql) only",
+                c.engine
+            ),
+        );
     }
     if c.status != AVAILABLE {
-        return stall(current, cluster, generation, now, why::CLUSTER_NOT_AVAILABLE, format!(
-            "DB cluster {cluster_id:?} is {:?}, not available; the failover starts once it is available",
-            c.status
-        ));
+        return stall(
+            current,
+            cluster,
+            generation,
+            now,
+            why::CLUSTER_NOT_AVAILABLE,
+            format!(
+                "DB cluster {cluster_id:?} is {:?}, not available; the failover starts once it is available",
+                c.status
+            ),
+        );
     }
     let Some(writer) = c.members.iter().find(|m| m.is_writer) else {
-        return stall(current, cluster, generation, now, why::NO_WRITER, format!("DB cluster {cluster_id:?} has no writer instance"));
+        return stall(
+            current,
+            cluster,
+            generation,
+            now,
+            why::NO_WRITER,
+            format!("DB cluster {cluster_id:?} has no writer instance"),
+        );
     };
     if c.members.len() < 2 {
-        return stall(current, cluster, generation, now, why::SINGLE_INSTANCE_CLUSTER, format!(
-            "DB cluster {cluster_id:?} has only the writer {:?}: add a reader (Aurora replica) to fail over to",
-            writer.instance
-        ));
+        return stall(
+            current,
+            cluster,
+            generation,
+            now,
+            why::SINGLE_INSTANCE_CLUSTER,
+            format!(
+                "DB cluster {cluster_id:?} has only the writer {:?}: add a reader (Aurora replica) to fail over to",
+                writer.instance
+            ),
+        );
     }
     if let Some(expected) = &spec.expected_writer
         && !expected.eq_ignore_ascii_case(&writer.instance)
     {
-        return stall(current, cluster, generation, now, why::WRITER_MISMATCH, format!(
-            "the writer of {cluster_id:?} is {:?}, not spec.expectedWriter {expected:?}: someone else may have failed it over already",
-            writer.instance
-        ));
+        return stall(
+            current,
+            cluster,
+            generation,
+            now,
+            why::WRITER_MISMATCH,
+            format!(
+                "the writer of {cluster_id:?} is {:?}, not spec.expectedWriter {expected:?}: someone else may have failed it over already",
+                writer.instance
+            ),
+        );
     }
     let candidates = rank(&c.members);
     let (target, why_target) = match choose(spec, writer, &c.members, &candidates) {
@@ -198,11 +269,19 @@ fn plan_start(spec: &AuroraFailoverSpec, current: &AuroraFailoverStatus, observe
     let promote = format!("promote {target:?} ({}); writer {:?} becomes a reader", plan.reason, writer.instance);
 
     if let Some(holder) = &observed.holder {
-        let message = format!("AuroraFailover {holder} is failing over {cluster_id:?}; this one re-checks its preconditions when it finishes");
-        let next = with(current, generation, now, conditions::summary(Summary::Reconciling, why::WAITING_FOR_CLUSTER, message), |s| {
-            s.phase = Some(FailoverPhase::Pending);
-            s.members = members(c);
-        });
+        let message = format!(
+            "AuroraFailover {holder} is failing over {cluster_id:?}; this one re-checks its preconditions when it finishes"
+        );
+        let next = with(
+            current,
+            generation,
+            now,
+            conditions::summary(Summary::Reconciling, why::WAITING_FOR_CLUSTER, message),
+            |s| {
+                s.phase = Some(FailoverPhase::Pending);
+                s.members = members(c);
+            },
+        );
         return Decision { status: next, action: Action::None, requeue: WAIT_TURN };
     }
     if spec.dry_run {
@@ -217,7 +296,12 @@ fn plan_start(spec: &AuroraFailoverSpec, current: &AuroraFailoverStatus, observe
     }
     let mut desired = conditions::summary(Summary::Reconciling, why::FAILING_OVER, format!("failing over: {promote}"));
     desired.push(Desired::new(conditions::PLANNED, true, why::PLANNED, plan.reason.clone()));
-    desired.push(Desired::new(conditions::WRITER_SWAPPED, false, why::FAILING_OVER, format!("waiting for {target:?} to become the writer")));
+    desired.push(Desired::new(
+        conditions::WRITER_SWAPPED,
+        false,
+        why::FAILING_OVER,
+        format!("waiting for {target:?} to become the writer"),
+    ));
     let next = with(current, generation, now, desired, |s| {
         s.phase = Some(FailoverPhase::FailingOver);
         s.plan = Some(plan.clone());
@@ -238,32 +322,42 @@ fn choose(
 ) -> Result<(String, String), (&'static str, String)> {
     if let Some(wanted) = &spec.target_instance {
         let Some(member) = all.iter().find(|m| m.instance.eq_ignore_ascii_case(wanted)) else {
-            return Err((why::TARGET_NOT_IN_CLUSTER, format!(
-                "spec.targetInstance {wanted:?} is not a member of cluster {:?}; members: {}",
-                spec.cluster_identifier,
-                all.iter().map(|m| m.instance.as_str()).collect::<Vec<_>>().join(", ")
-            )));
+            return Err((
+                why::TARGET_NOT_IN_CLUSTER,
+                format!(
+                    "spec.targetInstance {wanted:?} is not a member of cluster {:?}; members: {}",
+                    spec.cluster_identifier,
+                    all.iter().map(|m| m.instance.as_str()).collect::<Vec<_>>().join(", ")
+                ),
+            ));
         };
         if member.instance == writer.instance {
-            return Err((why::TARGET_IS_WRITER, format!(
-                "spec.targetInstance {wanted:?} is already the writer: nothing to fail over"
-            )));
+            return Err((
+                why::TARGET_IS_WRITER,
+                format!("spec.targetInstance {wanted:?} is already the writer: nothing to fail over"),
+            ));
         }
         if member.status != AVAILABLE {
-            return Err((why::TARGET_NOT_AVAILABLE, format!(
-                "spec.targetInstance {wanted:?} is {:?}, not available; the failover starts once it is available",
-                member.status
-            )));
+            return Err((
+                why::TARGET_NOT_AVAILABLE,
+                format!(
+                    "spec.targetInstance {wanted:?} is {:?}, not available; the failover starts once it is available",
+                    member.status
+                ),
+            ));
         }
         return Ok((member.instance.clone(), "requested in spec.targetInstance".into()));
     }
     let available: Vec<&&DbMember> = ranked.iter().filter(|m| m.status == AVAILABLE).collect();
     let Some(best) = available.first() else {
-        return Err((why::NO_AVAILABLE_READER, format!(
-            "no reader of cluster {:?} is available ({}); the failover starts once one is",
-            spec.cluster_identifier,
-            ranked.iter().map(|m| format!("{}: {}", m.instance, m.status)).collect::<Vec<_>>().join(", ")
-        )));
+        return Err((
+            why::NO_AVAILABLE_READER,
+            format!(
+                "no reader of cluster {:?} is available ({}); the failover starts once one is",
+                spec.cluster_identifier,
+                ranked.iter().map(|m| format!("{}: {}", m.instance, m.status)).collect::<Vec<_>>().join(", ")
+            ),
+        ));
     };
     let tier = format!("lowest promotion tier (tier-{})", best.promotion_tier);
     let reason = match available.get(1) {
@@ -277,7 +371,13 @@ fn choose(
     Ok((best.instance.clone(), reason))
 }
 
-fn plan_wait(spec: &AuroraFailoverSpec, current: &AuroraFailoverStatus, observed: &Observed, generation: Option<i64>, now: Timestamp) -> Decision {
+fn plan_wait(
+    spec: &AuroraFailoverSpec,
+    current: &AuroraFailoverStatus,
+    observed: &Observed,
+    generation: Option<i64>,
+    now: Timestamp,
+) -> Decision {
     let target = current.plan.as_ref().map(|p| p.target.clone()).unwrap_or_default();
     let previous = current.previous_writer.clone().unwrap_or_default();
     let Some(c) = &observed.cluster else {
@@ -320,13 +420,16 @@ fn plan_wait(spec: &AuroraFailoverSpec, current: &AuroraFailoverStatus, observed
         );
         return with_members(finish_failed(current, generation, now, why::TIMEOUT, message), c);
     }
-    let retry_call = requested_at.is_none() && writer == previous && c.status == AVAILABLE && !observed.failover_event_seen;
+    let retry_call =
+        requested_at.is_none() && writer == previous && c.status == AVAILABLE && !observed.failover_event_seen;
     let target_ready = c.members.iter().any(|m| m.instance == target && m.status == AVAILABLE && !m.is_writer);
-    let message = format!("waiting for {target:?} to become the writer (cluster {:?}, writer {writer:?}, {elapsed} s)", c.status);
-    let next = with(current, generation, now, conditions::summary(Summary::Reconciling, why::FAILING_OVER, message), |s| {
-        s.requested_at = requested_at.clone();
-        s.members = members(c);
-    });
+    let message =
+        format!("waiting for {target:?} to become the writer (cluster {:?}, writer {writer:?}, {elapsed} s)", c.status);
+    let next =
+        with(current, generation, now, conditions::summary(Summary::Reconciling, why::FAILING_OVER, message), |s| {
+            s.requested_at = requested_at.clone();
+            s.members = members(c);
+        });
     if retry_call && target_ready {
         // The intent was written but the call never reached RDS (or was refused
         // transiently): the writer has not moved, so issuing it now is the first.
@@ -335,7 +438,13 @@ fn plan_wait(spec: &AuroraFailoverSpec, current: &AuroraFailoverStatus, observed
     Decision { status: next, action: Action::Poll, requeue: POLL }
 }
 
-fn finish_failed(current: &AuroraFailoverStatus, generation: Option<i64>, now: Timestamp, why: &'static str, message: String) -> Decision {
+fn finish_failed(
+    current: &AuroraFailoverStatus,
+    generation: Option<i64>,
+    now: Timestamp,
+    why: &'static str,
+    message: String,
+) -> Decision {
     let next = with(current, generation, now, failed(why, &message), |s| {
         s.phase = Some(FailoverPhase::Failed);
         s.completed_at = Some(Time(now));
@@ -391,7 +500,9 @@ fn with(
 /// instance class, then name.
 pub fn rank(members: &[DbMember]) -> Vec<&DbMember> {
     let mut readers: Vec<&DbMember> = members.iter().filter(|m| !m.is_writer).collect();
-    readers.sort_by_key(|m| (m.status != AVAILABLE, m.promotion_tier, Reverse(class_size(&m.instance_class)), m.instance.clone()));
+    readers.sort_by_key(|m| {
+        (m.status != AVAILABLE, m.promotion_tier, Reverse(class_size(&m.instance_class)), m.instance.clone())
+    });
     readers
 }
 
@@ -492,7 +603,11 @@ mod tests {
     }
 
     fn stalled_reason(d: &Decision) -> Option<String> {
-        d.status.conditions.iter().find(|c| c.type_ == conditions::STALLED && c.status == "True").map(|c| c.reason.clone())
+        d.status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == conditions::STALLED && c.status == "True")
+            .map(|c| c.reason.clone())
     }
 
     fn swapped(mut c: DbCluster, writer: &str) -> DbCluster {
@@ -546,7 +661,10 @@ mod tests {
         ];
         let d = start(&mk_spec(), &seen(c));
         assert_eq!(d.action, Action::Failover { target: "b-big".into() });
-        assert_eq!(d.status.plan.expect("plan").reason, "lowest promotion tier (tier-1), then largest instance class (db.r6g.4xlarge)");
+        assert_eq!(
+            d.status.plan.expect("plan").reason,
+            "lowest promotion tier (tier-1), then largest instance class (db.r6g.4xlarge)"
+        );
     }
 
     #[test]
@@ -575,7 +693,15 @@ mod tests {
 
     #[test]
     fn instance_class_sizes_follow_the_documented_order() {
-        let order = ["db.t3.micro", "db.t3.small", "db.t3.medium", "db.r6g.large", "db.r6g.xlarge", "db.r6g.2xlarge", "db.r6g.16xlarge"];
+        let order = [
+            "db.t3.micro",
+            "db.t3.small",
+            "db.t3.medium",
+            "db.r6g.large",
+            "db.r6g.xlarge",
+            "db.r6g.2xlarge",
+            "db.r6g.16xlarge",
+        ];
         for pair in order.windows(2) {
             assert!(class_size(pair[0]) < class_size(pair[1]), "{pair:?}");
         }
@@ -805,6 +931,8 @@ mod tests {
     fn a_refused_call_fails_the_object_and_says_the_writer_did_not_change() {
         let next = rejected(&intent(), Some(1), t(2), "InvalidParameterValue: no");
         assert_eq!(next.phase, Some(FailoverPhase::Failed));
-        assert!(next.conditions.iter().any(|c| c.reason == why::FAILOVER_REJECTED && c.message.contains("did not change")));
+        assert!(
+            next.conditions.iter().any(|c| c.reason == why::FAILOVER_REJECTED && c.message.contains("did not change"))
+        );
     }
 }

@@ -107,14 +107,18 @@ impl AwsFactory {
         let path_style = regional.endpoint_url().is_some();
         AwsClients {
             region,
-            rds: aws_sdk_rds::Client::from_conf(aws_sdk_rds::config::Builder::from(regional).interceptor(counter()).build()),
+            rds: aws_sdk_rds::Client::from_conf(
+                aws_sdk_rds::config::Builder::from(regional).interceptor(counter()).build(),
+            ),
             s3: aws_sdk_s3::Client::from_conf(
                 aws_sdk_s3::config::Builder::from(regional).force_path_style(path_style).interceptor(counter()).build(),
             ),
             cloudfront: aws_sdk_cloudfront::Client::from_conf(
                 aws_sdk_cloudfront::config::Builder::from(global).interceptor(counter()).build(),
             ),
-            acm: aws_sdk_acm::Client::from_conf(aws_sdk_acm::config::Builder::from(global).interceptor(counter()).build()),
+            acm: aws_sdk_acm::Client::from_conf(
+                aws_sdk_acm::config::Builder::from(global).interceptor(counter()).build(),
+            ),
             route53: aws_sdk_route53::Client::from_conf(
                 aws_sdk_route53::config::Builder::from(global).interceptor(counter()).build(),
             ),

@@ -64,7 +64,12 @@ impl fmt::Display for AwsError {
 impl std::error::Error for AwsError {}
 
 impl AwsError {
-    pub fn new(kind: AwsErrorKind, operation: &'static str, code: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn new(
+        kind: AwsErrorKind,
+        operation: &'static str,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         Self { kind, operation, code: code.into(), message: message.into() }
     }
 
@@ -148,7 +153,8 @@ pub fn classify(code: &str, http_status: u16) -> AwsErrorKind {
         AwsErrorKind::NotFound
     } else if CONFLICT.contains(&code) || http_status == 409 || http_status == 412 {
         AwsErrorKind::Conflict
-    } else if http_status >= 500 || code == "InternalError" || code == "InternalFailure" || code == "ServiceUnavailable" {
+    } else if http_status >= 500 || code == "InternalError" || code == "InternalFailure" || code == "ServiceUnavailable"
+    {
         AwsErrorKind::Retryable
     } else if http_status == 403 {
         AwsErrorKind::AccessDenied
@@ -186,14 +192,22 @@ mod tests {
 
     #[test]
     fn missing_resources_are_not_found() {
-        for code in ["DBClusterNotFoundFault", "NoSuchBucket", "NoSuchDistribution", "ResourceNotFoundException", "NoSuchHostedZone"] {
+        for code in [
+            "DBClusterNotFoundFault",
+            "NoSuchBucket",
+            "NoSuchDistribution",
+            "ResourceNotFoundException",
+            "NoSuchHostedZone",
+        ] {
             assert_eq!(classify(code, 404), NotFound, "{code}");
         }
     }
 
     #[test]
     fn state_and_etag_conflicts_are_conflicts() {
-        for code in ["PreconditionFailed", "DistributionNotDisabled", "InvalidDBClusterStateFault", "CNAMEAlreadyExists"] {
+        for code in
+            ["PreconditionFailed", "DistributionNotDisabled", "InvalidDBClusterStateFault", "CNAMEAlreadyExists"]
+        {
             assert_eq!(classify(code, 400), Conflict, "{code}");
         }
     }

@@ -78,7 +78,7 @@ impl Rds for SdkRds {
                     instance: id.to_string(),
                     is_writer: m.is_cluster_writer().unwrap_or(false),
                     promotion_tier: m.promotion_tier().unwrap_or(1),
-                    instance_class: inst.and_then(|i| i.db_instance_class()).unwrap_or_default().to_string(),
+                    instance_class: inst.and_then(|i| i.db_instance_class()).unwrap_or("unknown").to_string(),
                     availability_zone: inst.and_then(|i| i.availability_zone()).map(str::to_string),
                     status: inst.and_then(|i| i.db_instance_status()).unwrap_or("unknown").to_string(),
                 }
@@ -87,7 +87,7 @@ impl Rds for SdkRds {
         Ok(Some(DbCluster {
             identifier: cluster.db_cluster_identifier().unwrap_or(identifier).to_string(),
             status: cluster.status().unwrap_or("unknown").to_string(),
-            engine: cluster.engine().unwrap_or_default().to_string(),
+            engine: cluster.engine().unwrap_or("unknown").to_string(),
             members,
         }))
     }

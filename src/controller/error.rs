@@ -72,7 +72,8 @@ mod tests {
 
     #[test]
     fn categories_never_carry_message_text() {
-        let e = Error::Aws(AwsError::new(AwsErrorKind::AccessDenied, "Op", "AccessDenied", "user arn:aws:iam::1:user/x"));
+        let e =
+            Error::Aws(AwsError::new(AwsErrorKind::AccessDenied, "Op", "AccessDenied", "user arn:aws:iam::1:user/x"));
         assert_eq!(e.category(), "aws_access_denied");
         assert_eq!(Error::AwsConfig("secret text".into()).category(), "aws_config");
     }

@@ -47,11 +47,25 @@ impl Events {
         self.publish_ref(reference, EventType::Warning, reason, action, note).await;
     }
 
-    async fn publish<K: Resource<DynamicType = ()>>(&self, obj: &K, type_: EventType, reason: &str, action: &str, note: String) {
+    async fn publish<K: Resource<DynamicType = ()>>(
+        &self,
+        obj: &K,
+        type_: EventType,
+        reason: &str,
+        action: &str,
+        note: String,
+    ) {
         self.publish_ref(&obj.object_ref(&()), type_, reason, action, note).await;
     }
 
-    async fn publish_ref(&self, reference: &ObjectReference, type_: EventType, reason: &str, action: &str, note: String) {
+    async fn publish_ref(
+        &self,
+        reference: &ObjectReference,
+        type_: EventType,
+        reason: &str,
+        action: &str,
+        note: String,
+    ) {
         let event = Event {
             type_,
             reason: reason.to_string(),
@@ -67,7 +81,8 @@ impl Events {
 
 fn summary(conds: &[Condition]) -> Option<&Condition> {
     conds.iter().find(|c| {
-        c.status == "True" && [conditions::READY, conditions::RECONCILING, conditions::STALLED].contains(&c.type_.as_str())
+        c.status == "True"
+            && [conditions::READY, conditions::RECONCILING, conditions::STALLED].contains(&c.type_.as_str())
     })
 }
 

@@ -11,8 +11,8 @@ pub mod status;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -244,7 +244,8 @@ where
 {
     let namespace = invalid.metadata.namespace.clone().unwrap_or_default();
     let name = invalid.metadata.name.clone().unwrap_or_default();
-    let message = format!("the object does not match the {} schema ({}): fix the manifest", K::kind(&()), invalid.error);
+    let message =
+        format!("the object does not match the {} schema ({}): fix the manifest", K::kind(&()), invalid.error);
     let conds = conditions::merge(
         &[],
         &conditions::summary(Summary::Stalled, reason::INVALID_SPEC, message.clone()),

@@ -36,9 +36,11 @@ pub fn next_status(
     now: Timestamp,
 ) -> StaticSiteStatus {
     let desired = match validation {
-        Err(message) => {
-            conditions::summary(Summary::Stalled, reason::INVALID_SPEC, format!("{message}. Nothing was changed in AWS."))
-        }
+        Err(message) => conditions::summary(
+            Summary::Stalled,
+            reason::INVALID_SPEC,
+            format!("{message}. Nothing was changed in AWS."),
+        ),
         Ok(()) => conditions::summary(Summary::Reconciling, reason::PROGRESSING, "provisioning"),
     };
     let mut next = current.clone();
@@ -54,7 +56,8 @@ mod tests {
 
     #[test]
     fn an_invalid_site_is_stalled_with_the_message() {
-        let next = next_status(&StaticSiteStatus::default(), &Err("spec.region bad".into()), Some(2), Timestamp::UNIX_EPOCH);
+        let next =
+            next_status(&StaticSiteStatus::default(), &Err("spec.region bad".into()), Some(2), Timestamp::UNIX_EPOCH);
         let stalled = next.conditions.iter().find(|c| c.type_ == conditions::STALLED).expect("stalled");
         assert_eq!(stalled.status, "True");
         assert!(stalled.message.starts_with("spec.region bad"));

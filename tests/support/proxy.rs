@@ -28,7 +28,11 @@ impl CountingProxy {
     /// Starts a proxy on 127.0.0.1 in front of `upstream` (e.g. AWS_ENDPOINT_URL).
     pub async fn start(upstream: &str) -> Self {
         let counts = Arc::new(Mutex::new(HashMap::new()));
-        let shared = Shared { upstream: upstream.trim_end_matches('/').to_string(), counts: counts.clone(), client: reqwest::Client::new() };
+        let shared = Shared {
+            upstream: upstream.trim_end_matches('/').to_string(),
+            counts: counts.clone(),
+            client: reqwest::Client::new(),
+        };
         let app = axum::Router::new().fallback(forward).with_state(shared);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
         let addr = listener.local_addr().expect("proxy addr");
