@@ -15,6 +15,9 @@ use crate::failpoint::crash_point;
 
 pub async fn act(rds: &dyn Rds, failover: &AuroraFailover, decision: Decision, ctx: &Context) -> Result<(), Error> {
     let generation = failover.metadata.generation;
+    if matches!(decision.action, Action::Failover { .. }) {
+        crash_point("aurora-before-intent");
+    }
     write(failover, &decision.status, ctx).await?;
     match decision.action {
         Action::None => {}

@@ -133,13 +133,13 @@ impl ControllerProcess {
     }
 
     /// Waits up to `timeout` for the process to exit by itself (a failpoint).
-    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+    pub async fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return Some(status);
             }
-            std::thread::sleep(Duration::from_millis(50));
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
         None
     }
@@ -163,14 +163,10 @@ impl ControllerProcess {
     }
 
     /// SIGTERM, then wait for the process to exit.
-    pub fn terminate(mut self) -> std::process::ExitStatus {
+    pub async fn terminate(mut self) -> std::process::ExitStatus {
         let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return status;
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        if let Some(status) = self.wait_exit(Duration::from_secs(15)).await {
+            return status;
         }
         let _ = self.child.kill();
         self.child.wait().expect("wait")

@@ -1,0 +1,292 @@
+//! AuroraFailover end to end: the controller binary on the real API server,
+//! RDS in the moto emulator behind a counting proxy. Every test asserts on the
+//! object's status in the API server and on the writer the emulator holds.
+
+mod support;
+
+use std::time::Duration;
+
+use awsops::api::aurora_failover::{AuroraFailover, AuroraFailoverStatus, FailoverPhase};
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use serde_json::json;
+use support::proxy::CountingProxy;
+use support::*;
+
+async fn rds() -> aws_sdk_rds::Client {
+    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+    aws_sdk_rds::Client::new(&conf)
+}
+
+/// Creates a cluster whose first member is the writer: `(instance, tier, class)`.
+async fn seed_cluster(rds: &aws_sdk_rds::Client, cluster: &str, engine: &str, members: &[(&str, i32, &str)]) {
+    rds.create_db_cluster()
+        .db_cluster_identifier(cluster)
+        .engine(engine)
+        .master_username("admin")
+        .master_user_password("not-a-secret-1")
+        .send()
+        .await
+        .expect("cluster created in the emulator");
+    for (instance, tier, class) in members {
+        rds.create_db_instance()
+            .db_instance_identifier(*instance)
+            .db_cluster_identifier(cluster)
+            .engine(engine)
+            .db_instance_class(*class)
+            .promotion_tier(*tier)
+            .send()
+            .await
+            .expect("instance created in the emulator");
+    }
+}
+
+/// The cluster: writer `w1` tier 1, readers `r0` tier 0 and `r2` tier 2.
+async fn seed_three(rds: &aws_sdk_rds::Client, cluster: &str) -> [String; 3] {
+    let names = [format!("{cluster}-w1"), format!("{cluster}-r0"), format!("{cluster}-r2")];
+    seed_cluster(
+        rds,
+        cluster,
+        "aurora-mysql",
+        &[(&names[0], 1, "db.r6g.large"), (&names[1], 0, "db.r6g.large"), (&names[2], 2, "db.r6g.large")],
+    )
+    .await;
+    names
+}
+
+async fn writer(rds: &aws_sdk_rds::Client, cluster: &str) -> String {
+    let out = rds.describe_db_clusters().db_cluster_identifier(cluster).send().await.expect("describe");
+    let members = out.db_clusters()[0].db_cluster_members();
+    members
+        .iter()
+        .find(|m| m.is_cluster_writer() == Some(true))
+        .and_then(|m| m.db_instance_identifier())
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn failover(name: &str, spec: serde_json::Value) -> AuroraFailover {
+    serde_json::from_value(json!({
+        "apiVersion": "awsops.dev/v1alpha1", "kind": "AuroraFailover",
+        "metadata": {"name": name}, "spec": spec,
+    }))
+    .expect("a well-formed AuroraFailover")
+}
+
+/// The environment and one controller behind a counting proxy.
+struct Rig {
+    api: Api<AuroraFailover>,
+    rds: aws_sdk_rds::Client,
+    proxy: CountingProxy,
+    ns: String,
+    controller: Option<ControllerProcess>,
+}
+
+impl Rig {
+    async fn new(prefix: &str) -> Self {
+        let client = client().await;
+        install_crds(&client).await;
+        let ns = namespace(&client, prefix).await;
+        let upstream = std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL");
+        let proxy = CountingProxy::start(&upstream).await;
+        Self { api: Api::namespaced(client, &ns), rds: rds().await, proxy, ns, controller: None }
+    }
+
+    fn start(&mut self, failpoint: Option<&str>) {
+        let url = self.proxy.url();
+        let mut env = vec![("AWS_ENDPOINT_URL", url.as_str())];
+        if let Some(point) = failpoint {
+            env.push(("AWSOPS_FAILPOINT", point));
+        }
+        self.controller = Some(ControllerProcess::start_with_env(&self.ns, "awsops", &unique("ctl"), &[], &env));
+    }
+
+    async fn create(&self, name: &str, spec: serde_json::Value) {
+        self.api.create(&PostParams::default(), &failover(name, spec)).await.expect("created");
+    }
+
+    /// Waits for `name` to reach a status that `done` accepts.
+    async fn until(&self, name: &str, secs: u64, done: impl Fn(&AuroraFailoverStatus) -> bool) -> AuroraFailoverStatus {
+        let got = eventually(Duration::from_secs(secs), || async {
+            self.api.get(name).await.ok()?.status.filter(|s| done(s))
+        })
+        .await;
+        got.unwrap_or_else(|| {
+            let last = futures::executor::block_on(self.api.get(name)).ok().and_then(|o| o.status);
+            let log = self.controller.as_ref().map(|c| c.log()).unwrap_or_default();
+            panic!(
+                "{name} did not reach the expected status in {secs} s; last status: {last:#?}\ncontroller log:\n{log}"
+            )
+        })
+    }
+
+    async fn phase(&self, name: &str, phase: FailoverPhase) -> AuroraFailoverStatus {
+        self.until(name, 30, |s| s.phase == Some(phase)).await
+    }
+
+    async fn stalled(&self, name: &str) -> (String, String) {
+        let status =
+            self.until(name, 30, |s| s.conditions.iter().any(|c| c.type_ == "Stalled" && c.status == "True")).await;
+        let c = status.conditions.into_iter().find(|c| c.type_ == "Stalled").expect("stalled");
+        (c.reason, c.message)
+    }
+}
+
+fn condition_true(status: &AuroraFailoverStatus, type_: &str) -> bool {
+    status.conditions.iter().any(|c| c.type_ == type_ && c.status == "True")
+}
+
+#[tokio::test]
+async fn fails_over_to_the_tier_0_reader_and_records_the_swap() {
+    let mut rig = Rig::new("af-tier0").await;
+    let cluster = unique("orders");
+    let [w1, r0, r2] = seed_three(&rig.rds, &cluster).await;
+    rig.start(None);
+    rig.create("swap", json!({"clusterIdentifier": cluster})).await;
+
+    let status = rig.phase("swap", FailoverPhase::Succeeded).await;
+    assert_eq!(writer(&rig.rds, &cluster).await, r0, "the emulator's writer");
+    assert_eq!(status.previous_writer.as_deref(), Some(w1.as_str()));
+    assert_eq!(status.new_writer.as_deref(), Some(r0.as_str()));
+    assert!(status.requested_at.is_some() && status.completed_at.is_some());
+    assert!(status.duration_seconds.is_some_and(|d| d >= 0));
+    let plan = status.plan.clone().expect("plan");
+    assert_eq!(plan.target, r0);
+    assert_eq!(plan.reason, "lowest promotion tier (tier-0)");
+    let ranked: Vec<_> = plan.candidates.iter().map(|c| c.instance.clone()).collect();
+    assert_eq!(ranked, vec![r0.clone(), r2.clone()]);
+    let roles: Vec<_> = status.members.iter().map(|m| (m.instance.clone(), m.role.clone())).collect();
+    assert_eq!(roles[0], (r0.clone(), "writer".to_string()));
+    assert!(roles.contains(&(w1.clone(), "reader".to_string())));
+    assert!(condition_true(&status, "Ready") && condition_true(&status, "WriterSwapped"));
+    assert_eq!(rig.proxy.count("FailoverDBCluster"), 1);
+    let yaml = kubectl(&["get", "aurorafailover", "swap", "-n", &rig.ns, "-o", "yaml"]);
+    assert!(yaml.contains("phase: Succeeded"), "{yaml}");
+    println!("{yaml}");
+}
+
+#[tokio::test]
+async fn fails_over_to_an_explicit_target() {
+    let mut rig = Rig::new("af-target").await;
+    let cluster = unique("orders");
+    let [w1, _r0, r2] = seed_three(&rig.rds, &cluster).await;
+    rig.start(None);
+    rig.create("to-r2", json!({"clusterIdentifier": cluster, "targetInstance": r2, "expectedWriter": w1})).await;
+    let status = rig.phase("to-r2", FailoverPhase::Succeeded).await;
+    assert_eq!(writer(&rig.rds, &cluster).await, r2);
+    assert_eq!(status.plan.expect("plan").reason, "requested in spec.targetInstance");
+    assert_eq!(rig.proxy.count("FailoverDBCluster"), 1);
+}
+
+#[tokio::test]
+async fn dry_run_plans_and_changes_nothing() {
+    let mut rig = Rig::new("af-dry").await;
+    let cluster = unique("orders");
+    let [w1, r0, _] = seed_three(&rig.rds, &cluster).await;
+    rig.start(None);
+    rig.create("dry", json!({"clusterIdentifier": cluster, "dryRun": true})).await;
+    let status = rig.phase("dry", FailoverPhase::Planned).await;
+    assert_eq!(status.plan.as_ref().expect("plan").target, r0);
+    assert!(condition_true(&status, "Planned"));
+    assert_eq!(writer(&rig.rds, &cluster).await, w1);
+    assert_eq!(rig.proxy.count("FailoverDBCluster"), 0);
+}
+
+#[tokio::test]
+async fn bad_inputs_stall_with_their_reason_and_leave_the_writer_unchanged() {
+    let mut rig = Rig::new("af-bad").await;
+    let cluster = unique("orders");
+    let [w1, r0, _] = seed_three(&rig.rds, &cluster).await;
+    let postgres = unique("pg");
+    seed_cluster(
+        &rig.rds,
+        &postgres,
+        "aurora-postgresql",
+        &[(&format!("{postgres}-a"), 1, "db.r6g.large"), (&format!("{postgres}-b"), 0, "db.r6g.large")],
+    )
+    .await;
+    let single = unique("single");
+    seed_cluster(&rig.rds, &single, "aurora-mysql", &[(&format!("{single}-only"), 1, "db.r6g.large")]).await;
+    rig.start(None);
+
+    let cases = [
+        ("unknown", json!({"clusterIdentifier": unique("nowhere")}), "ClusterNotFound"),
+        ("postgres", json!({"clusterIdentifier": postgres}), "UnsupportedEngine"),
+        ("single", json!({"clusterIdentifier": single}), "SingleInstanceCluster"),
+        (
+            "stranger",
+            json!({"clusterIdentifier": cluster, "targetInstance": format!("{postgres}-b")}),
+            "TargetNotInCluster",
+        ),
+        ("writer", json!({"clusterIdentifier": cluster, "targetInstance": w1}), "TargetIsWriter"),
+        ("mismatch", json!({"clusterIdentifier": cluster, "expectedWriter": r0}), "WriterMismatch"),
+    ];
+    for (name, spec, _) in &cases {
+        rig.create(name, spec.clone()).await;
+    }
+    for (name, _, reason) in &cases {
+        let (got, message) = rig.stalled(name).await;
+        assert_eq!(&got, reason, "{name}: {message}");
+        assert!(message.ends_with("Nothing was changed in AWS."), "{name}: {message}");
+        let status = rig.api.get(name).await.expect("get").status.expect("status");
+        assert_eq!(status.phase, Some(FailoverPhase::Pending), "{name}");
+        assert!(status.previous_writer.is_none(), "{name}: no intent recorded");
+    }
+    assert_eq!(writer(&rig.rds, &cluster).await, w1);
+    assert_eq!(writer(&rig.rds, &postgres).await, format!("{postgres}-a"));
+    assert_eq!(rig.proxy.count("FailoverDBCluster"), 0, "no failover was attempted");
+}
+
+#[tokio::test]
+async fn a_crash_at_any_point_resumes_from_status_with_exactly_one_failover_call() {
+    for point in ["aurora-before-intent", "aurora-after-intent", "aurora-after-call"] {
+        let mut rig = Rig::new("af-crash").await;
+        let cluster = unique("orders");
+        let [w1, r0, _] = seed_three(&rig.rds, &cluster).await;
+        rig.start(Some(point));
+        rig.create("crashy", json!({"clusterIdentifier": cluster})).await;
+        let exited = rig.controller.as_mut().expect("controller").wait_exit(Duration::from_secs(30)).await;
+        assert!(exited.is_some_and(|s| !s.success()), "{point}: the controller should have aborted at the failpoint");
+        let before = rig.api.get("crashy").await.expect("get").status.unwrap_or_default();
+        if point == "aurora-before-intent" {
+            assert_ne!(before.phase, Some(FailoverPhase::FailingOver), "{point}: no intent yet");
+        } else {
+            assert_eq!(before.phase, Some(FailoverPhase::FailingOver), "{point}: the intent is in status");
+            assert_eq!(before.previous_writer.as_deref(), Some(w1.as_str()));
+        }
+
+        rig.start(None);
+        let status = rig.phase("crashy", FailoverPhase::Succeeded).await;
+        assert_eq!(status.new_writer.as_deref(), Some(r0.as_str()), "{point}");
+        assert_eq!(writer(&rig.rds, &cluster).await, r0, "{point}");
+        assert_eq!(rig.proxy.count("FailoverDBCluster"), 1, "{point}: exactly one FailoverDBCluster call");
+    }
+}
+
+#[tokio::test]
+async fn a_finished_failover_never_acts_again() {
+    let mut rig = Rig::new("af-done").await;
+    let cluster = unique("orders");
+    let [w1, r0, r2] = seed_three(&rig.rds, &cluster).await;
+    rig.start(None);
+    rig.create("once", json!({"clusterIdentifier": cluster})).await;
+    rig.phase("once", FailoverPhase::Succeeded).await;
+    assert_eq!(rig.proxy.count("FailoverDBCluster"), 1);
+
+    // A restart, a GitOps re-apply of the same manifest, and a spec change
+    // (which a 1.20 API server lets through: it does not enforce CEL).
+    rig.controller.take().expect("controller").terminate().await;
+    rig.start(None);
+    let manifest = json!({"apiVersion": "awsops.dev/v1alpha1", "kind": "AuroraFailover", "metadata": {"name": "once"}, "spec": {"clusterIdentifier": cluster}});
+    rig.api.patch("once", &PatchParams::apply("gitops"), &Patch::Apply(&manifest)).await.expect("re-applied");
+    let changed = json!({"spec": {"targetInstance": r2, "expectedWriter": r0}});
+    rig.api.patch("once", &PatchParams::default(), &Patch::Merge(&changed)).await.expect("spec changed");
+    let describes_before = rig.proxy.count("DescribeDBClusters");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+
+    let status = rig.api.get("once").await.expect("get").status.expect("status");
+    assert_eq!(status.phase, Some(FailoverPhase::Succeeded));
+    assert_eq!(writer(&rig.rds, &cluster).await, r0);
+    assert_ne!(writer(&rig.rds, &cluster).await, w1);
+    assert_eq!(rig.proxy.count("FailoverDBCluster"), 1, "never a second failover");
+    assert_eq!(rig.proxy.count("DescribeDBClusters"), describes_before, "a finished object does not even look at AWS");
+}
