@@ -39,14 +39,15 @@ pub async fn reconcile(failover: &AuroraFailover, ctx: &Context) -> Result<Durat
     let key = observe::cluster_key(failover, ctx.aws.default_region().as_deref());
     let lock = ctx.cluster_lock(&key);
     let _one_at_a_time = lock.lock().await;
-    let observed = match observe::observe(&rds, failover, ctx).await {
+    let holder = observe::holder(failover, ctx).await?;
+    let observed = match observe::observe(&rds, failover, holder).await {
         Ok(observed) => observed,
-        Err(Error::Aws(e)) if e.kind == AwsErrorKind::AccessDenied => {
+        Err(e) if e.kind == AwsErrorKind::AccessDenied => {
             act::write(failover, &plan::access_denied(&current, generation, Timestamp::now(), &e.to_string()), ctx)
                 .await?;
             return Ok(plan::RECHECK);
         }
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.into()),
     };
     let decision = plan::plan(&failover.spec, &current, &observed, generation, Timestamp::now());
     let requeue = if decision.requeue.is_zero() { ctx.resync } else { decision.requeue };

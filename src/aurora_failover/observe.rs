@@ -21,11 +21,11 @@ pub fn cluster_key(failover: &AuroraFailover, default_region: Option<&str>) -> S
     format!("{region}/{role}/{}", spec.cluster_identifier.to_ascii_lowercase())
 }
 
-pub async fn observe(rds: &dyn Rds, failover: &AuroraFailover, ctx: &Context) -> Result<Observed, Error> {
+/// Reads AWS for one decision. `holder` comes from [`holder`] (Kubernetes).
+pub async fn observe(rds: &dyn Rds, failover: &AuroraFailover, holder: Option<String>) -> Result<Observed, AwsError> {
     let status = failover.status.clone().unwrap_or_default();
     let cluster = rds.describe_cluster(&failover.spec.cluster_identifier).await?;
     let failing_over = status.phase == Some(FailoverPhase::FailingOver);
-    let holder = if failing_over { None } else { holder(failover, ctx).await? };
     let failover_event_seen = match (&status.started_at, &status.requested_at) {
         (Some(started), None) if failing_over && cluster.is_some() => {
             failover_logged(rds, &failover.spec.cluster_identifier, started.0).await?
@@ -36,12 +36,15 @@ pub async fn observe(rds: &dyn Rds, failover: &AuroraFailover, ctx: &Context) ->
 }
 
 /// Another object (in the namespaces this controller watches) that is failing
-/// over the same cluster.
-async fn holder(failover: &AuroraFailover, ctx: &Context) -> Result<Option<String>, Error> {
+/// over the same cluster; only asked before a failover starts.
+pub async fn holder(failover: &AuroraFailover, ctx: &Context) -> Result<Option<String>, Error> {
     let api: Api<AuroraFailover> = match &ctx.namespace {
         Some(ns) => Api::namespaced(ctx.client.clone(), ns),
         None => Api::all(ctx.client.clone()),
     };
+    if failover.status.as_ref().and_then(|s| s.phase) == Some(FailoverPhase::FailingOver) {
+        return Ok(None);
+    }
     let default_region = ctx.aws.default_region();
     let key = cluster_key(failover, default_region.as_deref());
     let others = api.list(&ListParams::default()).await?;

@@ -1,0 +1,214 @@
+//! What moto does not model, with scripted RDS responses (aws-smithy-mocks)
+//! through the real SDK client and the real observe and plan code: the
+//! `failing-over` window, a slow swap that times out, a crash after the call
+//! while RDS has not yet changed status, and AccessDenied.
+
+use aws_sdk_rds::Client;
+use aws_sdk_rds::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_rds::operation::describe_db_clusters::DescribeDbClustersOutput;
+use aws_sdk_rds::operation::describe_db_instances::DescribeDbInstancesOutput;
+use aws_sdk_rds::operation::describe_events::DescribeEventsOutput;
+use aws_sdk_rds::types::{DbCluster, DbClusterMember, DbInstance, Event};
+use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_types::body::SdkBody;
+use awsops::api::aurora_failover::{AuroraFailover, AuroraFailoverStatus, FailoverPhase};
+use awsops::aurora_failover::{observe, plan};
+use awsops::aws::AwsErrorKind;
+use awsops::aws::rds::SdkRds;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+
+fn client(rules: &[&Rule]) -> SdkRds {
+    let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
+    for rule in rules {
+        interceptor = interceptor.with_rule(rule);
+    }
+    let config = aws_sdk_rds::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("scripted", "scripted", None, None, "tests"))
+        .http_client(create_mock_http_client())
+        .interceptor(interceptor)
+        .build();
+    SdkRds(Client::from_conf(config))
+}
+
+const MEMBERS: [(&str, i32); 3] = [("w1", 1), ("r0", 0), ("r2", 2)];
+
+fn cluster(status: &str, writer: &str) -> DescribeDbClustersOutput {
+    let mut c = DbCluster::builder().db_cluster_identifier("orders").status(status).engine("aurora-mysql");
+    for (name, tier) in MEMBERS {
+        c = c.db_cluster_members(
+            DbClusterMember::builder()
+                .db_instance_identifier(name)
+                .is_cluster_writer(name == writer)
+                .promotion_tier(tier)
+                .build(),
+        );
+    }
+    DescribeDbClustersOutput::builder().db_clusters(c.build()).build()
+}
+
+fn instances(rebooting: &[&str]) -> DescribeDbInstancesOutput {
+    let mut out = DescribeDbInstancesOutput::builder();
+    for (name, _) in MEMBERS {
+        let status = if rebooting.contains(&name) { "rebooting" } else { "available" };
+        out = out.db_instances(
+            DbInstance::builder()
+                .db_instance_identifier(name)
+                .db_instance_class("db.r6g.large")
+                .availability_zone("us-east-1a")
+                .db_instance_status(status)
+                .build(),
+        );
+    }
+    out.build()
+}
+
+fn events(messages: &[&str]) -> DescribeEventsOutput {
+    let mut out = DescribeEventsOutput::builder();
+    for m in messages {
+        out =
+            out.events(Event::builder().message(*m).date(aws_smithy_types::DateTime::from_secs(1_800_000_001)).build());
+    }
+    out.build()
+}
+
+fn t(s: i64) -> Timestamp {
+    Timestamp::from_second(1_800_000_000 + s).expect("valid")
+}
+
+fn failover(timeout: i32, status: AuroraFailoverStatus) -> AuroraFailover {
+    let mut f: AuroraFailover = serde_json::from_value(serde_json::json!({
+        "apiVersion": "awsops.dev/v1alpha1", "kind": "AuroraFailover",
+        "metadata": {"name": "scripted", "namespace": "tests", "generation": 1},
+        "spec": {"clusterIdentifier": "orders", "timeoutSeconds": timeout},
+    }))
+    .expect("valid");
+    f.status = Some(status);
+    f
+}
+
+/// One reconcile as the controller runs it, minus the API server: observe, plan.
+async fn step(rds: &SdkRds, obj: &AuroraFailover, now: Timestamp) -> plan::Decision {
+    let observed = observe::observe(rds, obj, None).await.expect("observe");
+    plan::plan(&obj.spec, obj.status.as_ref().expect("status"), &observed, Some(1), now)
+}
+
+#[tokio::test]
+async fn the_failing_over_window_is_polled_until_the_target_is_writer_and_everything_is_available() {
+    let clusters = mock!(Client::describe_db_clusters)
+        .sequence()
+        .output(|| cluster("available", "w1"))
+        .output(|| cluster("failing-over", "w1"))
+        .output(|| cluster("failing-over", "r0"))
+        .output(|| cluster("available", "r0"))
+        .build();
+    let members = mock!(Client::describe_db_instances)
+        .sequence()
+        .output(|| instances(&[]))
+        .output(|| instances(&[]))
+        .output(|| instances(&["w1"]))
+        .output(|| instances(&[]))
+        .build();
+    let rds = client(&[&clusters, &members]);
+
+    let start = step(&rds, &failover(600, AuroraFailoverStatus::default()), t(0)).await;
+    assert_eq!(start.action, plan::Action::Failover { target: "r0".into() });
+    let mut status = start.status;
+    status.requested_at = Some(Time(t(0))); // what act records once RDS accepts the call
+
+    for (second, expected_cluster) in [(1, "failing-over"), (5, "failing-over")] {
+        let d = step(&rds, &failover(600, status.clone()), t(second)).await;
+        assert_eq!(d.action, plan::Action::Poll, "t={second}");
+        assert_eq!(d.requeue, plan::POLL, "polls about once a second");
+        assert_eq!(d.status.phase, Some(FailoverPhase::FailingOver));
+        let msg = &d.status.conditions.iter().find(|c| c.type_ == "Reconciling").expect("reconciling").message;
+        assert!(msg.contains(expected_cluster), "{msg}");
+        status = d.status;
+    }
+    let done = step(&rds, &failover(600, status), t(13)).await;
+    assert_eq!(done.status.phase, Some(FailoverPhase::Succeeded));
+    assert_eq!(done.status.duration_seconds, Some(13));
+    assert_eq!(done.status.new_writer.as_deref(), Some("r0"));
+    assert_eq!(clusters.num_calls(), 4);
+}
+
+#[tokio::test]
+async fn a_swap_slower_than_the_timeout_ends_failed_with_a_message() {
+    let clusters =
+        mock!(Client::describe_db_clusters).sequence().output(|| cluster("failing-over", "w1")).repeatedly().build();
+    let members = mock!(Client::describe_db_instances).sequence().output(|| instances(&[])).repeatedly().build();
+    let rds = client(&[&clusters, &members]);
+    let mut status = AuroraFailoverStatus {
+        phase: Some(FailoverPhase::FailingOver),
+        previous_writer: Some("w1".into()),
+        started_at: Some(Time(t(0))),
+        requested_at: Some(Time(t(0))),
+        plan: Some(awsops::api::aurora_failover::FailoverPlan {
+            current_writer: "w1".into(),
+            target: "r0".into(),
+            reason: "r".into(),
+            candidates: vec![],
+        }),
+        ..Default::default()
+    };
+    let waiting = step(&rds, &failover(60, status.clone()), t(59)).await;
+    assert_eq!(waiting.action, plan::Action::Poll);
+    status = waiting.status;
+    let failed = step(&rds, &failover(60, status), t(61)).await;
+    assert_eq!(failed.status.phase, Some(FailoverPhase::Failed));
+    let stalled = failed.status.conditions.iter().find(|c| c.type_ == "Stalled").expect("stalled");
+    assert_eq!((stalled.status.as_str(), stalled.reason.as_str()), ("True", "Timeout"));
+    assert!(stalled.message.contains("timeoutSeconds (60 s)"), "{}", stalled.message);
+}
+
+#[tokio::test]
+async fn after_a_crash_right_after_the_call_an_rds_failover_event_prevents_a_second_call() {
+    let intent = AuroraFailoverStatus {
+        phase: Some(FailoverPhase::FailingOver),
+        previous_writer: Some("w1".into()),
+        started_at: Some(Time(t(0))),
+        plan: Some(awsops::api::aurora_failover::FailoverPlan {
+            current_writer: "w1".into(),
+            target: "r0".into(),
+            reason: "r".into(),
+            candidates: vec![],
+        }),
+        ..Default::default()
+    };
+    // RDS accepted the call but still reports `available` with the old writer.
+    let clusters =
+        mock!(Client::describe_db_clusters).sequence().output(|| cluster("available", "w1")).repeatedly().build();
+    let members = mock!(Client::describe_db_instances).sequence().output(|| instances(&[])).repeatedly().build();
+    let logged =
+        mock!(Client::describe_events).then_output(|| events(&["Started cross AZ failover to DB instance r0"]));
+    let d = step(&client(&[&clusters, &members, &logged]), &failover(600, intent.clone()), t(2)).await;
+    assert_eq!(d.action, plan::Action::Poll, "the event proves the call went through");
+
+    // No event: the call never reached RDS, so it is issued now, to the recorded target.
+    let quiet = mock!(Client::describe_events).then_output(|| events(&[]));
+    let d = step(&client(&[&clusters, &members, &quiet]), &failover(600, intent), t(2)).await;
+    assert_eq!(d.action, plan::Action::Failover { target: "r0".into() });
+}
+
+#[tokio::test]
+async fn access_denied_from_rds_is_classified_for_a_stalled_status() {
+    let denied = mock!(Client::describe_db_clusters).then_http_response(|| {
+        HttpResponse::new(
+            403.try_into().expect("status"),
+            SdkBody::from(
+                "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User: arn:aws:sts::123456789012:assumed-role/x is not authorized to perform: rds:DescribeDBClusters</Message></Error><RequestId>1</RequestId></ErrorResponse>",
+            ),
+        )
+    });
+    let rds = client(&[&denied]);
+    let err = observe::observe(&rds, &failover(600, AuroraFailoverStatus::default()), None).await.expect_err("denied");
+    assert_eq!(err.kind, AwsErrorKind::AccessDenied);
+    assert_eq!(err.operation, "DescribeDBClusters");
+    let next = plan::access_denied(&AuroraFailoverStatus::default(), Some(1), t(0), &err.to_string());
+    let stalled = next.conditions.iter().find(|c| c.type_ == "Stalled").expect("stalled");
+    assert_eq!(stalled.reason, "AccessDenied");
+    assert!(stalled.message.contains("rds:DescribeDBClusters"), "{}", stalled.message);
+}
