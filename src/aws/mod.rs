@@ -6,7 +6,11 @@
 pub mod clients;
 pub mod error;
 pub mod interceptor;
+pub mod acm;
+pub mod cloudfront;
 pub mod rds;
+pub mod route53;
+pub mod s3;
 
 pub use clients::{AwsClients, AwsFactory};
 pub use error::{AwsError, AwsErrorKind};

@@ -1,0 +1,106 @@
+//! What the StaticSite reconciler needs from ACM (always us-east-1).
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use aws_sdk_acm::types::{DomainValidationOption, Tag, ValidationMethod};
+
+use super::{AwsError, AwsErrorKind};
+
+pub const ISSUED: &str = "ISSUED";
+
+/// A DNS validation record ACM asks for.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ValidationCname {
+    pub name: String,
+    pub value: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Certificate {
+    pub arn: String,
+    /// e.g. PENDING_VALIDATION, ISSUED, FAILED.
+    pub status: String,
+    /// Every name the certificate covers (domain + SANs).
+    pub names: Vec<String>,
+    pub region: String,
+    pub validation: Vec<ValidationCname>,
+    pub tags: BTreeMap<String, String>,
+}
+
+#[async_trait]
+pub trait Certificates: Send + Sync {
+    /// Requests a DNS-validated certificate; `token` makes retries idempotent.
+    async fn request(&self, names: &[String], token: &str, tags: &BTreeMap<String, String>) -> Result<String, AwsError>;
+    async fn describe(&self, arn: &str) -> Result<Option<Certificate>, AwsError>;
+    /// "Already gone" is success.
+    async fn delete(&self, arn: &str) -> Result<(), AwsError>;
+}
+
+pub struct SdkCertificates(pub aws_sdk_acm::Client);
+
+#[async_trait]
+impl Certificates for SdkCertificates {
+    async fn request(&self, names: &[String], token: &str, tags: &BTreeMap<String, String>) -> Result<String, AwsError> {
+        let (first, rest) = names.split_first().ok_or_else(|| AwsError::new(AwsErrorKind::Terminal, "RequestCertificate", "", "no names"))?;
+        let mut req = self
+            .0
+            .request_certificate()
+            .domain_name(first)
+            .validation_method(ValidationMethod::Dns)
+            .idempotency_token(token)
+            .set_subject_alternative_names((!rest.is_empty()).then(|| rest.to_vec()));
+        for name in names {
+            req = req.domain_validation_options(
+                DomainValidationOption::builder().domain_name(name).validation_domain(name.trim_start_matches("*.")).build()
+                    .map_err(|e| AwsError::new(AwsErrorKind::Terminal, "RequestCertificate", "", e.to_string()))?,
+            );
+        }
+        for (k, v) in tags {
+            req = req.tags(Tag::builder().key(k).value(v).build().map_err(|e| AwsError::new(AwsErrorKind::Terminal, "RequestCertificate", "", e.to_string()))?);
+        }
+        let out = req.send().await.map_err(|e| AwsError::from_sdk("RequestCertificate", e))?;
+        Ok(out.certificate_arn().unwrap_or_default().to_string())
+    }
+
+    async fn describe(&self, arn: &str) -> Result<Option<Certificate>, AwsError> {
+        let out = match self.0.describe_certificate().certificate_arn(arn).send().await {
+            Ok(out) => out,
+            Err(e) => {
+                let e = AwsError::from_sdk("DescribeCertificate", e);
+                return if e.is_not_found() { Ok(None) } else { Err(e) };
+            }
+        };
+        let Some(c) = out.certificate() else { return Ok(None) };
+        let mut validation: Vec<ValidationCname> = c
+            .domain_validation_options()
+            .iter()
+            .filter_map(|o| o.resource_record())
+            .map(|r| ValidationCname { name: r.name().to_string(), value: r.value().to_string() })
+            .collect();
+        validation.sort();
+        validation.dedup();
+        let tags = match self.0.list_tags_for_certificate().certificate_arn(arn).send().await {
+            Ok(t) => t.tags().iter().map(|t| (t.key().to_string(), t.value().unwrap_or_default().to_string())).collect(),
+            Err(e) => return Err(AwsError::from_sdk("ListTagsForCertificate", e)),
+        };
+        Ok(Some(Certificate {
+            arn: arn.to_string(),
+            status: c.status().map(|s| s.as_str().to_string()).unwrap_or_default(),
+            names: c.subject_alternative_names().to_vec(),
+            region: arn.split(':').nth(3).unwrap_or_default().to_string(),
+            validation,
+            tags,
+        }))
+    }
+
+    async fn delete(&self, arn: &str) -> Result<(), AwsError> {
+        match self.0.delete_certificate().certificate_arn(arn).send().await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let e = AwsError::from_sdk("DeleteCertificate", e);
+                if e.is_not_found() { Ok(()) } else { Err(e) }
+            }
+        }
+    }
+}

@@ -1,0 +1,362 @@
+//! What the StaticSite reconciler needs from CloudFront: Origin Access
+//! Control, the distribution (created with its final settings, updated by
+//! read-modify-write with the current ETag), invalidations.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use aws_sdk_cloudfront::types::{
+    Aliases, AllowedMethods, CachedMethods, DefaultCacheBehavior, DistributionConfig, HttpVersion, Method,
+    MinimumProtocolVersion, Origin, OriginAccessControlConfig, OriginAccessControlOriginTypes,
+    OriginAccessControlSigningBehaviors, OriginAccessControlSigningProtocols, Origins, Paths, PriceClass,
+    S3OriginConfig, SslSupportMethod, Tag, Tags, ViewerCertificate, ViewerProtocolPolicy,
+};
+
+use super::{AwsError, AwsErrorKind};
+
+/// The managed "CachingOptimized" cache policy.
+pub const CACHING_OPTIMIZED: &str = "658327ea-f89d-4fab-a63d-7e88639e58f6";
+/// CloudFront's hosted zone for alias records.
+pub const CLOUDFRONT_ZONE_ID: &str = "Z2FDTNDATAQYW2";
+pub const DEPLOYED: &str = "Deployed";
+const ETAG_RETRIES: usize = 3;
+
+/// The settings a site owns on its distribution, normalised for comparison.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DistributionSettings {
+    pub origin_id: String,
+    pub origin_domain: String,
+    /// `None` when CloudFront did not return it (some emulators do not).
+    pub oac_id: Option<String>,
+    pub enabled: bool,
+    pub price_class: String,
+    pub comment: String,
+    pub default_root_object: String,
+    /// Sorted.
+    pub aliases: Vec<String>,
+    pub certificate_arn: Option<String>,
+    pub ssl_support_method: Option<String>,
+    pub minimum_protocol_version: Option<String>,
+    pub viewer_protocol_policy: String,
+    pub compress: bool,
+    pub cache_policy_id: String,
+    pub ipv6: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DistributionView {
+    pub id: String,
+    pub arn: String,
+    pub domain_name: String,
+    /// `InProgress` or `Deployed`.
+    pub status: String,
+    pub settings: DistributionSettings,
+}
+
+#[async_trait]
+pub trait Cdn: Send + Sync {
+    async fn find_oac(&self, name: &str) -> Result<Option<String>, AwsError>;
+    async fn create_oac(&self, name: &str) -> Result<String, AwsError>;
+    /// Deletes the OAC; "already gone" is success.
+    async fn delete_oac(&self, id: &str) -> Result<(), AwsError>;
+    async fn get(&self, id: &str) -> Result<Option<DistributionView>, AwsError>;
+    /// A distribution whose origin is `origin_domain` (finds one created by a
+    /// request whose response was lost).
+    async fn find_by_origin(&self, origin_domain: &str) -> Result<Option<String>, AwsError>;
+    async fn create(&self, caller_reference: &str, settings: &DistributionSettings, tags: &BTreeMap<String, String>) -> Result<DistributionView, AwsError>;
+    /// Read-modify-write of the full config with the current ETag, retried on
+    /// `PreconditionFailed`; settings the site does not own are kept.
+    async fn update(&self, id: &str, settings: &DistributionSettings) -> Result<DistributionView, AwsError>;
+    /// Deletes a disabled, deployed distribution; "already gone" is success.
+    async fn delete(&self, id: &str) -> Result<(), AwsError>;
+    async fn invalidate(&self, id: &str, paths: &[String], caller_reference: &str) -> Result<String, AwsError>;
+}
+
+pub struct SdkCdn(pub aws_sdk_cloudfront::Client);
+
+fn build_err(op: &'static str, e: impl std::fmt::Display) -> AwsError {
+    AwsError::new(AwsErrorKind::Terminal, op, "", e.to_string())
+}
+
+/// Writes `s` into `config` (a fresh one, or the current one for updates).
+fn apply(mut config: aws_sdk_cloudfront::types::builders::DistributionConfigBuilder, s: &DistributionSettings, op: &'static str) -> Result<DistributionConfig, AwsError> {
+    let origin = Origin::builder()
+        .id(&s.origin_id)
+        .domain_name(&s.origin_domain)
+        .origin_access_control_id(s.oac_id.clone().unwrap_or_default())
+        .s3_origin_config(S3OriginConfig::builder().origin_access_identity("").build())
+        .build()
+        .map_err(|e| build_err(op, e))?;
+    let get_head = || vec![Method::Get, Method::Head];
+    let behavior = DefaultCacheBehavior::builder()
+        .target_origin_id(&s.origin_id)
+        .viewer_protocol_policy(ViewerProtocolPolicy::from(s.viewer_protocol_policy.as_str()))
+        .compress(s.compress)
+        .cache_policy_id(&s.cache_policy_id)
+        .allowed_methods(
+            AllowedMethods::builder()
+                .quantity(2)
+                .set_items(Some(get_head()))
+                .cached_methods(CachedMethods::builder().quantity(2).set_items(Some(get_head())).build().map_err(|e| build_err(op, e))?)
+                .build()
+                .map_err(|e| build_err(op, e))?,
+        )
+        .build()
+        .map_err(|e| build_err(op, e))?;
+    let certificate = match &s.certificate_arn {
+        Some(arn) => ViewerCertificate::builder()
+            .acm_certificate_arn(arn)
+            .cloud_front_default_certificate(false)
+            .ssl_support_method(SslSupportMethod::from(s.ssl_support_method.as_deref().unwrap_or("sni-only")))
+            .minimum_protocol_version(MinimumProtocolVersion::from(s.minimum_protocol_version.as_deref().unwrap_or("TLSv1.2_2021")))
+            .build(),
+        None => ViewerCertificate::builder().cloud_front_default_certificate(true).build(),
+    };
+    config = config
+        .origins(Origins::builder().quantity(1).items(origin).build().map_err(|e| build_err(op, e))?)
+        .default_cache_behavior(behavior)
+        .enabled(s.enabled)
+        .price_class(PriceClass::from(s.price_class.as_str()))
+        .comment(&s.comment)
+        .default_root_object(&s.default_root_object)
+        .aliases(
+            Aliases::builder()
+                .quantity(s.aliases.len() as i32)
+                .set_items(Some(s.aliases.clone()))
+                .build()
+                .map_err(|e| build_err(op, e))?,
+        )
+        .viewer_certificate(certificate)
+        .is_ipv6_enabled(s.ipv6)
+        .http_version(HttpVersion::Http2and3);
+    config.build().map_err(|e| build_err(op, e))
+}
+
+/// A builder holding every field of `current` the site does not own, so an
+/// update never drops what someone else configured.
+fn preserve(current: &DistributionConfig) -> aws_sdk_cloudfront::types::builders::DistributionConfigBuilder {
+    DistributionConfig::builder()
+        .caller_reference(current.caller_reference())
+        .set_origin_groups(current.origin_groups().cloned())
+        .set_cache_behaviors(current.cache_behaviors().cloned())
+        .set_custom_error_responses(current.custom_error_responses().cloned())
+        .set_logging(current.logging().cloned())
+        .set_restrictions(current.restrictions().cloned())
+        .set_web_acl_id(current.web_acl_id().map(str::to_string))
+        .set_continuous_deployment_policy_id(current.continuous_deployment_policy_id().map(str::to_string))
+        .set_staging(current.staging())
+}
+
+/// Reads the owned settings back from a config, normalised.
+fn read(config: &DistributionConfig) -> DistributionSettings {
+    let origin = config.origins().and_then(|o| o.items().first());
+    let behavior = config.default_cache_behavior();
+    let cert = config.viewer_certificate();
+    let acm = cert.and_then(|c| c.acm_certificate_arn()).filter(|a| !a.is_empty()).map(str::to_string);
+    let mut aliases: Vec<String> = config.aliases().map(|a| a.items().to_vec()).unwrap_or_default();
+    aliases.sort();
+    DistributionSettings {
+        origin_id: origin.map(|o| o.id().to_string()).unwrap_or_default(),
+        origin_domain: origin.map(|o| o.domain_name().to_string()).unwrap_or_default(),
+        oac_id: origin.and_then(|o| o.origin_access_control_id()).filter(|s| !s.is_empty()).map(str::to_string),
+        enabled: config.enabled(),
+        price_class: config.price_class().map(|p| p.as_str().to_string()).unwrap_or_default(),
+        comment: config.comment().to_string(),
+        default_root_object: config.default_root_object().unwrap_or_default().to_string(),
+        aliases,
+        ssl_support_method: acm.as_ref().and(cert.and_then(|c| c.ssl_support_method()).map(|m| m.as_str().to_string())),
+        minimum_protocol_version: acm.as_ref().and(cert.and_then(|c| c.minimum_protocol_version()).map(|m| m.as_str().to_string())),
+        certificate_arn: acm,
+        viewer_protocol_policy: behavior.map(|b| b.viewer_protocol_policy().as_str().to_string()).unwrap_or_default(),
+        compress: behavior.and_then(|b| b.compress()).unwrap_or(false),
+        cache_policy_id: behavior.and_then(|b| b.cache_policy_id()).unwrap_or_default().to_string(),
+        ipv6: config.is_ipv6_enabled().unwrap_or(false),
+    }
+}
+
+impl SdkCdn {
+    async fn config(&self, id: &str) -> Result<Option<(DistributionConfig, String)>, AwsError> {
+        match self.0.get_distribution_config().id(id).send().await {
+            Ok(out) => Ok(out.distribution_config().cloned().map(|c| (c, out.e_tag().unwrap_or_default().to_string()))),
+            Err(e) => {
+                let e = AwsError::from_sdk("GetDistributionConfig", e);
+                if e.is_not_found() { Ok(None) } else { Err(e) }
+            }
+        }
+    }
+}
+
+fn view(d: &aws_sdk_cloudfront::types::Distribution) -> DistributionView {
+    DistributionView {
+        id: d.id().to_string(),
+        arn: d.arn().to_string(),
+        domain_name: d.domain_name().to_string(),
+        status: d.status().to_string(),
+        settings: d.distribution_config().map(read).unwrap_or_default(),
+    }
+}
+
+#[async_trait]
+impl Cdn for SdkCdn {
+    async fn find_oac(&self, name: &str) -> Result<Option<String>, AwsError> {
+        let mut marker: Option<String> = None;
+        loop {
+            let out = self
+                .0
+                .list_origin_access_controls()
+                .set_marker(marker.take())
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("ListOriginAccessControls", e))?;
+            let Some(list) = out.origin_access_control_list() else { return Ok(None) };
+            if let Some(found) = list.items().iter().find(|o| o.name() == name) {
+                return Ok(Some(found.id().to_string()));
+            }
+            match list.next_marker() {
+                Some(next) if list.is_truncated() => marker = Some(next.to_string()),
+                _ => return Ok(None),
+            }
+        }
+    }
+
+    async fn create_oac(&self, name: &str) -> Result<String, AwsError> {
+        let config = OriginAccessControlConfig::builder()
+            .name(name)
+            .description("awsops: CloudFront reads the site's private bucket")
+            .signing_protocol(OriginAccessControlSigningProtocols::Sigv4)
+            .signing_behavior(OriginAccessControlSigningBehaviors::Always)
+            .origin_access_control_origin_type(OriginAccessControlOriginTypes::S3)
+            .build()
+            .map_err(|e| build_err("CreateOriginAccessControl", e))?;
+        let out = self
+            .0
+            .create_origin_access_control()
+            .origin_access_control_config(config)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("CreateOriginAccessControl", e))?;
+        Ok(out.origin_access_control().map(|o| o.id().to_string()).unwrap_or_default())
+    }
+
+    async fn delete_oac(&self, id: &str) -> Result<(), AwsError> {
+        let etag = match self.0.get_origin_access_control().id(id).send().await {
+            Ok(out) => out.e_tag().unwrap_or_default().to_string(),
+            Err(e) => {
+                let e = AwsError::from_sdk("GetOriginAccessControl", e);
+                return if e.is_not_found() { Ok(()) } else { Err(e) };
+            }
+        };
+        match self.0.delete_origin_access_control().id(id).if_match(etag).send().await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let e = AwsError::from_sdk("DeleteOriginAccessControl", e);
+                if e.is_not_found() { Ok(()) } else { Err(e) }
+            }
+        }
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<DistributionView>, AwsError> {
+        match self.0.get_distribution().id(id).send().await {
+            Ok(out) => Ok(out.distribution().map(view)),
+            Err(e) => {
+                let e = AwsError::from_sdk("GetDistribution", e);
+                if e.is_not_found() { Ok(None) } else { Err(e) }
+            }
+        }
+    }
+
+    async fn find_by_origin(&self, origin_domain: &str) -> Result<Option<String>, AwsError> {
+        let mut marker: Option<String> = None;
+        loop {
+            let out = self
+                .0
+                .list_distributions()
+                .set_marker(marker.take())
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("ListDistributions", e))?;
+            let Some(list) = out.distribution_list() else { return Ok(None) };
+            let found = list.items().iter().find(|d| {
+                d.origins().is_some_and(|o| o.items().iter().any(|o| o.domain_name() == origin_domain))
+            });
+            if let Some(d) = found {
+                return Ok(Some(d.id().to_string()));
+            }
+            match list.next_marker() {
+                Some(next) if list.is_truncated() => marker = Some(next.to_string()),
+                _ => return Ok(None),
+            }
+        }
+    }
+
+    async fn create(&self, caller_reference: &str, settings: &DistributionSettings, tags: &BTreeMap<String, String>) -> Result<DistributionView, AwsError> {
+        let config = apply(DistributionConfig::builder().caller_reference(caller_reference), settings, "CreateDistributionWithTags")?;
+        let mut tag_items = Vec::new();
+        for (k, v) in tags {
+            tag_items.push(Tag::builder().key(k).value(v).build().map_err(|e| build_err("CreateDistributionWithTags", e))?);
+        }
+        let with_tags = aws_sdk_cloudfront::types::DistributionConfigWithTags::builder()
+            .distribution_config(config)
+            .tags(Tags::builder().set_items(Some(tag_items)).build())
+            .build();
+        let out = self
+            .0
+            .create_distribution_with_tags()
+            .distribution_config_with_tags(with_tags)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("CreateDistributionWithTags", e))?;
+        out.distribution().map(view).ok_or_else(|| build_err("CreateDistributionWithTags", "no distribution in the response"))
+    }
+
+    async fn update(&self, id: &str, settings: &DistributionSettings) -> Result<DistributionView, AwsError> {
+        let mut last = None;
+        for _ in 0..ETAG_RETRIES {
+            let Some((current, etag)) = self.config(id).await? else {
+                return Err(AwsError::new(AwsErrorKind::NotFound, "UpdateDistribution", "NoSuchDistribution", id));
+            };
+            let config = apply(preserve(&current), settings, "UpdateDistribution")?;
+            match self.0.update_distribution().id(id).if_match(etag).distribution_config(config).send().await {
+                Ok(out) => {
+                    return out.distribution().map(view).ok_or_else(|| build_err("UpdateDistribution", "no distribution in the response"));
+                }
+                Err(e) => {
+                    let e = AwsError::from_sdk("UpdateDistribution", e);
+                    if e.code != "PreconditionFailed" {
+                        return Err(e);
+                    }
+                    last = Some(e);
+                }
+            }
+        }
+        Err(last.unwrap_or_else(|| build_err("UpdateDistribution", "ETag retries exhausted")))
+    }
+
+    async fn delete(&self, id: &str) -> Result<(), AwsError> {
+        let Some((_, etag)) = self.config(id).await? else { return Ok(()) };
+        match self.0.delete_distribution().id(id).if_match(etag).send().await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let e = AwsError::from_sdk("DeleteDistribution", e);
+                if e.is_not_found() { Ok(()) } else { Err(e) }
+            }
+        }
+    }
+
+    async fn invalidate(&self, id: &str, paths: &[String], caller_reference: &str) -> Result<String, AwsError> {
+        let batch = aws_sdk_cloudfront::types::InvalidationBatch::builder()
+            .paths(Paths::builder().quantity(paths.len() as i32).set_items(Some(paths.to_vec())).build().map_err(|e| build_err("CreateInvalidation", e))?)
+            .caller_reference(caller_reference)
+            .build()
+            .map_err(|e| build_err("CreateInvalidation", e))?;
+        let out = self
+            .0
+            .create_invalidation()
+            .distribution_id(id)
+            .invalidation_batch(batch)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("CreateInvalidation", e))?;
+        Ok(out.invalidation().map(|i| i.id().to_string()).unwrap_or_default())
+    }
+}

@@ -1,0 +1,320 @@
+//! What the StaticSite reconciler needs from S3, with plain types.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{
+    BucketLocationConstraint, CreateBucketConfiguration, Delete, ObjectIdentifier, ObjectOwnership, OwnershipControls,
+    OwnershipControlsRule, PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
+    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging,
+};
+
+use super::{AwsError, AwsErrorKind};
+
+/// Object metadata key that marks an object as uploaded by a site (value: its uid).
+pub const OWNER_METADATA: &str = "awsops-uid";
+
+/// What HeadBucket says about a name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BucketPresence {
+    Missing,
+    /// Exists in this account.
+    Exists,
+    /// Exists and belongs to another account (HeadBucket 403).
+    OtherAccount,
+}
+
+/// The bucket settings the site owns, as read back.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BucketSettings {
+    pub tags: BTreeMap<String, String>,
+    /// The four Block Public Access flags all on.
+    pub public_access_blocked: bool,
+    pub owner_enforced: bool,
+    pub encrypted: bool,
+    /// The bucket policy document, if any.
+    pub policy: Option<String>,
+}
+
+/// One object as listed: key, MD5 (the ETag of a single-part upload), size.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectInfo {
+    pub key: String,
+    pub etag: String,
+    pub size: i64,
+}
+
+/// One object to upload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Upload {
+    pub key: String,
+    pub body: Vec<u8>,
+    pub content_type: String,
+    pub cache_control: Option<String>,
+    /// Base64 MD5, sent as Content-MD5 so S3 verifies the body.
+    pub content_md5: String,
+}
+
+#[async_trait]
+pub trait Buckets: Send + Sync {
+    async fn presence(&self, bucket: &str) -> Result<BucketPresence, AwsError>;
+    async fn settings(&self, bucket: &str) -> Result<BucketSettings, AwsError>;
+    async fn create(&self, bucket: &str, region: &str) -> Result<(), AwsError>;
+    async fn block_public_access(&self, bucket: &str) -> Result<(), AwsError>;
+    async fn enforce_owner(&self, bucket: &str) -> Result<(), AwsError>;
+    async fn encrypt(&self, bucket: &str) -> Result<(), AwsError>;
+    async fn put_tags(&self, bucket: &str, tags: &BTreeMap<String, String>) -> Result<(), AwsError>;
+    async fn put_policy(&self, bucket: &str, policy: &str) -> Result<(), AwsError>;
+    async fn list(&self, bucket: &str) -> Result<Vec<ObjectInfo>, AwsError>;
+    /// The owner metadata of an object, if it has one.
+    async fn owner_of(&self, bucket: &str, key: &str) -> Result<Option<String>, AwsError>;
+    async fn put(&self, bucket: &str, upload: Upload, owner_uid: &str) -> Result<(), AwsError>;
+    async fn delete(&self, bucket: &str, keys: &[String]) -> Result<(), AwsError>;
+    /// Deletes the (empty) bucket; "already gone" is success.
+    async fn delete_bucket(&self, bucket: &str) -> Result<(), AwsError>;
+}
+
+pub struct SdkBuckets(pub aws_sdk_s3::Client);
+
+fn terminal(op: &'static str, e: impl std::fmt::Display) -> AwsError {
+    AwsError::new(AwsErrorKind::Terminal, op, "", e.to_string())
+}
+
+#[async_trait]
+impl Buckets for SdkBuckets {
+    async fn presence(&self, bucket: &str) -> Result<BucketPresence, AwsError> {
+        match self.0.head_bucket().bucket(bucket).send().await {
+            Ok(_) => Ok(BucketPresence::Exists),
+            Err(e) => {
+                let e = AwsError::from_sdk("HeadBucket", e);
+                match e.kind {
+                    AwsErrorKind::NotFound => Ok(BucketPresence::Missing),
+                    AwsErrorKind::AccessDenied => Ok(BucketPresence::OtherAccount),
+                    _ => Err(e),
+                }
+            }
+        }
+    }
+
+    async fn settings(&self, bucket: &str) -> Result<BucketSettings, AwsError> {
+        let tags = match self.0.get_bucket_tagging().bucket(bucket).send().await {
+            Ok(out) => out.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect(),
+            Err(e) => {
+                let e = AwsError::from_sdk("GetBucketTagging", e);
+                if e.is_not_found() { BTreeMap::new() } else { return Err(e) }
+            }
+        };
+        let public_access_blocked = match self.0.get_public_access_block().bucket(bucket).send().await {
+            Ok(out) => out.public_access_block_configuration().is_some_and(|c| {
+                c.block_public_acls() == Some(true)
+                    && c.ignore_public_acls() == Some(true)
+                    && c.block_public_policy() == Some(true)
+                    && c.restrict_public_buckets() == Some(true)
+            }),
+            Err(e) => {
+                let e = AwsError::from_sdk("GetPublicAccessBlock", e);
+                if e.is_not_found() { false } else { return Err(e) }
+            }
+        };
+        let owner_enforced = match self.0.get_bucket_ownership_controls().bucket(bucket).send().await {
+            Ok(out) => out
+                .ownership_controls()
+                .is_some_and(|c| c.rules().iter().any(|r| r.object_ownership() == &ObjectOwnership::BucketOwnerEnforced)),
+            Err(e) => {
+                let e = AwsError::from_sdk("GetBucketOwnershipControls", e);
+                if e.is_not_found() { false } else { return Err(e) }
+            }
+        };
+        let encrypted = match self.0.get_bucket_encryption().bucket(bucket).send().await {
+            Ok(out) => out.server_side_encryption_configuration().is_some_and(|c| !c.rules().is_empty()),
+            Err(e) => {
+                let e = AwsError::from_sdk("GetBucketEncryption", e);
+                if e.is_not_found() { false } else { return Err(e) }
+            }
+        };
+        let policy = match self.0.get_bucket_policy().bucket(bucket).send().await {
+            Ok(out) => out.policy().map(str::to_string),
+            Err(e) => {
+                let e = AwsError::from_sdk("GetBucketPolicy", e);
+                if e.is_not_found() { None } else { return Err(e) }
+            }
+        };
+        Ok(BucketSettings { tags, public_access_blocked, owner_enforced, encrypted, policy })
+    }
+
+    async fn create(&self, bucket: &str, region: &str) -> Result<(), AwsError> {
+        let mut req = self.0.create_bucket().bucket(bucket).object_ownership(ObjectOwnership::BucketOwnerEnforced);
+        if region != "us-east-1" {
+            req = req.create_bucket_configuration(
+                CreateBucketConfiguration::builder().location_constraint(BucketLocationConstraint::from(region)).build(),
+            );
+        }
+        match req.send().await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let e = AwsError::from_sdk("CreateBucket", e);
+                // A retry after a lost response: the bucket is ours already.
+                if e.code == "BucketAlreadyOwnedByYou" { Ok(()) } else { Err(e) }
+            }
+        }
+    }
+
+    async fn block_public_access(&self, bucket: &str) -> Result<(), AwsError> {
+        let config = PublicAccessBlockConfiguration::builder()
+            .block_public_acls(true)
+            .ignore_public_acls(true)
+            .block_public_policy(true)
+            .restrict_public_buckets(true)
+            .build();
+        self.0
+            .put_public_access_block()
+            .bucket(bucket)
+            .public_access_block_configuration(config)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::from_sdk("PutPublicAccessBlock", e))
+    }
+
+    async fn enforce_owner(&self, bucket: &str) -> Result<(), AwsError> {
+        let rule = OwnershipControlsRule::builder()
+            .object_ownership(ObjectOwnership::BucketOwnerEnforced)
+            .build()
+            .map_err(|e| terminal("PutBucketOwnershipControls", e))?;
+        let controls = OwnershipControls::builder().rules(rule).build().map_err(|e| terminal("PutBucketOwnershipControls", e))?;
+        self.0
+            .put_bucket_ownership_controls()
+            .bucket(bucket)
+            .ownership_controls(controls)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::from_sdk("PutBucketOwnershipControls", e))
+    }
+
+    async fn encrypt(&self, bucket: &str) -> Result<(), AwsError> {
+        let default = ServerSideEncryptionByDefault::builder()
+            .sse_algorithm(ServerSideEncryption::Aes256)
+            .build()
+            .map_err(|e| terminal("PutBucketEncryption", e))?;
+        let config = ServerSideEncryptionConfiguration::builder()
+            .rules(ServerSideEncryptionRule::builder().apply_server_side_encryption_by_default(default).build())
+            .build()
+            .map_err(|e| terminal("PutBucketEncryption", e))?;
+        self.0
+            .put_bucket_encryption()
+            .bucket(bucket)
+            .server_side_encryption_configuration(config)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::from_sdk("PutBucketEncryption", e))
+    }
+
+    async fn put_tags(&self, bucket: &str, tags: &BTreeMap<String, String>) -> Result<(), AwsError> {
+        let mut tagging = Tagging::builder();
+        for (k, v) in tags {
+            tagging = tagging.tag_set(Tag::builder().key(k).value(v).build().map_err(|e| terminal("PutBucketTagging", e))?);
+        }
+        self.0
+            .put_bucket_tagging()
+            .bucket(bucket)
+            .tagging(tagging.build().map_err(|e| terminal("PutBucketTagging", e))?)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::from_sdk("PutBucketTagging", e))
+    }
+
+    async fn put_policy(&self, bucket: &str, policy: &str) -> Result<(), AwsError> {
+        self.0
+            .put_bucket_policy()
+            .bucket(bucket)
+            .policy(policy)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::from_sdk("PutBucketPolicy", e))
+    }
+
+    async fn list(&self, bucket: &str) -> Result<Vec<ObjectInfo>, AwsError> {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .0
+                .list_objects_v2()
+                .bucket(bucket)
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("ListObjectsV2", e))?;
+            for o in page.contents() {
+                out.push(ObjectInfo {
+                    key: o.key().unwrap_or_default().to_string(),
+                    etag: o.e_tag().unwrap_or_default().trim_matches('"').to_string(),
+                    size: o.size().unwrap_or(0),
+                });
+            }
+            match page.next_continuation_token() {
+                Some(next) if page.is_truncated() == Some(true) => token = Some(next.to_string()),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    async fn owner_of(&self, bucket: &str, key: &str) -> Result<Option<String>, AwsError> {
+        match self.0.head_object().bucket(bucket).key(key).send().await {
+            Ok(out) => Ok(out.metadata().and_then(|m| m.get(OWNER_METADATA)).cloned()),
+            Err(e) => {
+                let e = AwsError::from_sdk("HeadObject", e);
+                if e.is_not_found() { Ok(None) } else { Err(e) }
+            }
+        }
+    }
+
+    async fn put(&self, bucket: &str, upload: Upload, owner_uid: &str) -> Result<(), AwsError> {
+        self.0
+            .put_object()
+            .bucket(bucket)
+            .key(&upload.key)
+            .content_type(&upload.content_type)
+            .set_cache_control(upload.cache_control.clone())
+            .content_md5(&upload.content_md5)
+            .metadata(OWNER_METADATA, owner_uid)
+            .body(ByteStream::from(upload.body))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::from_sdk("PutObject", e))
+    }
+
+    async fn delete(&self, bucket: &str, keys: &[String]) -> Result<(), AwsError> {
+        for chunk in keys.chunks(1000) {
+            let objects = chunk
+                .iter()
+                .map(|k| ObjectIdentifier::builder().key(k).build().map_err(|e| terminal("DeleteObjects", e)))
+                .collect::<Result<Vec<_>, _>>()?;
+            let delete = Delete::builder().set_objects(Some(objects)).quiet(true).build().map_err(|e| terminal("DeleteObjects", e))?;
+            self.0
+                .delete_objects()
+                .bucket(bucket)
+                .delete(delete)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("DeleteObjects", e))?;
+        }
+        Ok(())
+    }
+
+    async fn delete_bucket(&self, bucket: &str) -> Result<(), AwsError> {
+        match self.0.delete_bucket().bucket(bucket).send().await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let e = AwsError::from_sdk("DeleteBucket", e);
+                if e.is_not_found() { Ok(()) } else { Err(e) }
+            }
+        }
+    }
+}
