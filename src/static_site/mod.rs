@@ -1,6 +1,8 @@
 //! The StaticSite reconciler: `apply` converges AWS toward the spec,
 //! `cleanup` removes what the site owns (both safe to repeat).
 
+pub mod plan;
+
 use std::time::Duration;
 
 use k8s_openapi::jiff::Timestamp;
