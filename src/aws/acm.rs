@@ -31,7 +31,8 @@ pub struct Certificate {
 #[async_trait]
 pub trait Certificates: Send + Sync {
     /// Requests a DNS-validated certificate; `token` makes retries idempotent.
-    async fn request(&self, names: &[String], token: &str, tags: &BTreeMap<String, String>) -> Result<String, AwsError>;
+    async fn request(&self, names: &[String], token: &str, tags: &BTreeMap<String, String>)
+    -> Result<String, AwsError>;
     async fn describe(&self, arn: &str) -> Result<Option<Certificate>, AwsError>;
     /// "Already gone" is success.
     async fn delete(&self, arn: &str) -> Result<(), AwsError>;
@@ -41,8 +42,15 @@ pub struct SdkCertificates(pub aws_sdk_acm::Client);
 
 #[async_trait]
 impl Certificates for SdkCertificates {
-    async fn request(&self, names: &[String], token: &str, tags: &BTreeMap<String, String>) -> Result<String, AwsError> {
-        let (first, rest) = names.split_first().ok_or_else(|| AwsError::new(AwsErrorKind::Terminal, "RequestCertificate", "", "no names"))?;
+    async fn request(
+        &self,
+        names: &[String],
+        token: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<String, AwsError> {
+        let (first, rest) = names
+            .split_first()
+            .ok_or_else(|| AwsError::new(AwsErrorKind::Terminal, "RequestCertificate", "", "no names"))?;
         let mut req = self
             .0
             .request_certificate()
@@ -52,12 +60,21 @@ impl Certificates for SdkCertificates {
             .set_subject_alternative_names((!rest.is_empty()).then(|| rest.to_vec()));
         for name in names {
             req = req.domain_validation_options(
-                DomainValidationOption::builder().domain_name(name).validation_domain(name.trim_start_matches("*.")).build()
+                DomainValidationOption::builder()
+                    .domain_name(name)
+                    .validation_domain(name.trim_start_matches("*."))
+                    .build()
                     .map_err(|e| AwsError::new(AwsErrorKind::Terminal, "RequestCertificate", "", e.to_string()))?,
             );
         }
         for (k, v) in tags {
-            req = req.tags(Tag::builder().key(k).value(v).build().map_err(|e| AwsError::new(AwsErrorKind::Terminal, "RequestCertificate", "", e.to_string()))?);
+            req = req.tags(
+                Tag::builder()
+                    .key(k)
+                    .value(v)
+                    .build()
+                    .map_err(|e| AwsError::new(AwsErrorKind::Terminal, "RequestCertificate", "", e.to_string()))?,
+            );
         }
         let out = req.send().await.map_err(|e| AwsError::from_sdk("RequestCertificate", e))?;
         Ok(out.certificate_arn().unwrap_or_default().to_string())
@@ -81,7 +98,9 @@ impl Certificates for SdkCertificates {
         validation.sort();
         validation.dedup();
         let tags = match self.0.list_tags_for_certificate().certificate_arn(arn).send().await {
-            Ok(t) => t.tags().iter().map(|t| (t.key().to_string(), t.value().unwrap_or_default().to_string())).collect(),
+            Ok(t) => {
+                t.tags().iter().map(|t| (t.key().to_string(), t.value().unwrap_or_default().to_string())).collect()
+            }
             Err(e) => return Err(AwsError::from_sdk("ListTagsForCertificate", e)),
         };
         Ok(Some(Certificate {

@@ -37,6 +37,22 @@ impl AwsClients {
     pub fn rds(&self) -> super::rds::SdkRds {
         super::rds::SdkRds(self.rds.clone())
     }
+
+    pub fn buckets(&self) -> super::s3::SdkBuckets {
+        super::s3::SdkBuckets(self.s3.clone())
+    }
+
+    pub fn cdn(&self) -> super::cloudfront::SdkCdn {
+        super::cloudfront::SdkCdn(self.cloudfront.clone())
+    }
+
+    pub fn certificates(&self) -> super::acm::SdkCertificates {
+        super::acm::SdkCertificates(self.acm.clone())
+    }
+
+    pub fn dns(&self) -> super::route53::SdkDns {
+        super::route53::SdkDns(self.route53.clone())
+    }
 }
 
 /// Hands out (and caches) [`AwsClients`] per region and role.

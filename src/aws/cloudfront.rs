@@ -63,7 +63,12 @@ pub trait Cdn: Send + Sync {
     /// A distribution whose origin is `origin_domain` (finds one created by a
     /// request whose response was lost).
     async fn find_by_origin(&self, origin_domain: &str) -> Result<Option<String>, AwsError>;
-    async fn create(&self, caller_reference: &str, settings: &DistributionSettings, tags: &BTreeMap<String, String>) -> Result<DistributionView, AwsError>;
+    async fn create(
+        &self,
+        caller_reference: &str,
+        settings: &DistributionSettings,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<DistributionView, AwsError>;
     /// Read-modify-write of the full config with the current ETag, retried on
     /// `PreconditionFailed`; settings the site does not own are kept.
     async fn update(&self, id: &str, settings: &DistributionSettings) -> Result<DistributionView, AwsError>;
@@ -79,7 +84,11 @@ fn build_err(op: &'static str, e: impl std::fmt::Display) -> AwsError {
 }
 
 /// Writes `s` into `config` (a fresh one, or the current one for updates).
-fn apply(mut config: aws_sdk_cloudfront::types::builders::DistributionConfigBuilder, s: &DistributionSettings, op: &'static str) -> Result<DistributionConfig, AwsError> {
+fn apply(
+    mut config: aws_sdk_cloudfront::types::builders::DistributionConfigBuilder,
+    s: &DistributionSettings,
+    op: &'static str,
+) -> Result<DistributionConfig, AwsError> {
     let origin = Origin::builder()
         .id(&s.origin_id)
         .domain_name(&s.origin_domain)
@@ -97,7 +106,13 @@ fn apply(mut config: aws_sdk_cloudfront::types::builders::DistributionConfigBuil
             AllowedMethods::builder()
                 .quantity(2)
                 .set_items(Some(get_head()))
-                .cached_methods(CachedMethods::builder().quantity(2).set_items(Some(get_head())).build().map_err(|e| build_err(op, e))?)
+                .cached_methods(
+                    CachedMethods::builder()
+                        .quantity(2)
+                        .set_items(Some(get_head()))
+                        .build()
+                        .map_err(|e| build_err(op, e))?,
+                )
                 .build()
                 .map_err(|e| build_err(op, e))?,
         )
@@ -108,7 +123,9 @@ fn apply(mut config: aws_sdk_cloudfront::types::builders::DistributionConfigBuil
             .acm_certificate_arn(arn)
             .cloud_front_default_certificate(false)
             .ssl_support_method(SslSupportMethod::from(s.ssl_support_method.as_deref().unwrap_or("sni-only")))
-            .minimum_protocol_version(MinimumProtocolVersion::from(s.minimum_protocol_version.as_deref().unwrap_or("TLSv1.2_2021")))
+            .minimum_protocol_version(MinimumProtocolVersion::from(
+                s.minimum_protocol_version.as_deref().unwrap_or("TLSv1.2_2021"),
+            ))
             .build(),
         None => ViewerCertificate::builder().cloud_front_default_certificate(true).build(),
     };
@@ -165,7 +182,9 @@ fn read(config: &DistributionConfig) -> DistributionSettings {
         default_root_object: config.default_root_object().unwrap_or_default().to_string(),
         aliases,
         ssl_support_method: acm.as_ref().and(cert.and_then(|c| c.ssl_support_method()).map(|m| m.as_str().to_string())),
-        minimum_protocol_version: acm.as_ref().and(cert.and_then(|c| c.minimum_protocol_version()).map(|m| m.as_str().to_string())),
+        minimum_protocol_version: acm
+            .as_ref()
+            .and(cert.and_then(|c| c.minimum_protocol_version()).map(|m| m.as_str().to_string())),
         certificate_arn: acm,
         viewer_protocol_policy: behavior.map(|b| b.viewer_protocol_policy().as_str().to_string()).unwrap_or_default(),
         compress: behavior.and_then(|b| b.compress()).unwrap_or(false),
@@ -276,9 +295,10 @@ impl Cdn for SdkCdn {
                 .await
                 .map_err(|e| AwsError::from_sdk("ListDistributions", e))?;
             let Some(list) = out.distribution_list() else { return Ok(None) };
-            let found = list.items().iter().find(|d| {
-                d.origins().is_some_and(|o| o.items().iter().any(|o| o.domain_name() == origin_domain))
-            });
+            let found = list
+                .items()
+                .iter()
+                .find(|d| d.origins().is_some_and(|o| o.items().iter().any(|o| o.domain_name() == origin_domain)));
             if let Some(d) = found {
                 return Ok(Some(d.id().to_string()));
             }
@@ -289,11 +309,21 @@ impl Cdn for SdkCdn {
         }
     }
 
-    async fn create(&self, caller_reference: &str, settings: &DistributionSettings, tags: &BTreeMap<String, String>) -> Result<DistributionView, AwsError> {
-        let config = apply(DistributionConfig::builder().caller_reference(caller_reference), settings, "CreateDistributionWithTags")?;
+    async fn create(
+        &self,
+        caller_reference: &str,
+        settings: &DistributionSettings,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<DistributionView, AwsError> {
+        let config = apply(
+            DistributionConfig::builder().caller_reference(caller_reference),
+            settings,
+            "CreateDistributionWithTags",
+        )?;
         let mut tag_items = Vec::new();
         for (k, v) in tags {
-            tag_items.push(Tag::builder().key(k).value(v).build().map_err(|e| build_err("CreateDistributionWithTags", e))?);
+            tag_items
+                .push(Tag::builder().key(k).value(v).build().map_err(|e| build_err("CreateDistributionWithTags", e))?);
         }
         let with_tags = aws_sdk_cloudfront::types::DistributionConfigWithTags::builder()
             .distribution_config(config)
@@ -306,7 +336,9 @@ impl Cdn for SdkCdn {
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("CreateDistributionWithTags", e))?;
-        out.distribution().map(view).ok_or_else(|| build_err("CreateDistributionWithTags", "no distribution in the response"))
+        out.distribution()
+            .map(view)
+            .ok_or_else(|| build_err("CreateDistributionWithTags", "no distribution in the response"))
     }
 
     async fn update(&self, id: &str, settings: &DistributionSettings) -> Result<DistributionView, AwsError> {
@@ -318,7 +350,10 @@ impl Cdn for SdkCdn {
             let config = apply(preserve(&current), settings, "UpdateDistribution")?;
             match self.0.update_distribution().id(id).if_match(etag).distribution_config(config).send().await {
                 Ok(out) => {
-                    return out.distribution().map(view).ok_or_else(|| build_err("UpdateDistribution", "no distribution in the response"));
+                    return out
+                        .distribution()
+                        .map(view)
+                        .ok_or_else(|| build_err("UpdateDistribution", "no distribution in the response"));
                 }
                 Err(e) => {
                     let e = AwsError::from_sdk("UpdateDistribution", e);
@@ -345,7 +380,13 @@ impl Cdn for SdkCdn {
 
     async fn invalidate(&self, id: &str, paths: &[String], caller_reference: &str) -> Result<String, AwsError> {
         let batch = aws_sdk_cloudfront::types::InvalidationBatch::builder()
-            .paths(Paths::builder().quantity(paths.len() as i32).set_items(Some(paths.to_vec())).build().map_err(|e| build_err("CreateInvalidation", e))?)
+            .paths(
+                Paths::builder()
+                    .quantity(paths.len() as i32)
+                    .set_items(Some(paths.to_vec()))
+                    .build()
+                    .map_err(|e| build_err("CreateInvalidation", e))?,
+            )
             .caller_reference(caller_reference)
             .build()
             .map_err(|e| build_err("CreateInvalidation", e))?;

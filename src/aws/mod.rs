@@ -3,11 +3,11 @@
 //! errors are classified, and the interceptor that counts every call.
 //! Nothing outside this module names an `aws_sdk_*` type.
 
+pub mod acm;
 pub mod clients;
+pub mod cloudfront;
 pub mod error;
 pub mod interceptor;
-pub mod acm;
-pub mod cloudfront;
 pub mod rds;
 pub mod route53;
 pub mod s3;

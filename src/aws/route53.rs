@@ -1,7 +1,9 @@
 //! What the StaticSite reconciler needs from Route 53.
 
 use async_trait::async_trait;
-use aws_sdk_route53::types::{AliasTarget, Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType};
+use aws_sdk_route53::types::{
+    AliasTarget, Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
+};
 
 use super::{AwsError, AwsErrorKind};
 
@@ -73,7 +75,9 @@ fn record_set(r: &Record) -> Result<ResourceRecordSet, AwsError> {
     } else {
         set = set.ttl(300);
         for v in &r.values {
-            set = set.resource_records(ResourceRecord::builder().value(v).build().map_err(|e| terminal("ChangeResourceRecordSets", e))?);
+            set = set.resource_records(
+                ResourceRecord::builder().value(v).build().map_err(|e| terminal("ChangeResourceRecordSets", e))?,
+            );
         }
     }
     set.build().map_err(|e| terminal("ChangeResourceRecordSets", e))

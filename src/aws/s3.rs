@@ -118,9 +118,9 @@ impl Buckets for SdkBuckets {
             }
         };
         let owner_enforced = match self.0.get_bucket_ownership_controls().bucket(bucket).send().await {
-            Ok(out) => out
-                .ownership_controls()
-                .is_some_and(|c| c.rules().iter().any(|r| r.object_ownership() == &ObjectOwnership::BucketOwnerEnforced)),
+            Ok(out) => out.ownership_controls().is_some_and(|c| {
+                c.rules().iter().any(|r| r.object_ownership() == &ObjectOwnership::BucketOwnerEnforced)
+            }),
             Err(e) => {
                 let e = AwsError::from_sdk("GetBucketOwnershipControls", e);
                 if e.is_not_found() { false } else { return Err(e) }
@@ -147,7 +147,9 @@ impl Buckets for SdkBuckets {
         let mut req = self.0.create_bucket().bucket(bucket).object_ownership(ObjectOwnership::BucketOwnerEnforced);
         if region != "us-east-1" {
             req = req.create_bucket_configuration(
-                CreateBucketConfiguration::builder().location_constraint(BucketLocationConstraint::from(region)).build(),
+                CreateBucketConfiguration::builder()
+                    .location_constraint(BucketLocationConstraint::from(region))
+                    .build(),
             );
         }
         match req.send().await {
@@ -182,7 +184,8 @@ impl Buckets for SdkBuckets {
             .object_ownership(ObjectOwnership::BucketOwnerEnforced)
             .build()
             .map_err(|e| terminal("PutBucketOwnershipControls", e))?;
-        let controls = OwnershipControls::builder().rules(rule).build().map_err(|e| terminal("PutBucketOwnershipControls", e))?;
+        let controls =
+            OwnershipControls::builder().rules(rule).build().map_err(|e| terminal("PutBucketOwnershipControls", e))?;
         self.0
             .put_bucket_ownership_controls()
             .bucket(bucket)
@@ -215,7 +218,8 @@ impl Buckets for SdkBuckets {
     async fn put_tags(&self, bucket: &str, tags: &BTreeMap<String, String>) -> Result<(), AwsError> {
         let mut tagging = Tagging::builder();
         for (k, v) in tags {
-            tagging = tagging.tag_set(Tag::builder().key(k).value(v).build().map_err(|e| terminal("PutBucketTagging", e))?);
+            tagging =
+                tagging.tag_set(Tag::builder().key(k).value(v).build().map_err(|e| terminal("PutBucketTagging", e))?);
         }
         self.0
             .put_bucket_tagging()
@@ -296,7 +300,11 @@ impl Buckets for SdkBuckets {
                 .iter()
                 .map(|k| ObjectIdentifier::builder().key(k).build().map_err(|e| terminal("DeleteObjects", e)))
                 .collect::<Result<Vec<_>, _>>()?;
-            let delete = Delete::builder().set_objects(Some(objects)).quiet(true).build().map_err(|e| terminal("DeleteObjects", e))?;
+            let delete = Delete::builder()
+                .set_objects(Some(objects))
+                .quiet(true)
+                .build()
+                .map_err(|e| terminal("DeleteObjects", e))?;
             self.0
                 .delete_objects()
                 .bucket(bucket)

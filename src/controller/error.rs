@@ -17,6 +17,11 @@ pub enum Error {
     Finalizer(String),
     #[error("timed out after {0:?} writing status")]
     StatusTimeout(Duration),
+    /// Cleanup is waiting for AWS (a distribution deploying its disabled
+    /// state); kube-runtime's finalizer helper removes the finalizer on any
+    /// `Ok`, so waiting is reported as this error and requeued, not counted.
+    #[error("cleanup waits {0:?} for AWS")]
+    CleanupPending(Duration),
 }
 
 impl Error {
@@ -36,6 +41,7 @@ impl Error {
             Self::AwsConfig(_) => "aws_config",
             Self::Finalizer(_) => "finalizer",
             Self::StatusTimeout(_) => "status_timeout",
+            Self::CleanupPending(_) => "cleanup_pending",
         }
     }
 
@@ -52,6 +58,7 @@ impl Error {
                 AwsErrorKind::AccessDenied | AwsErrorKind::Terminal => 300,
             },
             Self::AwsConfig(_) => 300,
+            Self::CleanupPending(wait) => return *wait,
         };
         Duration::from_secs(secs)
     }

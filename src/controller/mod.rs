@@ -16,11 +16,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
+use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::Api;
 use kube::core::DeserializeGuard;
 use kube::core::error_boundary::InvalidObject;
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::finalizer::{self, finalizer};
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 use tokio::sync::watch;
@@ -179,7 +181,23 @@ async fn run_controllers(ctx: Arc<Context>, config: &Config, stop: watch::Receiv
         .graceful_shutdown_on(stopped(stop.clone()))
         .run(reconcile_failover, error_policy, ctx.clone())
         .for_each(log_outcome);
-    let sites = Controller::new(scoped::<DeserializeGuard<StaticSite>>(ctx.client.clone(), ns), wc)
+    let sites = Controller::new(scoped::<DeserializeGuard<StaticSite>>(ctx.client.clone(), ns), wc);
+    let store = sites.store();
+    // An edit to a ConfigMap a site serves reconciles that site.
+    let sites = sites
+        .watches(scoped::<ConfigMap>(ctx.client.clone(), ns), watcher::Config::default(), move |cm| {
+            let (namespace, name) = (cm.namespace(), cm.name_any());
+            store
+                .state()
+                .into_iter()
+                .filter(|guard| {
+                    guard.0.as_ref().is_ok_and(|site| {
+                        site.namespace() == namespace && site.spec.content.config_maps.iter().any(|c| c.name == name)
+                    })
+                })
+                .map(|guard| ObjectRef::from_obj(guard.as_ref()))
+                .collect::<Vec<_>>()
+        })
         .with_config(runtime)
         .graceful_shutdown_on(stopped(stop))
         .run(reconcile_site, error_policy, ctx)
@@ -228,6 +246,9 @@ where
     K: Resource<DynamicType = ()>,
 {
     let kind = K::kind(&());
+    if let Error::CleanupPending(wait) = error {
+        return Action::requeue(*wait);
+    }
     ctx.metrics.reconcile_error(&kind, error.category());
     tracing::warn!(%kind, name = %obj.name_any(), category = error.category(), error = %error, "reconcile error");
     Action::requeue(error.requeue_after())

@@ -54,31 +54,49 @@ pub struct Identity {
 
 impl Identity {
     /// Resolves the bucket name and region, refusing changes to either once recorded.
-    pub fn resolve(spec: &StaticSiteSpec, status: &StaticSiteStatus, namespace: &str, name: &str, uid: &str, default_region: Option<&str>) -> Result<Self, Stall> {
+    pub fn resolve(
+        spec: &StaticSiteSpec,
+        status: &StaticSiteStatus,
+        namespace: &str,
+        name: &str,
+        uid: &str,
+        default_region: Option<&str>,
+    ) -> Result<Self, Stall> {
         let region = match spec.region.as_deref().or(default_region) {
             Some(r) => r.to_string(),
-            None => return Err(Stall::new(crate::api::conditions::reason::INVALID_SPEC, "no AWS region: set spec.region or the controller's AWS_REGION")),
+            None => {
+                return Err(Stall::new(
+                    crate::api::conditions::reason::INVALID_SPEC,
+                    "no AWS region: set spec.region or the controller's AWS_REGION",
+                ));
+            }
         };
         let bucket = spec.bucket.name.clone().unwrap_or_else(|| default_bucket_name(namespace, name, uid));
         if let Some(recorded) = &status.bucket {
             if recorded.name != bucket {
-                return Err(Stall::new(crate::api::conditions::reason::IMMUTABLE_FIELD, format!(
-                    "spec.bucket.name is immutable: the site uses bucket {:?}; restore the field (a new bucket needs a new StaticSite)",
-                    recorded.name
-                )));
+                return Err(Stall::new(
+                    crate::api::conditions::reason::IMMUTABLE_FIELD,
+                    format!(
+                        "spec.bucket.name is immutable: the site uses bucket {:?}; restore the field (a new bucket needs a new StaticSite)",
+                        recorded.name
+                    ),
+                ));
             }
             if recorded.region != region {
-                return Err(Stall::new(crate::api::conditions::reason::IMMUTABLE_FIELD, format!(
-                    "spec.region is immutable: the site lives in {:?}; restore the field",
-                    recorded.region
-                )));
+                return Err(Stall::new(
+                    crate::api::conditions::reason::IMMUTABLE_FIELD,
+                    format!("spec.region is immutable: the site lives in {:?}; restore the field", recorded.region),
+                ));
             }
         }
         Ok(Self { namespace: namespace.into(), name: name.into(), uid: uid.into(), region, bucket })
     }
 
     pub fn tags(&self) -> BTreeMap<String, String> {
-        BTreeMap::from([(TAG_OWNER.to_string(), format!("{}/{}", self.namespace, self.name)), (TAG_UID.to_string(), self.uid.clone())])
+        BTreeMap::from([
+            (TAG_OWNER.to_string(), format!("{}/{}", self.namespace, self.name)),
+            (TAG_UID.to_string(), self.uid.clone()),
+        ])
     }
 
     pub fn origin_domain(&self) -> String {
@@ -96,8 +114,11 @@ impl Identity {
 
 /// `awsops-<namespace>-<name>-<uid prefix>`, lowercased and cut to S3's 63 characters.
 pub fn default_bucket_name(namespace: &str, name: &str, uid: &str) -> String {
-    let clean = |s: &str| s.to_ascii_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect::<String>();
-    let suffix: String = uid.chars().filter(|c| c.is_ascii_alphanumeric()).take(8).collect::<String>().to_ascii_lowercase();
+    let clean = |s: &str| {
+        s.to_ascii_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect::<String>()
+    };
+    let suffix: String =
+        uid.chars().filter(|c| c.is_ascii_alphanumeric()).take(8).collect::<String>().to_ascii_lowercase();
     let mut head = format!("awsops-{}-{}", clean(namespace), clean(name));
     head.truncate(63 - suffix.len() - 1);
     format!("{}-{suffix}", head.trim_end_matches('-'))
@@ -114,16 +135,27 @@ pub enum BucketStep {
 }
 
 /// What the bucket needs, or why it must not be touched.
-pub fn bucket_steps(presence: &BucketPresence, settings: Option<&BucketSettings>, id: &Identity, adopt: bool) -> Result<Vec<BucketStep>, Stall> {
+pub fn bucket_steps(
+    presence: &BucketPresence,
+    settings: Option<&BucketSettings>,
+    id: &Identity,
+    adopt: bool,
+) -> Result<Vec<BucketStep>, Stall> {
     let settings = match presence {
         BucketPresence::OtherAccount => {
-            return Err(Stall::new(why::BUCKET_NOT_OWNED, format!(
-                "bucket {:?} belongs to another AWS account: choose another spec.bucket.name",
-                id.bucket
-            )));
+            return Err(Stall::new(
+                why::BUCKET_NOT_OWNED,
+                format!("bucket {:?} belongs to another AWS account: choose another spec.bucket.name", id.bucket),
+            ));
         }
         BucketPresence::Missing => {
-            return Ok(vec![BucketStep::Create, BucketStep::Tag, BucketStep::BlockPublicAccess, BucketStep::EnforceOwner, BucketStep::Encrypt]);
+            return Ok(vec![
+                BucketStep::Create,
+                BucketStep::Tag,
+                BucketStep::BlockPublicAccess,
+                BucketStep::EnforceOwner,
+                BucketStep::Encrypt,
+            ]);
         }
         BucketPresence::Exists => settings.cloned().unwrap_or_default(),
     };
@@ -131,11 +163,15 @@ pub fn bucket_steps(presence: &BucketPresence, settings: Option<&BucketSettings>
     let ours = settings.tags.get(TAG_UID) == Some(&id.uid);
     if !ours {
         if !adopt {
-            let owner = settings.tags.get(TAG_OWNER).map(|o| format!(" (it is managed by StaticSite {o})")).unwrap_or_default();
-            return Err(Stall::new(why::BUCKET_NOT_OWNED, format!(
-                "bucket {:?} already exists and is not this site's{owner}: set spec.bucket.adopt: true to take it over, or choose another name",
-                id.bucket
-            )));
+            let owner =
+                settings.tags.get(TAG_OWNER).map(|o| format!(" (it is managed by StaticSite {o})")).unwrap_or_default();
+            return Err(Stall::new(
+                why::BUCKET_NOT_OWNED,
+                format!(
+                    "bucket {:?} already exists and is not this site's{owner}: set spec.bucket.adopt: true to take it over, or choose another name",
+                    id.bucket
+                ),
+            ));
         }
         steps.push(BucketStep::Tag);
     } else if id.tags().iter().any(|(k, v)| settings.tags.get(k) != Some(v)) {
@@ -189,20 +225,28 @@ pub fn names_outside_zone<'a>(names: impl IntoIterator<Item = &'a str>, zone: &s
 /// Whether a certificate for `cert_names` serves `name` (exact, or one-label wildcard).
 pub fn covers(cert_names: &[String], name: &str) -> bool {
     cert_names.iter().any(|c| {
-        c == name || (c.starts_with("*.") && name.split_once('.').is_some_and(|(first, rest)| first != "*" && rest == &c[2..]))
+        c == name
+            || (c.starts_with("*.")
+                && name.split_once('.').is_some_and(|(first, rest)| first != "*" && rest == &c[2..]))
     })
 }
 
 /// Checks a certificate named in `spec.domain.certificateArn`.
 pub fn check_given_certificate(names: &[String], cert_names: &[String], region: &str, arn: &str) -> Result<(), Stall> {
     if region != "us-east-1" {
-        return Err(Stall::new(why::CERTIFICATE_NOT_USABLE, format!("certificate {arn} is in {region}; CloudFront only uses certificates from us-east-1")));
+        return Err(Stall::new(
+            why::CERTIFICATE_NOT_USABLE,
+            format!("certificate {arn} is in {region}; CloudFront only uses certificates from us-east-1"),
+        ));
     }
     let missing: Vec<&String> = names.iter().filter(|n| !covers(cert_names, n)).collect();
     if !missing.is_empty() {
-        return Err(Stall::new(why::CERTIFICATE_NOT_USABLE, format!(
-            "certificate {arn} does not cover {missing:?} (it covers {cert_names:?}): use a certificate for every name, or omit certificateArn"
-        )));
+        return Err(Stall::new(
+            why::CERTIFICATE_NOT_USABLE,
+            format!(
+                "certificate {arn} does not cover {missing:?} (it covers {cert_names:?}): use a certificate for every name, or omit certificateArn"
+            ),
+        ));
     }
     Ok(())
 }
@@ -219,7 +263,12 @@ pub fn certificate_token(uid: &str, names: &[String]) -> String {
 }
 
 /// The distribution's settings as the spec declares them.
-pub fn desired_distribution(spec: &StaticSiteSpec, id: &Identity, oac_id: &str, certificate_arn: Option<&str>) -> DistributionSettings {
+pub fn desired_distribution(
+    spec: &StaticSiteSpec,
+    id: &Identity,
+    oac_id: &str,
+    certificate_arn: Option<&str>,
+) -> DistributionSettings {
     let mut aliases: Vec<String> = spec.domain.iter().flat_map(|d| d.names.iter().map(|n| n.0.clone())).collect();
     aliases.sort();
     let price_class = match spec.distribution.price_class {
@@ -267,7 +316,8 @@ pub fn distribution_drift(desired: &DistributionSettings, actual: &DistributionS
     check(
         "tls",
         desired.certificate_arn.is_some()
-            && (desired.ssl_support_method != actual.ssl_support_method || desired.minimum_protocol_version != actual.minimum_protocol_version),
+            && (desired.ssl_support_method != actual.ssl_support_method
+                || desired.minimum_protocol_version != actual.minimum_protocol_version),
     );
     check("viewerProtocolPolicy", desired.viewer_protocol_policy != actual.viewer_protocol_policy);
     check("compress", desired.compress != actual.compress);
@@ -307,7 +357,8 @@ pub fn content_plan(desired: &[DesiredFile], existing: &[ObjectInfo], prune: boo
         }
     }
     if prune {
-        plan.prune_candidates = existing.iter().filter(|o| !want.contains(o.key.as_str())).map(|o| o.key.clone()).collect();
+        plan.prune_candidates =
+            existing.iter().filter(|o| !want.contains(o.key.as_str())).map(|o| o.key.clone()).collect();
     }
     plan
 }
@@ -340,7 +391,9 @@ pub fn ownership_value(id: &Identity) -> String {
 
 fn owned_by(records: &[Record], name: &str, uid: &str) -> bool {
     let txt = ownership_record_name(name);
-    records.iter().any(|r| r.name == txt && r.type_ == "TXT" && r.values.iter().any(|v| v.contains(&format!("awsops.dev/uid={uid}"))))
+    records.iter().any(|r| {
+        r.name == txt && r.type_ == "TXT" && r.values.iter().any(|v| v.contains(&format!("awsops.dev/uid={uid}")))
+    })
 }
 
 /// The records each name needs.
@@ -350,12 +403,27 @@ pub fn desired_records(names: &[String], kind: RecordKind, target: &str, id: &Id
         match kind {
             RecordKind::Alias => {
                 for type_ in ["A", "AAAA"] {
-                    out.push(Record { name: name.clone(), type_: type_.into(), alias: Some(target.to_string()), values: vec![] });
+                    out.push(Record {
+                        name: name.clone(),
+                        type_: type_.into(),
+                        alias: Some(target.to_string()),
+                        values: vec![],
+                    });
                 }
             }
-            RecordKind::Cname => out.push(Record { name: name.clone(), type_: "CNAME".into(), alias: None, values: vec![target.to_string()] }),
+            RecordKind::Cname => out.push(Record {
+                name: name.clone(),
+                type_: "CNAME".into(),
+                alias: None,
+                values: vec![target.to_string()],
+            }),
         }
-        out.push(Record { name: ownership_record_name(name), type_: "TXT".into(), alias: None, values: vec![ownership_value(id)] });
+        out.push(Record {
+            name: ownership_record_name(name),
+            type_: "TXT".into(),
+            alias: None,
+            values: vec![ownership_value(id)],
+        });
     }
     out
 }
@@ -363,7 +431,13 @@ pub fn desired_records(names: &[String], kind: RecordKind, target: &str, id: &Id
 /// The changes that make the zone hold `desired` (and drop this site's records
 /// for names it no longer declares), or a stall when a record at one of the
 /// names exists and is not this site's.
-pub fn dns_changes(desired: &[Record], existing: &[Record], names: &[String], previous_names: &[String], id: &Identity) -> Result<Vec<RecordChange>, Stall> {
+pub fn dns_changes(
+    desired: &[Record],
+    existing: &[Record],
+    names: &[String],
+    previous_names: &[String],
+    id: &Identity,
+) -> Result<Vec<RecordChange>, Stall> {
     let mut changes = Vec::new();
     for name in names {
         let ours = owned_by(existing, name, &id.uid);
@@ -373,10 +447,13 @@ pub fn dns_changes(desired: &[Record], existing: &[Record], names: &[String], pr
             .filter(|r| !desired.contains(r))
             .collect();
         if !ours && !conflicting.is_empty() {
-            return Err(Stall::new(why::RECORD_OWNED_ELSEWHERE, format!(
-                "{name} already has a {} record that this site did not create: remove it or choose another name (awsops never overwrites records it does not own)",
-                conflicting[0].type_
-            )));
+            return Err(Stall::new(
+                why::RECORD_OWNED_ELSEWHERE,
+                format!(
+                    "{name} already has a {} record that this site did not create: remove it or choose another name (awsops never overwrites records it does not own)",
+                    conflicting[0].type_
+                ),
+            ));
         }
         if ours {
             // Our record of another type (Alias <-> CNAME switch) goes first.
@@ -442,7 +519,13 @@ mod tests {
     use crate::api::static_site::{DomainName, DomainSpec};
 
     fn mk_id() -> Identity {
-        Identity { namespace: "web".into(), name: "marketing".into(), uid: "1234abcd-0000".into(), region: "eu-west-1".into(), bucket: "site-bucket".into() }
+        Identity {
+            namespace: "web".into(),
+            name: "marketing".into(),
+            uid: "1234abcd-0000".into(),
+            region: "eu-west-1".into(),
+            bucket: "site-bucket".into(),
+        }
     }
 
     fn mk_spec() -> StaticSiteSpec {
@@ -450,13 +533,28 @@ mod tests {
     }
 
     fn ours() -> BucketSettings {
-        BucketSettings { tags: mk_id().tags(), public_access_blocked: true, owner_enforced: true, encrypted: true, policy: None }
+        BucketSettings {
+            tags: mk_id().tags(),
+            public_access_blocked: true,
+            owner_enforced: true,
+            encrypted: true,
+            policy: None,
+        }
     }
 
     #[test]
     fn a_missing_bucket_is_created_private_encrypted_and_tagged() {
         let steps = bucket_steps(&BucketPresence::Missing, None, &mk_id(), false).expect("ok");
-        assert_eq!(steps, vec![BucketStep::Create, BucketStep::Tag, BucketStep::BlockPublicAccess, BucketStep::EnforceOwner, BucketStep::Encrypt]);
+        assert_eq!(
+            steps,
+            vec![
+                BucketStep::Create,
+                BucketStep::Tag,
+                BucketStep::BlockPublicAccess,
+                BucketStep::EnforceOwner,
+                BucketStep::Encrypt
+            ]
+        );
     }
 
     #[test]
@@ -469,12 +567,18 @@ mod tests {
         let mut drifted = ours();
         drifted.public_access_blocked = false;
         drifted.encrypted = false;
-        assert_eq!(bucket_steps(&BucketPresence::Exists, Some(&drifted), &mk_id(), false), Ok(vec![BucketStep::BlockPublicAccess, BucketStep::Encrypt]));
+        assert_eq!(
+            bucket_steps(&BucketPresence::Exists, Some(&drifted), &mk_id(), false),
+            Ok(vec![BucketStep::BlockPublicAccess, BucketStep::Encrypt])
+        );
     }
 
     #[test]
     fn a_bucket_of_someone_else_is_never_touched_unless_adopted() {
-        let foreign = BucketSettings { tags: BTreeMap::from([(TAG_UID.into(), "other".into()), (TAG_OWNER.into(), "x/y".into())]), ..ours() };
+        let foreign = BucketSettings {
+            tags: BTreeMap::from([(TAG_UID.into(), "other".into()), (TAG_OWNER.into(), "x/y".into())]),
+            ..ours()
+        };
         let stall = bucket_steps(&BucketPresence::Exists, Some(&foreign), &mk_id(), false).expect_err("stall");
         assert_eq!(stall.reason, why::BUCKET_NOT_OWNED);
         assert!(stall.message.contains("StaticSite x/y"));
@@ -494,8 +598,14 @@ mod tests {
 
     #[test]
     fn bucket_name_and_region_cannot_change_once_recorded() {
-        let mut status = StaticSiteStatus::default();
-        status.bucket = Some(crate::api::static_site::BucketStatus { name: "old".into(), arn: "a".into(), region: "eu-west-1".into() });
+        let status = StaticSiteStatus {
+            bucket: Some(crate::api::static_site::BucketStatus {
+                name: "old".into(),
+                arn: "a".into(),
+                region: "eu-west-1".into(),
+            }),
+            ..Default::default()
+        };
         let mut spec = mk_spec();
         spec.bucket.name = Some("new".into());
         spec.region = Some("eu-west-1".into());
@@ -503,7 +613,12 @@ mod tests {
         assert_eq!(stall.reason, crate::api::conditions::reason::IMMUTABLE_FIELD);
         spec.bucket.name = Some("old".into());
         spec.region = Some("us-west-2".into());
-        assert!(Identity::resolve(&spec, &status, "web", "m", "u", None).expect_err("stall").message.contains("spec.region"));
+        assert!(
+            Identity::resolve(&spec, &status, "web", "m", "u", None)
+                .expect_err("stall")
+                .message
+                .contains("spec.region")
+        );
         spec.region = Some("eu-west-1".into());
         assert!(Identity::resolve(&spec, &status, "web", "m", "u", None).is_ok());
     }
@@ -512,7 +627,10 @@ mod tests {
     fn the_policy_allows_only_this_distribution_and_ignores_formatting() {
         let p = bucket_policy(&mk_id(), "arn:aws:cloudfront::1:distribution/E1");
         assert_eq!(p["Statement"][0]["Principal"]["Service"], "cloudfront.amazonaws.com");
-        assert_eq!(p["Statement"][0]["Condition"]["StringEquals"]["AWS:SourceArn"], "arn:aws:cloudfront::1:distribution/E1");
+        assert_eq!(
+            p["Statement"][0]["Condition"]["StringEquals"]["AWS:SourceArn"],
+            "arn:aws:cloudfront::1:distribution/E1"
+        );
         assert!(!policy_differs(Some(&serde_json::to_string_pretty(&p).expect("json")), &p));
         assert!(policy_differs(None, &p));
         assert!(policy_differs(Some(r#"{"Version":"2012-10-17","Statement":[]}"#), &p));
@@ -527,8 +645,16 @@ mod tests {
         assert!(!covers(&names, "example.org"));
         let arn = "arn:aws:acm:us-east-1:1:certificate/x";
         assert_eq!(check_given_certificate(&["www.example.com".into()], &names, "us-east-1", arn), Ok(()));
-        assert_eq!(check_given_certificate(&["www.example.com".into()], &names, "eu-west-1", arn).expect_err("region").reason, why::CERTIFICATE_NOT_USABLE);
-        assert!(check_given_certificate(&["shop.example.org".into()], &names, "us-east-1", arn).expect_err("names").message.contains("does not cover"));
+        assert_eq!(
+            check_given_certificate(&["www.example.com".into()], &names, "eu-west-1", arn).expect_err("region").reason,
+            why::CERTIFICATE_NOT_USABLE
+        );
+        assert!(
+            check_given_certificate(&["shop.example.org".into()], &names, "us-east-1", arn)
+                .expect_err("names")
+                .message
+                .contains("does not cover")
+        );
     }
 
     #[test]
@@ -553,7 +679,8 @@ mod tests {
 
     #[test]
     fn the_distribution_uses_sni_tls12_https_and_the_oac() {
-        let d = desired_distribution(&with_domain(&["b.example.com", "a.example.com"]), &mk_id(), "OAC1", Some("arn:cert"));
+        let d =
+            desired_distribution(&with_domain(&["b.example.com", "a.example.com"]), &mk_id(), "OAC1", Some("arn:cert"));
         assert_eq!(d.aliases, vec!["a.example.com", "b.example.com"]);
         assert_eq!(d.ssl_support_method.as_deref(), Some("sni-only"));
         assert_eq!(d.minimum_protocol_version.as_deref(), Some("TLSv1.2_2021"));
@@ -608,7 +735,12 @@ mod tests {
     }
 
     fn txt(name: &str, uid: &str) -> Record {
-        Record { name: ownership_record_name(name), type_: "TXT".into(), alias: None, values: vec![format!("\"heritage=awsops,awsops.dev/uid={uid}\"")] }
+        Record {
+            name: ownership_record_name(name),
+            type_: "TXT".into(),
+            alias: None,
+            values: vec![format!("\"heritage=awsops,awsops.dev/uid={uid}\"")],
+        }
     }
 
     #[test]
@@ -616,7 +748,13 @@ mod tests {
         let names = vec!["static.example.com".to_string()];
         let desired = desired_records(&names, RecordKind::Alias, "d1.cloudfront.net", &mk_id());
         let changes = dns_changes(&desired, &[], &names, &[], &mk_id()).expect("ok");
-        let types: Vec<String> = changes.iter().map(|c| match c { RecordChange::Upsert(r) => r.type_.clone(), RecordChange::Delete(_) => "DEL".into() }).collect();
+        let types: Vec<String> = changes
+            .iter()
+            .map(|c| match c {
+                RecordChange::Upsert(r) => r.type_.clone(),
+                RecordChange::Delete(_) => "DEL".into(),
+            })
+            .collect();
         assert_eq!(types, vec!["A", "AAAA", "TXT"]);
         assert_eq!(ownership_record_name("*.example.com"), "_awsops-wildcard.example.com");
     }
@@ -632,8 +770,13 @@ mod tests {
     fn a_record_someone_else_owns_is_never_overwritten() {
         let names = vec!["static.example.com".to_string()];
         let desired = desired_records(&names, RecordKind::Alias, "d1.cloudfront.net", &mk_id());
-        let theirs = Record { name: "static.example.com".into(), type_: "A".into(), alias: None, values: vec!["192.0.2.1".into()] };
-        let stall = dns_changes(&desired, &[theirs.clone()], &names, &[], &mk_id()).expect_err("stall");
+        let theirs = Record {
+            name: "static.example.com".into(),
+            type_: "A".into(),
+            alias: None,
+            values: vec!["192.0.2.1".into()],
+        };
+        let stall = dns_changes(&desired, std::slice::from_ref(&theirs), &names, &[], &mk_id()).expect_err("stall");
         assert_eq!(stall.reason, why::RECORD_OWNED_ELSEWHERE);
         let other_site = [theirs, txt("static.example.com", "someone-else")];
         assert!(dns_changes(&desired, &other_site, &names, &[], &mk_id()).is_err());
@@ -644,20 +787,37 @@ mod tests {
         let id = mk_id();
         let names = vec!["a.example.com".to_string()];
         let desired = desired_records(&names, RecordKind::Alias, "d1.cloudfront.net", &id);
-        let stale = Record { name: "a.example.com".into(), type_: "A".into(), alias: Some("old.cloudfront.net".into()), values: vec![] };
-        let old_name = Record { name: "b.example.com".into(), type_: "A".into(), alias: Some("d1.cloudfront.net".into()), values: vec![] };
-        let existing = vec![stale.clone(), txt("a.example.com", &id.uid), old_name.clone(), txt("b.example.com", &id.uid)];
-        let changes = dns_changes(&desired, &existing, &names, &["a.example.com".into(), "b.example.com".into()], &id).expect("ok");
+        let stale = Record {
+            name: "a.example.com".into(),
+            type_: "A".into(),
+            alias: Some("old.cloudfront.net".into()),
+            values: vec![],
+        };
+        let old_name = Record {
+            name: "b.example.com".into(),
+            type_: "A".into(),
+            alias: Some("d1.cloudfront.net".into()),
+            values: vec![],
+        };
+        let existing =
+            vec![stale.clone(), txt("a.example.com", &id.uid), old_name.clone(), txt("b.example.com", &id.uid)];
+        let changes = dns_changes(&desired, &existing, &names, &["a.example.com".into(), "b.example.com".into()], &id)
+            .expect("ok");
         assert!(changes.contains(&RecordChange::Delete(stale)));
         assert!(changes.contains(&RecordChange::Delete(old_name)));
-        assert!(changes.iter().any(|c| matches!(c, RecordChange::Upsert(r) if r.name == "a.example.com" && r.type_ == "AAAA")));
+        assert!(
+            changes
+                .iter()
+                .any(|c| matches!(c, RecordChange::Upsert(r) if r.name == "a.example.com" && r.type_ == "AAAA"))
+        );
     }
 
     #[test]
     fn cleanup_deletes_only_records_this_site_owns() {
         let id = mk_id();
         let mine = Record { name: "a.example.com".into(), type_: "A".into(), alias: Some("d1".into()), values: vec![] };
-        let theirs = Record { name: "b.example.com".into(), type_: "A".into(), alias: Some("d2".into()), values: vec![] };
+        let theirs =
+            Record { name: "b.example.com".into(), type_: "A".into(), alias: Some("d2".into()), values: vec![] };
         let existing = vec![mine.clone(), txt("a.example.com", &id.uid), theirs];
         let owned = owned_records(&existing, &["a.example.com".into(), "b.example.com".into()], &id.uid);
         assert_eq!(owned.len(), 2);
@@ -666,7 +826,10 @@ mod tests {
 
     #[test]
     fn names_outside_the_zone_are_listed() {
-        assert_eq!(names_outside_zone(["a.example.com", "*.example.com", "example.com", "x.other.com"], "example.com"), vec!["x.other.com"]);
+        assert_eq!(
+            names_outside_zone(["a.example.com", "*.example.com", "example.com", "x.other.com"], "example.com"),
+            vec!["x.other.com"]
+        );
     }
 
     #[test]

@@ -44,6 +44,14 @@ impl CountingProxy {
         format!("http://{}", self.addr)
     }
 
+    /// Every operation seen so far with its count.
+    pub fn snapshot(&self) -> Vec<(String, usize)> {
+        let mut all: Vec<(String, usize)> =
+            self.counts.lock().expect("counts").iter().map(|(k, v)| (k.clone(), *v)).collect();
+        all.sort();
+        all
+    }
+
     /// Requests seen for `operation` so far.
     pub fn count(&self, operation: &str) -> usize {
         self.counts.lock().expect("counts").get(operation).copied().unwrap_or(0)

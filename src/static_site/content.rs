@@ -1,0 +1,130 @@
+//! Content sync inputs: the files the site's ConfigMaps declare (`data` and
+//! `binaryData`), with their MD5s and content types, and the manifest revision.
+
+use std::collections::BTreeMap;
+
+use base64::Engine;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::Api;
+use md5::{Digest, Md5};
+
+use super::plan::{DesiredFile, Stall, why};
+use crate::api::static_site::ContentSpec;
+use crate::aws::s3::Upload;
+
+/// Most bytes of content one site syncs (ConfigMaps hold at most 1 MiB each).
+pub const MAX_CONTENT_BYTES: usize = 64 * 1024 * 1024;
+
+/// One file from a ConfigMap.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct File {
+    pub key: String,
+    pub body: Vec<u8>,
+}
+
+/// Reads every source; a missing ConfigMap is a stall naming it.
+pub async fn read_sources(
+    api: &Api<ConfigMap>,
+    content: &ContentSpec,
+) -> Result<Result<Vec<File>, Stall>, kube::Error> {
+    let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    for source in &content.config_maps {
+        let Some(cm) = api.get_opt(&source.name).await? else {
+            return Ok(Err(Stall::new(
+                why::CONFIG_MAP_NOT_FOUND,
+                format!(
+                    "ConfigMap {:?} named in spec.content.configMaps does not exist in this namespace: create it or remove the entry",
+                    source.name
+                ),
+            )));
+        };
+        let prefix = source.prefix.clone().unwrap_or_default();
+        for (k, v) in cm.data.unwrap_or_default() {
+            files.insert(format!("{prefix}{k}"), v.into_bytes());
+        }
+        for (k, v) in cm.binary_data.unwrap_or_default() {
+            files.insert(format!("{prefix}{k}"), v.0);
+        }
+    }
+    let total: usize = files.values().map(Vec::len).sum();
+    if total > MAX_CONTENT_BYTES {
+        return Ok(Err(Stall::new(
+            why::CONTENT_TOO_LARGE,
+            format!(
+                "the sources hold {total} bytes; a site syncs at most {MAX_CONTENT_BYTES} bytes from ConfigMaps: serve large assets from another bucket"
+            ),
+        )));
+    }
+    Ok(Ok(files.into_iter().map(|(key, body)| File { key, body }).collect()))
+}
+
+pub fn md5(body: &[u8]) -> [u8; 16] {
+    Md5::digest(body).into()
+}
+
+pub fn desired(files: &[File]) -> Vec<DesiredFile> {
+    files
+        .iter()
+        .map(|f| DesiredFile { key: f.key.clone(), md5_hex: hex::encode(md5(&f.body)), size: f.body.len() })
+        .collect()
+}
+
+/// sha256 over keys and MD5s: changes exactly when the content does.
+pub fn revision(desired: &[DesiredFile]) -> String {
+    use sha2::{Digest as _, Sha256};
+    let mut h = Sha256::new();
+    for f in desired {
+        h.update(f.key.as_bytes());
+        h.update(b"\0");
+        h.update(f.md5_hex.as_bytes());
+        h.update(b"\n");
+    }
+    hex::encode(h.finalize())
+}
+
+/// The upload for a file: content type from its name, Content-MD5, cache control.
+pub fn upload(file: &File, content: &ContentSpec) -> Upload {
+    let content_type = mime_guess::from_path(&file.key).first_raw().unwrap_or("application/octet-stream");
+    let content_type = if content_type.starts_with("text/")
+        || content_type == "application/javascript"
+        || content_type == "application/json"
+    {
+        format!("{content_type}; charset=utf-8")
+    } else {
+        content_type.to_string()
+    };
+    Upload {
+        key: file.key.clone(),
+        body: file.body.clone(),
+        content_type,
+        cache_control: content.cache_control.clone(),
+        content_md5: base64::engine::general_purpose::STANDARD.encode(md5(&file.body)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_types_come_from_file_names() {
+        let spec: ContentSpec =
+            serde_json::from_value(serde_json::json!({"cacheControl": "max-age=60"})).expect("spec");
+        let up = |k: &str| upload(&File { key: k.into(), body: b"x".to_vec() }, &spec);
+        assert_eq!(up("index.html").content_type, "text/html; charset=utf-8");
+        assert_eq!(up("styles/site.css").content_type, "text/css; charset=utf-8");
+        assert_eq!(up("logo.png").content_type, "image/png");
+        assert_eq!(up("blob").content_type, "application/octet-stream");
+        assert_eq!(up("a.html").cache_control.as_deref(), Some("max-age=60"));
+        assert_eq!(up("a.html").content_md5, "ndTkYSaMgDT1yFZOFVxnpg==");
+    }
+
+    #[test]
+    fn the_revision_changes_with_content_and_only_then() {
+        let a = desired(&[File { key: "a".into(), body: b"1".to_vec() }]);
+        let b = desired(&[File { key: "a".into(), body: b"2".to_vec() }]);
+        assert_eq!(revision(&a), revision(&a.clone()));
+        assert_ne!(revision(&a), revision(&b));
+        assert_eq!(a[0].md5_hex, "c4ca4238a0b923820dcc509a6f75849b");
+    }
+}

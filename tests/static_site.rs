@@ -1,0 +1,416 @@
+//! StaticSite end to end: the controller binary on the real API server, S3,
+//! CloudFront, ACM and Route 53 in the moto emulator behind a counting proxy.
+//! Assertions are on the object's status and on what the emulator holds.
+
+mod support;
+
+use std::time::Duration;
+
+use awsops::api::static_site::{SitePhase, StaticSite, StaticSiteStatus};
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use serde_json::json;
+use support::proxy::CountingProxy;
+use support::*;
+
+struct Aws {
+    s3: aws_sdk_s3::Client,
+    cloudfront: aws_sdk_cloudfront::Client,
+    route53: aws_sdk_route53::Client,
+}
+
+async fn aws() -> Aws {
+    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+    Aws {
+        s3: aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&conf).force_path_style(true).build()),
+        cloudfront: aws_sdk_cloudfront::Client::new(&conf),
+        route53: aws_sdk_route53::Client::new(&conf),
+    }
+}
+
+struct Rig {
+    client: kube::Client,
+    sites: Api<StaticSite>,
+    cms: Api<ConfigMap>,
+    aws: Aws,
+    proxy: CountingProxy,
+    ns: String,
+    controller: Option<ControllerProcess>,
+}
+
+impl Rig {
+    async fn new(prefix: &str) -> Self {
+        let client = client().await;
+        install_crds(&client).await;
+        let ns = namespace(&client, prefix).await;
+        let proxy = CountingProxy::start(&std::env::var("AWS_ENDPOINT_URL").expect("endpoint")).await;
+        Self {
+            sites: Api::namespaced(client.clone(), &ns),
+            cms: Api::namespaced(client.clone(), &ns),
+            client,
+            aws: aws().await,
+            proxy,
+            ns,
+            controller: None,
+        }
+    }
+
+    fn start(&mut self, resync_seconds: u64) {
+        let url = self.proxy.url();
+        let resync = resync_seconds.to_string();
+        self.controller = Some(ControllerProcess::start_with_env(
+            &self.ns,
+            "awsops",
+            &unique("ctl"),
+            &["--resync-seconds", &resync],
+            &[("AWS_ENDPOINT_URL", url.as_str())],
+        ));
+    }
+
+    async fn config_map(&self, name: &str, data: serde_json::Value) {
+        let cm: ConfigMap = serde_json::from_value(json!({"metadata": {"name": name}, "data": data})).expect("cm");
+        self.cms
+            .patch(name, &PatchParams::apply("tests").force(), &Patch::Apply(&cm))
+            .await
+            .expect("configmap applied");
+    }
+
+    async fn site(&self, name: &str, spec: serde_json::Value) {
+        let site: StaticSite = serde_json::from_value(json!({
+            "apiVersion": "awsops.dev/v1alpha1", "kind": "StaticSite", "metadata": {"name": name}, "spec": spec,
+        }))
+        .expect("site");
+        self.sites.create(&PostParams::default(), &site).await.expect("site created");
+    }
+
+    async fn until(&self, name: &str, secs: u64, done: impl Fn(&StaticSiteStatus) -> bool) -> StaticSiteStatus {
+        let got = eventually(Duration::from_secs(secs), || async {
+            self.sites.get(name).await.ok()?.status.filter(|s| done(s))
+        })
+        .await;
+        match got {
+            Some(s) => s,
+            None => {
+                let last = self.sites.get(name).await.ok().and_then(|o| o.status);
+                let log = self.controller.as_ref().map(|c| c.log()).unwrap_or_default();
+                panic!("{name} did not reach the expected status in {secs} s; last: {last:#?}\nlog:\n{log}")
+            }
+        }
+    }
+
+    async fn ready(&self, name: &str, secs: u64) -> StaticSiteStatus {
+        self.until(name, secs, |s| s.phase == Some(SitePhase::Ready)).await
+    }
+
+    async fn object(&self, bucket: &str, key: &str) -> Option<(String, String)> {
+        let out = self.aws.s3.get_object().bucket(bucket).key(key).send().await.ok()?;
+        let content_type = out.content_type().unwrap_or_default().to_string();
+        let body = out.body.collect().await.ok()?.into_bytes();
+        Some((String::from_utf8_lossy(&body).into_owned(), content_type))
+    }
+
+    /// AWS write requests seen by the proxy (REST mutations and JSON/Query writes).
+    fn writes(&self) -> usize {
+        self.proxy.snapshot().iter().filter(|(op, _)| is_write(op)).map(|(_, n)| n).sum()
+    }
+}
+
+fn is_write(op: &str) -> bool {
+    op.starts_with("PUT ")
+        || op.starts_with("POST ")
+        || op.starts_with("DELETE ")
+        || ["RequestCertificate", "DeleteCertificate", "AddTagsToCertificate"].contains(&op)
+}
+
+#[tokio::test]
+async fn a_site_without_a_domain_becomes_ready_with_its_files_served_privately() {
+    let mut rig = Rig::new("site-plain").await;
+    rig.config_map("pages", json!({"index.html": "<h1>hello</h1>", "app.js": "console.log(1)"})).await;
+    rig.start(600);
+    rig.site("plain", json!({"content": {"configMaps": [{"name": "pages"}], "cacheControl": "max-age=60"}, "distribution": {"comment": "plain site"}})).await;
+
+    let status = rig.ready("plain", 60).await;
+    let bucket = status.bucket.clone().expect("bucket").name;
+    let dist = status.distribution.clone().expect("distribution");
+    assert!(
+        status.url.as_deref().is_some_and(|u| u.starts_with("https://") && u.ends_with(".cloudfront.net")),
+        "{:?}",
+        status.url
+    );
+    assert_eq!(status.url.as_deref(), Some(format!("https://{}", dist.domain_name).as_str()));
+    assert_eq!(status.content.as_ref().map(|c| (c.objects, c.uploaded)), Some((2, 2)));
+    for c in ["Ready", "BucketReady", "DistributionDeployed", "ContentSynced"] {
+        assert!(
+            status.conditions.iter().any(|x| x.type_ == c && x.status == "True"),
+            "{c} not True: {:#?}",
+            status.conditions
+        );
+    }
+
+    let (body, content_type) = rig.object(&bucket, "index.html").await.expect("index.html in the bucket");
+    assert_eq!(body, "<h1>hello</h1>");
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    let pab = rig.aws.s3.get_public_access_block().bucket(&bucket).send().await.expect("pab");
+    let c = pab.public_access_block_configuration().expect("config");
+    assert_eq!(
+        (c.block_public_acls(), c.ignore_public_acls(), c.block_public_policy(), c.restrict_public_buckets()),
+        (Some(true), Some(true), Some(true), Some(true))
+    );
+    let policy = rig.aws.s3.get_bucket_policy().bucket(&bucket).send().await.expect("policy");
+    let policy: serde_json::Value = serde_json::from_str(policy.policy().expect("doc")).expect("json");
+    assert_eq!(policy["Statement"][0]["Principal"]["Service"], "cloudfront.amazonaws.com");
+    assert_eq!(policy["Statement"][0]["Condition"]["StringEquals"]["AWS:SourceArn"], dist.arn.as_str());
+
+    let config = rig.aws.cloudfront.get_distribution_config().id(&dist.id).send().await.expect("config");
+    let config = config.distribution_config().expect("config");
+    assert_eq!(config.default_root_object(), Some("index.html"));
+    assert_eq!(config.default_cache_behavior().map(|b| b.viewer_protocol_policy().as_str()), Some("redirect-to-https"));
+    assert_eq!(config.price_class().map(|p| p.as_str()), Some("PriceClass_100"));
+    assert_eq!(config.comment(), "plain site");
+    assert_eq!(rig.proxy.count("POST /2020-05-31/distribution"), 1, "exactly one distribution created");
+}
+
+#[tokio::test]
+async fn a_site_with_a_domain_gets_a_certificate_aliases_and_dns_records() {
+    let mut rig = Rig::new("site-domain").await;
+    let zone_name = format!("{}.example", unique("zone"));
+    let zone = rig
+        .aws
+        .route53
+        .create_hosted_zone()
+        .name(&zone_name)
+        .caller_reference(unique("ref"))
+        .send()
+        .await
+        .expect("zone");
+    let zone_id = zone.hosted_zone().expect("zone").id().trim_start_matches("/hostedzone/").to_string();
+    rig.config_map("pages", json!({"index.html": "<h1>domain</h1>"})).await;
+    rig.start(600);
+    let host = format!("static.{zone_name}");
+    rig.site("branded", json!({"content": {"configMaps": [{"name": "pages"}]}, "domain": {"names": [host], "hostedZoneName": zone_name}})).await;
+
+    let waiting = rig.until("branded", 30, |s| s.certificate.is_some()).await;
+    assert!(waiting.distribution.is_none(), "the distribution waits for the certificate");
+    let status = rig.ready("branded", 90).await;
+    assert_eq!(status.url.as_deref(), Some(format!("https://{host}").as_str()));
+    let cert = status.certificate.clone().expect("certificate");
+    assert_eq!(cert.status, "ISSUED");
+    assert!(cert.arn.contains(":us-east-1:"), "{}", cert.arn);
+
+    let dist = status.distribution.clone().expect("distribution");
+    let config = rig.aws.cloudfront.get_distribution_config().id(&dist.id).send().await.expect("config");
+    let config = config.distribution_config().expect("config");
+    assert_eq!(config.aliases().map(|a| a.items().to_vec()), Some(vec![host.clone()]));
+    let vc = config.viewer_certificate().expect("viewer certificate");
+    assert_eq!(vc.acm_certificate_arn(), Some(cert.arn.as_str()));
+    assert_eq!(vc.ssl_support_method().map(|m| m.as_str()), Some("sni-only"));
+    assert_eq!(vc.minimum_protocol_version().map(|m| m.as_str()), Some("TLSv1.2_2021"));
+
+    let records = rig.aws.route53.list_resource_record_sets().hosted_zone_id(&zone_id).send().await.expect("records");
+    let sets = records.resource_record_sets();
+    for type_ in ["A", "AAAA"] {
+        let r = sets
+            .iter()
+            .find(|r| r.name() == format!("{host}.") && r.r#type().as_str() == type_)
+            .unwrap_or_else(|| panic!("{type_} record missing"));
+        let alias = r.alias_target().expect("alias");
+        assert_eq!(alias.hosted_zone_id(), "Z2FDTNDATAQYW2");
+        assert_eq!(alias.dns_name().trim_end_matches('.'), dist.domain_name);
+    }
+    assert!(
+        sets.iter().any(|r| r.name() == format!("_awsops.{host}.") && r.r#type().as_str() == "TXT"),
+        "ownership TXT"
+    );
+    for v in &cert.validation_records {
+        assert!(
+            sets.iter()
+                .any(|r| r.name().trim_end_matches('.') == v.name.trim_end_matches('.')
+                    && r.r#type().as_str() == "CNAME"),
+            "validation record {v:?}"
+        );
+    }
+    assert!(status.dns.iter().all(|d| d.status == "INSYNC") && status.dns.len() == 2, "{:?}", status.dns);
+}
+
+#[tokio::test]
+async fn drift_is_repaired_and_a_site_in_sync_makes_no_writes() {
+    let mut rig = Rig::new("site-drift").await;
+    rig.config_map("pages", json!({"index.html": "<h1>v1</h1>"})).await;
+    rig.start(2);
+    rig.site("drifty", json!({"content": {"configMaps": [{"name": "pages"}]}})).await;
+    let status = rig.ready("drifty", 60).await;
+    let bucket = status.bucket.clone().expect("bucket").name;
+    let dist = status.distribution.clone().expect("distribution");
+
+    // In sync: resyncs every 2 s read and never write.
+    let before = rig.writes();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(rig.writes(), before, "writes during in-sync resyncs: {:?}", rig.proxy.snapshot());
+    assert!(
+        rig.proxy.count("GET /2020-05-31/distribution/".to_string().as_str()) > 0
+            || rig.proxy.snapshot().iter().any(|(op, _)| op.starts_with("GET /2020-05-31/distribution/")),
+        "resyncs read the distribution"
+    );
+
+    // Someone disables the distribution, opens the bucket and deletes a file.
+    let current = rig.aws.cloudfront.get_distribution_config().id(&dist.id).send().await.expect("config");
+    let mut config = current.distribution_config().expect("config").clone();
+    config.enabled = false;
+    rig.aws
+        .cloudfront
+        .update_distribution()
+        .id(&dist.id)
+        .if_match(current.e_tag().unwrap_or_default())
+        .distribution_config(config)
+        .send()
+        .await
+        .expect("disabled");
+    rig.aws.s3.delete_public_access_block().bucket(&bucket).send().await.expect("opened");
+    rig.aws.s3.delete_bucket_policy().bucket(&bucket).send().await.expect("policy removed");
+    rig.aws.s3.delete_object().bucket(&bucket).key("index.html").send().await.expect("deleted");
+
+    let restored = eventually(Duration::from_secs(30), || async {
+        let enabled = rig
+            .aws
+            .cloudfront
+            .get_distribution_config()
+            .id(&dist.id)
+            .send()
+            .await
+            .ok()?
+            .distribution_config()?
+            .enabled();
+        let pab = rig.aws.s3.get_public_access_block().bucket(&bucket).send().await.ok()?;
+        let policy = rig.aws.s3.get_bucket_policy().bucket(&bucket).send().await.ok()?;
+        let object = rig.object(&bucket, "index.html").await?;
+        (enabled
+            && pab.public_access_block_configuration()?.block_public_policy() == Some(true)
+            && policy.policy().is_some()
+            && object.0 == "<h1>v1</h1>")
+            .then_some(())
+    })
+    .await;
+    assert!(
+        restored.is_some(),
+        "drift not repaired:\n{}",
+        rig.controller.as_ref().map(|c| c.log()).unwrap_or_default()
+    );
+}
+
+#[tokio::test]
+async fn a_config_map_edit_uploads_only_the_changed_file_and_invalidates_only_its_path() {
+    let mut rig = Rig::new("site-edit").await;
+    rig.config_map("pages", json!({"index.html": "<h1>v1</h1>", "app.js": "v1", "style.css": "v1"})).await;
+    rig.start(600);
+    rig.site("edited", json!({"content": {"configMaps": [{"name": "pages"}]}})).await;
+    let first = rig.ready("edited", 60).await;
+    let revision = first.content.clone().expect("content").revision;
+    let dist = first.distribution.clone().expect("distribution");
+    let bucket = first.bucket.clone().expect("bucket").name;
+    let puts_before = rig
+        .proxy
+        .snapshot()
+        .iter()
+        .filter(|(op, _)| op.starts_with(&format!("PUT /{bucket}/")))
+        .map(|(_, n)| *n)
+        .sum::<usize>();
+
+    rig.config_map("pages", json!({"index.html": "<h1>v1</h1>", "app.js": "v2", "style.css": "v1"})).await;
+    let status = rig.until("edited", 30, |s| s.content.as_ref().is_some_and(|c| c.revision != revision)).await;
+    let content = status.content.clone().expect("content");
+    assert_eq!((content.objects, content.uploaded, content.deleted), (3, 1, 0));
+    let puts_after = rig
+        .proxy
+        .snapshot()
+        .iter()
+        .filter(|(op, _)| op.starts_with(&format!("PUT /{bucket}/")))
+        .map(|(_, n)| *n)
+        .sum::<usize>();
+    assert_eq!(puts_after - puts_before, 1, "only app.js was uploaded: {:?}", rig.proxy.snapshot());
+    assert_eq!(rig.object(&bucket, "app.js").await.map(|o| o.0).as_deref(), Some("v2"));
+
+    let inv = rig
+        .aws
+        .cloudfront
+        .get_invalidation()
+        .distribution_id(&dist.id)
+        .id(content.invalidation_id.clone().expect("invalidation"))
+        .send()
+        .await
+        .expect("invalidation");
+    let paths = inv
+        .invalidation()
+        .and_then(|i| i.invalidation_batch())
+        .and_then(|b| b.paths())
+        .map(|p| p.items().to_vec())
+        .unwrap_or_default();
+    assert_eq!(paths, vec!["/app.js".to_string()]);
+}
+
+#[tokio::test]
+async fn deletion_retains_or_deletes_the_bucket_and_removes_the_rest() {
+    let mut rig = Rig::new("site-delete").await;
+    rig.config_map("pages", json!({"index.html": "<h1>bye</h1>"})).await;
+    rig.start(600);
+    rig.site("kept", json!({"content": {"configMaps": [{"name": "pages"}]}})).await;
+    rig.site("gone", json!({"content": {"configMaps": [{"name": "pages"}]}, "bucket": {"deletionPolicy": "Delete"}}))
+        .await;
+    let kept = rig.ready("kept", 60).await;
+    let gone = rig.ready("gone", 60).await;
+
+    for name in ["kept", "gone"] {
+        rig.sites.delete(name, &DeleteParams::default()).await.expect("delete");
+    }
+    for name in ["kept", "gone"] {
+        let removed = eventually(Duration::from_secs(90), || async {
+            rig.sites.get_opt(name).await.ok()?.is_none().then_some(())
+        })
+        .await;
+        assert!(
+            removed.is_some(),
+            "{name} still has its finalizer:\n{}",
+            rig.controller.as_ref().map(|c| c.log()).unwrap_or_default()
+        );
+    }
+    for status in [&kept, &gone] {
+        let id = &status.distribution.as_ref().expect("distribution").id;
+        assert!(rig.aws.cloudfront.get_distribution().id(id).send().await.is_err(), "distribution {id} deleted");
+        let oacs = rig.aws.cloudfront.list_origin_access_controls().send().await.expect("oacs");
+        let oac = status.origin_access_control_id.clone().expect("oac");
+        assert!(
+            !oacs.origin_access_control_list().map(|l| l.items().iter().any(|o| o.id() == oac)).unwrap_or(false),
+            "OAC {oac} deleted"
+        );
+    }
+    let kept_bucket = kept.bucket.expect("bucket").name;
+    assert_eq!(
+        rig.object(&kept_bucket, "index.html").await.map(|o| o.0).as_deref(),
+        Some("<h1>bye</h1>"),
+        "Retain keeps the bucket and its objects"
+    );
+    let gone_bucket = gone.bucket.expect("bucket").name;
+    assert!(rig.aws.s3.head_bucket().bucket(&gone_bucket).send().await.is_err(), "Delete removes the bucket");
+    let _ = &rig.client;
+}
+
+#[tokio::test]
+async fn a_missing_config_map_or_a_foreign_bucket_stalls_without_touching_aws() {
+    let mut rig = Rig::new("site-bad").await;
+    let foreign = unique("foreign");
+    rig.aws.s3.create_bucket().bucket(&foreign).send().await.expect("someone else's bucket");
+    rig.start(600);
+    rig.site("no-cm", json!({"content": {"configMaps": [{"name": "absent"}]}})).await;
+    rig.site("taken", json!({"bucket": {"name": foreign}})).await;
+    let no_cm =
+        rig.until("no-cm", 30, |s| s.conditions.iter().any(|c| c.type_ == "Stalled" && c.status == "True")).await;
+    let stalled = no_cm.conditions.iter().find(|c| c.type_ == "Stalled").expect("stalled");
+    assert_eq!(stalled.reason, "ConfigMapNotFound");
+    assert!(stalled.message.contains("absent"));
+    let taken =
+        rig.until("taken", 30, |s| s.conditions.iter().any(|c| c.type_ == "Stalled" && c.status == "True")).await;
+    let stalled = taken.conditions.iter().find(|c| c.type_ == "Stalled").expect("stalled");
+    assert_eq!(stalled.reason, "BucketNotOwned");
+    let tags = rig.aws.s3.get_bucket_tagging().bucket(&foreign).send().await;
+    assert!(tags.map(|t| t.tag_set().is_empty()).unwrap_or(true), "the foreign bucket was not tagged");
+    assert!(taken.distribution.is_none());
+}
