@@ -414,3 +414,20 @@ async fn a_missing_config_map_or_a_foreign_bucket_stalls_without_touching_aws() 
     assert!(tags.map(|t| t.tag_set().is_empty()).unwrap_or(true), "the foreign bucket was not tagged");
     assert!(taken.distribution.is_none());
 }
+
+#[tokio::test]
+async fn a_price_class_change_updates_the_same_distribution() {
+    let mut rig = Rig::new("site-change").await;
+    rig.config_map("pages", json!({"index.html": "<h1>x</h1>"})).await;
+    rig.start(600);
+    rig.site("changed", json!({"content": {"configMaps": [{"name": "pages"}]}})).await;
+    let before = rig.ready("changed", 60).await.distribution.expect("distribution");
+    let patch = json!({"spec": {"distribution": {"priceClass": "PriceClass_All"}}});
+    rig.sites.patch("changed", &PatchParams::default(), &Patch::Merge(&patch)).await.expect("patched");
+    let after =
+        rig.until("changed", 30, |s| s.observed_generation == Some(2) && s.phase == Some(SitePhase::Ready)).await;
+    assert_eq!(after.distribution.expect("distribution").id, before.id, "updated in place, not recreated");
+    let config = rig.aws.cloudfront.get_distribution_config().id(&before.id).send().await.expect("config");
+    assert_eq!(config.distribution_config().and_then(|c| c.price_class()).map(|p| p.as_str()), Some("PriceClass_All"));
+    assert_eq!(rig.proxy.count("POST /2020-05-31/distribution"), 1);
+}

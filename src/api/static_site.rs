@@ -432,6 +432,9 @@ pub struct DnsRecordStatus {
     pub target: String,
     /// Route 53 change status: PENDING or INSYNC.
     pub status: String,
+    /// The Route 53 change that last wrote the record, polled until INSYNC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_id: Option<String>,
 }
 
 #[cfg(test)]

@@ -157,9 +157,12 @@ pub async fn apply(site: &StaticSite, ctx: &Context) -> Result<Duration, Error> 
     };
     let clients = ctx.aws.clients(Some(&id.region), site.spec.role_arn.as_deref()).await.map_err(Error::AwsConfig)?;
     let aws = Aws::from_clients(&clients);
-    if run.next.phase.is_none() {
+    // A new spec (or the first look) is in progress until converged: never
+    // leave Ready=True next to a newer observedGeneration.
+    if run.next.phase.is_none() || run.written.observed_generation != site.metadata.generation {
         run.next.phase = Some(SitePhase::Provisioning);
-        run.set(conditions::summary(Summary::Reconciling, why::PROVISIONING, "provisioning the bucket"));
+        let message = format!("applying generation {}", site.metadata.generation.unwrap_or(1));
+        run.set(conditions::summary(Summary::Reconciling, why::PROVISIONING, message));
         run.save().await?;
     }
     match converge(&mut run, &aws, &id).await {
@@ -340,15 +343,18 @@ async fn converge(run: &mut Run<'_>, aws: &Aws, id: &Identity) -> Result<Option<
             run.written.dns.iter().map(|d| d.name.clone()).collect::<BTreeSet<_>>().into_iter().collect();
         let desired = plan::desired_records(&names, domain.record, &dist.domain_name, id);
         let changes = plan::dns_changes(&desired, records, &names, &previous, id).map_err(Halt::Stall)?;
-        let change_status = if changes.is_empty() {
-            INSYNC.to_string()
+        // A new change, or the last one still PENDING: poll it until INSYNC.
+        let pending = run.written.dns.iter().find(|d| d.status != INSYNC).and_then(|d| d.change_id.clone());
+        let change = if changes.is_empty() {
+            pending
         } else {
-            let change = aws.dns.change(zone, &changes).await?;
+            let id = aws.dns.change(zone, &changes).await?;
             run.note("DnsRecordsChanged", format!("{} record changes in zone {}", changes.len(), zone.name)).await;
-            aws.dns.change_status(&change).await?
+            Some(id)
         };
-        let previous_status = |name: &str, type_: &str| {
-            run.written.dns.iter().find(|d| d.name == name && d.type_ == type_).map(|d| d.status.clone())
+        let change_status = match &change {
+            Some(id) => aws.dns.change_status(id).await?,
+            None => INSYNC.to_string(),
         };
         run.next.dns = desired
             .iter()
@@ -357,11 +363,8 @@ async fn converge(run: &mut Run<'_>, aws: &Aws, id: &Identity) -> Result<Option<
                 name: r.name.clone(),
                 type_: r.type_.clone(),
                 target: dist.domain_name.clone(),
-                status: if changes.is_empty() {
-                    previous_status(&r.name, &r.type_).filter(|s| s == INSYNC).unwrap_or(INSYNC.into())
-                } else {
-                    change_status.clone()
-                },
+                status: change_status.clone(),
+                change_id: change.clone().filter(|_| change_status != INSYNC),
             })
             .collect();
         let in_sync = run.next.dns.iter().all(|d| d.status == INSYNC);
@@ -390,8 +393,8 @@ async fn converge(run: &mut Run<'_>, aws: &Aws, id: &Identity) -> Result<Option<
         ),
         None => format!("https://{}", dist.domain_name),
     });
-    let dns_ready = run.next.dns.iter().all(|d| d.status == INSYNC);
-    if deployed && dns_ready {
+    let dns: Vec<&str> = run.next.dns.iter().map(|d| d.status.as_str()).collect();
+    if plan::finished(&dist.status, &dns) {
         run.next.phase = Some(SitePhase::Ready);
         let url = run.next.url.clone().unwrap_or_default();
         run.set(conditions::summary(Summary::Ready, why::READY, format!("serving {url}")));

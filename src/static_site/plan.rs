@@ -490,6 +490,13 @@ pub fn owned_records(existing: &[Record], names: &[String], uid: &str) -> Vec<Re
         .collect()
 }
 
+/// Step 8: Ready only when the distribution is `Deployed` and every DNS change
+/// is `INSYNC`; otherwise still deploying.
+pub fn finished(distribution_status: &str, dns_statuses: &[&str]) -> bool {
+    distribution_status == crate::aws::cloudfront::DEPLOYED
+        && dns_statuses.iter().all(|s| *s == crate::aws::route53::INSYNC)
+}
+
 /// Deletion: what to do with the distribution this reconcile.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DistributionTeardown {
@@ -830,6 +837,14 @@ mod tests {
             names_outside_zone(["a.example.com", "*.example.com", "example.com", "x.other.com"], "example.com"),
             vec!["x.other.com"]
         );
+    }
+
+    #[test]
+    fn ready_waits_for_deployed_and_insync() {
+        assert!(finished("Deployed", &["INSYNC", "INSYNC"]));
+        assert!(finished("Deployed", &[]));
+        assert!(!finished("InProgress", &["INSYNC"]));
+        assert!(!finished("Deployed", &["INSYNC", "PENDING"]));
     }
 
     #[test]

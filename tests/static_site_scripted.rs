@@ -1,0 +1,185 @@
+//! What moto does not model for StaticSite, with scripted responses through
+//! the real SDK clients and the real adapters: CloudFront ETag conflicts,
+//! `DistributionNotDisabled`, `InProgress` deployments, Route 53 `PENDING`.
+
+use aws_sdk_cloudfront::operation::get_distribution_config::GetDistributionConfigOutput;
+use aws_sdk_cloudfront::operation::update_distribution::UpdateDistributionOutput;
+use aws_sdk_cloudfront::types::{
+    DefaultCacheBehavior, Distribution, DistributionConfig, Origin, Origins, ViewerProtocolPolicy,
+};
+use aws_sdk_route53::operation::get_change::GetChangeOutput;
+use aws_sdk_route53::types::{ChangeInfo, ChangeStatus};
+use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_types::body::SdkBody;
+use awsops::aws::AwsErrorKind;
+use awsops::aws::cloudfront::{Cdn, SdkCdn};
+use awsops::aws::route53::{Dns, SdkDns};
+use awsops::static_site::plan;
+
+fn interceptor(rules: &[&Rule]) -> MockResponseInterceptor {
+    let mut i = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
+    for r in rules {
+        i = i.with_rule(r);
+    }
+    i
+}
+
+fn cdn(rules: &[&Rule]) -> SdkCdn {
+    let config = aws_sdk_cloudfront::Config::builder()
+        .behavior_version(aws_sdk_cloudfront::config::BehaviorVersion::latest())
+        .region(aws_sdk_cloudfront::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_cloudfront::config::Credentials::new("s", "s", None, None, "tests"))
+        .http_client(create_mock_http_client())
+        .interceptor(interceptor(rules))
+        .build();
+    SdkCdn(aws_sdk_cloudfront::Client::from_conf(config))
+}
+
+fn dns(rules: &[&Rule]) -> SdkDns {
+    let config = aws_sdk_route53::Config::builder()
+        .behavior_version(aws_sdk_route53::config::BehaviorVersion::latest())
+        .region(aws_sdk_route53::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_route53::config::Credentials::new("s", "s", None, None, "tests"))
+        .http_client(create_mock_http_client())
+        .interceptor(interceptor(rules))
+        .build();
+    SdkDns(aws_sdk_route53::Client::from_conf(config))
+}
+
+/// An error exactly as CloudFront sends it (REST-XML).
+fn cloudfront_error(status: u16, code: &str, message: &str) -> HttpResponse {
+    let body = format!(
+        "<?xml version=\"1.0\"?><ErrorResponse xmlns=\"http://cloudfront.amazonaws.com/doc/2020-05-31/\"><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>r-1</RequestId></ErrorResponse>"
+    );
+    HttpResponse::new(status.try_into().expect("status"), SdkBody::from(body))
+}
+
+fn config(enabled: bool) -> DistributionConfig {
+    DistributionConfig::builder()
+        .caller_reference("uid-1")
+        .comment("site")
+        .enabled(enabled)
+        .origins(
+            Origins::builder()
+                .quantity(1)
+                .items(
+                    Origin::builder().id("s3-b").domain_name("b.s3.us-east-1.amazonaws.com").build().expect("origin"),
+                )
+                .build()
+                .expect("origins"),
+        )
+        .default_cache_behavior(
+            DefaultCacheBehavior::builder()
+                .target_origin_id("s3-b")
+                .viewer_protocol_policy(ViewerProtocolPolicy::RedirectToHttps)
+                .build()
+                .expect("behavior"),
+        )
+        .build()
+        .expect("config")
+}
+
+fn distribution(status: &str, enabled: bool) -> Distribution {
+    Distribution::builder()
+        .id("E1")
+        .arn("arn:aws:cloudfront::123456789012:distribution/E1")
+        .status(status)
+        .last_modified_time(aws_smithy_types::DateTime::from_secs(0))
+        .in_progress_invalidation_batches(0)
+        .domain_name("d1.cloudfront.net")
+        .distribution_config(config(enabled))
+        .build()
+        .expect("distribution")
+}
+
+#[tokio::test]
+async fn a_stale_etag_is_read_again_and_the_update_retried() {
+    let reads = mock!(aws_sdk_cloudfront::Client::get_distribution_config)
+        .sequence()
+        .output(|| GetDistributionConfigOutput::builder().distribution_config(config(true)).e_tag("E-OLD").build())
+        .output(|| GetDistributionConfigOutput::builder().distribution_config(config(true)).e_tag("E-NEW").build())
+        .build();
+    let stale = mock!(aws_sdk_cloudfront::Client::update_distribution)
+        .match_requests(|r| r.if_match() == Some("E-OLD"))
+        .then_http_response(|| {
+            cloudfront_error(412, "PreconditionFailed", "The request failed because it didn't meet the preconditions")
+        });
+    let fresh = mock!(aws_sdk_cloudfront::Client::update_distribution)
+        .match_requests(|r| r.if_match() == Some("E-NEW") && r.distribution_config().is_some_and(|c| !c.enabled()))
+        .then_output(|| UpdateDistributionOutput::builder().distribution(distribution("InProgress", false)).build());
+    let cdn = cdn(&[&reads, &stale, &fresh]);
+
+    let mut wanted = awsops::aws::cloudfront::DistributionSettings {
+        origin_id: "s3-b".into(),
+        origin_domain: "b.s3.us-east-1.amazonaws.com".into(),
+        ..Default::default()
+    };
+    wanted.enabled = false;
+    wanted.viewer_protocol_policy = "redirect-to-https".into();
+    let updated = cdn.update("E1", &wanted).await.expect("the retry succeeds");
+    assert_eq!((stale.num_calls(), fresh.num_calls(), reads.num_calls()), (1, 1, 2));
+    assert_eq!(updated.status, "InProgress");
+    assert!(!updated.settings.enabled);
+    // An update still deploying is not Ready.
+    assert!(!plan::finished(&updated.status, &[]));
+}
+
+#[tokio::test]
+async fn deleting_a_distribution_that_is_not_disabled_is_a_conflict_to_wait_out() {
+    let read = mock!(aws_sdk_cloudfront::Client::get_distribution_config)
+        .then_output(|| GetDistributionConfigOutput::builder().distribution_config(config(true)).e_tag("E1").build());
+    let refused = mock!(aws_sdk_cloudfront::Client::delete_distribution).then_http_response(|| {
+        cloudfront_error(
+            409,
+            "DistributionNotDisabled",
+            "The distribution you are trying to delete has not been disabled.",
+        )
+    });
+    let err = cdn(&[&read, &refused]).delete("E1").await.expect_err("refused");
+    assert_eq!(err.kind, AwsErrorKind::Conflict);
+    assert_eq!(err.code, "DistributionNotDisabled");
+    // What cleanup does instead: disable, then wait for the deployment, then delete.
+    assert_eq!(plan::distribution_teardown(Some(true), Some("Deployed")), plan::DistributionTeardown::Disable);
+    assert_eq!(
+        plan::distribution_teardown(Some(false), Some("InProgress")),
+        plan::DistributionTeardown::WaitForDeployment
+    );
+}
+
+#[tokio::test]
+async fn a_pending_route53_change_keeps_the_site_deploying_until_insync() {
+    let change = mock!(aws_sdk_route53::Client::get_change)
+        .sequence()
+        .output(|| {
+            GetChangeOutput::builder()
+                .change_info(
+                    ChangeInfo::builder()
+                        .id("/change/C1")
+                        .status(ChangeStatus::Pending)
+                        .submitted_at(aws_smithy_types::DateTime::from_secs(0))
+                        .build()
+                        .expect("info"),
+                )
+                .build()
+        })
+        .output(|| {
+            GetChangeOutput::builder()
+                .change_info(
+                    ChangeInfo::builder()
+                        .id("/change/C1")
+                        .status(ChangeStatus::Insync)
+                        .submitted_at(aws_smithy_types::DateTime::from_secs(0))
+                        .build()
+                        .expect("info"),
+                )
+                .build()
+        })
+        .build();
+    let dns = dns(&[&change]);
+    let first = dns.change_status("C1").await.expect("status");
+    assert_eq!(first, "PENDING");
+    assert!(!plan::finished("Deployed", &[first.as_str()]));
+    let second = dns.change_status("C1").await.expect("status");
+    assert!(plan::finished("Deployed", &[second.as_str()]));
+}
