@@ -6,6 +6,10 @@ export CARGO_TARGET_DIR ?= $(AWSOPS_CACHE)/target
 
 .PHONY: test demo crds lint build
 
+## demo: the reconcilers driving the AWS emulator (no AWS account, no cluster)
+demo:
+	scripts/demo.sh
+
 ## test: every test, against a real kube-apiserver and the moto AWS emulator
 test:
 	scripts/test.sh
