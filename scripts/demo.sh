@@ -52,10 +52,10 @@ done
 echo
 "$kubectl" get aurorafailovers,staticsites -A
 echo
-echo "--- AuroraFailover platform/orders-db-2026-11-26: status"
-"$kubectl" get aurorafailover -n platform orders-db-2026-11-26 -o jsonpath='{.status}' | "$moto_python" -c 'import json,sys,yaml; print(yaml.safe_dump(json.load(sys.stdin), sort_keys=False))'
-echo "--- StaticSite web/marketing: status"
-"$kubectl" get staticsite -n web marketing -o jsonpath='{.status}' | "$moto_python" -c 'import json,sys,yaml; print(yaml.safe_dump(json.load(sys.stdin), sort_keys=False))'
+echo "--- kubectl get aurorafailover -n platform orders-db-2026-11-26 -o yaml"
+"$kubectl" get aurorafailover -n platform orders-db-2026-11-26 -o yaml
+echo "--- kubectl get staticsite -n web marketing -o yaml"
+"$kubectl" get staticsite -n web marketing -o yaml
 promoted=$("$kubectl" get aurorafailover -n platform orders-db-2026-11-26 -o jsonpath='{.status.newWriter}')
 url=$("$kubectl" get staticsite -n web marketing -o jsonpath='{.status.url}')
 echo "promoted reader: $promoted"

@@ -185,7 +185,7 @@ async fn a_site_with_a_domain_gets_a_certificate_aliases_and_dns_records() {
         .expect("zone");
     let zone_id = zone.hosted_zone().expect("zone").id().trim_start_matches("/hostedzone/").to_string();
     rig.config_map("pages", json!({"index.html": "<h1>domain</h1>"})).await;
-    rig.start(600);
+    rig.start(3);
     let host = format!("static.{zone_name}");
     rig.site("branded", json!({"content": {"configMaps": [{"name": "pages"}]}, "domain": {"names": [host], "hostedZoneName": zone_name}})).await;
 
@@ -230,6 +230,31 @@ async fn a_site_with_a_domain_gets_a_certificate_aliases_and_dns_records() {
         );
     }
     assert!(status.dns.iter().all(|d| d.status == "INSYNC") && status.dns.len() == 2, "{:?}", status.dns);
+
+    // Drift: someone deletes the A record; the next resync puts it back.
+    let a = sets.iter().find(|r| r.name() == format!("{host}.") && r.r#type().as_str() == "A").expect("A").clone();
+    let delete = aws_sdk_route53::types::Change::builder()
+        .action(aws_sdk_route53::types::ChangeAction::Delete)
+        .resource_record_set(a)
+        .build()
+        .expect("change");
+    rig.aws
+        .route53
+        .change_resource_record_sets()
+        .hosted_zone_id(&zone_id)
+        .change_batch(aws_sdk_route53::types::ChangeBatch::builder().changes(delete).build().expect("batch"))
+        .send()
+        .await
+        .expect("record deleted");
+    let restored = eventually(Duration::from_secs(30), || async {
+        let out = rig.aws.route53.list_resource_record_sets().hosted_zone_id(&zone_id).send().await.ok()?;
+        out.resource_record_sets()
+            .iter()
+            .any(|r| r.name() == format!("{host}.") && r.r#type().as_str() == "A")
+            .then_some(())
+    })
+    .await;
+    assert!(restored.is_some(), "the deleted A record was not restored");
 }
 
 #[tokio::test]
