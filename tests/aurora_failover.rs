@@ -159,6 +159,16 @@ async fn fails_over_to_the_tier_0_reader_and_records_the_swap() {
     assert!(roles.contains(&(w1.clone(), "reader".to_string())));
     assert!(condition_true(&status, "Ready") && condition_true(&status, "WriterSwapped"));
     assert_eq!(rig.proxy.count("FailoverDBCluster"), 1);
+    let controller = rig.controller.as_ref().expect("controller");
+    let counted = controller
+        .sample("awsops_aws_calls_total{service=\"RDS\",operation=\"FailoverDBCluster\",outcome=\"ok\"}")
+        .await;
+    assert_eq!(
+        counted,
+        1.0,
+        "the SDK interceptor counts the call:\n{}",
+        controller.metrics().await.unwrap_or_default()
+    );
     let yaml = kubectl(&["get", "aurorafailover", "swap", "-n", &rig.ns, "-o", "yaml"]);
     assert!(yaml.contains("phase: Succeeded"), "{yaml}");
     println!("{yaml}");
@@ -183,12 +193,15 @@ async fn dry_run_plans_and_changes_nothing() {
     let cluster = unique("orders");
     let [w1, r0, _] = seed_three(&rig.rds, &cluster).await;
     rig.start(None);
-    rig.create("dry", json!({"clusterIdentifier": cluster, "dryRun": true})).await;
+    // Through an assumed role, as a cross-account object would be.
+    let role = "arn:aws:iam::123456789012:role/aurora-failover";
+    rig.create("dry", json!({"clusterIdentifier": cluster, "dryRun": true, "roleArn": role})).await;
     let status = rig.phase("dry", FailoverPhase::Planned).await;
     assert_eq!(status.plan.as_ref().expect("plan").target, r0);
     assert!(condition_true(&status, "Planned"));
     assert_eq!(writer(&rig.rds, &cluster).await, w1);
     assert_eq!(rig.proxy.count("FailoverDBCluster"), 0);
+    assert_eq!(rig.proxy.count("AssumeRole"), 1, "credentials for spec.roleArn come from STS AssumeRole");
 }
 
 #[tokio::test]
