@@ -236,8 +236,19 @@ async fn bad_inputs_stall_with_their_reason_and_leave_the_writer_unchanged() {
     for (name, spec, _) in &cases {
         rig.create(name, spec.clone()).await;
     }
+    let events: kube::Api<k8s_openapi::api::events::v1::Event> = kube::Api::namespaced(client().await, &rig.ns);
     for (name, _, reason) in &cases {
         let (got, message) = rig.stalled(name).await;
+        let published = eventually(Duration::from_secs(10), || async {
+            let list = events.list(&Default::default()).await.ok()?;
+            list.items.into_iter().find(|e| {
+                e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(*name)
+                    && e.reason.as_deref() == Some(*reason)
+            })
+        })
+        .await;
+        let event = published.unwrap_or_else(|| panic!("{name}: no {reason} event"));
+        assert_eq!(event.type_.as_deref(), Some("Warning"), "{name}");
         assert_eq!(&got, reason, "{name}: {message}");
         assert!(message.ends_with("Nothing was changed in AWS."), "{name}: {message}");
         let status = rig.api.get(name).await.expect("get").status.expect("status");
@@ -302,4 +313,50 @@ async fn a_finished_failover_never_acts_again() {
     assert_ne!(writer(&rig.rds, &cluster).await, w1);
     assert_eq!(rig.proxy.count("FailoverDBCluster"), 1, "never a second failover");
     assert_eq!(rig.proxy.count("DescribeDBClusters"), describes_before, "a finished object does not even look at AWS");
+}
+
+#[tokio::test]
+async fn a_second_failover_of_a_cluster_waits_for_the_first_and_then_checks_again() {
+    let mut rig = Rig::new("af-queue").await;
+    let cluster = unique("orders");
+    let [_w1, r0, _] = seed_three(&rig.rds, &cluster).await;
+    // This controller only reconciles objects labelled shard=a (the sharding flag);
+    // the unlabelled "first" object stands for a failover another instance runs.
+    let url = rig.proxy.url();
+    rig.controller = Some(ControllerProcess::start_with_env(
+        &rig.ns,
+        "awsops",
+        &unique("ctl"),
+        &["--label-selector", "shard=a"],
+        &[("AWS_ENDPOINT_URL", url.as_str())],
+    ));
+    rig.create("first", json!({"clusterIdentifier": cluster})).await;
+    let holding = json!({"status": {"phase": "FailingOver"}});
+    rig.api
+        .patch_status("first", &PatchParams::default(), &Patch::Merge(&holding))
+        .await
+        .expect("first holds the cluster");
+
+    let mut second = failover("second", json!({"clusterIdentifier": cluster}));
+    second.metadata.labels = Some([("shard".to_string(), "a".to_string())].into());
+    rig.api.create(&PostParams::default(), &second).await.expect("created");
+    let waiting = rig
+        .until("second", 30, |s| {
+            s.conditions.iter().any(|c| c.reason == "WaitingForOtherFailover" && c.status == "True")
+        })
+        .await;
+    assert_eq!(waiting.phase, Some(FailoverPhase::Pending));
+    let message = &waiting.conditions.iter().find(|c| c.reason == "WaitingForOtherFailover").expect("waiting").message;
+    assert!(message.contains(&format!("{}/first", rig.ns)), "{message}");
+    assert_eq!(rig.proxy.count("FailoverDBCluster"), 0);
+    assert!(
+        rig.api.get("first").await.expect("first").status.and_then(|s| s.conditions.first().cloned()).is_none(),
+        "first is not this controller's"
+    );
+
+    let done = json!({"status": {"phase": "Succeeded"}});
+    rig.api.patch_status("first", &PatchParams::default(), &Patch::Merge(&done)).await.expect("first finished");
+    let status = rig.phase("second", FailoverPhase::Succeeded).await;
+    assert_eq!(status.new_writer.as_deref(), Some(r0.as_str()));
+    assert_eq!(rig.proxy.count("FailoverDBCluster"), 1);
 }
