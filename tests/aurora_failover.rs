@@ -9,7 +9,6 @@ use std::time::Duration;
 use awsops::api::aurora_failover::{AuroraFailover, AuroraFailoverStatus, FailoverPhase};
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
-use support::proxy::CountingProxy;
 use support::*;
 
 async fn rds() -> aws_sdk_rds::Client {
@@ -76,28 +75,19 @@ fn failover(name: &str, spec: serde_json::Value) -> AuroraFailover {
 struct Rig {
     api: Api<AuroraFailover>,
     rds: aws_sdk_rds::Client,
-    proxy: CountingProxy,
-    ns: String,
+    stage: Stage,
     controller: Option<ControllerProcess>,
 }
 
 impl Rig {
     async fn new(prefix: &str) -> Self {
-        let client = client().await;
-        install_crds(&client).await;
-        let ns = namespace(&client, prefix).await;
-        let upstream = std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL");
-        let proxy = CountingProxy::start(&upstream).await;
-        Self { api: Api::namespaced(client, &ns), rds: rds().await, proxy, ns, controller: None }
+        let stage = Stage::new(prefix).await;
+        Self { api: Api::namespaced(stage.client.clone(), &stage.ns), rds: rds().await, stage, controller: None }
     }
 
     fn start(&mut self, failpoint: Option<&str>) {
-        let url = self.proxy.url();
-        let mut env = vec![("AWS_ENDPOINT_URL", url.as_str())];
-        if let Some(point) = failpoint {
-            env.push(("AWSOPS_FAILPOINT", point));
-        }
-        self.controller = Some(ControllerProcess::start_with_env(&self.ns, "awsops", &unique("ctl"), &[], &env));
+        let env: Vec<(&str, &str)> = failpoint.map(|p| ("AWSOPS_FAILPOINT", p)).into_iter().collect();
+        self.controller = Some(self.stage.controller(&[], &env));
     }
 
     async fn create(&self, name: &str, spec: serde_json::Value) {
@@ -158,7 +148,7 @@ async fn fails_over_to_the_tier_0_reader_and_records_the_swap() {
     assert_eq!(roles[0], (r0.clone(), "writer".to_string()));
     assert!(roles.contains(&(w1.clone(), "reader".to_string())));
     assert!(condition_true(&status, "Ready") && condition_true(&status, "WriterSwapped"));
-    assert_eq!(rig.proxy.count("FailoverDBCluster"), 1);
+    assert_eq!(rig.stage.proxy.count("FailoverDBCluster"), 1);
     let controller = rig.controller.as_ref().expect("controller");
     let counted = controller
         .sample("awsops_aws_calls_total{service=\"RDS\",operation=\"FailoverDBCluster\",outcome=\"ok\"}")
@@ -169,7 +159,7 @@ async fn fails_over_to_the_tier_0_reader_and_records_the_swap() {
         "the SDK interceptor counts the call:\n{}",
         controller.metrics().await.unwrap_or_default()
     );
-    let yaml = kubectl(&["get", "aurorafailover", "swap", "-n", &rig.ns, "-o", "yaml"]);
+    let yaml = kubectl(&["get", "aurorafailover", "swap", "-n", &rig.stage.ns, "-o", "yaml"]);
     assert!(yaml.contains("phase: Succeeded"), "{yaml}");
     println!("{yaml}");
 }
@@ -184,7 +174,7 @@ async fn fails_over_to_an_explicit_target() {
     let status = rig.phase("to-r2", FailoverPhase::Succeeded).await;
     assert_eq!(writer(&rig.rds, &cluster).await, r2);
     assert_eq!(status.plan.expect("plan").reason, "requested in spec.targetInstance");
-    assert_eq!(rig.proxy.count("FailoverDBCluster"), 1);
+    assert_eq!(rig.stage.proxy.count("FailoverDBCluster"), 1);
 }
 
 #[tokio::test]
@@ -200,8 +190,8 @@ async fn dry_run_plans_and_changes_nothing() {
     assert_eq!(status.plan.as_ref().expect("plan").target, r0);
     assert!(condition_true(&status, "Planned"));
     assert_eq!(writer(&rig.rds, &cluster).await, w1);
-    assert_eq!(rig.proxy.count("FailoverDBCluster"), 0);
-    assert_eq!(rig.proxy.count("AssumeRole"), 1, "credentials for spec.roleArn come from STS AssumeRole");
+    assert_eq!(rig.stage.proxy.count("FailoverDBCluster"), 0);
+    assert_eq!(rig.stage.proxy.count("AssumeRole"), 1, "credentials for spec.roleArn come from STS AssumeRole");
 }
 
 #[tokio::test]
@@ -236,7 +226,7 @@ async fn bad_inputs_stall_with_their_reason_and_leave_the_writer_unchanged() {
     for (name, spec, _) in &cases {
         rig.create(name, spec.clone()).await;
     }
-    let events: kube::Api<k8s_openapi::api::events::v1::Event> = kube::Api::namespaced(client().await, &rig.ns);
+    let events: kube::Api<k8s_openapi::api::events::v1::Event> = kube::Api::namespaced(client().await, &rig.stage.ns);
     for (name, _, reason) in &cases {
         let (got, message) = rig.stalled(name).await;
         let published = eventually(Duration::from_secs(10), || async {
@@ -257,7 +247,7 @@ async fn bad_inputs_stall_with_their_reason_and_leave_the_writer_unchanged() {
     }
     assert_eq!(writer(&rig.rds, &cluster).await, w1);
     assert_eq!(writer(&rig.rds, &postgres).await, format!("{postgres}-a"));
-    assert_eq!(rig.proxy.count("FailoverDBCluster"), 0, "no failover was attempted");
+    assert_eq!(rig.stage.proxy.count("FailoverDBCluster"), 0, "no failover was attempted");
 }
 
 #[tokio::test]
@@ -282,7 +272,7 @@ async fn a_crash_at_any_point_resumes_from_status_with_exactly_one_failover_call
         let status = rig.phase("crashy", FailoverPhase::Succeeded).await;
         assert_eq!(status.new_writer.as_deref(), Some(r0.as_str()), "{point}");
         assert_eq!(writer(&rig.rds, &cluster).await, r0, "{point}");
-        assert_eq!(rig.proxy.count("FailoverDBCluster"), 1, "{point}: exactly one FailoverDBCluster call");
+        assert_eq!(rig.stage.proxy.count("FailoverDBCluster"), 1, "{point}: exactly one FailoverDBCluster call");
     }
 }
 
@@ -294,7 +284,7 @@ async fn a_finished_failover_never_acts_again() {
     rig.start(None);
     rig.create("once", json!({"clusterIdentifier": cluster})).await;
     rig.phase("once", FailoverPhase::Succeeded).await;
-    assert_eq!(rig.proxy.count("FailoverDBCluster"), 1);
+    assert_eq!(rig.stage.proxy.count("FailoverDBCluster"), 1);
 
     // A restart, a GitOps re-apply of the same manifest, and a spec change
     // (which a 1.20 API server lets through: it does not enforce CEL).
@@ -304,15 +294,19 @@ async fn a_finished_failover_never_acts_again() {
     rig.api.patch("once", &PatchParams::apply("gitops"), &Patch::Apply(&manifest)).await.expect("re-applied");
     let changed = json!({"spec": {"targetInstance": r2, "expectedWriter": r0}});
     rig.api.patch("once", &PatchParams::default(), &Patch::Merge(&changed)).await.expect("spec changed");
-    let describes_before = rig.proxy.count("DescribeDBClusters");
+    let describes_before = rig.stage.proxy.count("DescribeDBClusters");
     tokio::time::sleep(Duration::from_secs(4)).await;
 
     let status = rig.api.get("once").await.expect("get").status.expect("status");
     assert_eq!(status.phase, Some(FailoverPhase::Succeeded));
     assert_eq!(writer(&rig.rds, &cluster).await, r0);
     assert_ne!(writer(&rig.rds, &cluster).await, w1);
-    assert_eq!(rig.proxy.count("FailoverDBCluster"), 1, "never a second failover");
-    assert_eq!(rig.proxy.count("DescribeDBClusters"), describes_before, "a finished object does not even look at AWS");
+    assert_eq!(rig.stage.proxy.count("FailoverDBCluster"), 1, "never a second failover");
+    assert_eq!(
+        rig.stage.proxy.count("DescribeDBClusters"),
+        describes_before,
+        "a finished object does not even look at AWS"
+    );
 }
 
 #[tokio::test]
@@ -322,14 +316,7 @@ async fn a_second_failover_of_a_cluster_waits_for_the_first_and_then_checks_agai
     let [_w1, r0, _] = seed_three(&rig.rds, &cluster).await;
     // This controller only reconciles objects labelled shard=a (the sharding flag);
     // the unlabelled "first" object stands for a failover another instance runs.
-    let url = rig.proxy.url();
-    rig.controller = Some(ControllerProcess::start_with_env(
-        &rig.ns,
-        "awsops",
-        &unique("ctl"),
-        &["--label-selector", "shard=a"],
-        &[("AWS_ENDPOINT_URL", url.as_str())],
-    ));
+    rig.controller = Some(rig.stage.controller(&["--label-selector", "shard=a"], &[]));
     rig.create("first", json!({"clusterIdentifier": cluster})).await;
     let holding = json!({"status": {"phase": "FailingOver"}});
     rig.api
@@ -347,8 +334,8 @@ async fn a_second_failover_of_a_cluster_waits_for_the_first_and_then_checks_agai
         .await;
     assert_eq!(waiting.phase, Some(FailoverPhase::Pending));
     let message = &waiting.conditions.iter().find(|c| c.reason == "WaitingForOtherFailover").expect("waiting").message;
-    assert!(message.contains(&format!("{}/first", rig.ns)), "{message}");
-    assert_eq!(rig.proxy.count("FailoverDBCluster"), 0);
+    assert!(message.contains(&format!("{}/first", rig.stage.ns)), "{message}");
+    assert_eq!(rig.stage.proxy.count("FailoverDBCluster"), 0);
     assert!(
         rig.api.get("first").await.expect("first").status.and_then(|s| s.conditions.first().cloned()).is_none(),
         "first is not this controller's"
@@ -358,5 +345,5 @@ async fn a_second_failover_of_a_cluster_waits_for_the_first_and_then_checks_agai
     rig.api.patch_status("first", &PatchParams::default(), &Patch::Merge(&done)).await.expect("first finished");
     let status = rig.phase("second", FailoverPhase::Succeeded).await;
     assert_eq!(status.new_writer.as_deref(), Some(r0.as_str()));
-    assert_eq!(rig.proxy.count("FailoverDBCluster"), 1);
+    assert_eq!(rig.stage.proxy.count("FailoverDBCluster"), 1);
 }

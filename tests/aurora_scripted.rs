@@ -90,6 +90,22 @@ fn failover(timeout: i32, status: AuroraFailoverStatus) -> AuroraFailover {
     f
 }
 
+/// The status right after the intent to fail over w1 -> r0 was recorded at t(0).
+fn intent() -> AuroraFailoverStatus {
+    AuroraFailoverStatus {
+        phase: Some(FailoverPhase::FailingOver),
+        previous_writer: Some("w1".into()),
+        started_at: Some(Time(t(0))),
+        plan: Some(awsops::api::aurora_failover::FailoverPlan {
+            current_writer: "w1".into(),
+            target: "r0".into(),
+            reason: "r".into(),
+            candidates: vec![],
+        }),
+        ..Default::default()
+    }
+}
+
 /// One reconcile as the controller runs it, minus the API server: observe, plan.
 async fn step(rds: &SdkRds, obj: &AuroraFailover, now: Timestamp) -> plan::Decision {
     let observed = observe::observe(rds, obj, None).await.expect("observe");
@@ -141,19 +157,7 @@ async fn a_swap_slower_than_the_timeout_ends_failed_with_a_message() {
         mock!(Client::describe_db_clusters).sequence().output(|| cluster("failing-over", "w1")).repeatedly().build();
     let members = mock!(Client::describe_db_instances).sequence().output(|| instances(&[])).repeatedly().build();
     let rds = client(&[&clusters, &members]);
-    let mut status = AuroraFailoverStatus {
-        phase: Some(FailoverPhase::FailingOver),
-        previous_writer: Some("w1".into()),
-        started_at: Some(Time(t(0))),
-        requested_at: Some(Time(t(0))),
-        plan: Some(awsops::api::aurora_failover::FailoverPlan {
-            current_writer: "w1".into(),
-            target: "r0".into(),
-            reason: "r".into(),
-            candidates: vec![],
-        }),
-        ..Default::default()
-    };
+    let mut status = AuroraFailoverStatus { requested_at: Some(Time(t(0))), ..intent() };
     let waiting = step(&rds, &failover(60, status.clone()), t(59)).await;
     assert_eq!(waiting.action, plan::Action::Poll);
     status = waiting.status;
@@ -166,18 +170,7 @@ async fn a_swap_slower_than_the_timeout_ends_failed_with_a_message() {
 
 #[tokio::test]
 async fn after_a_crash_right_after_the_call_an_rds_failover_event_prevents_a_second_call() {
-    let intent = AuroraFailoverStatus {
-        phase: Some(FailoverPhase::FailingOver),
-        previous_writer: Some("w1".into()),
-        started_at: Some(Time(t(0))),
-        plan: Some(awsops::api::aurora_failover::FailoverPlan {
-            current_writer: "w1".into(),
-            target: "r0".into(),
-            reason: "r".into(),
-            candidates: vec![],
-        }),
-        ..Default::default()
-    };
+    let intent = intent();
     // RDS accepted the call but still reports `available` with the old writer.
     let clusters =
         mock!(Client::describe_db_clusters).sequence().output(|| cluster("available", "w1")).repeatedly().build();

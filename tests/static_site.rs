@@ -10,7 +10,6 @@ use awsops::api::static_site::{SitePhase, StaticSite, StaticSiteStatus};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use serde_json::json;
-use support::proxy::CountingProxy;
 use support::*;
 
 struct Aws {
@@ -29,42 +28,27 @@ async fn aws() -> Aws {
 }
 
 struct Rig {
-    client: kube::Client,
     sites: Api<StaticSite>,
     cms: Api<ConfigMap>,
     aws: Aws,
-    proxy: CountingProxy,
-    ns: String,
+    stage: Stage,
     controller: Option<ControllerProcess>,
 }
 
 impl Rig {
     async fn new(prefix: &str) -> Self {
-        let client = client().await;
-        install_crds(&client).await;
-        let ns = namespace(&client, prefix).await;
-        let proxy = CountingProxy::start(&std::env::var("AWS_ENDPOINT_URL").expect("endpoint")).await;
+        let stage = Stage::new(prefix).await;
         Self {
-            sites: Api::namespaced(client.clone(), &ns),
-            cms: Api::namespaced(client.clone(), &ns),
-            client,
+            sites: Api::namespaced(stage.client.clone(), &stage.ns),
+            cms: Api::namespaced(stage.client.clone(), &stage.ns),
             aws: aws().await,
-            proxy,
-            ns,
+            stage,
             controller: None,
         }
     }
 
     fn start(&mut self, resync_seconds: u64) {
-        let url = self.proxy.url();
-        let resync = resync_seconds.to_string();
-        self.controller = Some(ControllerProcess::start_with_env(
-            &self.ns,
-            "awsops",
-            &unique("ctl"),
-            &["--resync-seconds", &resync],
-            &[("AWS_ENDPOINT_URL", url.as_str())],
-        ));
+        self.controller = Some(self.stage.controller(&["--resync-seconds", &resync_seconds.to_string()], &[]));
     }
 
     async fn config_map(&self, name: &str, data: serde_json::Value) {
@@ -111,7 +95,7 @@ impl Rig {
 
     /// AWS write requests seen by the proxy (REST mutations and JSON/Query writes).
     fn writes(&self) -> usize {
-        self.proxy.snapshot().iter().filter(|(op, _)| is_write(op)).map(|(_, n)| n).sum()
+        self.stage.proxy.snapshot().iter().filter(|(op, _)| is_write(op)).map(|(_, n)| n).sum()
     }
 }
 
@@ -167,7 +151,7 @@ async fn a_site_without_a_domain_becomes_ready_with_its_files_served_privately()
     assert_eq!(config.default_cache_behavior().map(|b| b.viewer_protocol_policy().as_str()), Some("redirect-to-https"));
     assert_eq!(config.price_class().map(|p| p.as_str()), Some("PriceClass_100"));
     assert_eq!(config.comment(), "plain site");
-    assert_eq!(rig.proxy.count("POST /2020-05-31/distribution"), 1, "exactly one distribution created");
+    assert_eq!(rig.stage.proxy.count("POST /2020-05-31/distribution"), 1, "exactly one distribution created");
 }
 
 #[tokio::test]
@@ -270,10 +254,10 @@ async fn drift_is_repaired_and_a_site_in_sync_makes_no_writes() {
     // In sync: resyncs every 2 s read and never write.
     let before = rig.writes();
     tokio::time::sleep(Duration::from_secs(5)).await;
-    assert_eq!(rig.writes(), before, "writes during in-sync resyncs: {:?}", rig.proxy.snapshot());
+    assert_eq!(rig.writes(), before, "writes during in-sync resyncs: {:?}", rig.stage.proxy.snapshot());
     assert!(
-        rig.proxy.count("GET /2020-05-31/distribution/".to_string().as_str()) > 0
-            || rig.proxy.snapshot().iter().any(|(op, _)| op.starts_with("GET /2020-05-31/distribution/")),
+        rig.stage.proxy.count("GET /2020-05-31/distribution/".to_string().as_str()) > 0
+            || rig.stage.proxy.snapshot().iter().any(|(op, _)| op.starts_with("GET /2020-05-31/distribution/")),
         "resyncs read the distribution"
     );
 
@@ -332,26 +316,14 @@ async fn a_config_map_edit_uploads_only_the_changed_file_and_invalidates_only_it
     let revision = first.content.clone().expect("content").revision;
     let dist = first.distribution.clone().expect("distribution");
     let bucket = first.bucket.clone().expect("bucket").name;
-    let puts_before = rig
-        .proxy
-        .snapshot()
-        .iter()
-        .filter(|(op, _)| op.starts_with(&format!("PUT /{bucket}/")))
-        .map(|(_, n)| *n)
-        .sum::<usize>();
+    let puts_before = rig.stage.proxy.count_prefix(&format!("PUT /{bucket}/"));
 
     rig.config_map("pages", json!({"index.html": "<h1>v1</h1>", "app.js": "v2", "style.css": "v1"})).await;
     let status = rig.until("edited", 30, |s| s.content.as_ref().is_some_and(|c| c.revision != revision)).await;
     let content = status.content.clone().expect("content");
     assert_eq!((content.objects, content.uploaded, content.deleted), (3, 1, 0));
-    let puts_after = rig
-        .proxy
-        .snapshot()
-        .iter()
-        .filter(|(op, _)| op.starts_with(&format!("PUT /{bucket}/")))
-        .map(|(_, n)| *n)
-        .sum::<usize>();
-    assert_eq!(puts_after - puts_before, 1, "only app.js was uploaded: {:?}", rig.proxy.snapshot());
+    let puts_after = rig.stage.proxy.count_prefix(&format!("PUT /{bucket}/"));
+    assert_eq!(puts_after - puts_before, 1, "only app.js was uploaded: {:?}", rig.stage.proxy.snapshot());
     assert_eq!(rig.object(&bucket, "app.js").await.map(|o| o.0).as_deref(), Some("v2"));
 
     let inv = rig
@@ -415,7 +387,6 @@ async fn deletion_retains_or_deletes_the_bucket_and_removes_the_rest() {
     );
     let gone_bucket = gone.bucket.expect("bucket").name;
     assert!(rig.aws.s3.head_bucket().bucket(&gone_bucket).send().await.is_err(), "Delete removes the bucket");
-    let _ = &rig.client;
 }
 
 #[tokio::test]
@@ -454,5 +425,5 @@ async fn a_price_class_change_updates_the_same_distribution() {
     assert_eq!(after.distribution.expect("distribution").id, before.id, "updated in place, not recreated");
     let config = rig.aws.cloudfront.get_distribution_config().id(&before.id).send().await.expect("config");
     assert_eq!(config.distribution_config().and_then(|c| c.price_class()).map(|p| p.as_str()), Some("PriceClass_All"));
-    assert_eq!(rig.proxy.count("POST /2020-05-31/distribution"), 1);
+    assert_eq!(rig.stage.proxy.count("POST /2020-05-31/distribution"), 1);
 }

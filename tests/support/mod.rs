@@ -186,6 +186,33 @@ impl Drop for ControllerProcess {
     }
 }
 
+/// One test's stage: a kube client with the CRDs installed, a fresh
+/// namespace, and a counting proxy in front of the AWS emulator.
+pub struct Stage {
+    pub client: Client,
+    pub ns: String,
+    pub proxy: proxy::CountingProxy,
+}
+
+impl Stage {
+    pub async fn new(prefix: &str) -> Self {
+        let client = client().await;
+        install_crds(&client).await;
+        let ns = namespace(&client, prefix).await;
+        let upstream = std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL is set by make test");
+        let proxy = proxy::CountingProxy::start(&upstream).await;
+        Self { client, ns, proxy }
+    }
+
+    /// A controller for this namespace whose AWS calls go through the proxy.
+    pub fn controller(&self, args: &[&str], env: &[(&str, &str)]) -> ControllerProcess {
+        let url = self.proxy.url();
+        let mut all = vec![("AWS_ENDPOINT_URL", url.as_str())];
+        all.extend_from_slice(env);
+        ControllerProcess::start_with_env(&self.ns, "awsops", &unique("ctl"), args, &all)
+    }
+}
+
 /// Runs the kubectl that scripts/build-apiserver.sh built, returning stdout.
 pub fn kubectl(args: &[&str]) -> String {
     let bin = std::env::var("AWSOPS_TEST_KUBECTL").expect("AWSOPS_TEST_KUBECTL is set by make test");

@@ -52,6 +52,11 @@ impl CountingProxy {
         all
     }
 
+    /// Requests whose operation starts with `prefix` (e.g. `PUT /bucket/`).
+    pub fn count_prefix(&self, prefix: &str) -> usize {
+        self.counts.lock().expect("counts").iter().filter(|(op, _)| op.starts_with(prefix)).map(|(_, n)| n).sum()
+    }
+
     /// Requests seen for `operation` so far.
     pub fn count(&self, operation: &str) -> usize {
         self.counts.lock().expect("counts").get(operation).copied().unwrap_or(0)
