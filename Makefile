@@ -17,6 +17,7 @@ test:
 ## crds: regenerate crds/ from the Rust types
 crds:
 	cargo run --quiet -- crds > crds/awsops.yaml
+	cp crds/awsops.yaml charts/awsops/files/crds.yaml
 
 ## lint: formatting and clippy, as CI runs them
 lint:

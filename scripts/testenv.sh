@@ -10,6 +10,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/common.sh"
 
 cmd="${1:?usage: testenv.sh start|stop DIR}"
+CHART_NAMESPACE=awsops-system
 dir="${2:?usage: testenv.sh start|stop DIR}"
 
 stop() {
@@ -50,6 +51,37 @@ write_certs() {
   openssl rsa -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
 }
 
+# write_kubeconfig FILE PORT TOKEN USER
+write_kubeconfig() {
+  cat >"$1" <<KUBECONFIG
+apiVersion: v1
+kind: Config
+clusters:
+- name: test
+  cluster:
+    server: https://127.0.0.1:$2
+    certificate-authority-data: $(base64 -w0 "$dir/pki/ca.crt")
+users:
+- name: $4
+  user:
+    token: $3
+contexts:
+- name: test
+  context: {cluster: test, user: $4}
+current-context: test
+KUBECONFIG
+}
+
+# install_chart KUBECTL: the chart as `helm install` would create it (RBAC,
+# ServiceAccount, CRDs, Deployment; no pods run: there is no kubelet).
+install_chart() {
+  local kubectl="$1" values="$dir/chart-values.yaml"
+  printf 'podDisruptionBudget:\n  apiVersion: policy/v1beta1\n' >"$values"
+  "$here/render-chart.sh" -name awsops -namespace "$CHART_NAMESPACE" -f "$values" >"$dir/chart.yaml"
+  KUBECONFIG="$dir/kubeconfig" "$kubectl" create namespace "$CHART_NAMESPACE" >/dev/null
+  KUBECONFIG="$dir/kubeconfig" "$kubectl" apply --validate=false -f "$dir/chart.yaml" >/dev/null
+}
+
 start_kube() {
   local bin etcd_port peer_port port token pki="$dir/pki"
   bin="$("$here/build-apiserver.sh")"
@@ -63,7 +95,12 @@ start_kube() {
   wait_for curl -sf "http://127.0.0.1:$etcd_port/health" || { log "etcd did not start"; tail "$dir/etcd.log" >&2; return 1; }
 
   token=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  sa_token=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
   printf '%s,admin,admin,"system:masters"\n' "$token" >"$pki/tokens.csv"
+  # The controller authenticates as the chart's ServiceAccount (static token:
+  # this API server runs no token controller), so RBAC is exactly the chart's.
+  printf '%s,system:serviceaccount:%s:awsops,awsops-sa,"system:serviceaccounts,system:serviceaccounts:%s"\n' \
+    "$sa_token" "$CHART_NAMESPACE" "$CHART_NAMESPACE" >>"$pki/tokens.csv"
   port=$(free_port)
   "$bin/kube-apiserver" \
     --etcd-servers "http://127.0.0.1:$etcd_port" \
@@ -80,23 +117,8 @@ start_kube() {
   wait_for curl -sf --cacert "$pki/ca.crt" -H "Authorization: Bearer $token" "https://127.0.0.1:$port/readyz" ||
     { log "kube-apiserver did not start"; tail -20 "$dir/apiserver.log" >&2; return 1; }
 
-  cat >"$dir/kubeconfig" <<KUBECONFIG
-apiVersion: v1
-kind: Config
-clusters:
-- name: test
-  cluster:
-    server: https://127.0.0.1:$port
-    certificate-authority-data: $(base64 -w0 "$pki/ca.crt")
-users:
-- name: admin
-  user:
-    token: $token
-contexts:
-- name: test
-  context: {cluster: test, user: admin}
-current-context: test
-KUBECONFIG
+  write_kubeconfig "$dir/kubeconfig" "$port" "$token" admin
+  write_kubeconfig "$dir/kubeconfig-controller" "$port" "$sa_token" awsops
   echo "$bin"
 }
 
@@ -106,10 +128,13 @@ case "$cmd" in
     stop
     apt_install curl openssl etcd-server
     kube_bin=$(start_kube)
+    install_chart "$kube_bin/kubectl"
     moto_port=$(start_moto)
     cat >"$dir/env" <<ENV
 export KUBECONFIG="$dir/kubeconfig"
 export AWSOPS_TEST_KUBECTL="$kube_bin/kubectl"
+export AWSOPS_TEST_CONTROLLER_KUBECONFIG="$dir/kubeconfig-controller"
+export AWSOPS_TEST_CHART_NAMESPACE="$CHART_NAMESPACE"
 export AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port"
 export AWS_ACCESS_KEY_ID=testing
 export AWS_SECRET_ACCESS_KEY=testing

@@ -100,13 +100,16 @@ impl Rig {
             self.api.get(name).await.ok()?.status.filter(|s| done(s))
         })
         .await;
-        got.unwrap_or_else(|| {
-            let last = futures::executor::block_on(self.api.get(name)).ok().and_then(|o| o.status);
-            let log = self.controller.as_ref().map(|c| c.log()).unwrap_or_default();
-            panic!(
-                "{name} did not reach the expected status in {secs} s; last status: {last:#?}\ncontroller log:\n{log}"
-            )
-        })
+        match got {
+            Some(status) => status,
+            None => {
+                let last = self.api.get(name).await.ok().and_then(|o| o.status);
+                let log = self.controller.as_ref().map(|c| c.log()).unwrap_or_default();
+                panic!(
+                    "{name} did not reach the expected status in {secs} s; last status: {last:#?}\ncontroller log:\n{log}"
+                )
+            }
+        }
     }
 
     async fn phase(&self, name: &str, phase: FailoverPhase) -> AuroraFailoverStatus {

@@ -3,12 +3,10 @@
 #[test]
 fn crds_folder_matches_the_generated_crds() {
     let generated = awsops::api::crds_yaml();
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/crds/awsops.yaml");
-    let committed = std::fs::read_to_string(path).unwrap_or_default();
-    assert!(
-        committed == generated,
-        "crds/awsops.yaml differs from `awsops crds`: run `make crds` and commit the result"
-    );
+    for path in ["crds/awsops.yaml", "charts/awsops/files/crds.yaml"] {
+        let committed = std::fs::read_to_string(format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap_or_default();
+        assert!(committed == generated, "{path} differs from `awsops crds`: run `make crds` and commit the result");
+    }
 }
 
 #[test]

@@ -114,9 +114,16 @@ impl ControllerProcess {
     pub fn start_with_env(namespace: &str, lease: &str, identity: &str, extra: &[&str], env: &[(&str, &str)]) -> Self {
         let metrics_port = free_port();
         let log = std::fs::File::create(std::env::temp_dir().join(format!("{identity}.log"))).expect("log file");
+        // As the Helm chart's ServiceAccount, bound to exactly the chart's
+        // roles: a permission the chart lacks fails the test. The Lease lives
+        // in the chart's namespace, named after the test's namespace.
+        let kubeconfig = std::env::var("AWSOPS_TEST_CONTROLLER_KUBECONFIG").expect("set by make test");
+        let lease_namespace = std::env::var("AWSOPS_TEST_CHART_NAMESPACE").expect("set by make test");
+        let lease = format!("{namespace}-{lease}");
         let child = Command::new(env!("CARGO_BIN_EXE_awsops"))
             .arg("controller")
-            .args(["--namespace", namespace, "--lease-name", lease, "--lease-namespace", namespace])
+            .env("KUBECONFIG", kubeconfig)
+            .args(["--namespace", namespace, "--lease-name", &lease, "--lease-namespace", &lease_namespace])
             .args(["--identity", identity, "--metrics-addr", &format!("127.0.0.1:{metrics_port}")])
             .args(extra)
             .envs(env.iter().copied())

@@ -1,0 +1,110 @@
+//! The Helm chart, rendered by scripts/render-chart.sh (Go text/template with
+//! sprig; there is no Helm binary here) and checked two ways: server-side
+//! dry-run on the real API server, and the security settings it promises.
+//! (Every other integration test runs the controller as the chart's
+//! ServiceAccount with exactly the chart's roles.)
+
+mod support;
+
+use std::process::Command;
+
+fn render(values: &str) -> String {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("values.yaml");
+    std::fs::write(&file, values).expect("values");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/render-chart.sh");
+    let out = Command::new(script)
+        .args(["-name", "awsops", "-namespace", "awsops-system", "-f"])
+        .arg(&file)
+        .output()
+        .expect("renderer runs");
+    assert!(out.status.success(), "render failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+fn documents(rendered: &str) -> Vec<serde_json::Value> {
+    rendered
+        .split("\n---\n")
+        .filter_map(|d| serde_yaml_ng::from_str::<serde_json::Value>(d).ok())
+        .filter(|v| v.get("kind").is_some())
+        .collect()
+}
+
+fn find<'a>(docs: &'a [serde_json::Value], kind: &str, name: &str) -> &'a serde_json::Value {
+    docs.iter()
+        .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("{kind}/{name} not rendered"))
+}
+
+fn server_dry_run(rendered: &str) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("chart.yaml");
+    std::fs::write(&file, rendered).expect("chart");
+    let file = file.to_string_lossy().into_owned();
+    let out = support::kubectl(&["apply", "--dry-run=server", "--validate=false", "-f", &file]);
+    assert!(out.contains("deployment.apps/awsops") && out.contains("(server dry run)"), "{out}");
+}
+
+const OLD_PDB: &str = "podDisruptionBudget:\n  apiVersion: policy/v1beta1\n";
+
+#[test]
+fn the_chart_renders_and_the_api_server_accepts_it_cluster_wide_and_namespaced() {
+    support::require_env();
+    server_dry_run(&render(OLD_PDB));
+    let namespaced = render(&format!("{OLD_PDB}watchNamespace: web\ncrds:\n  install: false\n"));
+    let docs = documents(&namespaced);
+    assert!(
+        docs.iter().all(|d| d["kind"] != "CustomResourceDefinition" && d["kind"] != "ClusterRole"),
+        "namespaced mode grants no cluster-wide role"
+    );
+    assert_eq!(find(&docs, "Role", "awsops")["metadata"]["namespace"], "web");
+    let deployment = find(&docs, "Deployment", "awsops");
+    let env = deployment["spec"]["template"]["spec"]["containers"][0]["env"].as_array().expect("env").clone();
+    assert!(env.iter().any(|e| e["name"] == "AWSOPS_WATCH_NAMESPACE" && e["value"] == "web"));
+}
+
+#[test]
+fn the_deployment_runs_non_root_read_only_with_no_capabilities_and_health_probes() {
+    let docs = documents(&render("replicas: 2\n"));
+    let pod = &find(&docs, "Deployment", "awsops")["spec"]["template"]["spec"];
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+    assert_eq!(pod["securityContext"]["seccompProfile"]["type"], "RuntimeDefault");
+    let c = &pod["containers"][0];
+    assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true);
+    assert_eq!(c["securityContext"]["allowPrivilegeEscalation"], false);
+    assert_eq!(c["securityContext"]["capabilities"]["drop"], serde_json::json!(["ALL"]));
+    assert_eq!(c["livenessProbe"]["httpGet"]["path"], "/healthz");
+    assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/readyz");
+    assert!(c["resources"]["limits"]["memory"].is_string() && c["resources"]["requests"]["cpu"].is_string());
+    let env = c["env"].as_array().expect("env");
+    assert!(env.iter().any(|e| e["name"] == "POD_NAME" && e["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"));
+    assert_eq!(find(&docs, "Deployment", "awsops")["spec"]["replicas"], 2);
+    assert!(docs.iter().any(|d| d["kind"] == "PodDisruptionBudget"));
+}
+
+#[test]
+fn the_roles_grant_exactly_the_verbs_the_controller_uses() {
+    let docs = documents(&render(""));
+    let rules = &find(&docs, "ClusterRole", "awsops")["rules"];
+    let expected = serde_json::json!([
+        {"apiGroups": ["awsops.dev"], "resources": ["aurorafailovers", "staticsites"], "verbs": ["get", "list", "watch", "patch"]},
+        {"apiGroups": ["awsops.dev"], "resources": ["aurorafailovers/status", "staticsites/status"], "verbs": ["patch"]},
+        {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch"]},
+        {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
+    ]);
+    assert_eq!(rules, &expected);
+    let lease = &find(&docs, "Role", "awsops-leader-election")["rules"];
+    assert_eq!(
+        lease,
+        &serde_json::json!([{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "create", "patch"]}])
+    );
+    let sa = find(&docs, "ServiceAccount", "awsops");
+    assert_eq!(sa["metadata"]["namespace"], "awsops-system");
+    let irsa = documents(&render(
+        "serviceAccount:\n  annotations:\n    eks.amazonaws.com/role-arn: arn:aws:iam::111122223333:role/awsops\n",
+    ));
+    assert_eq!(
+        find(&irsa, "ServiceAccount", "awsops")["metadata"]["annotations"]["eks.amazonaws.com/role-arn"],
+        "arn:aws:iam::111122223333:role/awsops"
+    );
+}
