@@ -14,6 +14,9 @@ export AWSOPS_TEST_ENV="$env_dir"
 cd "$here/.."
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --no-fail-fast "$@"
+  # After the suite: every AWS operation it recorded is in docs/iam-policy.json.
+  cargo nextest run --test iam_policy --run-ignored only
 else
   cargo test --no-fail-fast "$@"
+  cargo test --test iam_policy -- --ignored
 fi

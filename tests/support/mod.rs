@@ -171,6 +171,7 @@ impl ControllerProcess {
 
     /// SIGTERM, then wait for the process to exit.
     pub async fn terminate(mut self) -> std::process::ExitStatus {
+        self.record_aws_operations();
         let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
         if let Some(status) = self.wait_exit(Duration::from_secs(15)).await {
             return status;
@@ -186,8 +187,38 @@ impl ControllerProcess {
     }
 }
 
+impl ControllerProcess {
+    /// Appends the AWS operations this controller made (from its
+    /// `awsops_aws_calls_total` metric) to `$AWSOPS_TEST_ENV/aws-operations.txt`,
+    /// which the IAM policy check reads after the suite.
+    fn record_aws_operations(&self) {
+        use std::io::{Read, Write};
+        let Ok(dir) = std::env::var("AWSOPS_TEST_ENV") else { return };
+        let Ok(mut conn) = std::net::TcpStream::connect(("127.0.0.1", self.metrics_port)) else { return };
+        let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
+        let _ = conn.write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+        let mut text = String::new();
+        let _ = conn.read_to_string(&mut text);
+        let ops: String = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("awsops_aws_calls_total{service=\""))
+            .filter_map(|l| {
+                let (service, rest) = l.split_once("\",operation=\"")?;
+                let (operation, _) = rest.split_once('"')?;
+                Some(format!("{service}\t{operation}\n"))
+            })
+            .collect();
+        if let Ok(mut f) =
+            std::fs::OpenOptions::new().create(true).append(true).open(format!("{dir}/aws-operations.txt"))
+        {
+            let _ = f.write_all(ops.as_bytes());
+        }
+    }
+}
+
 impl Drop for ControllerProcess {
     fn drop(&mut self) {
+        self.record_aws_operations();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
