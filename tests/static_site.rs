@@ -427,3 +427,43 @@ async fn a_price_class_change_updates_the_same_distribution() {
     assert_eq!(config.distribution_config().and_then(|c| c.price_class()).map(|p| p.as_str()), Some("PriceClass_All"));
     assert_eq!(rig.stage.proxy.count("POST /2020-05-31/distribution"), 1);
 }
+
+#[tokio::test]
+async fn adding_a_domain_name_reissues_the_certificate_and_updates_the_same_distribution() {
+    let mut rig = Rig::new("site-names").await;
+    let zone_name = format!("{}.example", unique("zone"));
+    rig.aws.route53.create_hosted_zone().name(&zone_name).caller_reference(unique("ref")).send().await.expect("zone");
+    rig.config_map("pages", json!({"index.html": "<h1>names</h1>"})).await;
+    rig.start(600);
+    let (a, b) = (format!("a.{zone_name}"), format!("b.{zone_name}"));
+    rig.site(
+        "named",
+        json!({"content": {"configMaps": [{"name": "pages"}]}, "domain": {"names": [a], "hostedZoneName": zone_name}}),
+    )
+    .await;
+    let first = rig.ready("named", 90).await;
+    let old_cert = first.certificate.expect("certificate").arn;
+    let dist = first.distribution.expect("distribution").id;
+
+    let patch = json!({"spec": {"domain": {"names": [a, b]}}});
+    rig.sites.patch("named", &PatchParams::default(), &Patch::Merge(&patch)).await.expect("patched");
+    let second =
+        rig.until("named", 90, |s| s.observed_generation == Some(2) && s.phase == Some(SitePhase::Ready)).await;
+    let new_cert = second.certificate.expect("certificate").arn;
+    assert_ne!(new_cert, old_cert, "ACM certificates cannot gain names: a new one is requested");
+    assert_eq!(second.distribution.expect("distribution").id, dist, "the distribution is updated in place");
+    let config = rig.aws.cloudfront.get_distribution_config().id(&dist).send().await.expect("config");
+    let config = config.distribution_config().expect("config");
+    let mut aliases = config.aliases().map(|x| x.items().to_vec()).unwrap_or_default();
+    aliases.sort();
+    assert_eq!(aliases, vec![a.clone(), b.clone()]);
+    assert_eq!(config.viewer_certificate().and_then(|v| v.acm_certificate_arn()), Some(new_cert.as_str()));
+    let acm = aws_sdk_acm::Client::new(
+        &aws_config::defaults(aws_config::BehaviorVersion::latest()).region("us-east-1").load().await,
+    );
+    assert!(
+        acm.describe_certificate().certificate_arn(&old_cert).send().await.is_err(),
+        "the replaced certificate is deleted"
+    );
+    assert_eq!(second.dns.iter().filter(|d| d.name == b).count(), 2, "A and AAAA for the new name: {:?}", second.dns);
+}

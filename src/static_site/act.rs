@@ -320,9 +320,13 @@ async fn converge(run: &mut Run<'_>, aws: &Aws, id: &Identity) -> Result<Option<
     run.save().await?;
     let drift = plan::distribution_drift(&desired, &dist.settings);
     if !drift.is_empty() {
+        let replaced = dist.settings.certificate_arn.clone().filter(|old| Some(old) != certificate_arn.as_ref());
         dist = aws.cdn.update(&dist.id, &desired).await?;
         run.note("DistributionUpdated", format!("distribution {}: {}", dist.id, drift.join(", "))).await;
         record_distribution(run, &dist);
+        if let Some(old) = replaced {
+            retire_certificate(run, aws, id, &old).await?;
+        }
     }
 
     // 5. Bucket policy for this distribution only.
@@ -410,6 +414,26 @@ async fn converge(run: &mut Run<'_>, aws: &Aws, id: &Identity) -> Result<Option<
         run.save().await?;
         Ok(Some(WAIT_DEPLOYMENT))
     }
+}
+
+/// Deletes a certificate this site requested that the distribution no longer
+/// uses (the names changed). One still held by CloudFront is left, with a
+/// warning naming it.
+async fn retire_certificate(run: &Run<'_>, aws: &Aws, id: &Identity, arn: &str) -> Result<(), AwsError> {
+    let Some(cert) = aws.certificates.describe(arn).await? else { return Ok(()) };
+    if cert.tags.get(crate::api::TAG_UID) != Some(&id.uid) {
+        return Ok(());
+    }
+    match aws.certificates.delete(arn).await {
+        Ok(()) => run.note("CertificateDeleted", format!("{arn} (replaced)")).await,
+        Err(e) if e.kind == AwsErrorKind::Conflict => {
+            let message =
+                format!("certificate {arn} is replaced but still in use ({e}); delete it once CloudFront releases it");
+            run.ctx.events.warning(run.site, "CertificateNotDeleted", "Reconcile", message).await;
+        }
+        Err(e) => return Err(e),
+    }
+    Ok(())
 }
 
 fn record_distribution(run: &mut Run<'_>, d: &DistributionView) {
