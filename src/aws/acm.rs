@@ -84,8 +84,7 @@ impl Certificates for SdkCertificates {
         let out = match self.0.describe_certificate().certificate_arn(arn).send().await {
             Ok(out) => out,
             Err(e) => {
-                let e = AwsError::from_sdk("DescribeCertificate", e);
-                return if e.is_not_found() { Ok(None) } else { Err(e) };
+                return AwsError::from_sdk("DescribeCertificate", e).absent_as(None);
             }
         };
         let Some(c) = out.certificate() else { return Ok(None) };
@@ -116,10 +115,7 @@ impl Certificates for SdkCertificates {
     async fn delete(&self, arn: &str) -> Result<(), AwsError> {
         match self.0.delete_certificate().certificate_arn(arn).send().await {
             Ok(_) => Ok(()),
-            Err(e) => {
-                let e = AwsError::from_sdk("DeleteCertificate", e);
-                if e.is_not_found() { Ok(()) } else { Err(e) }
-            }
+            Err(e) => AwsError::from_sdk("DeleteCertificate", e).absent_as(()),
         }
     }
 }

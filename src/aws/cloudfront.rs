@@ -197,10 +197,7 @@ impl SdkCdn {
     async fn config(&self, id: &str) -> Result<Option<(DistributionConfig, String)>, AwsError> {
         match self.0.get_distribution_config().id(id).send().await {
             Ok(out) => Ok(out.distribution_config().cloned().map(|c| (c, out.e_tag().unwrap_or_default().to_string()))),
-            Err(e) => {
-                let e = AwsError::from_sdk("GetDistributionConfig", e);
-                if e.is_not_found() { Ok(None) } else { Err(e) }
-            }
+            Err(e) => AwsError::from_sdk("GetDistributionConfig", e).absent_as(None),
         }
     }
 }
@@ -261,26 +258,19 @@ impl Cdn for SdkCdn {
         let etag = match self.0.get_origin_access_control().id(id).send().await {
             Ok(out) => out.e_tag().unwrap_or_default().to_string(),
             Err(e) => {
-                let e = AwsError::from_sdk("GetOriginAccessControl", e);
-                return if e.is_not_found() { Ok(()) } else { Err(e) };
+                return AwsError::from_sdk("GetOriginAccessControl", e).absent_as(());
             }
         };
         match self.0.delete_origin_access_control().id(id).if_match(etag).send().await {
             Ok(_) => Ok(()),
-            Err(e) => {
-                let e = AwsError::from_sdk("DeleteOriginAccessControl", e);
-                if e.is_not_found() { Ok(()) } else { Err(e) }
-            }
+            Err(e) => AwsError::from_sdk("DeleteOriginAccessControl", e).absent_as(()),
         }
     }
 
     async fn get(&self, id: &str) -> Result<Option<DistributionView>, AwsError> {
         match self.0.get_distribution().id(id).send().await {
             Ok(out) => Ok(out.distribution().map(view)),
-            Err(e) => {
-                let e = AwsError::from_sdk("GetDistribution", e);
-                if e.is_not_found() { Ok(None) } else { Err(e) }
-            }
+            Err(e) => AwsError::from_sdk("GetDistribution", e).absent_as(None),
         }
     }
 
@@ -371,10 +361,7 @@ impl Cdn for SdkCdn {
         let Some((_, etag)) = self.config(id).await? else { return Ok(()) };
         match self.0.delete_distribution().id(id).if_match(etag).send().await {
             Ok(_) => Ok(()),
-            Err(e) => {
-                let e = AwsError::from_sdk("DeleteDistribution", e);
-                if e.is_not_found() { Ok(()) } else { Err(e) }
-            }
+            Err(e) => AwsError::from_sdk("DeleteDistribution", e).absent_as(()),
         }
     }
 

@@ -77,6 +77,12 @@ impl AwsError {
         self.kind == AwsErrorKind::NotFound
     }
 
+    /// `Ok(value)` when the error says the resource does not exist (often the
+    /// answer itself: nothing configured, already deleted), else the error.
+    pub fn absent_as<T>(self, value: T) -> Result<T, AwsError> {
+        if self.is_not_found() { Ok(value) } else { Err(self) }
+    }
+
     /// Classifies any SDK error of operation `operation`.
     pub fn from_sdk<E>(operation: &'static str, err: SdkError<E, HttpResponse>) -> Self
     where

@@ -56,8 +56,7 @@ impl Rds for SdkRds {
         let out = match self.0.describe_db_clusters().db_cluster_identifier(identifier).send().await {
             Ok(out) => out,
             Err(e) => {
-                let e = AwsError::from_sdk("DescribeDBClusters", e);
-                return if e.is_not_found() { Ok(None) } else { Err(e) };
+                return AwsError::from_sdk("DescribeDBClusters", e).absent_as(None);
             }
         };
         let Some(cluster) = out.db_clusters().first() else { return Ok(None) };

@@ -88,10 +88,7 @@ impl Dns for SdkDns {
     async fn zone_by_id(&self, id: &str) -> Result<Option<Zone>, AwsError> {
         match self.0.get_hosted_zone().id(id.trim_start_matches("/hostedzone/")).send().await {
             Ok(out) => Ok(out.hosted_zone().map(zone)),
-            Err(e) => {
-                let e = AwsError::from_sdk("GetHostedZone", e);
-                if e.is_not_found() { Ok(None) } else { Err(e) }
-            }
+            Err(e) => AwsError::from_sdk("GetHostedZone", e).absent_as(None),
         }
     }
 

@@ -100,10 +100,7 @@ impl Buckets for SdkBuckets {
     async fn settings(&self, bucket: &str) -> Result<BucketSettings, AwsError> {
         let tags = match self.0.get_bucket_tagging().bucket(bucket).send().await {
             Ok(out) => out.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect(),
-            Err(e) => {
-                let e = AwsError::from_sdk("GetBucketTagging", e);
-                if e.is_not_found() { BTreeMap::new() } else { return Err(e) }
-            }
+            Err(e) => AwsError::from_sdk("GetBucketTagging", e).absent_as(BTreeMap::new())?,
         };
         let public_access_blocked = match self.0.get_public_access_block().bucket(bucket).send().await {
             Ok(out) => out.public_access_block_configuration().is_some_and(|c| {
@@ -112,33 +109,21 @@ impl Buckets for SdkBuckets {
                     && c.block_public_policy() == Some(true)
                     && c.restrict_public_buckets() == Some(true)
             }),
-            Err(e) => {
-                let e = AwsError::from_sdk("GetPublicAccessBlock", e);
-                if e.is_not_found() { false } else { return Err(e) }
-            }
+            Err(e) => AwsError::from_sdk("GetPublicAccessBlock", e).absent_as(false)?,
         };
         let owner_enforced = match self.0.get_bucket_ownership_controls().bucket(bucket).send().await {
             Ok(out) => out.ownership_controls().is_some_and(|c| {
                 c.rules().iter().any(|r| r.object_ownership() == &ObjectOwnership::BucketOwnerEnforced)
             }),
-            Err(e) => {
-                let e = AwsError::from_sdk("GetBucketOwnershipControls", e);
-                if e.is_not_found() { false } else { return Err(e) }
-            }
+            Err(e) => AwsError::from_sdk("GetBucketOwnershipControls", e).absent_as(false)?,
         };
         let encrypted = match self.0.get_bucket_encryption().bucket(bucket).send().await {
             Ok(out) => out.server_side_encryption_configuration().is_some_and(|c| !c.rules().is_empty()),
-            Err(e) => {
-                let e = AwsError::from_sdk("GetBucketEncryption", e);
-                if e.is_not_found() { false } else { return Err(e) }
-            }
+            Err(e) => AwsError::from_sdk("GetBucketEncryption", e).absent_as(false)?,
         };
         let policy = match self.0.get_bucket_policy().bucket(bucket).send().await {
             Ok(out) => out.policy().map(str::to_string),
-            Err(e) => {
-                let e = AwsError::from_sdk("GetBucketPolicy", e);
-                if e.is_not_found() { None } else { return Err(e) }
-            }
+            Err(e) => AwsError::from_sdk("GetBucketPolicy", e).absent_as(None)?,
         };
         Ok(BucketSettings { tags, public_access_blocked, owner_enforced, encrypted, policy })
     }
@@ -271,10 +256,7 @@ impl Buckets for SdkBuckets {
     async fn owner_of(&self, bucket: &str, key: &str) -> Result<Option<String>, AwsError> {
         match self.0.head_object().bucket(bucket).key(key).send().await {
             Ok(out) => Ok(out.metadata().and_then(|m| m.get(OWNER_METADATA)).cloned()),
-            Err(e) => {
-                let e = AwsError::from_sdk("HeadObject", e);
-                if e.is_not_found() { Ok(None) } else { Err(e) }
-            }
+            Err(e) => AwsError::from_sdk("HeadObject", e).absent_as(None),
         }
     }
 
@@ -319,10 +301,7 @@ impl Buckets for SdkBuckets {
     async fn delete_bucket(&self, bucket: &str) -> Result<(), AwsError> {
         match self.0.delete_bucket().bucket(bucket).send().await {
             Ok(_) => Ok(()),
-            Err(e) => {
-                let e = AwsError::from_sdk("DeleteBucket", e);
-                if e.is_not_found() { Ok(()) } else { Err(e) }
-            }
+            Err(e) => AwsError::from_sdk("DeleteBucket", e).absent_as(()),
         }
     }
 }
