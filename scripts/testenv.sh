@@ -126,6 +126,7 @@ case "$cmd" in
   start)
     mkdir -p "$dir"
     stop
+    rm -rf "$dir/etcd" "$dir/pki" "$dir/aws-operations.txt"
     apt_install curl openssl etcd-server
     kube_bin=$(start_kube)
     install_chart "$kube_bin/kubectl"

@@ -390,13 +390,15 @@ async fn deletion_retains_or_deletes_the_bucket_and_removes_the_rest() {
 }
 
 #[tokio::test]
-async fn a_missing_config_map_or_a_foreign_bucket_stalls_without_touching_aws() {
+async fn a_missing_config_map_a_foreign_bucket_or_a_missing_zone_stalls_without_any_aws_write() {
     let mut rig = Rig::new("site-bad").await;
     let foreign = unique("foreign");
     rig.aws.s3.create_bucket().bucket(&foreign).send().await.expect("someone else's bucket");
     rig.start(600);
     rig.site("no-cm", json!({"content": {"configMaps": [{"name": "absent"}]}})).await;
     rig.site("taken", json!({"bucket": {"name": foreign}})).await;
+    let nowhere = format!("{}.example", unique("nozone"));
+    rig.site("no-zone", json!({"domain": {"names": [format!("www.{nowhere}")], "hostedZoneName": nowhere}})).await;
     let no_cm =
         rig.until("no-cm", 30, |s| s.conditions.iter().any(|c| c.type_ == "Stalled" && c.status == "True")).await;
     let stalled = no_cm.conditions.iter().find(|c| c.type_ == "Stalled").expect("stalled");
@@ -409,6 +411,11 @@ async fn a_missing_config_map_or_a_foreign_bucket_stalls_without_touching_aws() 
     let tags = rig.aws.s3.get_bucket_tagging().bucket(&foreign).send().await;
     assert!(tags.map(|t| t.tag_set().is_empty()).unwrap_or(true), "the foreign bucket was not tagged");
     assert!(taken.distribution.is_none());
+    let no_zone =
+        rig.until("no-zone", 30, |s| s.conditions.iter().any(|c| c.type_ == "Stalled" && c.status == "True")).await;
+    let stalled = no_zone.conditions.iter().find(|c| c.type_ == "Stalled").expect("stalled");
+    assert_eq!(stalled.reason, "HostedZoneNotFound");
+    assert_eq!(rig.writes(), 0, "nothing was changed in AWS: {:?}", rig.stage.proxy.snapshot());
 }
 
 #[tokio::test]

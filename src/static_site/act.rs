@@ -187,13 +187,21 @@ pub async fn apply(site: &StaticSite, ctx: &Context) -> Result<Duration, Error> 
 /// Steps 1 to 8; `Some(delay)` while waiting for AWS.
 async fn converge(run: &mut Run<'_>, aws: &Aws, id: &Identity) -> Result<Option<Duration>, Halt> {
     let spec = &run.site.spec;
-    // 1. Bucket.
+    // 0. Read-only checks first: a spec AWS would refuse changes nothing.
+    let cms: Api<ConfigMap> = Api::namespaced(run.ctx.client.clone(), &id.namespace);
+    let files = content::read_sources(&cms, &spec.content).await?.map_err(Halt::Stall)?;
     let presence = aws.buckets.presence(&id.bucket).await?;
     let settings = match presence {
         BucketPresence::Exists => Some(aws.buckets.settings(&id.bucket).await?),
         _ => None,
     };
     let steps = plan::bucket_steps(&presence, settings.as_ref(), id, spec.bucket.adopt).map_err(Halt::Stall)?;
+    let domain = match &spec.domain {
+        Some(domain) => Some(check_domain(aws, domain).await?),
+        None => None,
+    };
+
+    // 1. Bucket.
     for step in &steps {
         match step {
             BucketStep::Create => aws.buckets.create(&id.bucket, &id.region).await?,
@@ -230,41 +238,9 @@ async fn converge(run: &mut Run<'_>, aws: &Aws, id: &Identity) -> Result<Option<
     // 3. Certificate (with a domain), validated through DNS before the distribution exists.
     let mut zone_records: Option<(Zone, Vec<Record>)> = None;
     let mut certificate_arn = None;
-    if let Some(domain) = &spec.domain {
-        let names: Vec<String> = domain.names.iter().map(|n| n.0.clone()).collect();
-        let zone = match (&domain.hosted_zone_id, &domain.hosted_zone_name) {
-            (Some(zid), _) => aws.dns.zone_by_id(zid).await?,
-            (None, Some(zname)) => aws.dns.zone_by_name(zname).await?,
-            (None, None) => None,
-        };
-        let Some(zone) = zone else {
-            return Err(Halt::Stall(Stall::new(
-                why::HOSTED_ZONE_NOT_FOUND,
-                format!(
-                    "hosted zone {} does not exist in this account: check spec.domain",
-                    domain.hosted_zone_id.clone().or(domain.hosted_zone_name.clone()).unwrap_or_default()
-                ),
-            )));
-        };
-        let outside = plan::names_outside_zone(names.iter().map(String::as_str), &zone.name);
-        if !outside.is_empty() {
-            return Err(Halt::Stall(Stall::new(
-                why::NAMES_OUTSIDE_ZONE,
-                format!("{outside:?} are not inside hosted zone {}: use names in the zone or another zone", zone.name),
-            )));
-        }
-        let records = aws.dns.records(&zone).await?;
-        let cert = match &domain.certificate_arn {
-            Some(arn) => {
-                let Some(cert) = aws.certificates.describe(arn).await? else {
-                    return Err(Halt::Stall(Stall::new(
-                        why::CERTIFICATE_NOT_FOUND,
-                        format!("certificate {arn} does not exist: check spec.domain.certificateArn"),
-                    )));
-                };
-                plan::check_given_certificate(&names, &cert.names, &cert.region, arn).map_err(Halt::Stall)?;
-                cert
-            }
+    if let Some(CheckedDomain { names, zone, records, given }) = domain {
+        let cert = match given {
+            Some(cert) => cert,
             None => request_certificate(run, aws, id, &names, &zone, &records).await?,
         };
         run.next.certificate = Some(CertificateStatus {
@@ -338,7 +314,7 @@ async fn converge(run: &mut Run<'_>, aws: &Aws, id: &Identity) -> Result<Option<
     }
 
     // 6. Content.
-    sync_content(run, aws, id, &dist).await?;
+    sync_content(run, aws, id, &dist, &files).await?;
 
     // 7. DNS.
     if let (Some(domain), Some((zone, records))) = (&spec.domain, &zone_records) {
@@ -414,6 +390,48 @@ async fn converge(run: &mut Run<'_>, aws: &Aws, id: &Identity) -> Result<Option<
         run.save().await?;
         Ok(Some(WAIT_DEPLOYMENT))
     }
+}
+
+/// A domain whose zone exists and holds every name, with the zone's records
+/// and the certificate named in the spec (checked), if any.
+struct CheckedDomain {
+    names: Vec<String>,
+    zone: Zone,
+    records: Vec<Record>,
+    given: Option<crate::aws::acm::Certificate>,
+}
+
+async fn check_domain(aws: &Aws, domain: &crate::api::static_site::DomainSpec) -> Result<CheckedDomain, Halt> {
+    let names: Vec<String> = domain.names.iter().map(|n| n.0.clone()).collect();
+    let zone = match (&domain.hosted_zone_id, &domain.hosted_zone_name) {
+        (Some(zid), _) => aws.dns.zone_by_id(zid).await?,
+        (None, Some(zname)) => aws.dns.zone_by_name(zname).await?,
+        (None, None) => None,
+    };
+    let Some(zone) = zone else {
+        let zone = domain.hosted_zone_id.clone().or(domain.hosted_zone_name.clone()).unwrap_or_default();
+        let message = format!("hosted zone {zone} does not exist in this account: check spec.domain");
+        return Err(Halt::Stall(Stall::new(why::HOSTED_ZONE_NOT_FOUND, message)));
+    };
+    let outside = plan::names_outside_zone(names.iter().map(String::as_str), &zone.name);
+    if !outside.is_empty() {
+        let message =
+            format!("{outside:?} are not inside hosted zone {}: use names in the zone or another zone", zone.name);
+        return Err(Halt::Stall(Stall::new(why::NAMES_OUTSIDE_ZONE, message)));
+    }
+    let records = aws.dns.records(&zone).await?;
+    let given = match &domain.certificate_arn {
+        Some(arn) => {
+            let Some(cert) = aws.certificates.describe(arn).await? else {
+                let message = format!("certificate {arn} does not exist: check spec.domain.certificateArn");
+                return Err(Halt::Stall(Stall::new(why::CERTIFICATE_NOT_FOUND, message)));
+            };
+            plan::check_given_certificate(&names, &cert.names, &cert.region, arn).map_err(Halt::Stall)?;
+            Some(cert)
+        }
+        None => None,
+    };
+    Ok(CheckedDomain { names, zone, records, given })
 }
 
 /// Deletes a certificate this site requested that the distribution no longer
@@ -519,11 +537,15 @@ async fn request_certificate(
     Ok(cert)
 }
 
-async fn sync_content(run: &mut Run<'_>, aws: &Aws, id: &Identity, dist: &DistributionView) -> Result<(), Halt> {
+async fn sync_content(
+    run: &mut Run<'_>,
+    aws: &Aws,
+    id: &Identity,
+    dist: &DistributionView,
+    files: &[content::File],
+) -> Result<(), Halt> {
     let spec = &run.site.spec.content;
-    let cms: Api<ConfigMap> = Api::namespaced(run.ctx.client.clone(), &id.namespace);
-    let files = content::read_sources(&cms, spec).await?.map_err(Halt::Stall)?;
-    let desired = content::desired(&files);
+    let desired = content::desired(files);
     let revision = content::revision(&desired);
     let existing = aws.buckets.list(&id.bucket).await?;
     let plan = plan::content_plan(&desired, &existing, spec.prune);
