@@ -57,10 +57,24 @@ impl CountingProxy {
         self.counts.lock().expect("counts").iter().filter(|(op, _)| op.starts_with(prefix)).map(|(_, n)| n).sum()
     }
 
+    /// Every write request seen so far, by operation.
+    pub fn writes(&self) -> Vec<(String, usize)> {
+        self.snapshot().into_iter().filter(|(op, _)| is_write(op)).collect()
+    }
+
     /// Requests seen for `operation` so far.
     pub fn count(&self, operation: &str) -> usize {
         self.counts.lock().expect("counts").get(operation).copied().unwrap_or(0)
     }
+}
+
+/// Whether an operation label is an AWS write: a REST mutation (S3,
+/// CloudFront, Route 53), or a Query/JSON write of RDS or ACM.
+pub fn is_write(op: &str) -> bool {
+    op.starts_with("PUT ")
+        || op.starts_with("POST ")
+        || op.starts_with("DELETE ")
+        || ["FailoverDBCluster", "RequestCertificate", "DeleteCertificate", "AddTagsToCertificate"].contains(&op)
 }
 
 fn operation(method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> String {
