@@ -205,3 +205,25 @@ async fn access_denied_from_rds_is_classified_for_a_stalled_status() {
     assert_eq!(stalled.reason, "AccessDenied");
     assert!(stalled.message.contains("rds:DescribeDBClusters"), "{}", stalled.message);
 }
+
+#[tokio::test]
+async fn failover_db_cluster_is_never_retried_by_the_sdk() {
+    use aws_sdk_rds::operation::failover_db_cluster::FailoverDbClusterOutput;
+    use awsops::aws::rds::Rds;
+    // A 503 after RDS may have accepted the call: a blind retry could start a
+    // second failover, so the SDK must not retry; the reconciler decides.
+    let flaky = mock!(Client::failover_db_cluster)
+        .sequence()
+        .http_status(503, Some("<ErrorResponse><Error><Code>ServiceUnavailable</Code><Message>try again</Message></Error></ErrorResponse>".into()))
+        .output(|| FailoverDbClusterOutput::builder().build())
+        .build();
+    let describe =
+        mock!(Client::describe_db_clusters).sequence().output(|| cluster("available", "w1")).repeatedly().build();
+    let members = mock!(Client::describe_db_instances).sequence().output(|| instances(&[])).repeatedly().build();
+    let rds = client(&[&flaky, &describe, &members]);
+    let err = rds.failover("orders", "r0").await.expect_err("the 503 is returned, not retried");
+    assert_eq!(err.kind, AwsErrorKind::Retryable);
+    assert_eq!(flaky.num_calls(), 1);
+    // The same client still retries reads.
+    assert!(rds.describe_cluster("orders").await.is_ok());
+}

@@ -92,10 +92,17 @@ impl Rds for SdkRds {
     }
 
     async fn failover(&self, cluster: &str, target: &str) -> Result<(), AwsError> {
+        // Never retried by the SDK: a response lost after RDS accepted the call
+        // would otherwise start a second failover. The reconciler decides from
+        // the writer and RDS events whether a call is still needed.
+        let once =
+            aws_sdk_rds::config::Builder::default().retry_config(aws_sdk_rds::config::retry::RetryConfig::disabled());
         self.0
             .failover_db_cluster()
             .db_cluster_identifier(cluster)
             .target_db_instance_identifier(target)
+            .customize()
+            .config_override(once)
             .send()
             .await
             .map(|_| ())
