@@ -234,11 +234,23 @@ pub struct Stage {
 
 impl Stage {
     pub async fn new(prefix: &str) -> Self {
+        Self::with(prefix, None).await
+    }
+
+    /// A stage whose proxy injects `faults` into every AWS call.
+    pub async fn with_faults(prefix: &str, faults: proxy::Faults) -> Self {
+        Self::with(prefix, Some(faults)).await
+    }
+
+    async fn with(prefix: &str, faults: Option<proxy::Faults>) -> Self {
         let client = client().await;
         install_crds(&client).await;
         let ns = namespace(&client, prefix).await;
         let upstream = std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL is set by make test");
-        let proxy = proxy::CountingProxy::start(&upstream).await;
+        let proxy = match faults {
+            Some(f) => proxy::CountingProxy::with_faults(&upstream, f).await,
+            None => proxy::CountingProxy::start(&upstream).await,
+        };
         Self { client, ns, proxy }
     }
 

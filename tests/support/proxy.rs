@@ -15,29 +15,62 @@ use axum::response::Response;
 pub struct CountingProxy {
     pub addr: SocketAddr,
     counts: Arc<Mutex<HashMap<String, usize>>>,
+    forwarded: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+/// Faults to inject: with probability `rate` a request gets, in turn, the
+/// service's own throttling error, a 500, a 503 (none forwarded), or is
+/// forwarded and its response replaced by a 500 (a lost response). Every
+/// request waits `latency` first.
+#[derive(Clone, Copy, Debug)]
+pub struct Faults {
+    pub rate: f64,
+    pub latency: std::time::Duration,
+    pub seed: u64,
 }
 
 #[derive(Clone)]
 struct Shared {
     upstream: String,
     counts: Arc<Mutex<HashMap<String, usize>>>,
+    forwarded: Arc<Mutex<HashMap<String, usize>>>,
     client: reqwest::Client,
+    faults: Option<Faults>,
+    rng: Arc<Mutex<u64>>,
 }
 
 impl CountingProxy {
     /// Starts a proxy on 127.0.0.1 in front of `upstream` (e.g. AWS_ENDPOINT_URL).
     pub async fn start(upstream: &str) -> Self {
+        Self::start_with(upstream, None).await
+    }
+
+    /// A proxy that injects `faults`.
+    pub async fn with_faults(upstream: &str, faults: Faults) -> Self {
+        Self::start_with(upstream, Some(faults)).await
+    }
+
+    async fn start_with(upstream: &str, faults: Option<Faults>) -> Self {
         let counts = Arc::new(Mutex::new(HashMap::new()));
+        let forwarded = Arc::new(Mutex::new(HashMap::new()));
         let shared = Shared {
             upstream: upstream.trim_end_matches('/').to_string(),
             counts: counts.clone(),
+            forwarded: forwarded.clone(),
             client: reqwest::Client::new(),
+            rng: Arc::new(Mutex::new(faults.map(|f| f.seed.max(1)).unwrap_or(1))),
+            faults,
         };
         let app = axum::Router::new().fallback(forward).with_state(shared);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
         let addr = listener.local_addr().expect("proxy addr");
         tokio::spawn(async move { axum::serve(listener, app).await });
-        Self { addr, counts }
+        Self { addr, counts, forwarded }
+    }
+
+    /// Requests for `operation` that reached the emulator.
+    pub fn forwarded(&self, operation: &str) -> usize {
+        self.forwarded.lock().expect("counts").get(operation).copied().unwrap_or(0)
     }
 
     pub fn url(&self) -> String {
@@ -91,11 +124,61 @@ fn operation(method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> St
     format!("{method} {}", uri.path())
 }
 
+/// The throttling error each protocol sends.
+fn throttle(path: &str, headers: &HeaderMap) -> Response {
+    let (status, content_type, body) = if headers.contains_key("x-amz-target") {
+        (400, "application/x-amz-json-1.1", r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#.to_string())
+    } else if path == "/" {
+        (400, "text/xml", "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>f</RequestId></ErrorResponse>".to_string())
+    } else if path.starts_with("/2020-05-31/") || path.starts_with("/2013-04-01/") {
+        (400, "text/xml", "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>f</RequestId></ErrorResponse>".to_string())
+    } else {
+        (
+            503,
+            "application/xml",
+            "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>".to_string(),
+        )
+    };
+    let mut r = Response::new(Body::from(body));
+    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    r.headers_mut().insert("content-type", axum::http::HeaderValue::from_static(content_type));
+    r
+}
+
+fn status_only(code: StatusCode) -> Response {
+    let mut r = Response::new(Body::from("injected fault"));
+    *r.status_mut() = code;
+    r
+}
+
+/// xorshift64: reproducible fault placement for a given seed.
+fn roll(rng: &Mutex<u64>) -> f64 {
+    let mut x = rng.lock().expect("rng");
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    (*x % 1_000_000) as f64 / 1_000_000.0
+}
+
 async fn forward(State(s): State<Shared>, request: Request<Body>) -> Response {
     let (parts, body) = request.into_parts();
     let body: Bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
     let op = operation(&parts.method, &parts.uri, &parts.headers, &body);
-    *s.counts.lock().expect("counts").entry(op).or_default() += 1;
+    *s.counts.lock().expect("counts").entry(op.clone()).or_default() += 1;
+    let mut lose_response = false;
+    if let Some(f) = s.faults {
+        tokio::time::sleep(f.latency).await;
+        let r = roll(&s.rng);
+        if r < f.rate {
+            match ((r / f.rate) * 4.0) as usize {
+                0 => return throttle(parts.uri.path(), &parts.headers),
+                1 => return status_only(StatusCode::INTERNAL_SERVER_ERROR),
+                2 => return status_only(StatusCode::SERVICE_UNAVAILABLE),
+                _ => lose_response = true,
+            }
+        }
+    }
+    *s.forwarded.lock().expect("counts").entry(op).or_default() += 1;
     let url = format!("{}{}", s.upstream, parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
     let mut upstream = s.client.request(parts.method.clone(), url).body(body);
     for (name, value) in parts.headers.iter() {
@@ -103,7 +186,7 @@ async fn forward(State(s): State<Shared>, request: Request<Body>) -> Response {
             upstream = upstream.header(name, value);
         }
     }
-    match upstream.send().await {
+    let response = match upstream.send().await {
         Ok(resp) => {
             let mut out = Response::builder().status(resp.status());
             for (name, value) in resp.headers() {
@@ -114,10 +197,7 @@ async fn forward(State(s): State<Shared>, request: Request<Body>) -> Response {
             let bytes = resp.bytes().await.unwrap_or_default();
             out.body(Body::from(bytes)).unwrap_or_else(|_| Response::new(Body::empty()))
         }
-        Err(_) => {
-            let mut r = Response::new(Body::from("upstream unreachable"));
-            *r.status_mut() = StatusCode::BAD_GATEWAY;
-            r
-        }
-    }
+        Err(_) => status_only(StatusCode::BAD_GATEWAY),
+    };
+    if lose_response { status_only(StatusCode::INTERNAL_SERVER_ERROR) } else { response }
 }
