@@ -128,9 +128,8 @@ fn operation(method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> St
 fn throttle(path: &str, headers: &HeaderMap) -> Response {
     let (status, content_type, body) = if headers.contains_key("x-amz-target") {
         (400, "application/x-amz-json-1.1", r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#.to_string())
-    } else if path == "/" {
-        (400, "text/xml", "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>f</RequestId></ErrorResponse>".to_string())
-    } else if path.starts_with("/2020-05-31/") || path.starts_with("/2013-04-01/") {
+    } else if path == "/" || path.starts_with("/2020-05-31/") || path.starts_with("/2013-04-01/") {
+        // Query (RDS, STS) and REST-XML (CloudFront, Route 53) errors share this shape.
         (400, "text/xml", "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>f</RequestId></ErrorResponse>".to_string())
     } else {
         (
