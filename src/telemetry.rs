@@ -1,14 +1,44 @@
-//! Logging: human-readable by default, JSON with `--log-format json`;
-//! the level comes from `RUST_LOG` (default `info`).
+//! Logging: human-readable by default, JSON with `--log-format json`; the
+//! level comes from `RUST_LOG` (default `info`). The AWS SDK's own debug
+//! output prints credential identities (the access key id), so its crates
+//! are capped at `info` whatever `RUST_LOG` says: no credential reaches a log.
 
 use tracing_subscriber::EnvFilter;
 
+/// SDK crates whose debug and trace output can carry credentials.
+const CAPPED: &[&str] =
+    &["aws_smithy_runtime", "aws_smithy_runtime_api", "aws_config", "aws_credential_types", "aws_sigv4", "aws_runtime"];
+
+pub fn filter(rust_log: Option<&str>) -> EnvFilter {
+    let mut filter = rust_log.and_then(|s| EnvFilter::try_new(s).ok()).unwrap_or_else(|| EnvFilter::new("info"));
+    for target in CAPPED {
+        if let Ok(directive) = format!("{target}=info").parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
+    filter
+}
+
 pub fn init(json: bool) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let rust_log = std::env::var("RUST_LOG").ok();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter(rust_log.as_deref())).with_writer(std::io::stderr);
     if json {
         builder.json().init();
     } else {
         builder.init();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sdk_crates_stay_at_info_even_when_everything_else_is_traced() {
+        let text = filter(Some("trace,aws_smithy_runtime=trace")).to_string();
+        for target in CAPPED {
+            assert!(text.contains(&format!("{target}=info")), "{text}");
+        }
+        assert!(!text.contains("aws_smithy_runtime=trace"), "{text}");
     }
 }
