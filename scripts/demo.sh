@@ -25,7 +25,7 @@ kubectl="$AWSOPS_TEST_KUBECTL"
 moto_python="$(dirname "$("$here/install-moto.sh")")/python"
 "$moto_python" "$here/seed_demo.py"
 
-"$bin" crds | "$kubectl" create --validate=false -f - >/dev/null
+# testenv.sh installed the Helm chart, CRDs included, as `helm install` would.
 "$kubectl" wait --for condition=established --timeout=30s crd/aurorafailovers.awsops.dev crd/staticsites.awsops.dev >/dev/null
 "$kubectl" create namespace platform >/dev/null
 "$kubectl" create namespace web >/dev/null
