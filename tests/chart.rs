@@ -108,3 +108,54 @@ fn the_roles_grant_exactly_the_verbs_the_controller_uses() {
         "arn:aws:iam::111122223333:role/awsops"
     );
 }
+
+/// Validates `values` (YAML) against values.schema.json with Python's
+/// jsonschema from the moto virtualenv (Helm would do the same on install).
+fn schema_accepts(values: &str) -> bool {
+    let moto = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/install-moto.sh"))
+        .output()
+        .expect("install-moto runs");
+    let python = std::path::Path::new(String::from_utf8_lossy(&moto.stdout).trim()).with_file_name("python");
+    let chart = concat!(env!("CARGO_MANIFEST_DIR"), "/charts/awsops");
+    let program = r#"
+import json, sys, yaml, jsonschema
+chart = sys.argv[1]
+values = yaml.safe_load(open(chart + "/values.yaml"))
+def merge(a, b):
+    for k, v in b.items():
+        a[k] = merge(a.get(k, {}), v) if isinstance(v, dict) and isinstance(a.get(k), dict) else v
+    return a
+values = merge(values, yaml.safe_load(sys.stdin.read()) or {})
+try:
+    jsonschema.validate(values, json.load(open(chart + "/values.schema.json")))
+except jsonschema.ValidationError:
+    sys.exit(3)
+"#;
+    let mut child = Command::new(python)
+        .args(["-c", program, chart])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("python runs");
+    use std::io::Write;
+    child.stdin.take().expect("stdin").write_all(values.as_bytes()).expect("values written");
+    let status = child.wait().expect("python exits");
+    assert!(matches!(status.code(), Some(0) | Some(3)), "validator crashed: {status}");
+    status.code() == Some(0)
+}
+
+#[test]
+fn values_schema_accepts_the_defaults_and_refuses_bad_values() {
+    assert!(schema_accepts(""), "the chart's own values.yaml");
+    assert!(schema_accepts(
+        "watchNamespace: web\nserviceAccount:\n  annotations:\n    eks.amazonaws.com/role-arn: arn:aws:iam::1:role/x\n"
+    ));
+    for bad in [
+        "replicas: 0\n",
+        "logFormat: xml\n",
+        "unknownKey: 1\n",
+        "aws:\n  region: mars\n",
+        "podDisruptionBudget:\n  apiVersion: policy/v2\n",
+    ] {
+        assert!(!schema_accepts(bad), "accepted {bad:?}");
+    }
+}
