@@ -9,34 +9,12 @@ use std::time::Duration;
 use awsops::api::aurora_failover::{AuroraFailover, AuroraFailoverStatus, FailoverPhase};
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
+use support::aurora::{seed_cluster, writer};
 use support::*;
 
 async fn rds() -> aws_sdk_rds::Client {
     let conf = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
     aws_sdk_rds::Client::new(&conf)
-}
-
-/// Creates a cluster whose first member is the writer: `(instance, tier, class)`.
-async fn seed_cluster(rds: &aws_sdk_rds::Client, cluster: &str, engine: &str, members: &[(&str, i32, &str)]) {
-    rds.create_db_cluster()
-        .db_cluster_identifier(cluster)
-        .engine(engine)
-        .master_username("admin")
-        .master_user_password("not-a-secret-1")
-        .send()
-        .await
-        .expect("cluster created in the emulator");
-    for (instance, tier, class) in members {
-        rds.create_db_instance()
-            .db_instance_identifier(*instance)
-            .db_cluster_identifier(cluster)
-            .engine(engine)
-            .db_instance_class(*class)
-            .promotion_tier(*tier)
-            .send()
-            .await
-            .expect("instance created in the emulator");
-    }
 }
 
 /// The cluster: writer `w1` tier 1, readers `r0` tier 0 and `r2` tier 2.
@@ -50,17 +28,6 @@ async fn seed_three(rds: &aws_sdk_rds::Client, cluster: &str) -> [String; 3] {
     )
     .await;
     names
-}
-
-async fn writer(rds: &aws_sdk_rds::Client, cluster: &str) -> String {
-    let out = rds.describe_db_clusters().db_cluster_identifier(cluster).send().await.expect("describe");
-    let members = out.db_clusters()[0].db_cluster_members();
-    members
-        .iter()
-        .find(|m| m.is_cluster_writer() == Some(true))
-        .and_then(|m| m.db_instance_identifier())
-        .unwrap_or_default()
-        .to_string()
 }
 
 fn failover(name: &str, spec: serde_json::Value) -> AuroraFailover {

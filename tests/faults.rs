@@ -30,25 +30,9 @@ async fn sites_and_failovers_converge_through_throttling_errors_and_lost_respons
     let mut clusters = Vec::new();
     for _ in 0..FAILOVERS {
         let cluster = unique("faulty");
-        rds.create_db_cluster()
-            .db_cluster_identifier(&cluster)
-            .engine("aurora-mysql")
-            .master_username("admin")
-            .master_user_password("not-a-secret-1")
-            .send()
-            .await
-            .expect("cluster");
-        for (suffix, tier) in [("w1", 1), ("r0", 0)] {
-            rds.create_db_instance()
-                .db_instance_identifier(format!("{cluster}-{suffix}"))
-                .db_cluster_identifier(&cluster)
-                .engine("aurora-mysql")
-                .db_instance_class("db.r6g.large")
-                .promotion_tier(tier)
-                .send()
-                .await
-                .expect("instance");
-        }
+        let (w1, r0) = (format!("{cluster}-w1"), format!("{cluster}-r0"));
+        aurora::seed_cluster(&rds, &cluster, "aurora-mysql", &[(&w1, 1, "db.r6g.large"), (&r0, 0, "db.r6g.large")])
+            .await;
         clusters.push(cluster);
     }
     let cms: Api<ConfigMap> = Api::namespaced(stage.client.clone(), &stage.ns);
@@ -104,14 +88,7 @@ async fn sites_and_failovers_converge_through_throttling_errors_and_lost_respons
         assert_eq!(oacs.iter().filter(|o| o.name() == format!("awsops-{uid}")).count(), 1, "one OAC per site");
     }
     for cluster in &clusters {
-        let out = rds.describe_db_clusters().db_cluster_identifier(cluster).send().await.expect("describe");
-        let writer = out.db_clusters()[0]
-            .db_cluster_members()
-            .iter()
-            .find(|m| m.is_cluster_writer() == Some(true))
-            .and_then(|m| m.db_instance_identifier())
-            .map(str::to_string);
-        assert_eq!(writer, Some(format!("{cluster}-r0")));
+        assert_eq!(aurora::writer(&rds, cluster).await, format!("{cluster}-r0"));
     }
     assert_eq!(
         stage.proxy.forwarded("FailoverDBCluster"),

@@ -20,25 +20,8 @@ async fn credentials_never_appear_in_logs_status_or_events() {
     let conf = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
     let rds = aws_sdk_rds::Client::new(&conf);
     let cluster = unique("secret");
-    rds.create_db_cluster()
-        .db_cluster_identifier(&cluster)
-        .engine("aurora-mysql")
-        .master_username("admin")
-        .master_user_password("not-a-secret-1")
-        .send()
-        .await
-        .expect("cluster");
-    for (suffix, tier) in [("w1", 1), ("r0", 0)] {
-        rds.create_db_instance()
-            .db_instance_identifier(format!("{cluster}-{suffix}"))
-            .db_cluster_identifier(&cluster)
-            .engine("aurora-mysql")
-            .db_instance_class("db.r6g.large")
-            .promotion_tier(tier)
-            .send()
-            .await
-            .expect("instance");
-    }
+    let (w1, r0) = (format!("{cluster}-w1"), format!("{cluster}-r0"));
+    aurora::seed_cluster(&rds, &cluster, "aurora-mysql", &[(&w1, 1, "db.r6g.large"), (&r0, 0, "db.r6g.large")]).await;
     let controller = stage.controller(
         &[],
         &[("AWS_ACCESS_KEY_ID", marker_key), ("AWS_SECRET_ACCESS_KEY", marker_secret), ("RUST_LOG", "debug")],

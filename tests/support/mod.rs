@@ -4,6 +4,7 @@
 //! when the test ends, pass or fail.
 #![allow(dead_code)]
 
+pub mod aurora;
 pub mod proxy;
 
 use std::future::Future;
