@@ -64,7 +64,7 @@ async fn write_after(
     next: &AuroraFailoverStatus,
     ctx: &Context,
 ) -> Result<(), Error> {
-    if status::apply(&ctx.api(failover), &failover.name_any(), Some(before), next).await? {
+    if status::apply(ctx.objects.as_ref(), failover, Some(before), next).await? {
         ctx.events.transition(failover, &before.conditions, &next.conditions).await;
     }
     Ok(())

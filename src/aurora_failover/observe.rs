@@ -3,7 +3,6 @@
 //! same cluster, and, while failing over without a recorded acceptance,
 //! whether RDS has logged a failover since the intent. No writes.
 
-use kube::api::{Api, ListParams};
 use kube::{Resource, ResourceExt};
 
 use super::plan::Observed;
@@ -38,18 +37,13 @@ pub async fn observe(rds: &dyn Rds, failover: &AuroraFailover, holder: Option<St
 /// Another object (in the namespaces this controller watches) that is failing
 /// over the same cluster; only asked before a failover starts.
 pub async fn holder(failover: &AuroraFailover, ctx: &Context) -> Result<Option<String>, Error> {
-    let api: Api<AuroraFailover> = match &ctx.namespace {
-        Some(ns) => Api::namespaced(ctx.client.clone(), ns),
-        None => Api::all(ctx.client.clone()),
-    };
     if failover.status.as_ref().and_then(|s| s.phase) == Some(FailoverPhase::FailingOver) {
         return Ok(None);
     }
     let default_region = ctx.aws.default_region();
     let key = cluster_key(failover, default_region.as_deref());
-    let others = api.list(&ListParams::default()).await?;
+    let others = ctx.objects.failovers(ctx.namespace.as_deref()).await?;
     Ok(others
-        .items
         .iter()
         .filter(|o| o.meta().uid != failover.meta().uid)
         .filter(|o| o.status.as_ref().and_then(|s| s.phase) == Some(FailoverPhase::FailingOver))

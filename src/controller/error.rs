@@ -15,6 +15,9 @@ pub enum Error {
     AwsConfig(String),
     #[error("finalizer: {0}")]
     Finalizer(String),
+    /// The local state folder of `awsops apply` could not be read or written.
+    #[error("state: {0}")]
+    State(String),
     #[error("timed out after {0:?} writing status")]
     StatusTimeout(Duration),
     /// Cleanup is waiting for AWS (a distribution deploying its disabled
@@ -40,6 +43,7 @@ impl Error {
             },
             Self::AwsConfig(_) => "aws_config",
             Self::Finalizer(_) => "finalizer",
+            Self::State(_) => "state",
             Self::StatusTimeout(_) => "status_timeout",
             Self::CleanupPending(_) => "cleanup_pending",
         }
@@ -49,7 +53,7 @@ impl Error {
     pub fn requeue_after(&self) -> Duration {
         let secs = match self {
             Self::Kube(kube::Error::Api(e)) if e.code == 409 => 1,
-            Self::Kube(_) | Self::StatusTimeout(_) | Self::Finalizer(_) => 5,
+            Self::Kube(_) | Self::StatusTimeout(_) | Self::Finalizer(_) | Self::State(_) => 5,
             Self::Aws(e) => match e.kind {
                 AwsErrorKind::Conflict => 10,
                 AwsErrorKind::Retryable => 15,

@@ -1,23 +1,26 @@
 //! Kubernetes Events (`events.k8s.io/v1`) for steps started, finished or
 //! failed. Reasons are PascalCase constants; notes never carry credentials.
 
+use std::sync::Arc;
+
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::Resource;
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::events::{Event, EventType};
 
+use super::objects::Objects;
 use crate::api::conditions;
 
-/// Publishes events for one controller instance.
+/// Publishes events through [`Objects`] (the API server, or the terminal of
+/// `awsops apply`).
 #[derive(Clone)]
 pub struct Events {
-    recorder: Recorder,
+    objects: Arc<dyn Objects>,
 }
 
 impl Events {
-    pub fn new(client: kube::Client, instance: &str) -> Self {
-        let reporter = Reporter { controller: "awsops".into(), instance: Some(instance.to_string()) };
-        Self { recorder: Recorder::new(client, reporter) }
+    pub fn new(objects: Arc<dyn Objects>) -> Self {
+        Self { objects }
     }
 
     /// A Normal event; failures to publish are logged, never fatal.
@@ -73,9 +76,7 @@ impl Events {
             action: action.to_string(),
             secondary: None,
         };
-        if let Err(e) = self.recorder.publish(&event, reference).await {
-            tracing::warn!(error = %e, reason, "could not publish event");
-        }
+        self.objects.publish(reference, event).await;
     }
 }
 

@@ -7,6 +7,7 @@
 pub mod error;
 pub mod events;
 pub mod leader;
+pub mod objects;
 pub mod status;
 
 use std::collections::HashMap;
@@ -29,6 +30,7 @@ use tokio::sync::watch;
 
 pub use error::Error;
 pub use events::Events;
+pub use objects::{KubeObjects, Objects};
 
 use crate::api::conditions::{self, Summary, reason};
 use crate::api::{AuroraFailover, FINALIZER, StaticSite};
@@ -56,7 +58,8 @@ pub struct Config {
 
 /// What every reconcile gets.
 pub struct Context {
-    pub client: kube::Client,
+    /// Status, ConfigMaps and events: the API server, or a local state folder.
+    pub objects: Arc<dyn Objects>,
     pub events: Events,
     pub aws: AwsFactory,
     pub metrics: Arc<Metrics>,
@@ -70,14 +73,20 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn new(client: kube::Client, events: Events, aws: AwsFactory, metrics: Arc<Metrics>, config: &Config) -> Self {
+    pub fn new(
+        objects: Arc<dyn Objects>,
+        aws: AwsFactory,
+        metrics: Arc<Metrics>,
+        resync: Duration,
+        namespace: Option<String>,
+    ) -> Self {
         Self {
-            client,
-            events,
+            events: Events::new(objects.clone()),
+            objects,
             aws,
             metrics,
-            resync: config.resync,
-            namespace: config.namespace.clone(),
+            resync,
+            namespace,
             cluster_locks: Mutex::default(),
             rds_events_seen: Mutex::default(),
         }
@@ -87,14 +96,6 @@ impl Context {
     pub fn cluster_lock(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
         let mut locks = self.cluster_locks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         locks.entry(key.to_string()).or_default().clone()
-    }
-
-    /// An API handle for `K` in the object's namespace.
-    pub fn api<K>(&self, obj: &K) -> Api<K>
-    where
-        K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
-    {
-        Api::namespaced(self.client.clone(), &obj.namespace().unwrap_or_default())
     }
 }
 
@@ -126,8 +127,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     };
 
     let aws = AwsFactory::from_env(metrics.clone()).await;
-    let ctx = Arc::new(Context::new(client.clone(), Events::new(client, &config.identity), aws, metrics, &config));
-    let controllers = run_controllers(ctx, &config, stop_rx);
+    let objects = Arc::new(KubeObjects::new(client.clone(), &config.identity));
+    let ctx = Arc::new(Context::new(objects, aws, metrics, config.resync, config.namespace.clone()));
+    let controllers = run_controllers(client, ctx, &config, stop_rx);
     match leadership {
         None => controllers.await,
         Some(mut held) => {
@@ -168,7 +170,7 @@ where
     }
 }
 
-async fn run_controllers(ctx: Arc<Context>, config: &Config, stop: watch::Receiver<bool>) {
+async fn run_controllers(client: kube::Client, ctx: Arc<Context>, config: &Config, stop: watch::Receiver<bool>) {
     let mut wc = watcher::Config::default();
     if let Some(selector) = &config.label_selector {
         wc = wc.labels(selector);
@@ -176,16 +178,16 @@ async fn run_controllers(ctx: Arc<Context>, config: &Config, stop: watch::Receiv
     let runtime = controller::Config::default().concurrency(config.concurrency);
     let ns = config.namespace.as_deref();
 
-    let failovers = Controller::new(scoped::<DeserializeGuard<AuroraFailover>>(ctx.client.clone(), ns), wc.clone())
+    let failovers = Controller::new(scoped::<DeserializeGuard<AuroraFailover>>(client.clone(), ns), wc.clone())
         .with_config(runtime.clone())
         .graceful_shutdown_on(stopped(stop.clone()))
         .run(reconcile_failover, error_policy, ctx.clone())
         .for_each(log_outcome);
-    let sites = Controller::new(scoped::<DeserializeGuard<StaticSite>>(ctx.client.clone(), ns), wc);
+    let sites = Controller::new(scoped::<DeserializeGuard<StaticSite>>(client.clone(), ns), wc);
     let store = sites.store();
     // An edit to a ConfigMap a site serves reconciles that site.
     let sites = sites
-        .watches(scoped::<ConfigMap>(ctx.client.clone(), ns), watcher::Config::default(), move |cm| {
+        .watches(scoped::<ConfigMap>(client.clone(), ns), watcher::Config::default(), move |cm| {
             let (namespace, name) = (cm.namespace(), cm.name_any());
             store
                 .state()
@@ -200,7 +202,7 @@ async fn run_controllers(ctx: Arc<Context>, config: &Config, stop: watch::Receiv
         })
         .with_config(runtime)
         .graceful_shutdown_on(stopped(stop))
-        .run(reconcile_site, error_policy, ctx)
+        .run(move |site, ctx| reconcile_site(site, ctx, client.clone()), error_policy, ctx)
         .for_each(log_outcome);
     futures::join!(failovers, sites);
 }
@@ -220,13 +222,17 @@ async fn reconcile_failover(obj: Arc<DeserializeGuard<AuroraFailover>>, ctx: Arc
     }
 }
 
-async fn reconcile_site(obj: Arc<DeserializeGuard<StaticSite>>, ctx: Arc<Context>) -> Result<Action, Error> {
+async fn reconcile_site(
+    obj: Arc<DeserializeGuard<StaticSite>>,
+    ctx: Arc<Context>,
+    client: kube::Client,
+) -> Result<Action, Error> {
     let _timer = ctx.metrics.reconcile("StaticSite");
     let site = match &obj.0 {
         Ok(site) => Arc::new(site.clone()),
         Err(invalid) => return report_invalid::<StaticSite>(invalid, &ctx).await,
     };
-    let api = ctx.api(site.as_ref());
+    let api: Api<StaticSite> = Api::namespaced(client, &site.namespace().unwrap_or_default());
     finalizer(&api, FINALIZER, site, |event| async {
         match event {
             finalizer::Event::Apply(site) => crate::static_site::apply(&site, &ctx).await.map(Action::requeue),
@@ -273,9 +279,7 @@ where
         invalid.metadata.generation,
         k8s_openapi::jiff::Timestamp::now(),
     );
-    let api: Api<K> = Api::namespaced(ctx.client.clone(), &namespace);
     let status = serde_json::json!({ "observedGeneration": invalid.metadata.generation, "conditions": conds });
-    status::apply_json(&api, &name, status).await?;
     let reference = k8s_openapi::api::core::v1::ObjectReference {
         api_version: Some(K::api_version(&()).into_owned()),
         kind: Some(K::kind(&()).into_owned()),
@@ -284,6 +288,7 @@ where
         uid: invalid.metadata.uid.clone(),
         ..Default::default()
     };
+    ctx.objects.apply_status(&reference, status).await?;
     ctx.events.warning_ref(&reference, reason::INVALID_SPEC, "Validate", message).await;
     Ok(Action::requeue(ctx.resync))
 }

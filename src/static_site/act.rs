@@ -7,9 +7,8 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::jiff::Timestamp;
-use kube::{Api, ResourceExt};
+use kube::ResourceExt;
 
 use super::content;
 use super::plan::{self, BucketStep, DistributionTeardown, Identity, Stall, why};
@@ -102,7 +101,7 @@ impl<'a> Run<'a> {
 
     /// Writes `next` if it differs from what was written.
     async fn save(&mut self) -> Result<(), Error> {
-        if status::apply(&self.ctx.api(self.site), &self.site.name_any(), Some(&self.written), &self.next).await? {
+        if status::apply(self.ctx.objects.as_ref(), self.site, Some(&self.written), &self.next).await? {
             self.ctx.events.transition(self.site, &self.written.conditions, &self.next.conditions).await;
             self.written = self.next.clone();
         }
@@ -188,8 +187,7 @@ pub async fn apply(site: &StaticSite, ctx: &Context) -> Result<Duration, Error> 
 async fn converge(run: &mut Run<'_>, aws: &Aws, id: &Identity) -> Result<Option<Duration>, Halt> {
     let spec = &run.site.spec;
     // 0. Read-only checks first: a spec AWS would refuse changes nothing.
-    let cms: Api<ConfigMap> = Api::namespaced(run.ctx.client.clone(), &id.namespace);
-    let files = content::read_sources(&cms, &spec.content).await?.map_err(Halt::Stall)?;
+    let files = content::read_sources(run.ctx.objects.as_ref(), &id.namespace, &spec.content).await?.map_err(Halt::Stall)?;
     let presence = aws.buckets.presence(&id.bucket).await?;
     let settings = match presence {
         BucketPresence::Exists => Some(aws.buckets.settings(&id.bucket).await?),

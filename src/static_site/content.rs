@@ -4,13 +4,12 @@
 use std::collections::BTreeMap;
 
 use base64::Engine;
-use k8s_openapi::api::core::v1::ConfigMap;
-use kube::Api;
 use md5::{Digest, Md5};
 
 use super::plan::{DesiredFile, Stall, why};
 use crate::api::static_site::ContentSpec;
 use crate::aws::s3::Upload;
+use crate::controller::{Error, Objects};
 
 /// Most bytes of content one site syncs (ConfigMaps hold at most 1 MiB each).
 pub const MAX_CONTENT_BYTES: usize = 64 * 1024 * 1024;
@@ -24,12 +23,13 @@ pub struct File {
 
 /// Reads every source; a missing ConfigMap is a stall naming it.
 pub async fn read_sources(
-    api: &Api<ConfigMap>,
+    objects: &dyn Objects,
+    namespace: &str,
     content: &ContentSpec,
-) -> Result<Result<Vec<File>, Stall>, kube::Error> {
+) -> Result<Result<Vec<File>, Stall>, Error> {
     let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     for source in &content.config_maps {
-        let Some(cm) = api.get_opt(&source.name).await? else {
+        let Some(cm) = objects.config_map(namespace, &source.name).await? else {
             return Ok(Err(Stall::new(
                 why::CONFIG_MAP_NOT_FOUND,
                 format!(
