@@ -4,6 +4,7 @@
 #
 #   scripts/testenv.sh start DIR   installs what is missing, starts everything,
 #                                  writes DIR/env (KUBECONFIG, AWS_ENDPOINT_URL, ...)
+#   scripts/testenv.sh start-aws DIR   only the AWS emulator (awsops plan/apply)
 #   scripts/testenv.sh stop DIR    stops what DIR/*.pid names, by PID
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -122,6 +123,17 @@ start_kube() {
   echo "$bin"
 }
 
+# write_aws_env PORT: DIR/env pointing the SDK at the emulator, with dummy credentials.
+write_aws_env() {
+  cat >"$dir/env" <<ENV
+export AWS_ENDPOINT_URL="http://127.0.0.1:$1"
+export AWS_ACCESS_KEY_ID=testing
+export AWS_SECRET_ACCESS_KEY=testing
+export AWS_REGION=us-east-1
+export AWS_EC2_METADATA_DISABLED=true
+ENV
+}
+
 case "$cmd" in
   start)
     mkdir -p "$dir"
@@ -131,19 +143,22 @@ case "$cmd" in
     kube_bin=$(start_kube)
     install_chart "$kube_bin/kubectl"
     moto_port=$(start_moto)
-    cat >"$dir/env" <<ENV
+    write_aws_env "$moto_port"
+    cat >>"$dir/env" <<ENV
 export KUBECONFIG="$dir/kubeconfig"
 export AWSOPS_TEST_KUBECTL="$kube_bin/kubectl"
 export AWSOPS_TEST_CONTROLLER_KUBECONFIG="$dir/kubeconfig-controller"
 export AWSOPS_TEST_CHART_NAMESPACE="$CHART_NAMESPACE"
-export AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port"
-export AWS_ACCESS_KEY_ID=testing
-export AWS_SECRET_ACCESS_KEY=testing
-export AWS_REGION=us-east-1
-export AWS_EC2_METADATA_DISABLED=true
 ENV
     log "test environment up: $dir/env"
     ;;
+  start-aws)
+    mkdir -p "$dir"
+    stop
+    apt_install curl
+    write_aws_env "$(start_moto)"
+    log "AWS emulator up: $dir/env"
+    ;;
   stop) stop ;;
-  *) echo "usage: testenv.sh start|stop DIR" >&2; exit 2 ;;
+  *) echo "usage: testenv.sh start|start-aws|stop DIR" >&2; exit 2 ;;
 esac

@@ -1,7 +1,10 @@
-//! Command line: `awsops controller` and `awsops crds`. Every flag can also
-//! be set by an environment variable (shown in `--help`).
+//! Command line: `awsops controller`, `awsops crds` and the cluster-less
+//! `plan`, `apply` and `delete`. Every flag can also be set by an environment
+//! variable (shown in `--help`).
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
@@ -34,6 +37,38 @@ pub enum Command {
     Controller(ControllerArgs),
     /// Print both CustomResourceDefinitions as YAML (what `crds/` holds).
     Crds,
+    /// Show what `apply` would change in AWS, changing nothing. Exit 0: nothing
+    /// would change; 2: something would; 1: an error or a failed precondition.
+    Plan(LocalArgs),
+    /// Run the reconcilers on the manifests until every object is
+    /// Ready/Succeeded, Failed or Stalled, keeping status in the state folder
+    /// (a re-run resumes where the last one stopped).
+    Apply(LocalArgs),
+    /// Remove what each StaticSite created in AWS and forget the objects.
+    Delete(LocalArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct LocalArgs {
+    /// Manifest files or folders (AuroraFailover, StaticSite and ConfigMap documents).
+    #[arg(short = 'f', long = "filename", required = true)]
+    pub files: Vec<PathBuf>,
+    /// Where status is kept between runs (the API server's part, locally).
+    #[arg(long, env = "AWSOPS_STATE_DIR", default_value = ".awsops-state")]
+    pub state_dir: PathBuf,
+    /// Give up after this many seconds (the state folder keeps the progress).
+    #[arg(long, env = "AWSOPS_TIMEOUT_SECONDS", default_value_t = 3600)]
+    pub timeout_seconds: u64,
+}
+
+impl LocalArgs {
+    fn options(self) -> crate::local::Options {
+        crate::local::Options {
+            files: self.files,
+            state_dir: self.state_dir,
+            timeout: Duration::from_secs(self.timeout_seconds),
+        }
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -85,13 +120,16 @@ impl ControllerArgs {
     }
 }
 
-/// Runs the parsed command.
-pub async fn run(cli: Cli) -> anyhow::Result<()> {
+/// Runs the parsed command; the exit code is the command's verdict.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Crds => {
             print!("{}", crate::api::crds_yaml());
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
-        Command::Controller(args) => controller::run(args.into_config()).await,
+        Command::Controller(args) => controller::run(args.into_config()).await.map(|()| ExitCode::SUCCESS),
+        Command::Plan(args) => crate::local::plan(&args.options()).await,
+        Command::Apply(args) => crate::local::apply(&args.options()).await,
+        Command::Delete(args) => crate::local::delete(&args.options()).await,
     }
 }

@@ -8,6 +8,8 @@
 //!   → status.
 //! - [`aws`]: the only module that talks to AWS (client factory, error
 //!   classification, call counting).
+//! - [`local`]: `awsops plan/apply/delete`, the same reconcilers over a local
+//!   state folder instead of the API server.
 //! - [`metrics`], [`http`], [`telemetry`]: what operators scrape and read.
 
 pub mod api;
@@ -17,6 +19,7 @@ pub mod cli;
 pub mod controller;
 pub mod failpoint;
 pub mod http;
+pub mod local;
 pub mod metrics;
 pub mod static_site;
 pub mod telemetry;

@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use k8s_openapi::api::core::v1::{ConfigMap, ObjectReference};
+use kube::Resource;
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::runtime::events::{Event, Recorder, Reporter};
-use kube::Resource;
 use serde::de::DeserializeOwned;
 
 use super::Error;

@@ -4,11 +4,12 @@
 //! makes reads only.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::jiff::Timestamp;
-use kube::ResourceExt;
+use kube::{Resource, ResourceExt};
 
 use super::content;
 use super::plan::{self, BucketStep, DistributionTeardown, Identity, Stall, why};
@@ -127,6 +128,12 @@ impl<'a> Run<'a> {
 
 /// Converges one site; returns when to look again.
 pub async fn apply(site: &StaticSite, ctx: &Context) -> Result<Duration, Error> {
+    apply_with(site, ctx, |aws| aws).await
+}
+
+/// [`apply`] with the site's AWS passed through `wrap` first (`awsops plan`
+/// records the writes there instead of making them).
+pub async fn apply_with(site: &StaticSite, ctx: &Context, wrap: impl FnOnce(Aws) -> Aws) -> Result<Duration, Error> {
     let mut run = Run::new(site, ctx);
     if let Err(message) = site.spec.validate() {
         run.finish(
@@ -155,7 +162,7 @@ pub async fn apply(site: &StaticSite, ctx: &Context) -> Result<Duration, Error> 
         }
     };
     let clients = ctx.aws.clients(Some(&id.region), site.spec.role_arn.as_deref()).await.map_err(Error::AwsConfig)?;
-    let aws = Aws::from_clients(&clients);
+    let aws = wrap(Aws::from_clients(&clients));
     // A new spec (or the first look) is in progress until converged: never
     // leave Ready=True next to a newer observedGeneration.
     if run.next.phase.is_none() || run.written.observed_generation != site.metadata.generation {
@@ -187,7 +194,8 @@ pub async fn apply(site: &StaticSite, ctx: &Context) -> Result<Duration, Error> 
 async fn converge(run: &mut Run<'_>, aws: &Aws, id: &Identity) -> Result<Option<Duration>, Halt> {
     let spec = &run.site.spec;
     // 0. Read-only checks first: a spec AWS would refuse changes nothing.
-    let files = content::read_sources(run.ctx.objects.as_ref(), &id.namespace, &spec.content).await?.map_err(Halt::Stall)?;
+    let files =
+        content::read_sources(run.ctx.objects.as_ref(), &id.namespace, &spec.content).await?.map_err(Halt::Stall)?;
     let presence = aws.buckets.presence(&id.bucket).await?;
     let settings = match presence {
         BucketPresence::Exists => Some(aws.buckets.settings(&id.bucket).await?),
@@ -286,6 +294,7 @@ async fn converge(run: &mut Run<'_>, aws: &Aws, id: &Identity) -> Result<Option<
             }
             Err(e) => return Err(e.into()),
         };
+        crate::failpoint::crash_point("site-after-distribution-create");
         run.note("DistributionCreated", format!("distribution {} ({})", created.id, created.domain_name)).await;
         dist = Some(created);
     }
@@ -549,11 +558,16 @@ async fn sync_content(
     let plan = plan::content_plan(&desired, &existing, spec.prune);
     let uploads: Vec<_> =
         files.iter().filter(|f| plan.upload.contains(&f.key)).map(|f| content::upload(f, spec)).collect();
+    let (total, done) = (uploads.len(), AtomicUsize::new(0));
+    let reference = run.site.object_ref(&());
+    let (ctx, done, reference) = (run.ctx, &done, &reference);
+    let put = |upload| async move {
+        let result = aws.buckets.put(&id.bucket, upload, &id.uid).await;
+        ctx.objects.upload_progress(reference, done.fetch_add(1, Ordering::Relaxed) + 1, total);
+        result
+    };
     let results: Vec<Result<(), AwsError>> =
-        futures::stream::iter(uploads.into_iter().map(|u| aws.buckets.put(&id.bucket, u, &id.uid)))
-            .buffer_unordered(UPLOAD_PARALLELISM)
-            .collect()
-            .await;
+        futures::stream::iter(uploads.into_iter().map(put)).buffer_unordered(UPLOAD_PARALLELISM).collect().await;
     results.into_iter().collect::<Result<Vec<()>, _>>()?;
     let mut pruned = Vec::new();
     for key in &plan.prune_candidates {

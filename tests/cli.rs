@@ -1,0 +1,258 @@
+//! `awsops plan`, `apply` and `delete`: the binary run on manifests in a
+//! temporary folder, with no API server, against the AWS emulator behind a
+//! counting proxy. Assertions are on exit codes, output, the state folder and
+//! what the emulator holds.
+
+mod support;
+
+use std::path::PathBuf;
+
+use support::aurora::{seed_cluster, writer};
+use support::proxy::CountingProxy;
+use support::unique;
+
+/// Distribution creates as the proxy sees them (REST-XML, no action name).
+const CREATE_DISTRIBUTION: &str = "POST /2020-05-31/distribution";
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+struct Cli {
+    proxy: CountingProxy,
+    manifests: tempfile::TempDir,
+    state: PathBuf,
+    _state_parent: tempfile::TempDir,
+}
+
+impl Cli {
+    async fn new() -> Self {
+        let upstream = std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL is set by make test");
+        let state_parent = tempfile::tempdir().expect("tempdir");
+        Self {
+            proxy: CountingProxy::start(&upstream).await,
+            manifests: tempfile::tempdir().expect("tempdir"),
+            state: state_parent.path().join("state"),
+            _state_parent: state_parent,
+        }
+    }
+
+    fn write(&self, file: &str, yaml: &str) {
+        std::fs::write(self.manifests.path().join(file), yaml).expect("manifest written");
+    }
+
+    fn remove(&self, file: &str) {
+        std::fs::remove_file(self.manifests.path().join(file)).expect("manifest removed");
+    }
+
+    /// Runs `awsops VERB -f <manifests> --state-dir <state>` with AWS through the proxy.
+    async fn run(&self, verb: &str, env: &[(&str, &str)]) -> Run {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_awsops"))
+            .args([verb, "-f"])
+            .arg(self.manifests.path())
+            .arg("--state-dir")
+            .arg(&self.state)
+            .args(["--timeout-seconds", "120"])
+            .env("AWS_ENDPOINT_URL", self.proxy.url())
+            .envs(env.iter().copied())
+            .output()
+            .await
+            .expect("awsops runs");
+        let run = Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        eprintln!("$ awsops {verb} (exit {})\n{}{}", run.code, run.stdout, run.stderr);
+        run
+    }
+
+    /// A field of the stored object, e.g. `status.bucket.name`.
+    fn stored(&self, namespace: &str, kind: &str, name: &str, path: &str) -> Option<String> {
+        let file = self.state.join(namespace).join(kind).join(format!("{name}.yaml"));
+        let text = std::fs::read_to_string(file).ok()?;
+        let mut value: serde_json::Value = serde_yaml_ng::from_str(&text).ok()?;
+        for part in path.split('.') {
+            value = value.get(part)?.clone();
+        }
+        value.as_str().map(str::to_string).or_else(|| (!value.is_null()).then(|| value.to_string()))
+    }
+
+    fn writes(&self) -> usize {
+        self.proxy.writes().iter().map(|(_, n)| n).sum()
+    }
+}
+
+fn site_yaml(namespace: &str, name: &str, index: &str) -> String {
+    format!(
+        r#"apiVersion: v1
+kind: ConfigMap
+metadata: {{name: {name}-files, namespace: {namespace}}}
+data:
+  index.html: "{index}"
+  app.js: "console.log('hi')"
+---
+apiVersion: awsops.dev/v1alpha1
+kind: StaticSite
+metadata: {{name: {name}, namespace: {namespace}}}
+spec:
+  region: us-east-1
+  bucket: {{deletionPolicy: Delete}}
+  content:
+    configMaps: [{{name: {name}-files}}]
+"#
+    )
+}
+
+fn failover_yaml(name: &str, cluster: &str, target: Option<&str>) -> String {
+    let target = target.map(|t| format!("  targetInstance: {t}\n")).unwrap_or_default();
+    format!(
+        "apiVersion: awsops.dev/v1alpha1\nkind: AuroraFailover\nmetadata: {{name: {name}, namespace: ops}}\nspec:\n  clusterIdentifier: {cluster}\n{target}"
+    )
+}
+
+async fn rds() -> aws_sdk_rds::Client {
+    aws_sdk_rds::Client::new(&aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await)
+}
+
+/// A cluster with writer `-w` (tier 1) and readers `-r0` (tier 0), `-r2` (tier 2).
+async fn cluster(rds: &aws_sdk_rds::Client) -> String {
+    let cluster = unique("cli");
+    let (w, r0, r2) = (format!("{cluster}-w"), format!("{cluster}-r0"), format!("{cluster}-r2"));
+    let members =
+        [(w.as_str(), 1, "db.r6g.large"), (r0.as_str(), 0, "db.r6g.large"), (r2.as_str(), 2, "db.r6g.xlarge")];
+    seed_cluster(rds, &cluster, "aurora-mysql", &members).await;
+    cluster
+}
+
+async fn distributions_for(bucket: &str) -> usize {
+    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+    let cloudfront = aws_sdk_cloudfront::Client::new(&conf);
+    let list = cloudfront.list_distributions().send().await.expect("distributions listed");
+    let items = list.distribution_list().map(|l| l.items()).unwrap_or_default();
+    items
+        .iter()
+        .filter(|d| {
+            d.origins().is_some_and(|o| o.items().iter().any(|o| o.domain_name().starts_with(&format!("{bucket}."))))
+        })
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_exit_codes_say_whether_a_site_would_change_and_plan_never_writes_to_aws() {
+    support::require_env();
+    let cli = Cli::new().await;
+    let name = unique("plan");
+    cli.write("site.yaml", &site_yaml("web", &name, "v1"));
+
+    let new = cli.run("plan", &[]).await;
+    assert_eq!(new.code, 2, "a new site is a change");
+    for expected in
+        ["+ create bucket awsops-web-", "+ create origin access control", "+ create distribution", "upload 2 files"]
+    {
+        assert!(new.stdout.contains(expected), "plan of a new site mentions {expected:?}");
+    }
+    assert_eq!(cli.writes(), 0, "plan makes no AWS writes: {:?}", cli.proxy.writes());
+    let planned_bucket =
+        new.stdout.split("+ create bucket ").nth(1).and_then(|s| s.split(' ').next()).map(str::to_string);
+
+    let applied = cli.run("apply", &[]).await;
+    assert_eq!(applied.code, 0, "apply finishes Ready");
+    assert!(applied.stdout.contains("-> Ready"), "apply shows the phase changes");
+    let bucket = cli.stored("web", "staticsite", &name, "status.bucket.name");
+    assert_eq!(bucket, planned_bucket, "apply creates the bucket plan named");
+
+    let writes_after_apply = cli.writes();
+    let in_sync = cli.run("plan", &[]).await;
+    assert_eq!((in_sync.code, in_sync.stdout.contains("in sync")), (0, true), "an applied site is in sync");
+
+    cli.write("site.yaml", &site_yaml("web", &name, "v2"));
+    let changed = cli.run("plan", &[]).await;
+    assert_eq!(changed.code, 2, "a changed file is a change");
+    assert!(changed.stdout.contains("upload 1 files") && changed.stdout.contains("upload index.html"));
+    assert!(!changed.stdout.contains("app.js ("), "an unchanged file is not uploaded");
+    assert_eq!(cli.writes(), writes_after_apply, "plan makes no AWS writes");
+
+    let deleted = cli.run("delete", &[]).await;
+    assert_eq!(deleted.code, 0);
+    let bucket = bucket.expect("bucket recorded");
+    assert_eq!(distributions_for(&bucket).await, 0, "delete removes the distribution");
+    assert!(!cli.state.join("web/staticsite").join(format!("{name}.yaml")).exists(), "delete forgets the site");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_names_the_reader_a_failover_would_promote_and_why() {
+    support::require_env();
+    let rds = rds().await;
+    let cluster = cluster(&rds).await;
+    let cli = Cli::new().await;
+
+    cli.write("failover.yaml", &failover_yaml("by-tier", &cluster, None));
+    let by_tier = cli.run("plan", &[]).await;
+    assert_eq!(by_tier.code, 2);
+    assert!(by_tier.stdout.contains(&format!("writer {cluster}-w")), "plan names the current writer");
+    assert!(by_tier.stdout.contains(&format!("+ fail over: promote {cluster}-r0 (lowest promotion tier (tier-0))")));
+    let first = by_tier.stdout.find(&format!("1. {cluster}-r0 tier-0"));
+    let second = by_tier.stdout.find(&format!("2. {cluster}-r2 tier-2"));
+    assert!(first.is_some() && second.is_some(), "every candidate is ranked");
+
+    cli.write("failover.yaml", &failover_yaml("by-target", &cluster, Some(&format!("{cluster}-r2"))));
+    let targeted = cli.run("plan", &[]).await;
+    assert_eq!(targeted.code, 2);
+    assert!(targeted.stdout.contains(&format!("+ fail over: promote {cluster}-r2")));
+
+    cli.write("failover.yaml", &failover_yaml("bad-target", &cluster, Some(&format!("{cluster}-nope"))));
+    let refused = cli.run("plan", &[]).await;
+    assert_eq!(refused.code, 1, "a failed precondition fails the plan");
+    assert!(refused.stdout.contains("TargetNotInCluster"), "plan names the failed precondition");
+
+    assert_eq!(cli.proxy.count("FailoverDBCluster"), 0, "plan never fails over");
+    assert_eq!(writer(&rds, &cluster).await, format!("{cluster}-w"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_apply_killed_after_the_failover_call_resumes_without_a_second_call() {
+    support::require_env();
+    let rds = rds().await;
+    let cluster = cluster(&rds).await;
+    let cli = Cli::new().await;
+    cli.write("failover.yaml", &failover_yaml("resume", &cluster, None));
+
+    for point in ["aurora-after-intent", "aurora-after-call"] {
+        if point == "aurora-after-call" {
+            // A second object on the same cluster after the first finished.
+            cli.remove("failover.yaml");
+            cli.write("failover-2.yaml", &failover_yaml("resume-2", &cluster, None));
+        }
+        let killed = cli.run("apply", &[("AWSOPS_FAILPOINT", point)]).await;
+        assert!(killed.stderr.contains(&format!("failpoint {point}")), "{point}: the process died at the failpoint");
+        let resumed = cli.run("apply", &[]).await;
+        assert_eq!(resumed.code, 0, "{point}: the re-run finishes the failover");
+        assert!(resumed.stdout.contains("phase: Succeeded"));
+    }
+    assert_eq!(cli.proxy.count("FailoverDBCluster"), 2, "exactly one FailoverDBCluster per failover");
+    // r0 (tier 0) was promoted first; the second failover promoted the best reader then (w, tier 1).
+    assert_eq!(writer(&rds, &cluster).await, format!("{cluster}-w"));
+    let first = cli.stored("ops", "aurorafailover", "resume", "status.newWriter");
+    assert_eq!(first, Some(format!("{cluster}-r0")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_apply_killed_after_creating_the_distribution_resumes_without_a_second_one() {
+    support::require_env();
+    let cli = Cli::new().await;
+    let name = unique("resume");
+    cli.write("site.yaml", &site_yaml("web", &name, "v1"));
+
+    let killed = cli.run("apply", &[("AWSOPS_FAILPOINT", "site-after-distribution-create")]).await;
+    assert!(killed.stderr.contains("failpoint site-after"), "the process died right after CreateDistribution");
+    assert_eq!(cli.stored("web", "staticsite", &name, "status.distribution"), None, "the create was never recorded");
+    let resumed = cli.run("apply", &[]).await;
+    assert_eq!(resumed.code, 0, "the re-run finishes the site");
+    assert_eq!(cli.proxy.count(CREATE_DISTRIBUTION), 1, "one CreateDistribution in all");
+    let bucket = cli.stored("web", "staticsite", &name, "status.bucket.name").expect("bucket recorded");
+    assert_eq!(distributions_for(&bucket).await, 1, "exactly one distribution serves the bucket");
+    assert_eq!(cli.run("delete", &[]).await.code, 0);
+}
