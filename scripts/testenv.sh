@@ -5,6 +5,7 @@
 #   scripts/testenv.sh start DIR   installs what is missing, starts everything,
 #                                  writes DIR/env (KUBECONFIG, AWS_ENDPOINT_URL, ...)
 #   scripts/testenv.sh start-aws DIR   only the AWS emulator (awsops plan/apply)
+#   scripts/testenv.sh restart-apiserver DIR   stop and start the API server again
 #   scripts/testenv.sh stop DIR    stops what DIR/*.pid names, by PID
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -83,6 +84,27 @@ install_chart() {
   KUBECONFIG="$dir/kubeconfig" "$kubectl" apply --validate=false -f "$dir/chart.yaml" >/dev/null
 }
 
+# run_apiserver: starts DIR/apiserver.sh and waits until it is ready.
+run_apiserver() {
+  local url token
+  url=$(sed -n 1p "$dir/apiserver.ready"); token=$(sed -n 2p "$dir/apiserver.ready")
+  "$dir/apiserver.sh" >>"$dir/apiserver.log" 2>&1 &
+  echo $! >"$dir/apiserver.pid"
+  wait_for curl -sf --cacert "$dir/pki/ca.crt" -H "Authorization: Bearer $token" "$url" ||
+    { log "kube-apiserver did not start"; tail -20 "$dir/apiserver.log" >&2; return 1; }
+}
+
+# restart_apiserver: stops the API server by PID (as a crash or an upgrade
+# would) and starts it again on the same port and etcd.
+restart_apiserver() {
+  local pid
+  pid=$(cat "$dir/apiserver.pid")
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  sleep "${AWSOPS_APISERVER_DOWN_SECONDS:-3}"
+  run_apiserver
+}
+
 start_kube() {
   local bin etcd_port peer_port port token pki="$dir/pki"
   bin="$("$here/build-apiserver.sh")"
@@ -103,20 +125,23 @@ start_kube() {
   printf '%s,system:serviceaccount:%s:awsops,awsops-sa,"system:serviceaccounts,system:serviceaccounts:%s"\n' \
     "$sa_token" "$CHART_NAMESPACE" "$CHART_NAMESPACE" >>"$pki/tokens.csv"
   port=$(free_port)
-  "$bin/kube-apiserver" \
-    --etcd-servers "http://127.0.0.1:$etcd_port" \
-    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$port" \
-    --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
-    --client-ca-file "$pki/ca.crt" --token-auth-file "$pki/tokens.csv" \
-    --authorization-mode RBAC \
-    --service-account-issuer https://kubernetes.default.svc \
-    --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
-    --service-cluster-ip-range 10.96.0.0/16 \
-    --disable-admission-plugins ServiceAccount \
-    >"$dir/apiserver.log" 2>&1 &
-  echo $! >"$dir/apiserver.pid"
-  wait_for curl -sf --cacert "$pki/ca.crt" -H "Authorization: Bearer $token" "https://127.0.0.1:$port/readyz" ||
-    { log "kube-apiserver did not start"; tail -20 "$dir/apiserver.log" >&2; return 1; }
+  # Kept as a script so `restart-apiserver` can start the same server again.
+  cat >"$dir/apiserver.sh" <<APISERVER
+#!/bin/sh
+exec "$bin/kube-apiserver" \\
+    --etcd-servers "http://127.0.0.1:$etcd_port" \\
+    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$port" \\
+    --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \\
+    --client-ca-file "$pki/ca.crt" --token-auth-file "$pki/tokens.csv" \\
+    --authorization-mode RBAC \\
+    --service-account-issuer https://kubernetes.default.svc \\
+    --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \\
+    --service-cluster-ip-range 10.96.0.0/16 \\
+    --disable-admission-plugins ServiceAccount
+APISERVER
+  chmod +x "$dir/apiserver.sh"
+  printf 'https://127.0.0.1:%s/readyz\n%s\n' "$port" "$token" >"$dir/apiserver.ready"
+  run_apiserver
 
   write_kubeconfig "$dir/kubeconfig" "$port" "$token" admin
   write_kubeconfig "$dir/kubeconfig-controller" "$port" "$sa_token" awsops
@@ -159,6 +184,7 @@ ENV
     write_aws_env "$(start_moto)"
     log "AWS emulator up: $dir/env"
     ;;
+  restart-apiserver) restart_apiserver; log "kube-apiserver restarted" ;;
   stop) stop ;;
-  *) echo "usage: testenv.sh start|start-aws|stop DIR" >&2; exit 2 ;;
+  *) echo "usage: testenv.sh start|start-aws|restart-apiserver|stop DIR" >&2; exit 2 ;;
 esac

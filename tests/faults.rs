@@ -1,51 +1,142 @@
-//! Convergence under faults: every AWS call goes through a proxy that adds
-//! 100 ms and fails 20% of requests (each service's own throttling error, 500
-//! and 503 before the emulator sees them, or a 500 after it acted: a lost
-//! response). Sites and failovers still converge, and the emulator holds
-//! exactly one of each resource: no retry leaves a duplicate behind.
+//! Convergence under faults and crashes: every AWS call goes through a proxy
+//! that adds 100 ms and fails 20% of requests (each service's own throttling
+//! error, 500 and 503 before the emulator sees them, or, after it acted, a 500
+//! or a connection dropped mid-response: a lost response), while the
+//! controller is killed with SIGKILL ten times at random moments. 50 sites and
+//! 10 failovers still converge, the emulator holds exactly one of each
+//! resource per site and one FailoverDBCluster per failover, Route 53 never
+//! sees more than 5 requests in a second, and deleting the sites leaves
+//! nothing behind but the buckets they retain.
 
 mod support;
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use awsops::api::aurora_failover::{AuroraFailover, FailoverPhase};
-use awsops::api::static_site::{SitePhase, StaticSite};
+use awsops::api::static_site::{DeletionPolicy, SitePhase, StaticSite};
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 use support::proxy::Faults;
 use support::*;
 
-const SITES: usize = 8;
-const FAILOVERS: usize = 3;
+const PLAIN_SITES: usize = 40;
+const DOMAIN_SITES: usize = 10;
+const FAILOVERS: usize = 10;
+const CRASHES: usize = 10;
+const SEED: u64 = 20261126;
+
+struct Aws {
+    rds: aws_sdk_rds::Client,
+    s3: aws_sdk_s3::Client,
+    cloudfront: aws_sdk_cloudfront::Client,
+    acm: aws_sdk_acm::Client,
+    route53: aws_sdk_route53::Client,
+}
+
+async fn aws() -> Aws {
+    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+    Aws {
+        rds: aws_sdk_rds::Client::new(&conf),
+        s3: aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&conf).force_path_style(true).build()),
+        cloudfront: aws_sdk_cloudfront::Client::new(&conf),
+        acm: aws_sdk_acm::Client::new(&conf),
+        route53: aws_sdk_route53::Client::new(&conf),
+    }
+}
+
+/// What the emulator holds that a site may have created, keyed for counting.
+struct Holdings {
+    /// Origin domain of every distribution.
+    origins: Vec<String>,
+    oac_names: Vec<String>,
+    /// Domain name of every certificate.
+    certificates: Vec<String>,
+    /// `TYPE name` of every record in the zone.
+    records: Vec<String>,
+    buckets: Vec<String>,
+}
+
+impl Aws {
+    async fn holdings(&self, zone_id: &str) -> Holdings {
+        let dists = self.cloudfront.list_distributions().send().await.expect("distributions");
+        let origins = dists
+            .distribution_list()
+            .map(|l| l.items().to_vec())
+            .unwrap_or_default()
+            .iter()
+            .flat_map(|d| d.origins().map(|o| o.items().to_vec()).unwrap_or_default())
+            .map(|o| o.domain_name().to_string())
+            .collect();
+        let oacs = self.cloudfront.list_origin_access_controls().send().await.expect("oacs");
+        let oac_names = oacs
+            .origin_access_control_list()
+            .map(|l| l.items().iter().map(|o| o.name().to_string()).collect())
+            .unwrap_or_default();
+        let certs = self.acm.list_certificates().send().await.expect("certificates");
+        let certificates =
+            certs.certificate_summary_list().iter().filter_map(|c| c.domain_name().map(str::to_string)).collect();
+        let sets = self.route53.list_resource_record_sets().hosted_zone_id(zone_id).send().await.expect("records");
+        let records =
+            sets.resource_record_sets().iter().map(|r| format!("{} {}", r.r#type().as_str(), r.name())).collect();
+        let buckets = self.s3.list_buckets().send().await.expect("buckets");
+        let buckets = buckets.buckets().iter().filter_map(|b| b.name().map(str::to_string)).collect();
+        Holdings { origins, oac_names, certificates, records, buckets }
+    }
+}
+
+fn count<T: PartialEq>(items: &[T], wanted: impl Fn(&T) -> bool) -> usize {
+    items.iter().filter(|i| wanted(i)).count()
+}
+
+/// xorshift64 for reproducible crash moments.
+fn next(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sites_and_failovers_converge_through_throttling_errors_and_lost_responses_without_duplicates() {
-    let faults = Faults { rate: 0.2, latency: Duration::from_millis(100), seed: 20261126 };
+async fn fifty_sites_and_ten_failovers_converge_through_faults_and_ten_crashes_without_duplicates_or_orphans() {
+    let faults = Faults { rate: 0.2, latency: Duration::from_millis(100), seed: SEED };
     let stage = Stage::with_faults("faults", faults).await;
-    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
-    let rds = aws_sdk_rds::Client::new(&conf);
-    let cloudfront = aws_sdk_cloudfront::Client::new(&conf);
+    let aws = aws().await;
 
     let mut clusters = Vec::new();
     for _ in 0..FAILOVERS {
         let cluster = unique("faulty");
         let (w1, r0) = (format!("{cluster}-w1"), format!("{cluster}-r0"));
-        aurora::seed_cluster(&rds, &cluster, "aurora-mysql", &[(&w1, 1, "db.r6g.large"), (&r0, 0, "db.r6g.large")])
+        aurora::seed_cluster(&aws.rds, &cluster, "aurora-mysql", &[(&w1, 1, "db.r6g.large"), (&r0, 0, "db.r6g.large")])
             .await;
         clusters.push(cluster);
     }
+    let zone_name = format!("{}.example", unique("fleet"));
+    let zone = aws.route53.create_hosted_zone().name(&zone_name).caller_reference(unique("ref")).send().await;
+    let zone_id = zone.expect("zone").hosted_zone().expect("zone").id().trim_start_matches("/hostedzone/").to_string();
     let cms: Api<ConfigMap> = Api::namespaced(stage.client.clone(), &stage.ns);
     let cm: ConfigMap = serde_json::from_value(
         json!({"metadata": {"name": "pages"}, "data": {"index.html": "<h1>x</h1>", "app.js": "1"}}),
     )
     .expect("cm");
     cms.patch("pages", &PatchParams::apply("tests"), &Patch::Apply(&cm)).await.expect("configmap");
-    let _controller = stage.controller(&["--resync-seconds", "30"], &[]);
 
     let sites: Api<StaticSite> = Api::namespaced(stage.client.clone(), &stage.ns);
-    for i in 0..SITES {
-        let site: StaticSite = serde_json::from_value(json!({"apiVersion": "awsops.dev/v1alpha1", "kind": "StaticSite", "metadata": {"name": format!("site-{i}")}, "spec": {"content": {"configMaps": [{"name": "pages"}]}}})).expect("site");
+    let mut hosts = BTreeMap::new();
+    for i in 0..PLAIN_SITES + DOMAIN_SITES {
+        let name = format!("site-{i}");
+        let policy = if i % 2 == 0 { "Delete" } else { "Retain" };
+        let mut spec = json!({"bucket": {"deletionPolicy": policy}, "content": {"configMaps": [{"name": "pages"}]}});
+        if i >= PLAIN_SITES {
+            let host = format!("{name}.{zone_name}");
+            spec["domain"] = json!({"names": [host], "hostedZoneName": zone_name});
+            hosts.insert(name.clone(), host);
+        }
+        let site: StaticSite = serde_json::from_value(
+            json!({"apiVersion": "awsops.dev/v1alpha1", "kind": "StaticSite", "metadata": {"name": name}, "spec": spec}),
+        )
+        .expect("site");
         sites.create(&PostParams::default(), &site).await.expect("site created");
     }
     let failovers: Api<AuroraFailover> = Api::namespaced(stage.client.clone(), &stage.ns);
@@ -54,7 +145,17 @@ async fn sites_and_failovers_converge_through_throttling_errors_and_lost_respons
         failovers.create(&PostParams::default(), &af).await.expect("af created");
     }
 
-    let converged = eventually(Duration::from_secs(240), || async {
+    // Ten crashes at random moments of the rollout, each followed by a fresh start.
+    let args = ["--resync-seconds", "30", "--leader-election=false"];
+    let mut rng = SEED;
+    for _ in 0..CRASHES {
+        let controller = stage.controller(&args, &[]);
+        tokio::time::sleep(Duration::from_millis(500 + next(&mut rng) % 4500)).await;
+        controller.kill();
+    }
+    let controller = stage.controller(&args, &[]);
+
+    let converged = eventually(Duration::from_secs(600), || async {
         let all_sites = sites.list(&Default::default()).await.ok()?;
         let all_failovers = failovers.list(&Default::default()).await.ok()?;
         let sites_ready =
@@ -63,36 +164,64 @@ async fn sites_and_failovers_converge_through_throttling_errors_and_lost_respons
             .items
             .iter()
             .all(|f| f.status.as_ref().and_then(|s| s.phase) == Some(FailoverPhase::Succeeded));
-        (sites_ready && failovers_done).then_some((all_sites.items, all_failovers.items))
+        (sites_ready && failovers_done).then_some(all_sites.items)
     })
     .await;
-    let (all_sites, _) =
-        converged.unwrap_or_else(|| panic!("not converged in 240 s; proxy: {:?}", stage.proxy.snapshot()));
+    let all_sites = converged.unwrap_or_else(|| {
+        panic!("not converged in 600 s; proxy: {:?}\nlog:\n{}", stage.proxy.snapshot(), controller.log())
+    });
 
-    let injected: usize = stage.proxy.snapshot().iter().map(|(_, n)| n).sum::<usize>();
-    assert!(injected > 100, "the run made {injected} requests; faults need traffic to mean something");
-    let distributions = cloudfront.list_distributions().send().await.expect("list");
-    let distributions = distributions.distribution_list().map(|l| l.items().to_vec()).unwrap_or_default();
-    let oacs = cloudfront.list_origin_access_controls().send().await.expect("oacs");
-    let oacs = oacs.origin_access_control_list().map(|l| l.items().to_vec()).unwrap_or_default();
+    let requests: usize = stage.proxy.snapshot().iter().map(|(_, n)| n).sum::<usize>();
+    assert!(requests > 1000, "the run made {requests} requests; faults need traffic to mean something");
+    let held = aws.holdings(&zone_id).await;
+    let mut buckets = Vec::new();
     for site in &all_sites {
+        let name = site.metadata.name.clone().unwrap_or_default();
         let status = site.status.as_ref().expect("status");
-        let bucket = &status.bucket.as_ref().expect("bucket").name;
+        let bucket = status.bucket.as_ref().expect("bucket").name.clone();
         let origin = format!("{bucket}.s3.us-east-1.amazonaws.com");
-        let count = distributions
-            .iter()
-            .filter(|d| d.origins().is_some_and(|o| o.items().iter().any(|o| o.domain_name() == origin)))
-            .count();
-        assert_eq!(count, 1, "{}: distributions for its bucket", site.metadata.name.as_deref().unwrap_or_default());
+        assert_eq!(count(&held.origins, |o| *o == origin), 1, "{name}: one distribution for its bucket");
         let uid = site.metadata.uid.as_deref().unwrap_or_default();
-        assert_eq!(oacs.iter().filter(|o| o.name() == format!("awsops-{uid}")).count(), 1, "one OAC per site");
+        assert_eq!(count(&held.oac_names, |o| *o == format!("awsops-{uid}")), 1, "{name}: one OAC");
+        assert_eq!(count(&held.buckets, |b| *b == bucket), 1, "{name}: its bucket");
+        if let Some(host) = hosts.get(&name) {
+            assert_eq!(count(&held.certificates, |c| c == host), 1, "{name}: one certificate");
+            for type_ in ["A", "AAAA", "TXT"] {
+                let record = if type_ == "TXT" { format!("TXT _awsops.{host}.") } else { format!("{type_} {host}.") };
+                assert_eq!(count(&held.records, |r| *r == record), 1, "{name}: one {type_} record set");
+            }
+        }
+        buckets.push((bucket, site.spec.bucket.deletion_policy));
     }
     for cluster in &clusters {
-        assert_eq!(aurora::writer(&rds, cluster).await, format!("{cluster}-r0"));
+        assert_eq!(aurora::writer(&aws.rds, cluster).await, format!("{cluster}-r0"));
     }
     assert_eq!(
         stage.proxy.forwarded("FailoverDBCluster"),
         FAILOVERS,
-        "exactly one FailoverDBCluster reached RDS per failover"
+        "exactly one FailoverDBCluster reached RDS per failover, through {CRASHES} crashes"
     );
+    let peak = stage.proxy.peak_per_second("/2013-04-01/");
+    assert!(peak <= 5, "Route 53 saw {peak} requests in one second; its limit is 5");
+
+    // Deleting every site leaves nothing behind but the retained buckets.
+    sites.delete_collection(&DeleteParams::default(), &Default::default()).await.expect("sites deleted");
+    let gone = eventually(Duration::from_secs(600), || async {
+        sites.list(&Default::default()).await.ok()?.items.is_empty().then_some(())
+    })
+    .await;
+    assert!(gone.is_some(), "sites not cleaned up in 600 s; log:\n{}", controller.log());
+    let held = aws.holdings(&zone_id).await;
+    for (bucket, policy) in &buckets {
+        let origin = format!("{bucket}.s3.us-east-1.amazonaws.com");
+        assert_eq!(count(&held.origins, |o| *o == origin), 0, "{bucket}: distribution deleted");
+        let retained = *policy == DeletionPolicy::Retain;
+        assert_eq!(count(&held.buckets, |b| b == bucket), usize::from(retained), "{bucket}: retained only with Retain");
+    }
+    let uids: Vec<String> = all_sites.iter().filter_map(|s| s.metadata.uid.clone()).collect();
+    assert_eq!(count(&held.oac_names, |o| uids.iter().any(|u| *o == format!("awsops-{u}"))), 0, "no OAC left");
+    for host in hosts.values() {
+        assert_eq!(count(&held.certificates, |c| c == host), 0, "{host}: certificate deleted");
+        assert_eq!(count(&held.records, |r| r.contains(host.as_str())), 0, "{host}: records deleted");
+    }
 }

@@ -467,3 +467,55 @@ async fn adding_a_domain_name_reissues_the_certificate_and_updates_the_same_dist
     );
     assert_eq!(second.dns.iter().filter(|d| d.name == b).count(), 2, "A and AAAA for the new name: {:?}", second.dns);
 }
+
+#[tokio::test]
+async fn an_alias_held_by_another_distribution_stalls_the_site_and_nothing_is_overwritten() {
+    let mut rig = Rig::new("site-alias").await;
+    let zone_name = format!("{}.example", unique("zone"));
+    rig.aws.route53.create_hosted_zone().name(&zone_name).caller_reference(unique("ref")).send().await.expect("zone");
+    // CloudFront's answer when another distribution (any account) already serves the name; moto does not model it.
+    rig.stage.proxy.refuse(
+        "POST /2020-05-31/distribution",
+        409,
+        "text/xml",
+        "<ErrorResponse><Error><Type>Sender</Type><Code>CNAMEAlreadyExists</Code><Message>One or more of the CNAMEs you provided are already associated with a different resource.</Message></Error><RequestId>r</RequestId></ErrorResponse>",
+    );
+    rig.config_map("pages", json!({"index.html": "<h1>taken</h1>"})).await;
+    rig.start(3);
+    let host = format!("www.{zone_name}");
+    rig.site("taken", json!({"content": {"configMaps": [{"name": "pages"}]}, "domain": {"names": [host], "hostedZoneName": zone_name}})).await;
+
+    let status =
+        rig.until("taken", 60, |s| s.conditions.iter().any(|c| c.type_ == "Stalled" && c.status == "True")).await;
+    let stalled = status.conditions.iter().find(|c| c.type_ == "Stalled").expect("Stalled");
+    assert_eq!(stalled.reason, "AliasInUse");
+    assert!(stalled.message.contains(&host) && stalled.message.contains("spec.domain.names"), "{}", stalled.message);
+    assert!(status.distribution.is_none(), "no distribution was recorded");
+    let dns_changes = rig.stage.proxy.count_prefix("POST /2013-04-01/hostedzone/");
+    let records =
+        rig.aws.route53.list_resource_record_sets().hosted_zone_id(zone_id_of(&rig, &zone_name).await).send().await;
+    let names: Vec<String> = records
+        .expect("records")
+        .resource_record_sets()
+        .iter()
+        .map(|r| format!("{} {}", r.r#type().as_str(), r.name()))
+        .collect();
+    assert!(
+        !names.iter().any(|n| n.starts_with("A ") || n.starts_with("AAAA ")),
+        "no alias record was written: {names:?}"
+    );
+    // Stalled, it stays put: a few resyncs later nothing new was attempted beyond reads.
+    let creates = rig.stage.proxy.count("POST /2020-05-31/distribution");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert!(rig.stage.proxy.count("POST /2020-05-31/distribution") <= creates + 2, "resyncs retry slowly at most");
+    assert_eq!(
+        rig.stage.proxy.count_prefix("POST /2013-04-01/hostedzone/"),
+        dns_changes,
+        "no DNS change after the stall"
+    );
+}
+
+async fn zone_id_of(rig: &Rig, zone_name: &str) -> String {
+    let zones = rig.aws.route53.list_hosted_zones_by_name().dns_name(zone_name).send().await.expect("zones");
+    zones.hosted_zones()[0].id().trim_start_matches("/hostedzone/").to_string()
+}

@@ -2,7 +2,8 @@
 //! (credential chain: IRSA, EKS Pod Identity, environment; adaptive retries;
 //! `AWS_ENDPOINT_URL` for emulators). Per object it hands out clients for the
 //! object's region and, with `roleArn`, for an assumed role. ACM and CloudFront
-//! clients are always in us-east-1, as CloudFront requires.
+//! clients are always in us-east-1, as CloudFront requires. Route 53 clients
+//! share one rate limit per account (see `rate_limit.rs`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -10,9 +11,12 @@ use std::sync::{Arc, Mutex};
 use aws_config::retry::RetryConfig;
 use aws_config::sts::AssumeRoleProvider;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_smithy_http_client::tls;
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_types::sdk_config::SharedCredentialsProvider;
 
 use super::interceptor::CallCounter;
+use super::rate_limit::{Limiter, ROUTE53_REQUESTS_PER_SECOND, RateLimited};
 use crate::metrics::Metrics;
 
 /// CloudFront only uses ACM certificates from this region, and its own API
@@ -60,6 +64,10 @@ pub struct AwsFactory {
     base: SdkConfig,
     counter: CallCounter,
     cache: Mutex<HashMap<(String, Option<String>), AwsClients>>,
+    /// The HTTP client every Route 53 client wraps in its account's limiter.
+    http: SharedHttpClient,
+    /// One Route 53 rate limit per account (per role; `None`: our own identity).
+    route53_limits: Mutex<HashMap<Option<String>, Arc<Limiter>>>,
 }
 
 impl AwsFactory {
@@ -73,7 +81,18 @@ impl AwsFactory {
     }
 
     pub fn from_config(base: SdkConfig, metrics: Arc<Metrics>) -> Self {
-        Self { base, counter: CallCounter::new(metrics), cache: Mutex::new(HashMap::new()) }
+        let http = base.http_client().unwrap_or_else(|| {
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc))
+                .build_https()
+        });
+        Self {
+            base,
+            counter: CallCounter::new(metrics),
+            cache: Mutex::new(HashMap::new()),
+            http,
+            route53_limits: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The region used when an object does not name one.
@@ -112,12 +131,19 @@ impl AwsFactory {
         };
         let regional = config_for(&region);
         let global = config_for(GLOBAL_REGION);
-        let clients = self.build(region, &regional, &global);
+        let limiter = self
+            .route53_limits
+            .lock()
+            .map_err(|_| "rate limits poisoned")?
+            .entry(role_arn.map(str::to_string))
+            .or_insert_with(|| Limiter::per_second(ROUTE53_REQUESTS_PER_SECOND))
+            .clone();
+        let clients = self.build(region, &regional, &global, limiter);
         self.cache.lock().map_err(|_| "client cache poisoned")?.insert(key, clients.clone());
         Ok(clients)
     }
 
-    fn build(&self, region: String, regional: &SdkConfig, global: &SdkConfig) -> AwsClients {
+    fn build(&self, region: String, regional: &SdkConfig, global: &SdkConfig, dns_limit: Arc<Limiter>) -> AwsClients {
         let counter = || self.counter.clone();
         // Emulators serve every bucket from one host: use path-style addressing there.
         let path_style = regional.endpoint_url().is_some();
@@ -136,7 +162,10 @@ impl AwsFactory {
                 aws_sdk_acm::config::Builder::from(global).interceptor(counter()).build(),
             ),
             route53: aws_sdk_route53::Client::from_conf(
-                aws_sdk_route53::config::Builder::from(global).interceptor(counter()).build(),
+                aws_sdk_route53::config::Builder::from(global)
+                    .http_client(RateLimited::new(self.http.clone(), dns_limit))
+                    .interceptor(counter())
+                    .build(),
             ),
         }
     }

@@ -8,6 +8,7 @@ pub mod clients;
 pub mod cloudfront;
 pub mod error;
 pub mod interceptor;
+pub mod rate_limit;
 pub mod rds;
 pub mod route53;
 pub mod s3;

@@ -292,7 +292,9 @@ async fn converge(run: &mut Run<'_>, aws: &Aws, id: &Identity) -> Result<Option<
                 };
                 found.ok_or(e)?
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => {
+                return Err(plan::alias_in_use(&e.code, &desired.aliases, &e.message).map_or(e.into(), Halt::Stall));
+            }
         };
         crate::failpoint::crash_point("site-after-distribution-create");
         run.note("DistributionCreated", format!("distribution {} ({})", created.id, created.domain_name)).await;
@@ -304,7 +306,12 @@ async fn converge(run: &mut Run<'_>, aws: &Aws, id: &Identity) -> Result<Option<
     let drift = plan::distribution_drift(&desired, &dist.settings);
     if !drift.is_empty() {
         let replaced = dist.settings.certificate_arn.clone().filter(|old| Some(old) != certificate_arn.as_ref());
-        dist = aws.cdn.update(&dist.id, &desired).await?;
+        dist = match aws.cdn.update(&dist.id, &desired).await {
+            Ok(updated) => updated,
+            Err(e) => {
+                return Err(plan::alias_in_use(&e.code, &desired.aliases, &e.message).map_or(e.into(), Halt::Stall));
+            }
+        };
         run.note("DistributionUpdated", format!("distribution {}: {}", dist.id, drift.join(", "))).await;
         record_distribution(run, &dist);
         if let Some(old) = replaced {

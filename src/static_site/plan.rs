@@ -22,6 +22,7 @@ pub mod why {
     pub const CONFIG_MAP_NOT_FOUND: &str = "ConfigMapNotFound";
     pub const CONTENT_TOO_LARGE: &str = "ContentTooLarge";
     pub const RECORD_OWNED_ELSEWHERE: &str = "RecordOwnedElsewhere";
+    pub const ALIAS_IN_USE: &str = "AliasInUse";
     pub const WAITING_FOR_CERTIFICATE: &str = "WaitingForCertificate";
     pub const DEPLOYING: &str = "Deploying";
     pub const PROVISIONING: &str = "Provisioning";
@@ -40,6 +41,20 @@ impl Stall {
     pub fn new(reason: &'static str, message: impl Into<String>) -> Self {
         Self { reason, message: message.into() }
     }
+}
+
+/// CloudFront refused an alias another distribution (in any account) holds:
+/// a stall, since no retry can succeed until that distribution lets go.
+pub fn alias_in_use(code: &str, aliases: &[String], detail: &str) -> Option<Stall> {
+    (code == "CNAMEAlreadyExists").then(|| {
+        Stall::new(
+            why::ALIAS_IN_USE,
+            format!(
+                "CloudFront says one of {aliases:?} is already an alternate domain name of another distribution ({detail}): \
+                 remove it from that distribution, or from spec.domain.names"
+            ),
+        )
+    })
 }
 
 /// Who a site is in AWS: names, tags and references derived from the object.
@@ -854,5 +869,14 @@ mod tests {
         assert_eq!(distribution_teardown(Some(false), Some("InProgress")), DistributionTeardown::WaitForDeployment);
         assert_eq!(distribution_teardown(Some(false), Some("Deployed")), DistributionTeardown::Delete);
         assert!(deletes_bucket(DeletionPolicy::Delete) && !deletes_bucket(DeletionPolicy::Retain));
+    }
+
+    #[test]
+    fn an_alias_held_elsewhere_is_a_stall_naming_the_names_and_other_conflicts_are_not() {
+        let names = vec!["www.example.com".to_string()];
+        let stall = alias_in_use("CNAMEAlreadyExists", &names, "taken").expect("a stall");
+        assert_eq!(stall.reason, why::ALIAS_IN_USE);
+        assert!(stall.message.contains("www.example.com") && stall.message.contains("spec.domain.names"));
+        assert_eq!(alias_in_use("DistributionAlreadyExists", &names, "lost response"), None);
     }
 }

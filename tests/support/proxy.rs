@@ -16,12 +16,18 @@ pub struct CountingProxy {
     pub addr: SocketAddr,
     counts: Arc<Mutex<HashMap<String, usize>>>,
     forwarded: Arc<Mutex<HashMap<String, usize>>>,
+    refusals: Refusals,
+    sent_at: Arc<Mutex<Vec<(String, std::time::Instant)>>>,
 }
+
+/// Scripted answers by operation: `(status, content type, body)`, never forwarded.
+type Refusals = Arc<Mutex<HashMap<String, (u16, &'static str, String)>>>;
 
 /// Faults to inject: with probability `rate` a request gets, in turn, the
 /// service's own throttling error, a 500, a 503 (none forwarded), or is
-/// forwarded and its response replaced by a 500 (a lost response). Every
-/// request waits `latency` first.
+/// forwarded and then its response replaced by a 500 or its connection
+/// dropped mid-response (a lost response either way). Every request waits
+/// `latency` first.
 #[derive(Clone, Copy, Debug)]
 pub struct Faults {
     pub rate: f64,
@@ -37,6 +43,8 @@ struct Shared {
     client: reqwest::Client,
     faults: Option<Faults>,
     rng: Arc<Mutex<u64>>,
+    refusals: Refusals,
+    sent_at: Arc<Mutex<Vec<(String, std::time::Instant)>>>,
 }
 
 impl CountingProxy {
@@ -53,7 +61,11 @@ impl CountingProxy {
     async fn start_with(upstream: &str, faults: Option<Faults>) -> Self {
         let counts = Arc::new(Mutex::new(HashMap::new()));
         let forwarded = Arc::new(Mutex::new(HashMap::new()));
+        let refusals = Refusals::default();
+        let sent_at = Arc::new(Mutex::new(Vec::new()));
         let shared = Shared {
+            refusals: refusals.clone(),
+            sent_at: sent_at.clone(),
             upstream: upstream.trim_end_matches('/').to_string(),
             counts: counts.clone(),
             forwarded: forwarded.clone(),
@@ -65,7 +77,21 @@ impl CountingProxy {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
         let addr = listener.local_addr().expect("proxy addr");
         tokio::spawn(async move { axum::serve(listener, app).await });
-        Self { addr, counts, forwarded }
+        Self { addr, counts, forwarded, refusals, sent_at }
+    }
+
+    /// From now on, answers `operation` with this error instead of forwarding it.
+    pub fn refuse(&self, operation: &str, status: u16, content_type: &'static str, body: &str) {
+        self.refusals.lock().expect("refusals").insert(operation.to_string(), (status, content_type, body.to_string()));
+    }
+
+    /// The most requests whose path starts with `prefix` received in any one second.
+    pub fn peak_per_second(&self, prefix: &str) -> usize {
+        let sent = self.sent_at.lock().expect("times");
+        let times: Vec<std::time::Instant> =
+            sent.iter().filter(|(op, _)| op.contains(prefix)).map(|(_, t)| *t).collect();
+        let second = std::time::Duration::from_secs(1);
+        (0..times.len()).map(|i| times[i..].iter().take_while(|t| **t < times[i] + second).count()).max().unwrap_or(0)
     }
 
     /// Requests for `operation` that reached the emulator.
@@ -164,16 +190,24 @@ async fn forward(State(s): State<Shared>, request: Request<Body>) -> Response {
     let body: Bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
     let op = operation(&parts.method, &parts.uri, &parts.headers, &body);
     *s.counts.lock().expect("counts").entry(op.clone()).or_default() += 1;
-    let mut lose_response = false;
+    s.sent_at.lock().expect("times").push((format!("{op} {}", parts.uri.path()), std::time::Instant::now()));
+    if let Some((status, content_type, body)) = s.refusals.lock().expect("refusals").get(&op).cloned() {
+        let mut r = Response::new(Body::from(body));
+        *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::CONFLICT);
+        r.headers_mut().insert("content-type", axum::http::HeaderValue::from_static(content_type));
+        return r;
+    }
+    let (mut lose_response, mut drop_connection) = (false, false);
     if let Some(f) = s.faults {
         tokio::time::sleep(f.latency).await;
         let r = roll(&s.rng);
         if r < f.rate {
-            match ((r / f.rate) * 4.0) as usize {
+            match ((r / f.rate) * 5.0) as usize {
                 0 => return throttle(parts.uri.path(), &parts.headers),
                 1 => return status_only(StatusCode::INTERNAL_SERVER_ERROR),
                 2 => return status_only(StatusCode::SERVICE_UNAVAILABLE),
-                _ => lose_response = true,
+                3 => lose_response = true,
+                _ => drop_connection = true,
             }
         }
     }
@@ -198,5 +232,16 @@ async fn forward(State(s): State<Shared>, request: Request<Body>) -> Response {
         }
         Err(_) => status_only(StatusCode::BAD_GATEWAY),
     };
+    if drop_connection {
+        return dropped_mid_response();
+    }
     if lose_response { status_only(StatusCode::INTERNAL_SERVER_ERROR) } else { response }
+}
+
+/// A 200 whose body fails after the headers: the server closes the
+/// connection and the client never sees a complete response.
+fn dropped_mid_response() -> Response {
+    let failing =
+        futures::stream::once(async { Err::<Bytes, std::io::Error>(std::io::ErrorKind::ConnectionReset.into()) });
+    Response::new(Body::from_stream(failing))
 }
