@@ -21,6 +21,9 @@ pub const AURORA_MYSQL_ENGINES: &[&str] = &["aurora-mysql", "aurora"];
 
 /// How often to look while the roles are swapping.
 pub const POLL: Duration = Duration::from_secs(1);
+/// The first look after the call: RDS may have swapped already (an emulator
+/// does at once); later looks back off to [`POLL`].
+pub const FIRST_POLL: Duration = Duration::from_millis(100);
 /// How often to re-check a failed precondition or wait for another failover.
 pub const RECHECK: Duration = Duration::from_secs(30);
 pub const WAIT_TURN: Duration = Duration::from_secs(5);
@@ -310,7 +313,13 @@ fn plan_start(
         s.requested_at = None;
         s.members = members(c);
     });
-    Decision { status: next, action: Action::Failover { target }, requeue: POLL }
+    Decision { status: next, action: Action::Failover { target }, requeue: FIRST_POLL }
+}
+
+/// How long to wait before the next look, `since` the failover started:
+/// half of it, from [`FIRST_POLL`] up to [`POLL`] (0.1, 0.1, 0.2, 0.4, 0.8, 1 s...).
+pub fn poll_delay(since: Duration) -> Duration {
+    (since / 2).clamp(FIRST_POLL, POLL)
 }
 
 /// The target and why, or the precondition it fails.
@@ -433,9 +442,10 @@ fn plan_wait(
     if retry_call && target_ready {
         // The intent was written but the call never reached RDS (or was refused
         // transiently): the writer has not moved, so issuing it now is the first.
-        return Decision { status: next, action: Action::Failover { target }, requeue: POLL };
+        return Decision { status: next, action: Action::Failover { target }, requeue: FIRST_POLL };
     }
-    Decision { status: next, action: Action::Poll, requeue: POLL }
+    let started = current.started_at.as_ref().map(|t| t.0).unwrap_or(now);
+    Decision { status: next, action: Action::Poll, requeue: poll_delay(now.duration_since(started).unsigned_abs()) }
 }
 
 fn finish_failed(
@@ -934,5 +944,14 @@ mod tests {
         assert!(
             next.conditions.iter().any(|c| c.reason == why::FAILOVER_REJECTED && c.message.contains("did not change"))
         );
+    }
+
+    #[test]
+    fn polling_starts_fast_and_backs_off_to_once_a_second() {
+        assert_eq!(poll_delay(Duration::ZERO), FIRST_POLL);
+        assert_eq!(poll_delay(Duration::from_millis(800)), Duration::from_millis(400));
+        assert_eq!(poll_delay(Duration::from_secs(30)), POLL);
+        let d = start(&mk_spec(), &seen(mk_cluster()));
+        assert_eq!(d.requeue, FIRST_POLL, "the first look right after the call");
     }
 }

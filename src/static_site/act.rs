@@ -4,15 +4,13 @@
 //! makes reads only.
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use futures::StreamExt;
 use k8s_openapi::jiff::Timestamp;
 use kube::{Resource, ResourceExt};
 
 use super::content;
-use super::plan::{self, BucketStep, DistributionTeardown, Identity, Stall, why};
+use super::plan::{self, BucketClaim, BucketStep, DistributionTeardown, Identity, Stall, why};
 use crate::api::StaticSite;
 use crate::api::conditions::{self, Desired, Summary, reason};
 use crate::api::static_site::{
@@ -26,8 +24,6 @@ use crate::aws::s3::{BucketPresence, Buckets};
 use crate::aws::{AwsClients, AwsError, AwsErrorKind};
 use crate::controller::{Context, Error, status};
 
-/// Uploads in flight at once.
-const UPLOAD_PARALLELISM: usize = 8;
 const WAIT_CERTIFICATE: Duration = Duration::from_secs(15);
 const WAIT_DEPLOYMENT: Duration = Duration::from_secs(20);
 
@@ -201,13 +197,25 @@ async fn converge(run: &mut Run<'_>, aws: &Aws, id: &Identity) -> Result<Option<
         BucketPresence::Exists => Some(aws.buckets.settings(&id.bucket).await?),
         _ => None,
     };
-    let steps = plan::bucket_steps(&presence, settings.as_ref(), id, spec.bucket.adopt).map_err(Halt::Stall)?;
+    let recorded = run.written.bucket.as_ref().is_some_and(|b| b.name == id.bucket);
+    let claim = match (spec.bucket.adopt, recorded) {
+        (true, _) => BucketClaim::Adopt,
+        (false, true) => BucketClaim::Creating,
+        (false, false) => BucketClaim::None,
+    };
+    let steps = plan::bucket_steps(&presence, settings.as_ref(), id, claim).map_err(Halt::Stall)?;
     let domain = match &spec.domain {
         Some(domain) => Some(check_domain(aws, domain).await?),
         None => None,
     };
 
-    // 1. Bucket.
+    // 1. Bucket, recorded before it is created: after a crash (or a lost
+    // response) before tagging, the untagged bucket is known to be ours.
+    let bucket_status = BucketStatus { name: id.bucket.clone(), arn: id.bucket_arn(), region: id.region.clone() };
+    if steps.contains(&BucketStep::Create) {
+        run.next.bucket = Some(bucket_status.clone());
+        run.save().await?;
+    }
     for step in &steps {
         match step {
             BucketStep::Create => aws.buckets.create(&id.bucket, &id.region).await?,
@@ -220,7 +228,7 @@ async fn converge(run: &mut Run<'_>, aws: &Aws, id: &Identity) -> Result<Option<
     if !steps.is_empty() {
         run.note("BucketConfigured", format!("bucket {}: {steps:?}", id.bucket)).await;
     }
-    run.next.bucket = Some(BucketStatus { name: id.bucket.clone(), arn: id.bucket_arn(), region: id.region.clone() });
+    run.next.bucket = Some(bucket_status);
     run.step(
         conditions::BUCKET_READY,
         true,
@@ -561,31 +569,12 @@ async fn sync_content(
     let spec = &run.site.spec.content;
     let desired = content::desired(files);
     let revision = content::revision(&desired);
-    let existing = aws.buckets.list(&id.bucket).await?;
-    let plan = plan::content_plan(&desired, &existing, spec.prune);
-    let uploads: Vec<_> =
-        files.iter().filter(|f| plan.upload.contains(&f.key)).map(|f| content::upload(f, spec)).collect();
-    let (total, done) = (uploads.len(), AtomicUsize::new(0));
     let reference = run.site.object_ref(&());
-    let (ctx, done, reference) = (run.ctx, &done, &reference);
-    let put = |upload| async move {
-        let result = aws.buckets.put(&id.bucket, upload, &id.uid).await;
-        ctx.objects.upload_progress(reference, done.fetch_add(1, Ordering::Relaxed) + 1, total);
-        result
-    };
-    let results: Vec<Result<(), AwsError>> =
-        futures::stream::iter(uploads.into_iter().map(put)).buffer_unordered(UPLOAD_PARALLELISM).collect().await;
-    results.into_iter().collect::<Result<Vec<()>, _>>()?;
-    let mut pruned = Vec::new();
-    for key in &plan.prune_candidates {
-        if aws.buckets.owner_of(&id.bucket, key).await?.as_deref() == Some(id.uid.as_str()) {
-            pruned.push(key.clone());
-        }
-    }
-    if !pruned.is_empty() {
-        aws.buckets.delete(&id.bucket, &pruned).await?;
-    }
-    let changed: Vec<String> = plan.upload.iter().chain(pruned.iter()).cloned().collect();
+    let objects = run.ctx.objects.as_ref();
+    let progress = |done, total| objects.upload_progress(&reference, done, total);
+    let synced = content::sync(aws.buckets.as_ref(), &id.bucket, &id.uid, files, spec, &progress).await?;
+    let (uploaded, pruned) = (synced.uploaded, synced.pruned);
+    let changed: Vec<String> = uploaded.iter().chain(pruned.iter()).cloned().collect();
     let previous = run.written.content.clone();
     let mut invalidation_id = previous.as_ref().and_then(|c| c.invalidation_id.clone());
     if !changed.is_empty() {
@@ -593,12 +582,7 @@ async fn sync_content(
         let inv = aws.cdn.invalidate(&dist.id, &paths, &format!("{}-{}", id.uid, &revision[..16])).await?;
         run.note(
             "ContentSynced",
-            format!(
-                "uploaded {}, deleted {}, invalidated {} paths ({inv})",
-                plan.upload.len(),
-                pruned.len(),
-                paths.len()
-            ),
+            format!("uploaded {}, deleted {}, invalidated {} paths ({inv})", uploaded.len(), pruned.len(), paths.len()),
         )
         .await;
         invalidation_id = Some(inv);
@@ -607,7 +591,7 @@ async fn sync_content(
     run.next.content = Some(ContentStatus {
         revision,
         objects: desired.len() as i64,
-        uploaded: unchanged_since.map(|c| c.uploaded).unwrap_or(plan.upload.len() as i64),
+        uploaded: unchanged_since.map(|c| c.uploaded).unwrap_or(uploaded.len() as i64),
         deleted: unchanged_since.map(|c| c.deleted).unwrap_or(pruned.len() as i64),
         invalidation_id,
     });

@@ -1,15 +1,24 @@
-//! Content sync inputs: the files the site's ConfigMaps declare (`data` and
-//! `binaryData`), with their MD5s and content types, and the manifest revision.
+//! Content sync: the files the site's ConfigMaps declare (`data` and
+//! `binaryData`), with their MD5s and content types, the manifest revision,
+//! and [`sync`], which makes the bucket hold exactly them.
 
 use std::collections::BTreeMap;
 
 use base64::Engine;
 use md5::{Digest, Md5};
 
-use super::plan::{DesiredFile, Stall, why};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use futures::StreamExt;
+
+use super::plan::{self, DesiredFile, Stall, why};
 use crate::api::static_site::ContentSpec;
-use crate::aws::s3::Upload;
+use crate::aws::AwsError;
+use crate::aws::s3::{Buckets, Upload};
 use crate::controller::{Error, Objects};
+
+/// Uploads in flight at once.
+pub const UPLOAD_PARALLELISM: usize = 8;
 
 /// Most bytes of content one site syncs (ConfigMaps hold at most 1 MiB each).
 pub const MAX_CONTENT_BYTES: usize = 64 * 1024 * 1024;
@@ -100,6 +109,50 @@ pub fn upload(file: &File, content: &ContentSpec) -> Upload {
         cache_control: content.cache_control.clone(),
         content_md5: base64::engine::general_purpose::STANDARD.encode(md5(&file.body)),
     }
+}
+
+/// What [`sync`] changed in the bucket.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Synced {
+    pub uploaded: Vec<String>,
+    pub pruned: Vec<String>,
+}
+
+/// Makes `bucket` hold `files`: one listing, MD5 (ETag) compare, uploads of
+/// what differs [`UPLOAD_PARALLELISM`] at a time (`progress(done, total)`
+/// after each), and, with `prune`, deletion of objects this site uploaded
+/// (owner metadata `uid`) that are no longer declared.
+pub async fn sync(
+    buckets: &dyn Buckets,
+    bucket: &str,
+    uid: &str,
+    files: &[File],
+    spec: &ContentSpec,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Synced, AwsError> {
+    let existing = buckets.list(bucket).await?;
+    let plan = plan::content_plan(&desired(files), &existing, spec.prune);
+    let uploads: Vec<Upload> = files.iter().filter(|f| plan.upload.contains(&f.key)).map(|f| upload(f, spec)).collect();
+    let (total, done) = (uploads.len(), AtomicUsize::new(0));
+    let done = &done;
+    let put = |upload| async move {
+        let result = buckets.put(bucket, upload, uid).await;
+        progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
+        result
+    };
+    let results: Vec<Result<(), AwsError>> =
+        futures::stream::iter(uploads.into_iter().map(put)).buffer_unordered(UPLOAD_PARALLELISM).collect().await;
+    results.into_iter().collect::<Result<Vec<()>, _>>()?;
+    let mut pruned = Vec::new();
+    for key in &plan.prune_candidates {
+        if buckets.owner_of(bucket, key).await?.as_deref() == Some(uid) {
+            pruned.push(key.clone());
+        }
+    }
+    if !pruned.is_empty() {
+        buckets.delete(bucket, &pruned).await?;
+    }
+    Ok(Synced { uploaded: plan.upload, pruned })
 }
 
 #[cfg(test)]

@@ -150,11 +150,23 @@ pub enum BucketStep {
 }
 
 /// What the bucket needs, or why it must not be touched.
+/// What entitles a site to an existing bucket that lacks its uid tag.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BucketClaim {
+    /// Nothing: such a bucket is someone else's.
+    None,
+    /// `spec.bucket.adopt: true`: any bucket of this account.
+    Adopt,
+    /// Status records that this site was creating it (a crash or a lost
+    /// response between CreateBucket and tagging): an untagged bucket only.
+    Creating,
+}
+
 pub fn bucket_steps(
     presence: &BucketPresence,
     settings: Option<&BucketSettings>,
     id: &Identity,
-    adopt: bool,
+    claim: BucketClaim,
 ) -> Result<Vec<BucketStep>, Stall> {
     let settings = match presence {
         BucketPresence::OtherAccount => {
@@ -176,8 +188,13 @@ pub fn bucket_steps(
     };
     let mut steps = Vec::new();
     let ours = settings.tags.get(TAG_UID) == Some(&id.uid);
+    let claimed = match claim {
+        BucketClaim::None => false,
+        BucketClaim::Adopt => true,
+        BucketClaim::Creating => !settings.tags.contains_key(TAG_UID),
+    };
     if !ours {
-        if !adopt {
+        if !claimed {
             let owner =
                 settings.tags.get(TAG_OWNER).map(|o| format!(" (it is managed by StaticSite {o})")).unwrap_or_default();
             return Err(Stall::new(
@@ -566,7 +583,7 @@ mod tests {
 
     #[test]
     fn a_missing_bucket_is_created_private_encrypted_and_tagged() {
-        let steps = bucket_steps(&BucketPresence::Missing, None, &mk_id(), false).expect("ok");
+        let steps = bucket_steps(&BucketPresence::Missing, None, &mk_id(), BucketClaim::None).expect("ok");
         assert_eq!(
             steps,
             vec![
@@ -581,7 +598,7 @@ mod tests {
 
     #[test]
     fn a_bucket_in_sync_needs_nothing() {
-        assert_eq!(bucket_steps(&BucketPresence::Exists, Some(&ours()), &mk_id(), false), Ok(vec![]));
+        assert_eq!(bucket_steps(&BucketPresence::Exists, Some(&ours()), &mk_id(), BucketClaim::None), Ok(vec![]));
     }
 
     #[test]
@@ -590,7 +607,7 @@ mod tests {
         drifted.public_access_blocked = false;
         drifted.encrypted = false;
         assert_eq!(
-            bucket_steps(&BucketPresence::Exists, Some(&drifted), &mk_id(), false),
+            bucket_steps(&BucketPresence::Exists, Some(&drifted), &mk_id(), BucketClaim::None),
             Ok(vec![BucketStep::BlockPublicAccess, BucketStep::Encrypt])
         );
     }
@@ -601,11 +618,15 @@ mod tests {
             tags: BTreeMap::from([(TAG_UID.into(), "other".into()), (TAG_OWNER.into(), "x/y".into())]),
             ..ours()
         };
-        let stall = bucket_steps(&BucketPresence::Exists, Some(&foreign), &mk_id(), false).expect_err("stall");
+        let stall =
+            bucket_steps(&BucketPresence::Exists, Some(&foreign), &mk_id(), BucketClaim::None).expect_err("stall");
         assert_eq!(stall.reason, why::BUCKET_NOT_OWNED);
         assert!(stall.message.contains("StaticSite x/y"));
-        assert_eq!(bucket_steps(&BucketPresence::Exists, Some(&foreign), &mk_id(), true), Ok(vec![BucketStep::Tag]));
-        let taken = bucket_steps(&BucketPresence::OtherAccount, None, &mk_id(), true).expect_err("stall");
+        assert_eq!(
+            bucket_steps(&BucketPresence::Exists, Some(&foreign), &mk_id(), BucketClaim::Adopt),
+            Ok(vec![BucketStep::Tag])
+        );
+        let taken = bucket_steps(&BucketPresence::OtherAccount, None, &mk_id(), BucketClaim::Adopt).expect_err("stall");
         assert!(taken.message.contains("another AWS account"));
     }
 
@@ -878,5 +899,18 @@ mod tests {
         assert_eq!(stall.reason, why::ALIAS_IN_USE);
         assert!(stall.message.contains("www.example.com") && stall.message.contains("spec.domain.names"));
         assert_eq!(alias_in_use("DistributionAlreadyExists", &names, "lost response"), None);
+    }
+
+    #[test]
+    fn a_bucket_this_site_was_creating_is_claimed_only_while_untagged() {
+        let untagged = BucketSettings::default();
+        let steps = bucket_steps(&BucketPresence::Exists, Some(&untagged), &mk_id(), BucketClaim::Creating);
+        assert_eq!(steps.expect("claimed").first(), Some(&BucketStep::Tag));
+        let mut other = BucketSettings::default();
+        other.tags.insert(TAG_UID.into(), "someone-else".into());
+        let stall = bucket_steps(&BucketPresence::Exists, Some(&other), &mk_id(), BucketClaim::Creating);
+        assert_eq!(stall.expect_err("not ours").reason, why::BUCKET_NOT_OWNED);
+        let never_recorded = bucket_steps(&BucketPresence::Exists, Some(&untagged), &mk_id(), BucketClaim::None);
+        assert!(never_recorded.is_err(), "an untagged bucket the site never recorded is someone else's");
     }
 }

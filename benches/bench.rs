@@ -1,0 +1,443 @@
+//! `make bench`: figures for speed and AWS cost, each side by side with what a
+//! user would do instead, printed as Markdown (scripts/bench.sh collects them
+//! into docs/BENCHMARKS.md). Not a test: nothing here fails on a slow machine.
+//!
+//! - `content`: the reconciler's content sync (`content::sync`) against
+//!   `aws s3 sync`, as separate processes under `/usr/bin/time`, on every S3
+//!   server named in `BENCH_S3_SERVERS` (`name=url,...`); requests counted at a
+//!   proxy in a second, identical pass.
+//! - `failover`: creation to `Succeeded` through the controller, minus the
+//!   emulator's own swap time; DescribeDBClusters calls per failover.
+//! - `fleet N`: N sites without a domain and N/10 with one on the test API
+//!   server: time to Ready, controller RSS and CPU, AWS calls per site to create
+//!   and per resync in sync, CPU per minute once converged.
+//!
+//! Needs the environment of `scripts/testenv.sh start` (and `AWS_CLI` for `content`).
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use awsops::api::aurora_failover::{AuroraFailover, FailoverPhase};
+use awsops::api::static_site::{ContentSpec, SitePhase, StaticSite};
+use awsops::static_site::content;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use serde_json::json;
+use support::proxy::CountingProxy;
+
+const FILES: usize = 1000;
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    match args.first().map(String::as_str) {
+        Some("content") => runtime.block_on(content_bench()),
+        Some("sync-client") => runtime.block_on(sync_client(Path::new(&args[1]), &args[2])),
+        Some("failover") => runtime.block_on(failover_bench(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(5))),
+        Some("fleet") => runtime.block_on(fleet_bench(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(100))),
+        _ => bail!("usage: bench content | failover [RUNS] | fleet [SITES]"),
+    }
+}
+
+// ---------------------------------------------------------------- content
+
+/// The awsops side of the content comparison: the reconciler's own sync of a
+/// folder to a bucket (as a site's ConfigMaps would declare it), in its own process.
+async fn sync_client(dir: &Path, bucket: &str) -> anyhow::Result<()> {
+    let mut files = Vec::new();
+    for path in walk(dir)? {
+        let key = path.strip_prefix(dir)?.to_string_lossy().into_owned();
+        files.push(content::File { key, body: std::fs::read(&path)? });
+    }
+    let metrics = std::sync::Arc::new(awsops::metrics::Metrics::default());
+    let factory = awsops::aws::AwsFactory::from_env(metrics).await;
+    let clients = factory.clients(Some("us-east-1"), None).await.map_err(anyhow::Error::msg)?;
+    let spec: ContentSpec = serde_json::from_value(json!({"prune": false}))?;
+    content::sync(&clients.buckets(), bucket, "bench", &files, &spec, &|_, _| {}).await?;
+    Ok(())
+}
+
+fn walk(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            out.extend(walk(&path)?);
+        } else {
+            out.push(path);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Deterministic bytes.
+fn fill(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.max(1);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// 1,000 files of mixed sizes (60% 4 KiB, 25% 16 KiB, 10% 64 KiB, 5% 512 KiB:
+/// about 38 MiB) in 10 folders.
+fn generate(dir: &Path) -> anyhow::Result<usize> {
+    let mut total = 0;
+    for i in 0..FILES {
+        let size = match i % 20 {
+            0 => 512 * 1024,
+            1 | 2 => 64 * 1024,
+            3..=7 => 16 * 1024,
+            _ => 4 * 1024,
+        };
+        let folder = dir.join(format!("d{}", i % 10));
+        std::fs::create_dir_all(&folder)?;
+        std::fs::write(folder.join(format!("f{i}.bin")), fill(i as u64 + 1, size))?;
+        total += size;
+    }
+    Ok(total)
+}
+
+/// Rewrites every tenth file with new bytes of the same size.
+fn change_tenth(dir: &Path, round: u64) -> anyhow::Result<()> {
+    for (i, path) in walk(dir)?.into_iter().enumerate().filter(|(i, _)| i % 10 == 0) {
+        let len = std::fs::metadata(&path)?.len() as usize;
+        std::fs::write(&path, fill(round * 1_000_003 + i as u64, len))?;
+    }
+    Ok(())
+}
+
+fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
+    for path in walk(from)? {
+        let target = to.join(path.strip_prefix(from)?);
+        std::fs::create_dir_all(target.parent().context("parent")?)?;
+        std::fs::copy(&path, &target)?;
+    }
+    Ok(())
+}
+
+#[derive(Clone, Copy, Default)]
+struct Measured {
+    wall: f64,
+    cpu: f64,
+    requests: usize,
+}
+
+/// Runs one client under /usr/bin/time: wall seconds and user+system CPU seconds.
+fn timed(command: Command) -> anyhow::Result<(f64, f64)> {
+    let out = tempfile::NamedTempFile::new()?;
+    let program = command.get_program().to_owned();
+    let args: Vec<_> = command.get_args().map(|a| a.to_owned()).collect();
+    let envs: Vec<_> = command.get_envs().map(|(k, v)| (k.to_owned(), v.map(|v| v.to_owned()))).collect();
+    let mut timed = Command::new("/usr/bin/time");
+    timed.args(["-f", "%e %U %S", "-o"]).arg(out.path()).arg(program).args(args);
+    for (k, v) in envs {
+        match v {
+            Some(v) => timed.env(k, v),
+            None => timed.env_remove(k),
+        };
+    }
+    let status = timed.stdout(std::process::Stdio::null()).status()?;
+    if !status.success() {
+        bail!("{command:?} failed: {status}");
+    }
+    let text = std::fs::read_to_string(out.path())?;
+    let f: Vec<f64> = text.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+    Ok((f[0], f[1] + f[2]))
+}
+
+fn client(side: &str, dir: &Path, bucket: &str, endpoint: &str) -> anyhow::Result<Command> {
+    let mut cmd = match side {
+        "awsops" => {
+            let mut c = Command::new(std::env::current_exe()?);
+            c.arg("sync-client").arg(dir).arg(bucket);
+            c
+        }
+        _ => {
+            let cli = std::env::var("AWS_CLI").context("AWS_CLI: the pinned aws CLI (scripts/bench.sh installs it)")?;
+            let mut c = Command::new(cli);
+            c.args(["s3", "sync"]).arg(dir).arg(format!("s3://{bucket}"));
+            c.args(["--endpoint-url", endpoint, "--only-show-errors", "--no-progress"]);
+            c
+        }
+    };
+    cmd.env("AWS_ENDPOINT_URL", endpoint).env("AWS_REGION", "us-east-1");
+    Ok(cmd)
+}
+
+async fn s3_at(endpoint: &str) -> aws_sdk_s3::Client {
+    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest()).endpoint_url(endpoint).load().await;
+    aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&conf).force_path_style(true).build())
+}
+
+/// Cold, unchanged and 10%-changed syncs of one side against one endpoint.
+async fn three_syncs(
+    side: &str,
+    source: &Path,
+    endpoint: &str,
+    proxy: Option<&CountingProxy>,
+) -> anyhow::Result<[Measured; 3]> {
+    let bucket = support::unique("bench").to_lowercase();
+    s3_at(endpoint).await.create_bucket().bucket(&bucket).send().await?;
+    let work = tempfile::tempdir()?;
+    copy_dir(source, work.path())?;
+    let url = proxy.map(|p| p.url()).unwrap_or_else(|| endpoint.to_string());
+    let mut out = [Measured::default(); 3];
+    for (i, slot) in out.iter_mut().enumerate() {
+        if i == 2 {
+            change_tenth(work.path(), 7)?;
+        }
+        let before = proxy.map(total_requests).unwrap_or(0);
+        let cmd = client(side, work.path(), &bucket, &url)?;
+        let (wall, cpu) = tokio::task::block_in_place(|| timed(cmd))?;
+        *slot = Measured { wall, cpu, requests: proxy.map(total_requests).unwrap_or(0) - before };
+    }
+    Ok(out)
+}
+
+fn total_requests(proxy: &CountingProxy) -> usize {
+    proxy.snapshot().iter().map(|(_, n)| n).sum()
+}
+
+/// PUTs per second of a bare SDK loop (16 in flight, 1 KiB objects): the server's ceiling.
+async fn put_ceiling(endpoint: &str) -> anyhow::Result<f64> {
+    use futures::StreamExt;
+    let s3 = s3_at(endpoint).await;
+    let bucket = support::unique("ceiling").to_lowercase();
+    s3.create_bucket().bucket(&bucket).send().await?;
+    let body = fill(9, 1024);
+    let start = Instant::now();
+    let puts = (0..1000).map(|i| {
+        let (s3, bucket, body) = (s3.clone(), bucket.clone(), body.clone());
+        async move { s3.put_object().bucket(bucket).key(format!("k{i}")).body(body.into()).send().await }
+    });
+    let results: Vec<_> = futures::stream::iter(puts).buffer_unordered(16).collect().await;
+    for r in results {
+        r?;
+    }
+    Ok(1000.0 / start.elapsed().as_secs_f64())
+}
+
+async fn content_bench() -> anyhow::Result<()> {
+    let servers = std::env::var("BENCH_S3_SERVERS").context("BENCH_S3_SERVERS=name=url,...")?;
+    let source = tempfile::tempdir()?;
+    let bytes = generate(source.path())?;
+    println!("## Content sync: awsops vs `aws s3 sync`\n");
+    println!(
+        "{FILES} files, {:.1} MiB (60% 4 KiB, 25% 16 KiB, 10% 64 KiB, 5% 512 KiB). Each client is a fresh process (start-up included) under `/usr/bin/time`; CPU = user + system seconds of the client. Requests counted at a proxy in a second, identical pass.\n",
+        bytes as f64 / 1048576.0
+    );
+    for server in servers.split(',') {
+        let (name, endpoint) = server.split_once('=').context("name=url")?;
+        let ceiling = put_ceiling(endpoint).await?;
+        println!("### {name}: ceiling {ceiling:.0} PUT/s (bare SDK, 16 in flight, 1 KiB)\n");
+        println!(
+            "| run | awsops wall s | aws CLI wall s | wall ratio | awsops CPU s | aws CLI CPU s | CPU ratio | awsops requests | aws CLI requests |"
+        );
+        println!("|---|---|---|---|---|---|---|---|---|");
+        let ours = three_syncs("awsops", source.path(), endpoint, None).await?;
+        let theirs = three_syncs("cli", source.path(), endpoint, None).await?;
+        let proxy = CountingProxy::start(endpoint).await;
+        let ours_n = three_syncs("awsops", source.path(), endpoint, Some(&proxy)).await?;
+        let theirs_n = three_syncs("cli", source.path(), endpoint, Some(&proxy)).await?;
+        for (i, run) in ["cold upload", "re-sync, nothing changed", "re-sync, 10% changed"].iter().enumerate() {
+            let (a, b) = (ours[i], theirs[i]);
+            println!(
+                "| {run} | {:.2} | {:.2} | {:.2}x faster | {:.2} | {:.2} | {:.2} of the CLI's | {} | {} |",
+                a.wall,
+                b.wall,
+                b.wall / a.wall,
+                a.cpu,
+                b.cpu,
+                a.cpu / b.cpu,
+                ours_n[i].requests,
+                theirs_n[i].requests
+            );
+        }
+        println!();
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- failover
+
+async fn failover_bench(runs: usize) -> anyhow::Result<()> {
+    let stage = support::Stage::new("bench-af").await;
+    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+    let rds = aws_sdk_rds::Client::new(&conf);
+    let controller = stage.controller(&["--leader-election=false"], &[]);
+    let api: Api<AuroraFailover> = Api::namespaced(stage.client.clone(), &stage.ns);
+    // Wait until the controller is up (its metrics answer) so start-up is not counted.
+    support::eventually(Duration::from_secs(30), || async { controller.metrics().await }).await;
+
+    println!("## Failover overhead\n");
+    println!(
+        "Creation of the AuroraFailover to `Succeeded` seen through the API server (polled every 10 ms), against the emulator's own swap (FailoverDBCluster until DescribeDBClusters shows the new writer, by a bare client). {runs} runs.\n"
+    );
+    println!("| run | creation to Succeeded s | emulator swap s | overhead s | DescribeDBClusters calls |");
+    println!("|---|---|---|---|---|");
+    let mut overheads = Vec::new();
+    for run in 0..runs {
+        let seed = |name: String| {
+            let rds = rds.clone();
+            async move {
+                let (w, r0) = (format!("{name}-w"), format!("{name}-r0"));
+                support::aurora::seed_cluster(
+                    &rds,
+                    &name,
+                    "aurora-mysql",
+                    &[(&w, 1, "db.r6g.large"), (&r0, 0, "db.r6g.large")],
+                )
+                .await;
+                name
+            }
+        };
+        // The emulator's swap, measured on a twin cluster with a bare client.
+        let twin = seed(support::unique("twin")).await;
+        let start = Instant::now();
+        rds.failover_db_cluster()
+            .db_cluster_identifier(&twin)
+            .target_db_instance_identifier(format!("{twin}-r0"))
+            .send()
+            .await?;
+        while support::aurora::writer(&rds, &twin).await != format!("{twin}-r0") {}
+        let swap = start.elapsed().as_secs_f64();
+
+        let cluster = seed(support::unique("bench")).await;
+        let describes = stage.proxy.count("DescribeDBClusters");
+        let name = format!("af-{run}");
+        let af: AuroraFailover = serde_json::from_value(
+            json!({"apiVersion": "awsops.dev/v1alpha1", "kind": "AuroraFailover", "metadata": {"name": name}, "spec": {"clusterIdentifier": cluster}}),
+        )?;
+        let start = Instant::now();
+        api.create(&PostParams::default(), &af).await?;
+        loop {
+            let phase = api.get(&name).await?.status.and_then(|s| s.phase);
+            if phase == Some(FailoverPhase::Succeeded) {
+                break;
+            }
+            if start.elapsed() > Duration::from_secs(60) {
+                bail!("{name} did not succeed in 60 s");
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let total = start.elapsed().as_secs_f64();
+        let calls = stage.proxy.count("DescribeDBClusters") - describes;
+        overheads.push(total - swap);
+        println!("| {} | {total:.3} | {swap:.3} | {:.3} | {calls} |", run + 1, total - swap);
+    }
+    overheads.sort_by(f64::total_cmp);
+    println!("\nMedian overhead: {:.3} s.\n", overheads[overheads.len() / 2]);
+    Ok(())
+}
+
+// ---------------------------------------------------------------- fleet
+
+/// Resident set high-water mark (KiB) and CPU seconds of a process, from /proc.
+fn usage(pid: u32) -> (u64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let hwm = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .unwrap_or(0);
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or_default().split_whitespace().collect();
+    let tick = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime, in clock ticks of 1/100 s.
+    (hwm, (tick(11) + tick(12)) / 100.0)
+}
+
+fn current_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .unwrap_or(0)
+}
+
+fn split(proxy: &CountingProxy) -> (usize, usize) {
+    let all = proxy.snapshot();
+    let writes = all.iter().filter(|(op, _)| support::proxy::is_write(op)).map(|(_, n)| n).sum();
+    let total: usize = all.iter().map(|(_, n)| n).sum();
+    (total - writes, writes)
+}
+
+async fn fleet_bench(plain: usize) -> anyhow::Result<()> {
+    const RESYNC: u64 = 60;
+    let with_domain = plain / 10;
+    let stage = support::Stage::new("bench-fleet").await;
+    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+    let route53 = aws_sdk_route53::Client::new(&conf);
+    let zone = format!("{}.example", support::unique("fleet"));
+    route53.create_hosted_zone().name(&zone).caller_reference(support::unique("ref")).send().await?;
+    let cms: Api<ConfigMap> = Api::namespaced(stage.client.clone(), &stage.ns);
+    let cm: ConfigMap = serde_json::from_value(
+        json!({"metadata": {"name": "pages"}, "data": {"index.html": "<h1>fleet</h1>", "app.js": "1"}}),
+    )?;
+    cms.patch("pages", &PatchParams::apply("bench"), &Patch::Apply(&cm)).await?;
+    let sites: Api<StaticSite> = Api::namespaced(stage.client.clone(), &stage.ns);
+    let controller = stage.controller(&["--leader-election=false", "--resync-seconds", &RESYNC.to_string()], &[]);
+    support::eventually(Duration::from_secs(30), || async { controller.metrics().await }).await;
+    let pid = controller.pid();
+    let (_, cpu_at_start) = usage(pid);
+
+    let start = Instant::now();
+    for i in 0..plain + with_domain {
+        let mut spec = json!({"content": {"configMaps": [{"name": "pages"}]}});
+        if i >= plain {
+            spec["domain"] = json!({"names": [format!("s{i}.{zone}")], "hostedZoneName": zone});
+        }
+        let site: StaticSite = serde_json::from_value(
+            json!({"apiVersion": "awsops.dev/v1alpha1", "kind": "StaticSite", "metadata": {"name": format!("s{i}")}, "spec": spec}),
+        )?;
+        sites.create(&PostParams::default(), &site).await?;
+    }
+    let total = plain + with_domain;
+    loop {
+        let list = sites.list(&Default::default()).await?;
+        let ready =
+            list.items.iter().filter(|s| s.status.as_ref().and_then(|s| s.phase) == Some(SitePhase::Ready)).count();
+        if ready == total {
+            break;
+        }
+        if start.elapsed() > Duration::from_secs(3600) {
+            bail!("{ready}/{total} Ready after an hour");
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let converge = start.elapsed().as_secs_f64();
+    let (hwm, cpu_converged) = usage(pid);
+    let (reads_create, writes_create) = split(&stage.proxy);
+
+    // One resync period in sync: every site is looked at once.
+    let (_, cpu_before_idle) = usage(pid);
+    tokio::time::sleep(Duration::from_secs(RESYNC + 5)).await;
+    let (reads_after, writes_after) = split(&stage.proxy);
+    let (_, cpu_after_idle) = usage(pid);
+    let idle_minutes = (RESYNC + 5) as f64 / 60.0;
+
+    println!(
+        "| {plain} + {with_domain} | {converge:.0} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {} | {:.0} | {:.2} |",
+        hwm as f64 / 1024.0,
+        cpu_converged - cpu_at_start,
+        (reads_create + writes_create) as f64 / total as f64,
+        writes_create as f64 / total as f64,
+        (reads_after - reads_create) as f64 / total as f64,
+        writes_after - writes_create,
+        current_rss(pid) as f64 / 1024.0,
+        (cpu_after_idle - cpu_before_idle) / idle_minutes,
+    );
+    Ok(())
+}

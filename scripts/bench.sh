@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# `make bench`: speed and AWS cost, side by side with what users do instead,
+# printed and written to docs/BENCHMARKS.md. Installs what it needs into
+# $AWSOPS_CACHE: the AWS CLI v1 from PyPI and the s3s-fs S3 server from
+# crates.io (both pinned), then starts the test environment on 127.0.0.1.
+#   BENCH_FLEET="100 300 1000"   fleet sizes (sites without a domain; a tenth more with one)
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+. "$here/common.sh"
+cd "$here/.."
+AWSCLI_VERSION=1.46.3
+S3S_FS_VERSION=0.11.1
+fleet_sizes="${BENCH_FLEET:-100 300}"
+apt_install curl openssl time etcd-server python3-venv
+
+cli_venv="$AWSOPS_CACHE/venv-awscli-$AWSCLI_VERSION"
+if [ ! -x "$cli_venv/bin/aws" ]; then
+  log "installing awscli $AWSCLI_VERSION"
+  python3 -m venv "$cli_venv"
+  "$cli_venv/bin/pip" install --quiet "awscli==$AWSCLI_VERSION"
+fi
+s3s_root="$AWSOPS_CACHE/s3s-fs-$S3S_FS_VERSION"
+if [ ! -x "$s3s_root/bin/s3s-fs" ]; then
+  log "building s3s-fs $S3S_FS_VERSION"
+  cargo install --quiet --locked s3s-fs --version "$S3S_FS_VERSION" --features binary --root "$s3s_root"
+fi
+log "building the benchmarks (release)"
+cargo bench --no-run --bench bench 2>/dev/null || cargo bench --no-run --bench bench
+
+env_dir="$(mktemp -d "${TMPDIR:-/tmp}/awsops-bench.XXXXXX")"
+trap '"$here/testenv.sh" stop "$env_dir"' EXIT
+"$here/testenv.sh" start "$env_dir"
+. "$env_dir/env"
+export AWSOPS_TEST_ENV="$env_dir"
+s3s_port=$(free_port)
+mkdir -p "$env_dir/s3s-data"
+"$s3s_root/bin/s3s-fs" --host 127.0.0.1 --port "$s3s_port" --access-key "$AWS_ACCESS_KEY_ID" \
+  --secret-key "$AWS_SECRET_ACCESS_KEY" "$env_dir/s3s-data" >"$env_dir/s3s.log" 2>&1 &
+echo $! >"$env_dir/s3s.pid"
+wait_for curl -s -o /dev/null "http://127.0.0.1:$s3s_port/" || { log "s3s-fs did not start"; exit 1; }
+export AWS_CLI="$cli_venv/bin/aws"
+export BENCH_S3_SERVERS="moto=$AWS_ENDPOINT_URL,s3s-fs=http://127.0.0.1:$s3s_port"
+
+out="$env_dir/BENCHMARKS.md"
+bench() { cargo bench --quiet --bench bench -- "$@"; }
+{
+  echo "# Benchmarks"
+  echo
+  echo "Made by \`make bench\` (scripts/bench.sh, benches/bench.rs) on $(date -u +%Y-%m-%d):"
+  echo "$(nproc) CPUs ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)), $(free -g | awk '/Mem:/ {print $2}') GiB;"
+  echo "awsops $(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1) (release build), $(rustc --version | cut -d' ' -f1-2),"
+  echo "awscli $AWSCLI_VERSION, s3s-fs $S3S_FS_VERSION, moto $(basename "$(dirname "$(dirname "$("$here/install-moto.sh")")")" | sed 's/venv-moto-//'),"
+  echo "kube-apiserver $(basename "$(dirname "$("$here/build-apiserver.sh")/kube-apiserver")" | sed 's/kube-//')."
+  echo "Everything (servers, clients, controller) shares the same machine."
+  echo
+  bench content
+  bench failover 5
+  echo "## Fleet"
+  echo
+  echo "N sites without a domain and N/10 with one (certificate, DNS) created at once on the test API server; the controller at its defaults (8 reconciles per kind at a time) with a 60 s resync. Calls counted at a proxy in front of the emulator; CPU and peak RSS from /proc."
+  echo
+  echo "| sites | s to all Ready | peak RSS MiB | controller CPU s to converge | AWS calls per site to create | writes per site to create | AWS calls per site per resync in sync | writes in that resync | RSS MiB after | CPU s per minute converged (one resync) |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
+  for n in $fleet_sizes; do bench fleet "$n"; done
+} | tee "$out"
+cp "$out" docs/BENCHMARKS.md
+log "wrote docs/BENCHMARKS.md"
