@@ -56,6 +56,8 @@ pub struct DistributionView {
 #[async_trait]
 pub trait Cdn: Send + Sync {
     async fn find_oac(&self, name: &str) -> Result<Option<String>, AwsError>;
+    /// Whether the OAC with this id exists (one read, unlike [`Cdn::find_oac`]).
+    async fn oac_exists(&self, id: &str) -> Result<bool, AwsError>;
     async fn create_oac(&self, name: &str) -> Result<String, AwsError>;
     /// Deletes the OAC; "already gone" is success.
     async fn delete_oac(&self, id: &str) -> Result<(), AwsError>;
@@ -78,6 +80,18 @@ pub trait Cdn: Send + Sync {
 }
 
 pub struct SdkCdn(pub aws_sdk_cloudfront::Client);
+
+/// The marker of the next page; an API that hands back the marker it was
+/// given would loop forever, so that is an error instead.
+fn next_page(op: &'static str, next: Option<&str>, truncated: bool, given: &str) -> Result<Option<String>, AwsError> {
+    match next {
+        Some(next) if truncated && next == given => {
+            Err(AwsError::new(AwsErrorKind::Retryable, op, "", format!("the next page marker {next:?} repeats the current one")))
+        }
+        Some(next) if truncated => Ok(Some(next.to_string())),
+        _ => Ok(None),
+    }
+}
 
 fn build_err(op: &'static str, e: impl std::fmt::Display) -> AwsError {
     AwsError::new(AwsErrorKind::Terminal, op, "", e.to_string())
@@ -228,10 +242,16 @@ impl Cdn for SdkCdn {
             if let Some(found) = list.items().iter().find(|o| o.name() == name) {
                 return Ok(Some(found.id().to_string()));
             }
-            match list.next_marker() {
-                Some(next) if list.is_truncated() => marker = Some(next.to_string()),
-                _ => return Ok(None),
+            match next_page("ListOriginAccessControls", list.next_marker(), list.is_truncated(), list.marker())? {
+                Some(next) => marker = Some(next),
+                None => return Ok(None),
             }
+        }
+    }
+    async fn oac_exists(&self, id: &str) -> Result<bool, AwsError> {
+        match self.0.get_origin_access_control().id(id).send().await {
+            Ok(_) => Ok(true),
+            Err(e) => AwsError::from_sdk("GetOriginAccessControl", e).absent_as(false),
         }
     }
 
@@ -298,9 +318,9 @@ impl Cdn for SdkCdn {
             if let Some(d) = found {
                 return Ok(Some(d.id().to_string()));
             }
-            match list.next_marker() {
-                Some(next) if list.is_truncated() => marker = Some(next.to_string()),
-                _ => return Ok(None),
+            match next_page("ListDistributions", list.next_marker(), list.is_truncated(), list.marker())? {
+                Some(next) => marker = Some(next),
+                None => return Ok(None),
             }
         }
     }

@@ -177,6 +177,9 @@ impl Cdn for DryCdn {
     async fn find_oac(&self, name: &str) -> Result<Option<String>, AwsError> {
         self.real.find_oac(name).await
     }
+    async fn oac_exists(&self, id: &str) -> Result<bool, AwsError> {
+        self.real.oac_exists(id).await
+    }
     async fn create_oac(&self, name: &str) -> Result<String, AwsError> {
         self.log.record(Change::Create(format!("origin access control {name} (sigv4, always sign)")));
         Ok(NEW_OAC.into())

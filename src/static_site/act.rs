@@ -237,8 +237,13 @@ async fn converge(run: &mut Run<'_>, aws: &Aws, id: &Identity) -> Result<Option<
     );
     run.save().await?;
 
-    // 2. Origin Access Control.
-    let oac = match aws.cdn.find_oac(&id.oac_name()).await? {
+    // 2. Origin Access Control: the recorded one (one read), else found by
+    // name (a create whose response was lost), else created.
+    let recorded = match &run.written.origin_access_control_id {
+        Some(oac) if aws.cdn.oac_exists(oac).await? => Some(oac.clone()),
+        _ => aws.cdn.find_oac(&id.oac_name()).await?,
+    };
+    let oac = match recorded {
         Some(oac) => oac,
         None => {
             let oac = aws.cdn.create_oac(&id.oac_name()).await?;
@@ -701,6 +706,9 @@ async fn teardown(run: &mut Run<'_>, aws: &Aws, id: &Identity) -> Result<Duratio
     }
     run.next.distribution = None;
     run.save().await?;
+    if let Some(oac) = &run.written.origin_access_control_id {
+        aws.cdn.delete_oac(oac).await?;
+    }
     if let Some(oac) = aws.cdn.find_oac(&id.oac_name()).await? {
         aws.cdn.delete_oac(&oac).await?;
     }
