@@ -85,9 +85,12 @@ pub struct SdkCdn(pub aws_sdk_cloudfront::Client);
 /// given would loop forever, so that is an error instead.
 fn next_page(op: &'static str, next: Option<&str>, truncated: bool, given: &str) -> Result<Option<String>, AwsError> {
     match next {
-        Some(next) if truncated && next == given => {
-            Err(AwsError::new(AwsErrorKind::Retryable, op, "", format!("the next page marker {next:?} repeats the current one")))
-        }
+        Some(next) if truncated && next == given => Err(AwsError::new(
+            AwsErrorKind::Retryable,
+            op,
+            "",
+            format!("the next page marker {next:?} repeats the current one"),
+        )),
         Some(next) if truncated => Ok(Some(next.to_string())),
         _ => Ok(None),
     }

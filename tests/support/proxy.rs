@@ -232,9 +232,11 @@ async fn forward(State(s): State<Shared>, request: Request<Body>) -> Response {
         }
         Err(_) => status_only(StatusCode::BAD_GATEWAY),
     };
-    if drop_connection {
+    // A HEAD response has no body to cut short: it is lost as a 500 instead.
+    if drop_connection && parts.method != Method::HEAD {
         return dropped_mid_response();
     }
+    lose_response |= drop_connection;
     if lose_response { status_only(StatusCode::INTERNAL_SERVER_ERROR) } else { response }
 }
 
