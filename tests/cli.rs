@@ -129,15 +129,8 @@ async fn cluster(rds: &aws_sdk_rds::Client) -> String {
 
 async fn distributions_for(bucket: &str) -> usize {
     let conf = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
-    let cloudfront = aws_sdk_cloudfront::Client::new(&conf);
-    let list = cloudfront.list_distributions().send().await.expect("distributions listed");
-    let items = list.distribution_list().map(|l| l.items()).unwrap_or_default();
-    items
-        .iter()
-        .filter(|d| {
-            d.origins().is_some_and(|o| o.items().iter().any(|o| o.domain_name().starts_with(&format!("{bucket}."))))
-        })
-        .count()
+    let origins = support::listing::distribution_origins(&aws_sdk_cloudfront::Client::new(&conf)).await;
+    origins.iter().filter(|o| o.starts_with(&format!("{bucket}."))).count()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -251,7 +244,8 @@ async fn an_apply_killed_after_creating_the_distribution_resumes_without_a_secon
     assert_eq!(cli.stored("web", "staticsite", &name, "status.distribution"), None, "the create was never recorded");
     let resumed = cli.run("apply", &[]).await;
     assert_eq!(resumed.code, 0, "the re-run finishes the site");
-    assert_eq!(cli.proxy.count(CREATE_DISTRIBUTION), 1, "one CreateDistribution in all");
+    // The re-run's create, with the same CallerReference, is refused as DistributionAlreadyExists.
+    assert_eq!(cli.proxy.count(CREATE_DISTRIBUTION), 2, "one create and one refused retry");
     let bucket = cli.stored("web", "staticsite", &name, "status.bucket.name").expect("bucket recorded");
     assert_eq!(distributions_for(&bucket).await, 1, "exactly one distribution serves the bucket");
     assert_eq!(cli.run("delete", &[]).await.code, 0);

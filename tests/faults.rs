@@ -60,23 +60,9 @@ struct Holdings {
 
 impl Aws {
     async fn holdings(&self, zone_id: &str) -> Holdings {
-        let dists = self.cloudfront.list_distributions().send().await.expect("distributions");
-        let origins = dists
-            .distribution_list()
-            .map(|l| l.items().to_vec())
-            .unwrap_or_default()
-            .iter()
-            .flat_map(|d| d.origins().map(|o| o.items().to_vec()).unwrap_or_default())
-            .map(|o| o.domain_name().to_string())
-            .collect();
-        let oacs = self.cloudfront.list_origin_access_controls().send().await.expect("oacs");
-        let oac_names = oacs
-            .origin_access_control_list()
-            .map(|l| l.items().iter().map(|o| o.name().to_string()).collect())
-            .unwrap_or_default();
-        let certs = self.acm.list_certificates().send().await.expect("certificates");
-        let certificates =
-            certs.certificate_summary_list().iter().filter_map(|c| c.domain_name().map(str::to_string)).collect();
+        let origins = listing::distribution_origins(&self.cloudfront).await;
+        let oac_names = listing::oac_names(&self.cloudfront).await;
+        let certificates = listing::certificate_domains(&self.acm).await;
         let sets = self.route53.list_resource_record_sets().hosted_zone_id(zone_id).send().await.expect("records");
         let records =
             sets.resource_record_sets().iter().map(|r| format!("{} {}", r.r#type().as_str(), r.name())).collect();

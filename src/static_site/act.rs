@@ -294,7 +294,10 @@ async fn converge(run: &mut Run<'_>, aws: &Aws, id: &Identity) -> Result<Option<
 
     // 4. Distribution, created with its final settings.
     let desired = plan::desired_distribution(spec, id, &oac, certificate_arn.as_deref());
-    let mut dist = find_distribution(run, aws, id).await?;
+    // No listing for a new site: CallerReference (the uid) makes the create
+    // idempotent, and DistributionAlreadyExists (a lost response) is answered
+    // by a search by origin.
+    let mut dist = recorded_distribution(run, aws).await?;
     if dist.is_none() {
         let created = match aws.cdn.create(&id.uid, &desired, &id.tags()).await {
             Ok(d) => d,
@@ -490,12 +493,18 @@ fn record_distribution(run: &mut Run<'_>, d: &DistributionView) {
     });
 }
 
+/// The distribution whose id status records, if it still exists.
+async fn recorded_distribution(run: &Run<'_>, aws: &Aws) -> Result<Option<DistributionView>, AwsError> {
+    match &run.written.distribution {
+        Some(recorded) => aws.cdn.get(&recorded.id).await,
+        None => Ok(None),
+    }
+}
+
 /// The site's distribution: by the id in status, else by its origin (a create
 /// whose response was lost).
 async fn find_distribution(run: &Run<'_>, aws: &Aws, id: &Identity) -> Result<Option<DistributionView>, AwsError> {
-    if let Some(recorded) = &run.written.distribution
-        && let Some(d) = aws.cdn.get(&recorded.id).await?
-    {
+    if let Some(d) = recorded_distribution(run, aws).await? {
         return Ok(Some(d));
     }
     match aws.cdn.find_by_origin(&id.origin_domain()).await? {

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod aurora;
+pub mod listing;
 pub mod proxy;
 
 use std::future::Future;
