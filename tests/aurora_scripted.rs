@@ -138,7 +138,9 @@ async fn the_failing_over_window_is_polled_until_the_target_is_writer_and_everyt
     for (second, expected_cluster) in [(1, "failing-over"), (5, "failing-over")] {
         let d = step(&rds, &failover(600, status.clone()), t(second)).await;
         assert_eq!(d.action, plan::Action::Poll, "t={second}");
-        assert_eq!(d.requeue, plan::POLL, "polls about once a second");
+        let since = std::time::Duration::from_secs(second as u64);
+        assert_eq!(d.requeue, plan::poll_delay(since), "polls soon after the call, then about once a second");
+        assert!(d.requeue <= plan::POLL);
         assert_eq!(d.status.phase, Some(FailoverPhase::FailingOver));
         let msg = &d.status.conditions.iter().find(|c| c.type_ == "Reconciling").expect("reconciling").message;
         assert!(msg.contains(expected_cluster), "{msg}");
