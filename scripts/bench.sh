@@ -62,6 +62,20 @@ bench() { cargo bench --quiet --bench bench -- "$@"; }
   echo "| sites | s to all Ready | peak RSS MiB | controller CPU s to converge | AWS calls per site to create | writes per site to create | AWS calls per site per resync in sync | writes in that resync | RSS MiB after | CPU s per minute converged (one resync) |"
   echo "|---|---|---|---|---|---|---|---|---|---|"
   for n in $fleet_sizes; do bench fleet "$n"; done
+  cat <<'NOTES'
+
+## Reading the figures
+
+- s3s-fs lists objects without ETags, so awsops (which compares MD5s with the listed ETags, as S3 and moto
+  return them) re-uploads everything on a re-sync there; its cold row is the client-bound comparison. The
+  AWS CLI compares size and modification time instead, and would miss a same-size edit made within the
+  same second.
+- The emulator swaps the writer inside the FailoverDBCluster call; on Aurora the swap takes 10 to 15 s and the
+  controller's looks back off from 0.1 s to 1 s, so its detection latency there is under 1 s.
+- A new site lists the account's Origin Access Controls once (a lost create response must be found by name),
+  so the reads per site to create grow with the number of OACs (100 per page); every later look reads the
+  recorded OAC by id.
+NOTES
 } | tee "$out"
 cp "$out" docs/BENCHMARKS.md
 log "wrote docs/BENCHMARKS.md"
