@@ -84,6 +84,11 @@ pub fn is_true(conditions: &[Condition], type_: &str) -> bool {
     conditions.iter().any(|c| c.type_ == type_ && c.status == "True")
 }
 
+/// The summary condition that is True (one of Ready, Reconciling, Stalled), if any.
+pub fn current_summary(conditions: &[Condition]) -> Option<&Condition> {
+    conditions.iter().find(|c| c.status == "True" && [READY, RECONCILING, STALLED].contains(&c.type_.as_str()))
+}
+
 /// The three kstatus conditions for a summary state.
 pub fn summary(state: Summary, reason: &'static str, message: impl Into<String>) -> Vec<Desired> {
     let message = message.into();

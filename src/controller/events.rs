@@ -37,8 +37,8 @@ impl Events {
     /// Reconciling, Stalled) changes type or reason: a step started,
     /// finished or failed.
     pub async fn transition<K: Resource<DynamicType = ()>>(&self, obj: &K, before: &[Condition], after: &[Condition]) {
-        let Some(now) = summary(after) else { return };
-        if summary(before).map(|c| (&c.type_, &c.reason)) == Some((&now.type_, &now.reason)) {
+        let Some(now) = conditions::current_summary(after) else { return };
+        if conditions::current_summary(before).map(|c| (&c.type_, &c.reason)) == Some((&now.type_, &now.reason)) {
             return;
         }
         let type_ = if now.type_ == conditions::STALLED { EventType::Warning } else { EventType::Normal };
@@ -78,13 +78,6 @@ impl Events {
         };
         self.objects.publish(reference, event).await;
     }
-}
-
-fn summary(conds: &[Condition]) -> Option<&Condition> {
-    conds.iter().find(|c| {
-        c.status == "True"
-            && [conditions::READY, conditions::RECONCILING, conditions::STALLED].contains(&c.type_.as_str())
-    })
 }
 
 fn truncate(mut s: String, max: usize) -> String {

@@ -18,6 +18,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use k8s_openapi::jiff::Timestamp;
 
 use crate::api::aurora_failover::{AuroraFailover, AuroraFailoverStatus, FailoverPhase};
@@ -63,19 +64,13 @@ fn site_finished(status: &StaticSiteStatus) -> bool {
     status.phase == Some(SitePhase::Ready) || stalled(&status.conditions)
 }
 
-fn stalled(conds: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition]) -> bool {
-    conds.iter().any(|c| c.type_ == conditions::STALLED && c.status == "True")
+fn stalled(conds: &[Condition]) -> bool {
+    conditions::is_true(conds, conditions::STALLED)
 }
 
-fn summary(conds: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition]) -> String {
-    conds
-        .iter()
-        .find(|c| {
-            c.status == "True"
-                && [conditions::READY, conditions::STALLED, conditions::RECONCILING].contains(&c.type_.as_str())
-        })
-        .map(|c| format!("{} ({}): {}", c.type_, c.reason, c.message))
-        .unwrap_or_default()
+/// `Type (Reason): message` of the summary condition, for the terminal.
+fn summary(conds: &[Condition]) -> String {
+    conditions::current_summary(conds).map(|c| format!("{} ({}): {}", c.type_, c.reason, c.message)).unwrap_or_default()
 }
 
 /// `awsops plan`: reads AWS, changes nothing, prints what `apply` would do.
