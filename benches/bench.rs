@@ -58,7 +58,8 @@ async fn sync_client(dir: &Path, bucket: &str) -> anyhow::Result<()> {
     let factory = awsops::aws::AwsFactory::from_env(metrics).await;
     let clients = factory.clients(Some("us-east-1"), None).await.map_err(anyhow::Error::msg)?;
     let spec: ContentSpec = serde_json::from_value(json!({"prune": false}))?;
-    content::sync(&clients.buckets(), bucket, "bench", &files, &spec, &|_, _| {}).await?;
+    let desired = content::desired(&files);
+    content::sync(&clients.buckets(), bucket, "bench", &files, &desired, &spec, &|_, _| {}).await?;
     Ok(())
 }
 

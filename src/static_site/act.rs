@@ -586,7 +586,7 @@ async fn sync_content(
     let reference = run.site.object_ref(&());
     let objects = run.ctx.objects.as_ref();
     let progress = |done, total| objects.upload_progress(&reference, done, total);
-    let synced = content::sync(aws.buckets.as_ref(), &id.bucket, &id.uid, files, spec, &progress).await?;
+    let synced = content::sync(aws.buckets.as_ref(), &id.bucket, &id.uid, files, &desired, spec, &progress).await?;
     let (uploaded, pruned) = (synced.uploaded, synced.pruned);
     let changed: Vec<String> = uploaded.iter().chain(pruned.iter()).cloned().collect();
     let previous = run.written.content.clone();

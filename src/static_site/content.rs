@@ -118,20 +118,22 @@ pub struct Synced {
     pub pruned: Vec<String>,
 }
 
-/// Makes `bucket` hold `files`: one listing, MD5 (ETag) compare, uploads of
-/// what differs [`UPLOAD_PARALLELISM`] at a time (`progress(done, total)`
-/// after each), and, with `prune`, deletion of objects this site uploaded
-/// (owner metadata `uid`) that are no longer declared.
+/// Makes `bucket` hold `files` (`desired` is [`desired`] of them): one
+/// listing, MD5 (ETag) compare, uploads of what differs
+/// [`UPLOAD_PARALLELISM`] at a time (`progress(done, total)` after each),
+/// and, with `prune`, deletion of objects this site uploaded (owner metadata
+/// `uid`) that are no longer declared.
 pub async fn sync(
     buckets: &dyn Buckets,
     bucket: &str,
     uid: &str,
     files: &[File],
+    desired: &[DesiredFile],
     spec: &ContentSpec,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Synced, AwsError> {
     let existing = buckets.list(bucket).await?;
-    let plan = plan::content_plan(&desired(files), &existing, spec.prune);
+    let plan = plan::content_plan(desired, &existing, spec.prune);
     let uploads: Vec<Upload> = files.iter().filter(|f| plan.upload.contains(&f.key)).map(|f| upload(f, spec)).collect();
     let (total, done) = (uploads.len(), AtomicUsize::new(0));
     let done = &done;
