@@ -344,28 +344,23 @@ async fn failover_bench(runs: usize) -> anyhow::Result<()> {
 
 // ---------------------------------------------------------------- fleet
 
-/// Resident set high-water mark (KiB) and CPU seconds of a process, from /proc.
-fn usage(pid: u32) -> (u64, f64) {
+/// A `/proc/<pid>/status` field in KiB, e.g. `VmHWM` (peak RSS) or `VmRSS`.
+fn status_kib(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let hwm = status
+    status
         .lines()
-        .find(|l| l.starts_with("VmHWM:"))
+        .find(|l| l.strip_prefix(field).is_some_and(|rest| rest.starts_with(':')))
         .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        .unwrap_or(0);
+        .unwrap_or(0)
+}
+
+/// CPU seconds (user + system) of a process, from /proc.
+fn cpu_seconds(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or_default().split_whitespace().collect();
     let tick = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     // utime and stime, in clock ticks of 1/100 s.
-    (hwm, (tick(11) + tick(12)) / 100.0)
-}
-
-fn current_rss(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        .unwrap_or(0)
+    (tick(11) + tick(12)) / 100.0
 }
 
 fn split(proxy: &CountingProxy) -> (usize, usize) {
@@ -392,7 +387,7 @@ async fn fleet_bench(plain: usize) -> anyhow::Result<()> {
     let controller = stage.controller(&["--leader-election=false", "--resync-seconds", &RESYNC.to_string()], &[]);
     support::eventually(Duration::from_secs(30), || async { controller.metrics().await }).await;
     let pid = controller.pid();
-    let (_, cpu_at_start) = usage(pid);
+    let cpu_at_start = cpu_seconds(pid);
 
     let start = Instant::now();
     for i in 0..plain + with_domain {
@@ -419,14 +414,14 @@ async fn fleet_bench(plain: usize) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     let converge = start.elapsed().as_secs_f64();
-    let (hwm, cpu_converged) = usage(pid);
+    let (hwm, cpu_converged) = (status_kib(pid, "VmHWM"), cpu_seconds(pid));
     let (reads_create, writes_create) = split(&stage.proxy);
 
     // One resync period in sync: every site is looked at once.
-    let (_, cpu_before_idle) = usage(pid);
+    let cpu_before_idle = cpu_seconds(pid);
     tokio::time::sleep(Duration::from_secs(RESYNC + 5)).await;
     let (reads_after, writes_after) = split(&stage.proxy);
-    let (_, cpu_after_idle) = usage(pid);
+    let cpu_after_idle = cpu_seconds(pid);
     let idle_minutes = (RESYNC + 5) as f64 / 60.0;
 
     println!(
@@ -437,7 +432,7 @@ async fn fleet_bench(plain: usize) -> anyhow::Result<()> {
         writes_create as f64 / total as f64,
         (reads_after - reads_create) as f64 / total as f64,
         writes_after - writes_create,
-        current_rss(pid) as f64 / 1024.0,
+        status_kib(pid, "VmRSS") as f64 / 1024.0,
         (cpu_after_idle - cpu_before_idle) / idle_minutes,
     );
     Ok(())
