@@ -14,4 +14,23 @@ fi
 # drops the Marker): past 100 OACs a paginating client loops forever. Pass it on.
 responses="$(echo "$venv"/lib/python3*/site-packages/moto/cloudfront/responses.py)"
 sed -i 's/= self.backend.list_origin_access_controls()$/= self.backend.list_origin_access_controls(marker=marker, max_items=max_items)/' "$responses"
+# CloudFront refuses a second OAC with a name already in use
+# (409 OriginAccessControlAlreadyExists); moto 5.2.5 creates a duplicate. Model it.
+models="$(echo "$venv"/lib/python3*/site-packages/moto/cloudfront/models.py)"
+if ! grep -q OriginAccessControlAlreadyExists "$models"; then
+  "$venv/bin/python" - "$models" <<'PY'
+import sys
+path = sys.argv[1]
+src = open(path).read()
+old = "        control = OriginAccessControl(config_dict)\n"
+new = (
+    "        if any(c.name == config_dict.get(\"Name\") for c in self.origin_access_controls.values()):\n"
+    "            from .exceptions import CloudFrontException\n"
+    "            raise CloudFrontException(\"OriginAccessControlAlreadyExists\", \"An origin access control with the name already exists.\")\n"
+    + old
+)
+assert src.count(old) == 1, "moto's create_origin_access_control changed: revisit this patch"
+open(path, "w").write(src.replace(old, new))
+PY
+fi
 echo "$venv/bin/moto_server"

@@ -511,6 +511,33 @@ async fn an_alias_held_by_another_distribution_stalls_the_site_and_nothing_is_ov
     );
 }
 
+#[tokio::test]
+async fn an_origin_access_control_whose_create_response_was_lost_is_adopted_and_not_duplicated() {
+    let mut rig = Rig::new("site-oac").await;
+    rig.config_map("pages", json!({"index.html": "<h1>oac</h1>"})).await;
+    rig.site("lost", json!({"content": {"configMaps": [{"name": "pages"}]}})).await;
+    // What a create whose response never arrived leaves: the site's OAC in
+    // CloudFront, recorded nowhere.
+    let uid = rig.sites.get("lost").await.expect("site").metadata.uid.expect("uid");
+    let name = format!("awsops-{uid}");
+    let config = aws_sdk_cloudfront::types::OriginAccessControlConfig::builder()
+        .name(&name)
+        .signing_protocol(aws_sdk_cloudfront::types::OriginAccessControlSigningProtocols::Sigv4)
+        .signing_behavior(aws_sdk_cloudfront::types::OriginAccessControlSigningBehaviors::Always)
+        .origin_access_control_origin_type(aws_sdk_cloudfront::types::OriginAccessControlOriginTypes::S3)
+        .build()
+        .expect("config");
+    let created = rig.aws.cloudfront.create_origin_access_control().origin_access_control_config(config).send().await;
+    let lost = created.expect("oac").origin_access_control().expect("oac").id().to_string();
+    rig.start(60);
+
+    let status = rig.ready("lost", 90).await;
+    assert_eq!(status.origin_access_control_id.as_deref(), Some(lost.as_str()), "the existing OAC is used");
+    let same_name = support::listing::oac_names(&rig.aws.cloudfront).await.into_iter().filter(|n| *n == name).count();
+    assert_eq!(same_name, 1, "no second OAC named {name}");
+    assert_eq!(rig.stage.proxy.count("POST /2020-05-31/origin-access-control"), 1, "one create, refused as a duplicate");
+}
+
 async fn zone_id_of(rig: &Rig, zone_name: &str) -> String {
     let zones = rig.aws.route53.list_hosted_zones_by_name().dns_name(zone_name).send().await.expect("zones");
     zones.hosted_zones()[0].id().trim_start_matches("/hostedzone/").to_string()

@@ -267,16 +267,12 @@ impl Cdn for SdkCdn {
             .origin_access_control_origin_type(OriginAccessControlOriginTypes::S3)
             .build()
             .map_err(|e| build_err("CreateOriginAccessControl", e))?;
-        // Not retried by the SDK: a retry after a lost response would create a
-        // second OAC; the next reconcile finds the first by name instead.
-        let once = aws_sdk_cloudfront::config::Builder::default()
-            .retry_config(aws_sdk_cloudfront::config::retry::RetryConfig::disabled());
+        // Retried by the SDK like any call: OAC names are unique in an account,
+        // so a retry after a lost response gets OriginAccessControlAlreadyExists.
         let out = self
             .0
             .create_origin_access_control()
             .origin_access_control_config(config)
-            .customize()
-            .config_override(once)
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("CreateOriginAccessControl", e))?;

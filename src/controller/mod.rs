@@ -23,8 +23,8 @@ use kube::core::DeserializeGuard;
 use kube::core::error_boundary::InvalidObject;
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::finalizer::{self, finalizer};
-use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher;
+use kube::runtime::reflector::{self, ObjectRef};
+use kube::runtime::{Predicate, WatchStreamExt, predicates, watcher};
 use kube::{Resource, ResourceExt};
 use tokio::sync::watch;
 
@@ -183,8 +183,19 @@ async fn run_controllers(client: kube::Client, ctx: Arc<Context>, config: &Confi
         .graceful_shutdown_on(stopped(stop.clone()))
         .run(reconcile_failover, error_policy, ctx.clone())
         .for_each(log_outcome);
-    let sites = Controller::new(scoped::<DeserializeGuard<StaticSite>>(client.clone(), ns), wc);
-    let store = sites.store();
+    // A site's own status writes do not wake it again (each would cost a full
+    // look at AWS): only a new generation (spec edit, deletion), a finalizer
+    // or an annotation change does; the reconciler's requeue covers waiting.
+    let (store, writer) = reflector::store();
+    let changes = watcher(scoped::<DeserializeGuard<StaticSite>>(client.clone(), ns), wc)
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(
+            predicates::generation.combine(predicates::finalizers).combine(predicates::annotations),
+            Default::default(),
+        );
+    let sites = Controller::for_stream(changes, store.clone());
     // An edit to a ConfigMap a site serves reconciles that site.
     let sites = sites
         .watches(scoped::<ConfigMap>(client.clone(), ns), watcher::Config::default(), move |cm| {

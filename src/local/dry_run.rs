@@ -181,6 +181,10 @@ impl Cdn for DryCdn {
         self.real.oac_exists(id).await
     }
     async fn create_oac(&self, name: &str) -> Result<String, AwsError> {
+        // The real create would answer OriginAccessControlAlreadyExists.
+        if let Some(existing) = self.real.find_oac(name).await? {
+            return Ok(existing);
+        }
         self.log.record(Change::Create(format!("origin access control {name} (sigv4, always sign)")));
         Ok(NEW_OAC.into())
     }

@@ -237,19 +237,26 @@ async fn converge(run: &mut Run<'_>, aws: &Aws, id: &Identity) -> Result<Option<
     );
     run.save().await?;
 
-    // 2. Origin Access Control: the recorded one (one read), else found by
-    // name (a create whose response was lost), else created.
+    // 2. Origin Access Control: the recorded one (one read), else created. No
+    // listing for a new site: OAC names are unique, so a create whose earlier
+    // response was lost answers OriginAccessControlAlreadyExists and the OAC
+    // is then found by name.
     let recorded = match &run.written.origin_access_control_id {
         Some(oac) if aws.cdn.oac_exists(oac).await? => Some(oac.clone()),
-        _ => aws.cdn.find_oac(&id.oac_name()).await?,
+        _ => None,
     };
     let oac = match recorded {
         Some(oac) => oac,
-        None => {
-            let oac = aws.cdn.create_oac(&id.oac_name()).await?;
-            run.note("OriginAccessControlCreated", format!("origin access control {oac}")).await;
-            oac
-        }
+        None => match aws.cdn.create_oac(&id.oac_name()).await {
+            Ok(oac) => {
+                run.note("OriginAccessControlCreated", format!("origin access control {oac}")).await;
+                oac
+            }
+            Err(e) if e.code == "OriginAccessControlAlreadyExists" => {
+                aws.cdn.find_oac(&id.oac_name()).await?.ok_or(e)?
+            }
+            Err(e) => return Err(e.into()),
+        },
     };
     run.next.origin_access_control_id = Some(oac.clone());
     run.save().await?;
