@@ -300,6 +300,39 @@ async fn drift_is_repaired_and_a_site_in_sync_makes_no_writes() {
 }
 
 #[tokio::test]
+async fn a_site_is_not_woken_by_its_own_status_writes_and_an_annotation_wakes_it_once() {
+    let mut rig = Rig::new("site-wake").await;
+    rig.config_map("pages", json!({"index.html": "<h1>quiet</h1>"})).await;
+    rig.start(600);
+    rig.site("quiet", json!({"content": {"configMaps": [{"name": "pages"}]}})).await;
+    rig.ready("quiet", 60).await;
+    let controller = rig.controller.as_ref().expect("controller");
+    let reconciles = r#"awsops_reconciles_total{kind="StaticSite"}"#;
+
+    // Each reconcile writes status several times; none of them wakes the site
+    // again: the finalizer's pass, one look, and one more after the
+    // deployment wait at most.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let settled = controller.sample(reconciles).await;
+    assert!((2.0..=3.0).contains(&settled), "{settled} reconciles to Ready");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(controller.sample(reconciles).await, settled, "nothing ran while nothing changed");
+
+    // An annotation (what `kubectl annotate` does to ask for a look now) wakes it exactly once.
+    let writes = rig.writes();
+    let patch = json!({"metadata": {"annotations": {"awsops.dev/poke": "1"}}});
+    rig.sites.patch("quiet", &PatchParams::default(), &Patch::Merge(&patch)).await.expect("annotated");
+    let woke = eventually(Duration::from_secs(10), || async {
+        (controller.sample(reconciles).await == settled + 1.0).then_some(())
+    })
+    .await;
+    assert!(woke.is_some(), "the annotation woke the site");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(controller.sample(reconciles).await, settled + 1.0, "once");
+    assert_eq!(rig.writes(), writes, "a look at a site in sync writes nothing");
+}
+
+#[tokio::test]
 async fn a_config_map_edit_uploads_only_the_changed_file_and_invalidates_only_its_path() {
     let mut rig = Rig::new("site-edit").await;
     rig.config_map("pages", json!({"index.html": "<h1>v1</h1>", "app.js": "v1", "style.css": "v1"})).await;
