@@ -9,8 +9,9 @@
 //! - `failover`: creation to `Succeeded` through the controller, minus the
 //!   emulator's own swap time; DescribeDBClusters calls per failover.
 //! - `fleet N`: N sites without a domain and N/10 with one on the test API
-//!   server: time to Ready, controller RSS and CPU, AWS calls per site to create
-//!   and per resync in sync, CPU per minute once converged.
+//!   server, the controller at its defaults: time to Ready, controller RSS and
+//!   CPU, AWS calls per site to create and per look in sync (every site woken
+//!   once by an annotation, as a resync would), then one idle minute.
 //!
 //! Needs the environment of `scripts/testenv.sh start` (and `AWS_CLI` for `content`).
 
@@ -370,8 +371,12 @@ fn split(proxy: &CountingProxy) -> (usize, usize) {
     (total - writes, writes)
 }
 
+/// StaticSite reconciles the controller has finished.
+async fn reconciles(controller: &support::ControllerProcess) -> f64 {
+    controller.sample(r#"awsops_reconcile_duration_seconds_count{kind="StaticSite"}"#).await
+}
+
 async fn fleet_bench(plain: usize) -> anyhow::Result<()> {
-    const RESYNC: u64 = 60;
     let with_domain = plain / 10;
     let stage = support::Stage::new("bench-fleet").await;
     let conf = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
@@ -384,7 +389,8 @@ async fn fleet_bench(plain: usize) -> anyhow::Result<()> {
     )?;
     cms.patch("pages", &PatchParams::apply("bench"), &Patch::Apply(&cm)).await?;
     let sites: Api<StaticSite> = Api::namespaced(stage.client.clone(), &stage.ns);
-    let controller = stage.controller(&["--leader-election=false", "--resync-seconds", &RESYNC.to_string()], &[]);
+    // The controller's defaults: 600 s resync, 8 reconciles at a time.
+    let controller = stage.controller(&["--leader-election=false"], &[]);
     support::eventually(Duration::from_secs(30), || async { controller.metrics().await }).await;
     let pid = controller.pid();
     let cpu_at_start = cpu_seconds(pid);
@@ -417,23 +423,39 @@ async fn fleet_bench(plain: usize) -> anyhow::Result<()> {
     let (hwm, cpu_converged) = (status_kib(pid, "VmHWM"), cpu_seconds(pid));
     let (reads_create, writes_create) = split(&stage.proxy);
 
-    // One resync period in sync: every site is looked at once.
+    // One look at every site in sync, as a resync makes it: an annotation
+    // wakes each site once (the controller's resync is 600 s).
+    let before = reconciles(&controller).await;
+    let look = Instant::now();
+    for i in 0..total {
+        let poke = json!({"metadata": {"annotations": {"bench.awsops.dev/look": "1"}}});
+        sites.patch(&format!("s{i}"), &PatchParams::default(), &Patch::Merge(&poke)).await?;
+    }
+    while reconciles(&controller).await < before + total as f64 {
+        if look.elapsed() > Duration::from_secs(3600) {
+            bail!("the look at every site did not finish in an hour");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let look_seconds = look.elapsed().as_secs_f64();
+    let (reads_look, writes_look) = split(&stage.proxy);
+
+    // Then idle: one minute with nothing to do.
     let cpu_before_idle = cpu_seconds(pid);
-    tokio::time::sleep(Duration::from_secs(RESYNC + 5)).await;
-    let (reads_after, writes_after) = split(&stage.proxy);
-    let cpu_after_idle = cpu_seconds(pid);
-    let idle_minutes = (RESYNC + 5) as f64 / 60.0;
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let cpu_idle = cpu_seconds(pid) - cpu_before_idle;
+    let (reads_idle, writes_idle) = split(&stage.proxy);
 
     println!(
-        "| {plain} + {with_domain} | {converge:.0} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {} | {:.0} | {:.2} |",
+        "| {plain} + {with_domain} | {converge:.0} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {} | {look_seconds:.0} | {:.0} | {cpu_idle:.2} | {} |",
         hwm as f64 / 1024.0,
         cpu_converged - cpu_at_start,
         (reads_create + writes_create) as f64 / total as f64,
         writes_create as f64 / total as f64,
-        (reads_after - reads_create) as f64 / total as f64,
-        writes_after - writes_create,
+        (reads_look - reads_create) as f64 / total as f64,
+        writes_look - writes_create,
         status_kib(pid, "VmRSS") as f64 / 1024.0,
-        (cpu_after_idle - cpu_before_idle) / idle_minutes,
+        reads_idle + writes_idle - reads_look - writes_look,
     );
     Ok(())
 }
