@@ -568,7 +568,11 @@ async fn an_origin_access_control_whose_create_response_was_lost_is_adopted_and_
     assert_eq!(status.origin_access_control_id.as_deref(), Some(lost.as_str()), "the existing OAC is used");
     let same_name = support::listing::oac_names(&rig.aws.cloudfront).await.into_iter().filter(|n| *n == name).count();
     assert_eq!(same_name, 1, "no second OAC named {name}");
-    assert_eq!(rig.stage.proxy.count("POST /2020-05-31/origin-access-control"), 1, "one create, refused as a duplicate");
+    assert_eq!(
+        rig.stage.proxy.count("POST /2020-05-31/origin-access-control"),
+        1,
+        "one create, refused as a duplicate"
+    );
 }
 
 async fn zone_id_of(rig: &Rig, zone_name: &str) -> String {
