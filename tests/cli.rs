@@ -233,6 +233,35 @@ async fn an_apply_killed_after_the_failover_call_resumes_without_a_second_call()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_apply_on_a_state_folder_another_awsops_holds_is_refused_before_any_aws_call() {
+    support::require_env();
+    let rds = rds().await;
+    let cluster = cluster(&rds).await;
+    let cli = Cli::new().await;
+    cli.write("failover.yaml", &failover_yaml("busy", &cluster, None));
+    // Another awsops is running on this folder: it holds the lock.
+    std::fs::create_dir_all(&cli.state).expect("state folder");
+    let other = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(cli.state.join(".lock"))
+        .expect("lock file");
+    other.try_lock().expect("held by the test");
+
+    let refused = cli.run("apply", &[]).await;
+    assert_eq!(refused.code, 1);
+    assert!(refused.stderr.contains("is in use by another awsops"), "the refusal says why");
+    assert!(cli.proxy.snapshot().is_empty(), "no AWS call: {:?}", cli.proxy.snapshot());
+    assert_eq!(writer(&rds, &cluster).await, format!("{cluster}-w"), "the writer is unmoved");
+
+    drop(other);
+    let applied = cli.run("apply", &[]).await;
+    assert_eq!(applied.code, 0, "free again once the other run ends");
+    assert_eq!(cli.proxy.count("FailoverDBCluster"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_apply_killed_after_creating_the_distribution_resumes_without_a_second_one() {
     support::require_env();
     let cli = Cli::new().await;

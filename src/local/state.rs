@@ -56,6 +56,8 @@ pub struct LocalObjects {
     objects: Mutex<BTreeMap<Key, serde_json::Value>>,
     config_maps: BTreeMap<(String, String), ConfigMap>,
     terminal: Option<Terminal>,
+    /// Held while this process uses the folder (see [`lock`]).
+    _lock: std::fs::File,
 }
 
 impl LocalObjects {
@@ -66,6 +68,7 @@ impl LocalObjects {
     /// without (`plan`), only the uid of a new object is written, so the
     /// bucket `plan` names is the one `apply` creates.
     pub fn open(dir: &Path, manifests: &Manifests, persist: bool, terminal: Option<Terminal>) -> Result<Self, Error> {
+        let lock = lock(dir)?;
         let mut objects = read_dir(dir)?;
         let admitted: Vec<(Key, Result<serde_json::Value, Error>)> = manifests
             .failovers
@@ -82,6 +85,7 @@ impl LocalObjects {
                 .map(|cm| ((cm.namespace().unwrap_or_default(), cm.name_any()), cm.clone()))
                 .collect(),
             terminal,
+            _lock: lock,
         };
         for (key, manifest) in admitted {
             let stored = objects.remove(&key);
@@ -263,6 +267,43 @@ fn read_dir(dir: &Path) -> Result<BTreeMap<Key, serde_json::Value>, Error> {
     Ok(objects)
 }
 
+/// One `awsops` at a time per state folder: two `apply` runs on one folder
+/// would each act on the same recorded intent (a failover called twice). The
+/// lock is the OS's on `<dir>/.lock`, released when the process ends, however
+/// it ends; the file names the holder's pid for the message.
+fn lock(dir: &Path) -> Result<std::fs::File, Error> {
+    use std::io::{Read, Seek, Write};
+    std::fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
+    let path = dir.join(".lock");
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| io_error(&path, e))?;
+    match file.try_lock() {
+        Ok(()) => {
+            let pid = std::process::id().to_string();
+            file.set_len(0)
+                .and_then(|()| file.rewind())
+                .and_then(|()| file.write_all(pid.as_bytes()))
+                .map_err(|e| io_error(&path, e))?;
+            Ok(file)
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            Err(Error::State(format!(
+                "{} is in use by another awsops (pid {}); wait for it to finish, or give this run its own --state-dir. Nothing was changed.",
+                dir.display(),
+                if holder.trim().is_empty() { "unknown" } else { holder.trim() }
+            )))
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(io_error(&path, e)),
+    }
+}
+
 fn io_error(path: &Path, e: std::io::Error) -> Error {
     Error::State(format!("{}: {e}", path.display()))
 }
@@ -301,6 +342,20 @@ mod tests {
             (admitted["metadata"]["uid"].as_str(), admitted["metadata"]["generation"].as_i64()),
             (Some("u-1"), Some(1))
         );
+    }
+
+    #[test]
+    fn a_folder_in_use_is_refused_with_the_holders_pid_and_free_again_once_released() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let held = lock(dir.path()).expect("first lock");
+        let refused = lock(dir.path()).expect_err("second lock refused");
+        let message = refused.to_string();
+        assert!(
+            message.contains("in use by another awsops") && message.contains(&std::process::id().to_string()),
+            "{message}"
+        );
+        drop(held);
+        assert!(lock(dir.path()).is_ok(), "free again once released");
     }
 
     #[test]
