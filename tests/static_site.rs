@@ -575,6 +575,50 @@ async fn an_origin_access_control_whose_create_response_was_lost_is_adopted_and_
     );
 }
 
+#[tokio::test]
+async fn a_failed_certificate_stalls_the_site_before_any_distribution_and_is_replaced_once_deleted() {
+    let mut rig = Rig::new("site-certfail").await;
+    let zone_name = format!("{}.example", unique("zone"));
+    rig.aws.route53.create_hosted_zone().name(&zone_name).caller_reference(unique("ref")).send().await.expect("zone");
+    let host = format!("www.{zone_name}");
+    // ACM's answer for a certificate a CAA record forbids; moto issues every certificate.
+    let failed = json!({"Certificate": {
+        "Status": "FAILED", "FailureReason": "CAA_ERROR", "DomainName": host,
+        "SubjectAlternativeNames": [host], "DomainValidationOptions": [],
+    }});
+    rig.stage.proxy.refuse("DescribeCertificate", 200, "application/x-amz-json-1.1", &failed.to_string());
+    rig.config_map("pages", json!({"index.html": "<h1>caa</h1>"})).await;
+    rig.start(2);
+    rig.site("caa", json!({"content": {"configMaps": [{"name": "pages"}]}, "domain": {"names": [host], "hostedZoneName": zone_name}})).await;
+
+    let status =
+        rig.until("caa", 60, |s| s.conditions.iter().any(|c| c.type_ == "Stalled" && c.status == "True")).await;
+    let stalled = status.conditions.iter().find(|c| c.type_ == "Stalled").expect("Stalled");
+    assert_eq!(stalled.reason, "CertificateFailed");
+    assert!(
+        stalled.message.contains("CAA_ERROR") && stalled.message.contains("delete-certificate"),
+        "{}",
+        stalled.message
+    );
+    let certificate = status.certificate.clone().expect("the failed certificate is recorded");
+    assert_eq!(certificate.status, "FAILED");
+    assert!(status.distribution.is_none(), "no distribution for a certificate that will not be issued");
+    assert_eq!(rig.stage.proxy.count("POST /2020-05-31/distribution"), 0);
+    // Stalled, it does not ask ACM again on later looks (every 2 s here).
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(rig.stage.proxy.count("RequestCertificate"), 1, "one request while the failed one exists");
+
+    // The cause fixed, the user deletes the certificate as the message says: a new one is requested.
+    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest()).region("us-east-1").load().await;
+    let acm = aws_sdk_acm::Client::new(&conf);
+    acm.delete_certificate().certificate_arn(&certificate.arn).send().await.expect("deleted");
+    rig.stage.proxy.allow("DescribeCertificate");
+    let ready = rig.ready("caa", 120).await;
+    let replacement = ready.certificate.expect("certificate").arn;
+    assert_ne!(replacement, certificate.arn, "a new certificate, not the deleted one");
+    assert_eq!(rig.stage.proxy.count("RequestCertificate"), 2);
+}
+
 async fn zone_id_of(rig: &Rig, zone_name: &str) -> String {
     let zones = rig.aws.route53.list_hosted_zones_by_name().dns_name(zone_name).send().await.expect("zones");
     zones.hosted_zones()[0].id().trim_start_matches("/hostedzone/").to_string()

@@ -21,6 +21,8 @@ pub struct Certificate {
     pub arn: String,
     /// e.g. PENDING_VALIDATION, ISSUED, FAILED.
     pub status: String,
+    /// ACM's reason for FAILED, e.g. CAA_ERROR.
+    pub failure_reason: Option<String>,
     /// Every name the certificate covers (domain + SANs).
     pub names: Vec<String>,
     pub region: String,
@@ -105,6 +107,7 @@ impl Certificates for SdkCertificates {
         Ok(Some(Certificate {
             arn: arn.to_string(),
             status: c.status().map(|s| s.as_str().to_string()).unwrap_or_default(),
+            failure_reason: c.failure_reason().map(|r| r.as_str().to_string()),
             names: c.subject_alternative_names().to_vec(),
             region: arn.split(':').nth(3).unwrap_or_default().to_string(),
             validation,

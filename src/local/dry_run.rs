@@ -283,6 +283,7 @@ impl Certificates for DryCertificates {
             return Ok(Some(Certificate {
                 arn: arn.into(),
                 status: ISSUED.into(),
+                failure_reason: None,
                 names: names.clone(),
                 region: GLOBAL_REGION.into(),
                 validation: Vec::new(),

@@ -265,6 +265,7 @@ async fn converge(run: &mut Run<'_>, aws: &Aws, id: &Identity) -> Result<Option<
     let mut zone_records: Option<(Zone, Vec<Record>)> = None;
     let mut certificate_arn = None;
     if let Some(CheckedDomain { names, zone, records, given }) = domain {
+        let is_given = given.is_some();
         let cert = match given {
             Some(cert) => cert,
             None => request_certificate(run, aws, id, &names, &zone, &records).await?,
@@ -278,6 +279,11 @@ async fn converge(run: &mut Run<'_>, aws: &Aws, id: &Identity) -> Result<Option<
                 .map(|v| ValidationRecord { name: v.name.clone(), type_: "CNAME".into(), value: v.value.clone() })
                 .collect(),
         });
+        if let Some(stall) = plan::certificate_stall(&cert.arn, &cert.status, cert.failure_reason.as_deref(), is_given)
+        {
+            run.step(conditions::CERTIFICATE_ISSUED, false, stall.reason, stall.message.clone());
+            return Err(Halt::Stall(stall));
+        }
         if cert.status != ISSUED {
             run.next.phase = Some(SitePhase::WaitingForCertificate);
             let message = format!(
@@ -541,7 +547,12 @@ async fn request_certificate(
     let cert = match current {
         Some(cert) => cert,
         None => {
-            let arn = aws.certificates.request(names, &plan::certificate_token(&id.uid, names), &id.tags()).await?;
+            // A recorded certificate that is gone (deleted after it failed) or
+            // for other names is replaced by a new request, not answered with
+            // itself by the idempotency token.
+            let replaces = run.written.certificate.as_ref().map(|c| c.arn.as_str());
+            let token = plan::certificate_token(&id.uid, names, replaces);
+            let arn = aws.certificates.request(names, &token, &id.tags()).await?;
             run.note("CertificateRequested", format!("certificate {arn} for {names:?}")).await;
             run.next.certificate = Some(CertificateStatus {
                 arn: arn.clone(),

@@ -8,6 +8,7 @@ use serde_json::json;
 
 use crate::api::static_site::{DeletionPolicy, PriceClass, RecordKind, StaticSiteSpec, StaticSiteStatus};
 use crate::api::{TAG_OWNER, TAG_UID};
+use crate::aws::acm::ISSUED;
 use crate::aws::cloudfront::{CACHING_OPTIMIZED, DistributionSettings};
 use crate::aws::route53::{Record, RecordChange};
 use crate::aws::s3::{BucketPresence, BucketSettings, ObjectInfo};
@@ -19,6 +20,7 @@ pub mod why {
     pub const NAMES_OUTSIDE_ZONE: &str = "NamesOutsideZone";
     pub const CERTIFICATE_NOT_FOUND: &str = "CertificateNotFound";
     pub const CERTIFICATE_NOT_USABLE: &str = "CertificateNotUsable";
+    pub const CERTIFICATE_FAILED: &str = "CertificateFailed";
     pub const CONFIG_MAP_NOT_FOUND: &str = "ConfigMapNotFound";
     pub const CONTENT_TOO_LARGE: &str = "ContentTooLarge";
     pub const RECORD_OWNED_ELSEWHERE: &str = "RecordOwnedElsewhere";
@@ -283,13 +285,51 @@ pub fn check_given_certificate(names: &[String], cert_names: &[String], region: 
     Ok(())
 }
 
-/// The idempotency token for a certificate request: stable for the same site and names.
-pub fn certificate_token(uid: &str, names: &[String]) -> String {
+/// A certificate ACM will never issue as it stands (anything but ISSUED or
+/// PENDING_VALIDATION): the site stalls with what to do. One the site
+/// requested is replaced once it is deleted (see [`certificate_token`]);
+/// one named in the spec is the user's to renew or replace.
+pub fn certificate_stall(arn: &str, status: &str, failure_reason: Option<&str>, given: bool) -> Option<Stall> {
+    if status == ISSUED || status == "PENDING_VALIDATION" {
+        return None;
+    }
+    let detail = failure_reason.map(|r| format!(" ({r})")).unwrap_or_default();
+    Some(if given {
+        Stall::new(
+            why::CERTIFICATE_NOT_USABLE,
+            format!(
+                "certificate {arn} is {status}{detail}: renew or replace it and update spec.domain.certificateArn, or remove certificateArn to have one requested"
+            ),
+        )
+    } else {
+        let hint = match (status, failure_reason) {
+            ("VALIDATION_TIMED_OUT", _) => {
+                " The validation records were not seen for 72 hours: check that the hosted zone is the one the domain's registrar delegates to (NS records)."
+            }
+            (_, Some("CAA_ERROR")) => " A CAA record forbids Amazon: allow amazon.com in the domain's CAA records.",
+            _ => "",
+        };
+        Stall::new(
+            why::CERTIFICATE_FAILED,
+            format!(
+                "certificate {arn} is {status}{detail}; ACM will not issue it.{hint} Then delete it (aws acm delete-certificate --region us-east-1 --certificate-arn {arn}) and the site requests a new one at its next look"
+            ),
+        )
+    })
+}
+
+/// The idempotency token for a certificate request: stable for the same site
+/// and names (a retry after a lost response gets the same certificate), and
+/// new once the recorded certificate it `replaces` is gone.
+pub fn certificate_token(uid: &str, names: &[String], replaces: Option<&str>) -> String {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
     h.update(uid);
     for n in names {
         h.update(n);
+    }
+    if let Some(previous) = replaces {
+        h.update(previous);
     }
     hex::encode(h.finalize())[..32].to_string()
 }
@@ -701,11 +741,39 @@ mod tests {
     }
 
     #[test]
-    fn the_certificate_token_depends_on_site_and_names_only() {
-        let a = certificate_token("u", &["a.example.com".into()]);
-        assert_eq!(a, certificate_token("u", &["a.example.com".into()]));
-        assert_ne!(a, certificate_token("u", &["b.example.com".into()]));
+    fn the_certificate_token_depends_on_site_names_and_the_certificate_it_replaces() {
+        let a = certificate_token("u", &["a.example.com".into()], None);
+        assert_eq!(a, certificate_token("u", &["a.example.com".into()], None));
+        assert_ne!(a, certificate_token("u", &["b.example.com".into()], None));
+        assert_ne!(a, certificate_token("v", &["a.example.com".into()], None));
+        let replacing = certificate_token("u", &["a.example.com".into()], Some("arn:old"));
+        assert_ne!(a, replacing, "a deleted certificate is replaced by a new request, not the same one");
+        assert_eq!(replacing, certificate_token("u", &["a.example.com".into()], Some("arn:old")));
         assert_eq!(a.len(), 32);
+    }
+
+    #[test]
+    fn only_issued_and_pending_certificates_are_waited_for() {
+        assert_eq!(certificate_stall("arn:c", ISSUED, None, false), None);
+        assert_eq!(certificate_stall("arn:c", "PENDING_VALIDATION", None, true), None);
+        for status in ["FAILED", "VALIDATION_TIMED_OUT", "EXPIRED", "REVOKED", "INACTIVE"] {
+            let requested = certificate_stall("arn:c", status, None, false).expect("stalls");
+            assert_eq!(requested.reason, why::CERTIFICATE_FAILED, "{status}");
+            assert!(requested.message.contains("delete-certificate") && requested.message.contains("arn:c"));
+            let given = certificate_stall("arn:c", status, None, true).expect("stalls");
+            assert_eq!(given.reason, why::CERTIFICATE_NOT_USABLE, "{status}");
+            assert!(given.message.contains("spec.domain.certificateArn"), "{}", given.message);
+        }
+    }
+
+    #[test]
+    fn a_failed_certificate_says_why_and_what_to_fix() {
+        let caa = certificate_stall("arn:c", "FAILED", Some("CAA_ERROR"), false).expect("stalls");
+        assert!(caa.message.contains("(CAA_ERROR)") && caa.message.contains("allow amazon.com"), "{}", caa.message);
+        let timed_out = certificate_stall("arn:c", "VALIDATION_TIMED_OUT", None, false).expect("stalls");
+        assert!(timed_out.message.contains("NS records"), "{}", timed_out.message);
+        let other = certificate_stall("arn:c", "FAILED", Some("DOMAIN_NOT_ALLOWED"), false).expect("stalls");
+        assert!(other.message.contains("(DOMAIN_NOT_ALLOWED)"), "{}", other.message);
     }
 
     fn with_domain(names: &[&str]) -> StaticSiteSpec {

@@ -85,6 +85,11 @@ impl CountingProxy {
         self.refusals.lock().expect("refusals").insert(operation.to_string(), (status, content_type, body.to_string()));
     }
 
+    /// Forwards `operation` again after [`CountingProxy::refuse`].
+    pub fn allow(&self, operation: &str) {
+        self.refusals.lock().expect("refusals").remove(operation);
+    }
+
     /// The most requests whose path starts with `prefix` received in any one second.
     pub fn peak_per_second(&self, prefix: &str) -> usize {
         let sent = self.sent_at.lock().expect("times");
