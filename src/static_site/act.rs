@@ -265,7 +265,6 @@ async fn converge(run: &mut Run<'_>, aws: &Aws, id: &Identity) -> Result<Option<
     let mut zone_records: Option<(Zone, Vec<Record>)> = None;
     let mut certificate_arn = None;
     if let Some(CheckedDomain { names, zone, records, given }) = domain {
-        let is_given = given.is_some();
         let cert = match given {
             Some(cert) => cert,
             None => request_certificate(run, aws, id, &names, &zone, &records).await?,
@@ -279,8 +278,8 @@ async fn converge(run: &mut Run<'_>, aws: &Aws, id: &Identity) -> Result<Option<
                 .map(|v| ValidationRecord { name: v.name.clone(), type_: "CNAME".into(), value: v.value.clone() })
                 .collect(),
         });
-        if let Some(stall) = plan::certificate_stall(&cert.arn, &cert.status, cert.failure_reason.as_deref(), is_given)
-        {
+        // A given certificate was checked with the domain (step 0).
+        if let Some(stall) = plan::certificate_failed(&cert) {
             run.step(conditions::CERTIFICATE_ISSUED, false, stall.reason, stall.message.clone());
             return Err(Halt::Stall(stall));
         }
@@ -469,7 +468,7 @@ async fn check_domain(aws: &Aws, domain: &crate::api::static_site::DomainSpec) -
                 let message = format!("certificate {arn} does not exist: check spec.domain.certificateArn");
                 return Err(Halt::Stall(Stall::new(why::CERTIFICATE_NOT_FOUND, message)));
             };
-            plan::check_given_certificate(&names, &cert.names, &cert.region, arn).map_err(Halt::Stall)?;
+            plan::check_given_certificate(&names, &cert).map_err(Halt::Stall)?;
             Some(cert)
         }
         None => None,

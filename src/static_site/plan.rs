@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::api::static_site::{DeletionPolicy, PriceClass, RecordKind, StaticSiteSpec, StaticSiteStatus};
 use crate::api::{TAG_OWNER, TAG_UID};
-use crate::aws::acm::ISSUED;
+use crate::aws::acm::{Certificate, ISSUED};
 use crate::aws::cloudfront::{CACHING_OPTIMIZED, DistributionSettings};
 use crate::aws::route53::{Record, RecordChange};
 use crate::aws::s3::{BucketPresence, BucketSettings, ObjectInfo};
@@ -266,7 +266,8 @@ pub fn covers(cert_names: &[String], name: &str) -> bool {
 }
 
 /// Checks a certificate named in `spec.domain.certificateArn`.
-pub fn check_given_certificate(names: &[String], cert_names: &[String], region: &str, arn: &str) -> Result<(), Stall> {
+pub fn check_given_certificate(names: &[String], cert: &Certificate) -> Result<(), Stall> {
+    let (arn, region, cert_names) = (&cert.arn, &cert.region, &cert.names);
     if region != "us-east-1" {
         return Err(Stall::new(
             why::CERTIFICATE_NOT_USABLE,
@@ -282,40 +283,53 @@ pub fn check_given_certificate(names: &[String], cert_names: &[String], region: 
             ),
         ));
     }
+    if never_issued(cert) {
+        return Err(Stall::new(
+            why::CERTIFICATE_NOT_USABLE,
+            format!(
+                "certificate {arn} is {}: renew or replace it and update spec.domain.certificateArn, or remove certificateArn to have one requested",
+                status_and_reason(cert)
+            ),
+        ));
+    }
     Ok(())
 }
 
-/// A certificate ACM will never issue as it stands (anything but ISSUED or
-/// PENDING_VALIDATION): the site stalls with what to do. One the site
-/// requested is replaced once it is deleted (see [`certificate_token`]);
-/// one named in the spec is the user's to renew or replace.
-pub fn certificate_stall(arn: &str, status: &str, failure_reason: Option<&str>, given: bool) -> Option<Stall> {
-    if status == ISSUED || status == "PENDING_VALIDATION" {
+/// Anything but ISSUED or PENDING_VALIDATION: ACM will not issue it as it stands.
+fn never_issued(cert: &Certificate) -> bool {
+    cert.status != ISSUED && cert.status != "PENDING_VALIDATION"
+}
+
+/// e.g. `FAILED (CAA_ERROR)`.
+fn status_and_reason(cert: &Certificate) -> String {
+    match &cert.failure_reason {
+        Some(reason) => format!("{} ({reason})", cert.status),
+        None => cert.status.clone(),
+    }
+}
+
+/// A certificate the site requested that ACM will never issue: the site
+/// stalls with what to fix; once the user deletes it, a new one is requested
+/// (see [`certificate_token`]).
+pub fn certificate_failed(cert: &Certificate) -> Option<Stall> {
+    if !never_issued(cert) {
         return None;
     }
-    let detail = failure_reason.map(|r| format!(" ({r})")).unwrap_or_default();
-    Some(if given {
-        Stall::new(
-            why::CERTIFICATE_NOT_USABLE,
-            format!(
-                "certificate {arn} is {status}{detail}: renew or replace it and update spec.domain.certificateArn, or remove certificateArn to have one requested"
-            ),
-        )
-    } else {
-        let hint = match (status, failure_reason) {
-            ("VALIDATION_TIMED_OUT", _) => {
-                " The validation records were not seen for 72 hours: check that the hosted zone is the one the domain's registrar delegates to (NS records)."
-            }
-            (_, Some("CAA_ERROR")) => " A CAA record forbids Amazon: allow amazon.com in the domain's CAA records.",
-            _ => "",
-        };
-        Stall::new(
-            why::CERTIFICATE_FAILED,
-            format!(
-                "certificate {arn} is {status}{detail}; ACM will not issue it.{hint} Then delete it (aws acm delete-certificate --region us-east-1 --certificate-arn {arn}) and the site requests a new one at its next look"
-            ),
-        )
-    })
+    let hint = match (cert.status.as_str(), cert.failure_reason.as_deref()) {
+        ("VALIDATION_TIMED_OUT", _) => {
+            " The validation records were not seen for 72 hours: check that the hosted zone is the one the domain's registrar delegates to (NS records)."
+        }
+        (_, Some("CAA_ERROR")) => " A CAA record forbids Amazon: allow amazon.com in the domain's CAA records.",
+        _ => "",
+    };
+    let arn = &cert.arn;
+    Some(Stall::new(
+        why::CERTIFICATE_FAILED,
+        format!(
+            "certificate {arn} is {}; ACM will not issue it.{hint} Then delete it (aws acm delete-certificate --region us-east-1 --certificate-arn {arn}) and the site requests a new one at its next look",
+            status_and_reason(cert)
+        ),
+    ))
 }
 
 /// The idempotency token for a certificate request: stable for the same site
@@ -727,13 +741,24 @@ mod tests {
         assert!(!covers(&names, "a.b.example.com"));
         assert!(!covers(&names, "example.org"));
         let arn = "arn:aws:acm:us-east-1:1:certificate/x";
-        assert_eq!(check_given_certificate(&["www.example.com".into()], &names, "us-east-1", arn), Ok(()));
+        let cert = |region: &str, status: &str| Certificate {
+            arn: arn.into(),
+            status: status.into(),
+            failure_reason: None,
+            names: names.clone(),
+            region: region.into(),
+            validation: vec![],
+            tags: BTreeMap::new(),
+        };
+        assert_eq!(check_given_certificate(&["www.example.com".into()], &cert("us-east-1", ISSUED)), Ok(()));
         assert_eq!(
-            check_given_certificate(&["www.example.com".into()], &names, "eu-west-1", arn).expect_err("region").reason,
+            check_given_certificate(&["www.example.com".into()], &cert("eu-west-1", ISSUED))
+                .expect_err("region")
+                .reason,
             why::CERTIFICATE_NOT_USABLE
         );
         assert!(
-            check_given_certificate(&["shop.example.org".into()], &names, "us-east-1", arn)
+            check_given_certificate(&["shop.example.org".into()], &cert("us-east-1", ISSUED))
                 .expect_err("names")
                 .message
                 .contains("does not cover")
@@ -752,15 +777,29 @@ mod tests {
         assert_eq!(a.len(), 32);
     }
 
+    fn certificate(status: &str, failure_reason: Option<&str>) -> Certificate {
+        Certificate {
+            arn: "arn:c".into(),
+            status: status.into(),
+            failure_reason: failure_reason.map(str::to_string),
+            names: vec!["www.example.com".into()],
+            region: "us-east-1".into(),
+            validation: vec![],
+            tags: BTreeMap::new(),
+        }
+    }
+
     #[test]
     fn only_issued_and_pending_certificates_are_waited_for() {
-        assert_eq!(certificate_stall("arn:c", ISSUED, None, false), None);
-        assert_eq!(certificate_stall("arn:c", "PENDING_VALIDATION", None, true), None);
+        let names = ["www.example.com".to_string()];
+        assert_eq!(certificate_failed(&certificate(ISSUED, None)), None);
+        assert_eq!(certificate_failed(&certificate("PENDING_VALIDATION", None)), None);
+        assert_eq!(check_given_certificate(&names, &certificate("PENDING_VALIDATION", None)), Ok(()));
         for status in ["FAILED", "VALIDATION_TIMED_OUT", "EXPIRED", "REVOKED", "INACTIVE"] {
-            let requested = certificate_stall("arn:c", status, None, false).expect("stalls");
+            let requested = certificate_failed(&certificate(status, None)).expect("stalls");
             assert_eq!(requested.reason, why::CERTIFICATE_FAILED, "{status}");
             assert!(requested.message.contains("delete-certificate") && requested.message.contains("arn:c"));
-            let given = certificate_stall("arn:c", status, None, true).expect("stalls");
+            let given = check_given_certificate(&names, &certificate(status, None)).expect_err("stalls");
             assert_eq!(given.reason, why::CERTIFICATE_NOT_USABLE, "{status}");
             assert!(given.message.contains("spec.domain.certificateArn"), "{}", given.message);
         }
@@ -768,11 +807,11 @@ mod tests {
 
     #[test]
     fn a_failed_certificate_says_why_and_what_to_fix() {
-        let caa = certificate_stall("arn:c", "FAILED", Some("CAA_ERROR"), false).expect("stalls");
+        let caa = certificate_failed(&certificate("FAILED", Some("CAA_ERROR"))).expect("stalls");
         assert!(caa.message.contains("(CAA_ERROR)") && caa.message.contains("allow amazon.com"), "{}", caa.message);
-        let timed_out = certificate_stall("arn:c", "VALIDATION_TIMED_OUT", None, false).expect("stalls");
+        let timed_out = certificate_failed(&certificate("VALIDATION_TIMED_OUT", None)).expect("stalls");
         assert!(timed_out.message.contains("NS records"), "{}", timed_out.message);
-        let other = certificate_stall("arn:c", "FAILED", Some("DOMAIN_NOT_ALLOWED"), false).expect("stalls");
+        let other = certificate_failed(&certificate("FAILED", Some("DOMAIN_NOT_ALLOWED"))).expect("stalls");
         assert!(other.message.contains("(DOMAIN_NOT_ALLOWED)"), "{}", other.message);
     }
 
