@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use awsops::api::static_site::{SitePhase, StaticSite, StaticSiteStatus};
 use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 use support::*;
@@ -86,6 +87,30 @@ impl Rig {
         self.until(name, secs, |s| s.phase == Some(SitePhase::Ready)).await
     }
 
+    /// Waits for `Stalled=True`; the status and that condition.
+    async fn stalled(&self, name: &str, secs: u64) -> (StaticSiteStatus, Condition) {
+        let status =
+            self.until(name, secs, |s| s.conditions.iter().any(|c| c.type_ == "Stalled" && c.status == "True")).await;
+        let stalled = status.conditions.iter().find(|c| c.type_ == "Stalled").cloned().expect("Stalled");
+        (status, stalled)
+    }
+
+    /// A new hosted zone `<unique>.example`; its name and id.
+    async fn zone(&self) -> (String, String) {
+        let name = format!("{}.example", unique("zone"));
+        let zone = self
+            .aws
+            .route53
+            .create_hosted_zone()
+            .name(&name)
+            .caller_reference(unique("ref"))
+            .send()
+            .await
+            .expect("zone");
+        let id = zone.hosted_zone().expect("zone").id().trim_start_matches("/hostedzone/").to_string();
+        (name, id)
+    }
+
     async fn object(&self, bucket: &str, key: &str) -> Option<(String, String)> {
         let out = self.aws.s3.get_object().bucket(bucket).key(key).send().await.ok()?;
         let content_type = out.content_type().unwrap_or_default().to_string();
@@ -150,17 +175,7 @@ async fn a_site_without_a_domain_becomes_ready_with_its_files_served_privately()
 #[tokio::test]
 async fn a_site_with_a_domain_gets_a_certificate_aliases_and_dns_records() {
     let mut rig = Rig::new("site-domain").await;
-    let zone_name = format!("{}.example", unique("zone"));
-    let zone = rig
-        .aws
-        .route53
-        .create_hosted_zone()
-        .name(&zone_name)
-        .caller_reference(unique("ref"))
-        .send()
-        .await
-        .expect("zone");
-    let zone_id = zone.hosted_zone().expect("zone").id().trim_start_matches("/hostedzone/").to_string();
+    let (zone_name, zone_id) = rig.zone().await;
     rig.config_map("pages", json!({"index.html": "<h1>domain</h1>"})).await;
     rig.start(3);
     let host = format!("static.{zone_name}");
@@ -421,21 +436,15 @@ async fn a_missing_config_map_a_foreign_bucket_or_a_missing_zone_stalls_without_
     rig.site("taken", json!({"bucket": {"name": foreign}})).await;
     let nowhere = format!("{}.example", unique("nozone"));
     rig.site("no-zone", json!({"domain": {"names": [format!("www.{nowhere}")], "hostedZoneName": nowhere}})).await;
-    let no_cm =
-        rig.until("no-cm", 30, |s| s.conditions.iter().any(|c| c.type_ == "Stalled" && c.status == "True")).await;
-    let stalled = no_cm.conditions.iter().find(|c| c.type_ == "Stalled").expect("stalled");
+    let (_, stalled) = rig.stalled("no-cm", 30).await;
     assert_eq!(stalled.reason, "ConfigMapNotFound");
     assert!(stalled.message.contains("absent"));
-    let taken =
-        rig.until("taken", 30, |s| s.conditions.iter().any(|c| c.type_ == "Stalled" && c.status == "True")).await;
-    let stalled = taken.conditions.iter().find(|c| c.type_ == "Stalled").expect("stalled");
+    let (taken, stalled) = rig.stalled("taken", 30).await;
     assert_eq!(stalled.reason, "BucketNotOwned");
     let tags = rig.aws.s3.get_bucket_tagging().bucket(&foreign).send().await;
     assert!(tags.map(|t| t.tag_set().is_empty()).unwrap_or(true), "the foreign bucket was not tagged");
     assert!(taken.distribution.is_none());
-    let no_zone =
-        rig.until("no-zone", 30, |s| s.conditions.iter().any(|c| c.type_ == "Stalled" && c.status == "True")).await;
-    let stalled = no_zone.conditions.iter().find(|c| c.type_ == "Stalled").expect("stalled");
+    let (_, stalled) = rig.stalled("no-zone", 30).await;
     assert_eq!(stalled.reason, "HostedZoneNotFound");
     assert_eq!(rig.writes(), 0, "nothing was changed in AWS: {:?}", rig.stage.proxy.snapshot());
 }
@@ -460,8 +469,7 @@ async fn a_price_class_change_updates_the_same_distribution() {
 #[tokio::test]
 async fn adding_a_domain_name_reissues_the_certificate_and_updates_the_same_distribution() {
     let mut rig = Rig::new("site-names").await;
-    let zone_name = format!("{}.example", unique("zone"));
-    rig.aws.route53.create_hosted_zone().name(&zone_name).caller_reference(unique("ref")).send().await.expect("zone");
+    let (zone_name, _) = rig.zone().await;
     rig.config_map("pages", json!({"index.html": "<h1>names</h1>"})).await;
     rig.start(600);
     let (a, b) = (format!("a.{zone_name}"), format!("b.{zone_name}"));
@@ -500,8 +508,7 @@ async fn adding_a_domain_name_reissues_the_certificate_and_updates_the_same_dist
 #[tokio::test]
 async fn an_alias_held_by_another_distribution_stalls_the_site_and_nothing_is_overwritten() {
     let mut rig = Rig::new("site-alias").await;
-    let zone_name = format!("{}.example", unique("zone"));
-    rig.aws.route53.create_hosted_zone().name(&zone_name).caller_reference(unique("ref")).send().await.expect("zone");
+    let (zone_name, zone_id) = rig.zone().await;
     // CloudFront's answer when another distribution (any account) already serves the name; moto does not model it.
     rig.stage.proxy.refuse(
         "POST /2020-05-31/distribution",
@@ -514,15 +521,12 @@ async fn an_alias_held_by_another_distribution_stalls_the_site_and_nothing_is_ov
     let host = format!("www.{zone_name}");
     rig.site("taken", json!({"content": {"configMaps": [{"name": "pages"}]}, "domain": {"names": [host], "hostedZoneName": zone_name}})).await;
 
-    let status =
-        rig.until("taken", 60, |s| s.conditions.iter().any(|c| c.type_ == "Stalled" && c.status == "True")).await;
-    let stalled = status.conditions.iter().find(|c| c.type_ == "Stalled").expect("Stalled");
+    let (status, stalled) = rig.stalled("taken", 60).await;
     assert_eq!(stalled.reason, "AliasInUse");
     assert!(stalled.message.contains(&host) && stalled.message.contains("spec.domain.names"), "{}", stalled.message);
     assert!(status.distribution.is_none(), "no distribution was recorded");
     let dns_changes = rig.stage.proxy.count_prefix("POST /2013-04-01/hostedzone/");
-    let records =
-        rig.aws.route53.list_resource_record_sets().hosted_zone_id(zone_id_of(&rig, &zone_name).await).send().await;
+    let records = rig.aws.route53.list_resource_record_sets().hosted_zone_id(&zone_id).send().await;
     let names: Vec<String> = records
         .expect("records")
         .resource_record_sets()
@@ -578,8 +582,7 @@ async fn an_origin_access_control_whose_create_response_was_lost_is_adopted_and_
 #[tokio::test]
 async fn a_failed_certificate_stalls_the_site_before_any_distribution_and_is_replaced_once_deleted() {
     let mut rig = Rig::new("site-certfail").await;
-    let zone_name = format!("{}.example", unique("zone"));
-    rig.aws.route53.create_hosted_zone().name(&zone_name).caller_reference(unique("ref")).send().await.expect("zone");
+    let (zone_name, _) = rig.zone().await;
     let host = format!("www.{zone_name}");
     // ACM's answer for a certificate a CAA record forbids; moto issues every certificate.
     let failed = json!({"Certificate": {
@@ -591,9 +594,7 @@ async fn a_failed_certificate_stalls_the_site_before_any_distribution_and_is_rep
     rig.start(2);
     rig.site("caa", json!({"content": {"configMaps": [{"name": "pages"}]}, "domain": {"names": [host], "hostedZoneName": zone_name}})).await;
 
-    let status =
-        rig.until("caa", 60, |s| s.conditions.iter().any(|c| c.type_ == "Stalled" && c.status == "True")).await;
-    let stalled = status.conditions.iter().find(|c| c.type_ == "Stalled").expect("Stalled");
+    let (status, stalled) = rig.stalled("caa", 60).await;
     assert_eq!(stalled.reason, "CertificateFailed");
     assert!(
         stalled.message.contains("CAA_ERROR") && stalled.message.contains("delete-certificate"),
@@ -617,9 +618,4 @@ async fn a_failed_certificate_stalls_the_site_before_any_distribution_and_is_rep
     let replacement = ready.certificate.expect("certificate").arn;
     assert_ne!(replacement, certificate.arn, "a new certificate, not the deleted one");
     assert_eq!(rig.stage.proxy.count("RequestCertificate"), 2);
-}
-
-async fn zone_id_of(rig: &Rig, zone_name: &str) -> String {
-    let zones = rig.aws.route53.list_hosted_zones_by_name().dns_name(zone_name).send().await.expect("zones");
-    zones.hosted_zones()[0].id().trim_start_matches("/hostedzone/").to_string()
 }
