@@ -27,25 +27,6 @@ const FAILOVERS: usize = 10;
 const CRASHES: usize = 10;
 const SEED: u64 = 20261126;
 
-struct Aws {
-    rds: aws_sdk_rds::Client,
-    s3: aws_sdk_s3::Client,
-    cloudfront: aws_sdk_cloudfront::Client,
-    acm: aws_sdk_acm::Client,
-    route53: aws_sdk_route53::Client,
-}
-
-async fn aws() -> Aws {
-    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
-    Aws {
-        rds: aws_sdk_rds::Client::new(&conf),
-        s3: aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&conf).force_path_style(true).build()),
-        cloudfront: aws_sdk_cloudfront::Client::new(&conf),
-        acm: aws_sdk_acm::Client::new(&conf),
-        route53: aws_sdk_route53::Client::new(&conf),
-    }
-}
-
 /// What the emulator holds that a site may have created, keyed for counting.
 struct Holdings {
     /// Origin domain of every distribution.
@@ -58,15 +39,15 @@ struct Holdings {
     buckets: Vec<String>,
 }
 
-impl Aws {
-    async fn holdings(&self, zone_id: &str) -> Holdings {
-        let origins = listing::distribution_origins(&self.cloudfront).await;
-        let oac_names = listing::oac_names(&self.cloudfront).await;
-        let certificates = listing::certificate_domains(&self.acm).await;
-        let sets = self.route53.list_resource_record_sets().hosted_zone_id(zone_id).send().await.expect("records");
+impl Holdings {
+    async fn of(aws: &Emulator, zone_id: &str) -> Self {
+        let origins = listing::distribution_origins(&aws.cloudfront).await;
+        let oac_names = listing::oac_names(&aws.cloudfront).await;
+        let certificates = listing::certificate_domains(&aws.acm).await;
+        let sets = aws.route53.list_resource_record_sets().hosted_zone_id(zone_id).send().await.expect("records");
         let records =
             sets.resource_record_sets().iter().map(|r| format!("{} {}", r.r#type().as_str(), r.name())).collect();
-        let buckets = self.s3.list_buckets().send().await.expect("buckets");
+        let buckets = aws.s3.list_buckets().send().await.expect("buckets");
         let buckets = buckets.buckets().iter().filter_map(|b| b.name().map(str::to_string)).collect();
         Holdings { origins, oac_names, certificates, records, buckets }
     }
@@ -88,7 +69,7 @@ fn next(state: &mut u64) -> u64 {
 async fn fifty_sites_and_ten_failovers_converge_through_faults_and_ten_crashes_without_duplicates_or_orphans() {
     let faults = Faults { rate: 0.2, latency: Duration::from_millis(100), seed: SEED };
     let stage = Stage::with_faults("faults", faults).await;
-    let aws = aws().await;
+    let aws = Emulator::new().await;
 
     let mut clusters = Vec::new();
     for _ in 0..FAILOVERS {
@@ -159,7 +140,7 @@ async fn fifty_sites_and_ten_failovers_converge_through_faults_and_ten_crashes_w
 
     let requests: usize = stage.proxy.snapshot().iter().map(|(_, n)| n).sum::<usize>();
     assert!(requests > 1000, "the run made {requests} requests; faults need traffic to mean something");
-    let held = aws.holdings(&zone_id).await;
+    let held = Holdings::of(&aws, &zone_id).await;
     let mut buckets = Vec::new();
     for site in &all_sites {
         let name = site.metadata.name.clone().unwrap_or_default();
@@ -197,7 +178,7 @@ async fn fifty_sites_and_ten_failovers_converge_through_faults_and_ten_crashes_w
     })
     .await;
     assert!(gone.is_some(), "sites not cleaned up in 600 s; log:\n{}", controller.log());
-    let held = aws.holdings(&zone_id).await;
+    let held = Holdings::of(&aws, &zone_id).await;
     for (bucket, policy) in &buckets {
         let origin = format!("{bucket}.s3.us-east-1.amazonaws.com");
         assert_eq!(count(&held.origins, |o| *o == origin), 0, "{bucket}: distribution deleted");

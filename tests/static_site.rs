@@ -13,25 +13,10 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 use support::*;
 
-struct Aws {
-    s3: aws_sdk_s3::Client,
-    cloudfront: aws_sdk_cloudfront::Client,
-    route53: aws_sdk_route53::Client,
-}
-
-async fn aws() -> Aws {
-    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
-    Aws {
-        s3: aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&conf).force_path_style(true).build()),
-        cloudfront: aws_sdk_cloudfront::Client::new(&conf),
-        route53: aws_sdk_route53::Client::new(&conf),
-    }
-}
-
 struct Rig {
     sites: Api<StaticSite>,
     cms: Api<ConfigMap>,
-    aws: Aws,
+    aws: Emulator,
     stage: Stage,
     controller: Option<ControllerProcess>,
 }
@@ -42,7 +27,7 @@ impl Rig {
         Self {
             sites: Api::namespaced(stage.client.clone(), &stage.ns),
             cms: Api::namespaced(stage.client.clone(), &stage.ns),
-            aws: aws().await,
+            aws: Emulator::new().await,
             stage,
             controller: None,
         }
@@ -495,11 +480,8 @@ async fn adding_a_domain_name_reissues_the_certificate_and_updates_the_same_dist
     aliases.sort();
     assert_eq!(aliases, vec![a.clone(), b.clone()]);
     assert_eq!(config.viewer_certificate().and_then(|v| v.acm_certificate_arn()), Some(new_cert.as_str()));
-    let acm = aws_sdk_acm::Client::new(
-        &aws_config::defaults(aws_config::BehaviorVersion::latest()).region("us-east-1").load().await,
-    );
     assert!(
-        acm.describe_certificate().certificate_arn(&old_cert).send().await.is_err(),
+        rig.aws.acm.describe_certificate().certificate_arn(&old_cert).send().await.is_err(),
         "the replaced certificate is deleted"
     );
     assert_eq!(second.dns.iter().filter(|d| d.name == b).count(), 2, "A and AAAA for the new name: {:?}", second.dns);
@@ -610,9 +592,7 @@ async fn a_failed_certificate_stalls_the_site_before_any_distribution_and_is_rep
     assert_eq!(rig.stage.proxy.count("RequestCertificate"), 1, "one request while the failed one exists");
 
     // The cause fixed, the user deletes the certificate as the message says: a new one is requested.
-    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest()).region("us-east-1").load().await;
-    let acm = aws_sdk_acm::Client::new(&conf);
-    acm.delete_certificate().certificate_arn(&certificate.arn).send().await.expect("deleted");
+    rig.aws.acm.delete_certificate().certificate_arn(&certificate.arn).send().await.expect("deleted");
     rig.stage.proxy.allow("DescribeCertificate");
     let ready = rig.ready("caa", 120).await;
     let replacement = ready.certificate.expect("certificate").arn;

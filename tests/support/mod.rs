@@ -19,6 +19,31 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::Client;
 use kube::api::{Api, PostParams};
 
+/// SDK clients for the emulator (`AWS_ENDPOINT_URL`), to arrange and inspect
+/// what it holds. ACM in us-east-1, where CloudFront's certificates live.
+pub struct Emulator {
+    pub rds: aws_sdk_rds::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub cloudfront: aws_sdk_cloudfront::Client,
+    pub acm: aws_sdk_acm::Client,
+    pub route53: aws_sdk_route53::Client,
+}
+
+impl Emulator {
+    pub async fn new() -> Self {
+        let conf = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+        let s3 = aws_sdk_s3::config::Builder::from(&conf).force_path_style(true).build();
+        let acm = aws_sdk_acm::config::Builder::from(&conf).region(aws_config::Region::new("us-east-1")).build();
+        Self {
+            rds: aws_sdk_rds::Client::new(&conf),
+            s3: aws_sdk_s3::Client::from_conf(s3),
+            cloudfront: aws_sdk_cloudfront::Client::new(&conf),
+            acm: aws_sdk_acm::Client::from_conf(acm),
+            route53: aws_sdk_route53::Client::new(&conf),
+        }
+    }
+}
+
 /// Fails with a clear message when the test environment is not running.
 pub fn require_env() {
     for var in ["KUBECONFIG", "AWS_ENDPOINT_URL"] {
