@@ -114,7 +114,7 @@ async fn fails_over_to_the_tier_0_reader_and_records_the_swap() {
     assert_eq!(plan.reason, "lowest promotion tier (tier-0)");
     let ranked: Vec<_> = plan.candidates.iter().map(|c| c.instance.clone()).collect();
     assert_eq!(ranked, vec![r0.clone(), r2.clone()]);
-    let roles: Vec<_> = status.members.iter().map(|m| (m.instance.clone(), m.role.clone())).collect();
+    let roles: Vec<_> = status.members.iter().map(|m| (m.instance.clone(), m.role.to_string())).collect();
     assert_eq!(roles[0], (r0.clone(), "writer".to_string()));
     assert!(roles.contains(&(w1.clone(), "reader".to_string())));
     assert!(condition_true(&status, "Ready") && condition_true(&status, "WriterSwapped"));

@@ -66,6 +66,7 @@ fn next(state: &mut u64) -> u64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::too_many_lines, reason = "one scenario, read top to bottom")]
 async fn fifty_sites_and_ten_failovers_converge_through_faults_and_ten_crashes_without_duplicates_or_orphans() {
     let faults = Faults { rate: 0.2, latency: Duration::from_millis(100), seed: SEED };
     let stage = Stage::with_faults("faults", faults).await;

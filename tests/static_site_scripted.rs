@@ -13,9 +13,11 @@ use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_types::body::SdkBody;
 use awsops::aws::AwsErrorKind;
+use awsops::aws::cloudfront::DistributionState;
 use awsops::aws::cloudfront::{Cdn, SdkCdn};
 use awsops::aws::route53::{Dns, SdkDns};
-use awsops::static_site::plan;
+use awsops::static_site::plan::summary::finished;
+use awsops::static_site::plan::teardown::{DistributionTeardown, distribution_teardown};
 
 fn interceptor(rules: &[&Rule]) -> MockResponseInterceptor {
     let mut i = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
@@ -119,10 +121,10 @@ async fn a_stale_etag_is_read_again_and_the_update_retried() {
     wanted.viewer_protocol_policy = "redirect-to-https".into();
     let updated = cdn.update("E1", &wanted).await.expect("the retry succeeds");
     assert_eq!((stale.num_calls(), fresh.num_calls(), reads.num_calls()), (1, 1, 2));
-    assert_eq!(updated.status, "InProgress");
+    assert_eq!(updated.status.as_str(), "InProgress");
     assert!(!updated.settings.enabled);
     // An update still deploying is not Ready.
-    assert!(!plan::finished(&updated.status, &[]));
+    assert!(!finished(&updated.status, &[]));
 }
 
 #[tokio::test]
@@ -140,11 +142,9 @@ async fn deleting_a_distribution_that_is_not_disabled_is_a_conflict_to_wait_out(
     assert_eq!(err.kind, AwsErrorKind::Conflict);
     assert_eq!(err.code, "DistributionNotDisabled");
     // What cleanup does instead: disable, then wait for the deployment, then delete.
-    assert_eq!(plan::distribution_teardown(Some(true), Some("Deployed")), plan::DistributionTeardown::Disable);
-    assert_eq!(
-        plan::distribution_teardown(Some(false), Some("InProgress")),
-        plan::DistributionTeardown::WaitForDeployment
-    );
+    let (deployed, in_progress) = (DistributionState::Deployed, DistributionState::InProgress);
+    assert_eq!(distribution_teardown(Some(true), Some(&deployed)), DistributionTeardown::Disable);
+    assert_eq!(distribution_teardown(Some(false), Some(&in_progress)), DistributionTeardown::WaitForDeployment);
 }
 
 #[tokio::test]
@@ -178,8 +178,8 @@ async fn a_pending_route53_change_keeps_the_site_deploying_until_insync() {
         .build();
     let dns = dns(&[&change]);
     let first = dns.change_status("C1").await.expect("status");
-    assert_eq!(first, "PENDING");
-    assert!(!plan::finished("Deployed", &[first.as_str()]));
+    assert_eq!(first.as_str(), "PENDING");
+    assert!(!finished(&DistributionState::Deployed, &[first]));
     let second = dns.change_status("C1").await.expect("status");
-    assert!(plan::finished("Deployed", &[second.as_str()]));
+    assert!(finished(&DistributionState::Deployed, &[second]));
 }

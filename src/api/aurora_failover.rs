@@ -213,9 +213,27 @@ pub struct Candidate {
 pub struct MemberStatus {
     pub instance: String,
     /// `writer` or `reader`.
-    pub role: String,
+    pub role: MemberRole,
     pub promotion_tier: i32,
     pub status: String,
+}
+
+/// A cluster member's role (the writer sorts first).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MemberRole {
+    Writer,
+    #[default]
+    Reader,
+}
+
+impl std::fmt::Display for MemberRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Writer => "writer",
+            Self::Reader => "reader",
+        })
+    }
 }
 
 #[cfg(test)]

@@ -20,18 +20,125 @@ pub const DISTRIBUTION_DEPLOYED: &str = "DistributionDeployed";
 pub const CONTENT_SYNCED: &str = "ContentSynced";
 pub const DNS_READY: &str = "DnsReady";
 
-/// Reasons shared by both kinds.
-pub mod reason {
-    pub const INVALID_SPEC: &str = "InvalidSpec";
-    pub const IMMUTABLE_FIELD: &str = "ImmutableField";
-    pub const ACCESS_DENIED: &str = "AccessDenied";
-    pub const PROGRESSING: &str = "Progressing";
-    pub const PENDING: &str = "Pending";
-    pub const SUCCEEDED: &str = "Succeeded";
-    pub const RECONCILED: &str = "Reconciled";
-    pub const AS_EXPECTED: &str = "AsExpected";
-    pub const AWS_ERROR: &str = "AwsError";
-    pub const NOT_STARTED: &str = "NotStarted";
+/// Declares [`Reason`]: each variant's name is the reason string itself.
+macro_rules! reasons {
+    ($($(#[$doc:meta])* $name:ident,)*) => {
+        /// Every condition reason either kind writes: the one vocabulary that
+        /// status, events and GitOps health checks read. PascalCase, stable.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum Reason {
+            $($(#[$doc])* $name,)*
+        }
+
+        impl Reason {
+            pub const ALL: &[Reason] = &[$(Self::$name,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$name => stringify!($name),)*
+                }
+            }
+        }
+    };
+}
+
+reasons! {
+    // Both kinds.
+    /// The condition is in its expected (non-abnormal) state.
+    AsExpected,
+    /// The spec breaks a rule the schema could not check.
+    InvalidSpec,
+    /// A field that is immutable once set was changed.
+    ImmutableField,
+    /// AWS refused the controller's credentials for an action.
+    AccessDenied,
+
+    // AuroraFailover.
+    ClusterNotFound,
+    UnsupportedEngine,
+    ClusterNotAvailable,
+    NoWriter,
+    SingleInstanceCluster,
+    NoAvailableReader,
+    TargetNotInCluster,
+    TargetIsWriter,
+    TargetNotAvailable,
+    WriterMismatch,
+    /// Another AuroraFailover holds the cluster.
+    WaitingForOtherFailover,
+    Planned,
+    FailingOver,
+    Succeeded,
+    Timeout,
+    WriterElsewhere,
+    ClusterGone,
+    FailoverRejected,
+
+    // StaticSite.
+    Provisioning,
+    BucketNotOwned,
+    HostedZoneNotFound,
+    NamesOutsideZone,
+    CertificateNotFound,
+    CertificateNotUsable,
+    CertificateFailed,
+    ConfigMapNotFound,
+    ContentTooLarge,
+    RecordOwnedElsewhere,
+    AliasInUse,
+    WaitingForCertificate,
+    Deploying,
+    Ready,
+    Deleting,
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A condition's reason as the API server holds it, against the vocabulary.
+impl PartialEq<Reason> for String {
+    fn eq(&self, other: &Reason) -> bool {
+        self == other.as_str()
+    }
+}
+
+/// What a stall found before any AWS write says at the end of its message.
+pub const NOTHING_CHANGED: &str = "Nothing was changed in AWS.";
+
+/// Why an object cannot make progress without a spec change or outside help:
+/// `Stalled=True` with this reason and a message that says what to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stall {
+    pub reason: Reason,
+    pub message: String,
+}
+
+impl Stall {
+    pub fn new(reason: Reason, message: impl Into<String>) -> Self {
+        Self { reason, message: message.into() }
+    }
+
+    /// AWS refused the controller's credentials.
+    pub fn access_denied(error: &impl std::fmt::Display) -> Self {
+        Self::new(
+            Reason::AccessDenied,
+            format!("{error}. Grant the controller's role this action (see docs/iam-policy.json)"),
+        )
+    }
+
+    /// The same stall, found before anything was changed in AWS: the message says so.
+    #[must_use]
+    pub fn untouched(self) -> Self {
+        Self { message: format!("{}. {NOTHING_CHANGED}", self.message), ..self }
+    }
+
+    /// The three kstatus conditions for this stall.
+    pub fn conditions(&self) -> Vec<Desired> {
+        summary(Summary::Stalled, self.reason, self.message.clone())
+    }
 }
 
 /// A condition as a reconciler wants it; turned into a `Condition` by [`merge`].
@@ -39,12 +146,12 @@ pub mod reason {
 pub struct Desired {
     pub type_: &'static str,
     pub status: bool,
-    pub reason: &'static str,
+    pub reason: Reason,
     pub message: String,
 }
 
 impl Desired {
-    pub fn new(type_: &'static str, status: bool, reason: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(type_: &'static str, status: bool, reason: Reason, message: impl Into<String>) -> Self {
         Self { type_, status, reason, message: message.into() }
     }
 }
@@ -62,11 +169,11 @@ pub fn merge(previous: &[Condition], desired: &[Desired], generation: Option<i64
         };
         // Never empty: a 1.20 API server's server-side apply turns "" into null
         // and then refuses it as not a string.
-        let message = if d.message.is_empty() { d.reason.to_string() } else { d.message.clone() };
+        let message = if d.message.is_empty() { d.reason.as_str().to_string() } else { d.message.clone() };
         let next = Condition {
             type_: d.type_.to_string(),
             status,
-            reason: d.reason.to_string(),
+            reason: d.reason.as_str().to_string(),
             message,
             observed_generation: generation,
             last_transition_time,
@@ -90,26 +197,26 @@ pub fn current_summary(conditions: &[Condition]) -> Option<&Condition> {
 }
 
 /// The three kstatus conditions for a summary state.
-pub fn summary(state: Summary, reason: &'static str, message: impl Into<String>) -> Vec<Desired> {
+pub fn summary(state: Summary, reason: Reason, message: impl Into<String>) -> Vec<Desired> {
     let message = message.into();
     let (ready, reconciling, stalled) = match state {
         Summary::Ready => (true, false, false),
         Summary::Reconciling => (false, true, false),
         Summary::Stalled => (false, false, true),
     };
-    let pick = |on: bool, active: &'static str| if on { reason } else { active };
+    let pick = |on: bool, active: Reason| if on { reason } else { active };
     vec![
         Desired::new(READY, ready, pick(ready, reason), message.clone()),
         Desired::new(
             RECONCILING,
             reconciling,
-            pick(reconciling, reason::AS_EXPECTED),
+            pick(reconciling, Reason::AsExpected),
             if reconciling { message.clone() } else { String::new() },
         ),
         Desired::new(
             STALLED,
             stalled,
-            pick(stalled, reason::AS_EXPECTED),
+            pick(stalled, Reason::AsExpected),
             if stalled { message } else { String::new() },
         ),
     ]
@@ -133,20 +240,20 @@ mod tests {
 
     #[test]
     fn merge_keeps_the_transition_time_when_status_is_unchanged() {
-        let first = merge(&[], &[Desired::new(READY, false, "Pending", "a")], Some(1), ts(10));
-        let second = merge(&first, &[Desired::new(READY, false, "Other", "b")], Some(2), ts(20));
+        let first = merge(&[], &[Desired::new(READY, false, Reason::Provisioning, "a")], Some(1), ts(10));
+        let second = merge(&first, &[Desired::new(READY, false, Reason::Deploying, "b")], Some(2), ts(20));
         assert_eq!(second[0].last_transition_time, Time(ts(10)));
-        assert_eq!(second[0].reason, "Other");
+        assert_eq!(second[0].reason, "Deploying");
         assert_eq!(second[0].observed_generation, Some(2));
-        let third = merge(&second, &[Desired::new(READY, true, "Done", "")], Some(2), ts(30));
+        let third = merge(&second, &[Desired::new(READY, true, Reason::Ready, "")], Some(2), ts(30));
         assert_eq!(third[0].last_transition_time, Time(ts(30)));
         assert_eq!(third[0].status, "True");
     }
 
     #[test]
     fn merge_keeps_conditions_it_was_not_given() {
-        let first = merge(&[], &[Desired::new(PLANNED, true, "Planned", "")], Some(1), ts(1));
-        let second = merge(&first, &[Desired::new(READY, false, "Pending", "")], Some(1), ts(2));
+        let first = merge(&[], &[Desired::new(PLANNED, true, Reason::Planned, "")], Some(1), ts(1));
+        let second = merge(&first, &[Desired::new(READY, false, Reason::Provisioning, "")], Some(1), ts(2));
         assert_eq!(second.len(), 2);
         assert!(is_true(&second, PLANNED));
         assert!(!is_true(&second, READY));
@@ -155,10 +262,31 @@ mod tests {
     #[test]
     fn summary_sets_exactly_one_of_the_three_kstatus_conditions() {
         for (state, on) in [(Summary::Ready, READY), (Summary::Reconciling, RECONCILING), (Summary::Stalled, STALLED)] {
-            let conds = merge(&[], &summary(state, "Why", "msg"), Some(1), ts(1));
+            let conds = merge(&[], &summary(state, Reason::Timeout, "msg"), Some(1), ts(1));
             let trues: Vec<_> = conds.iter().filter(|c| c.status == "True").map(|c| c.type_.as_str()).collect();
             assert_eq!(trues, vec![on]);
-            assert_eq!(conds.iter().find(|c| c.type_ == on).map(|c| c.reason.as_str()), Some("Why"));
+            assert_eq!(conds.iter().find(|c| c.type_ == on).map(|c| c.reason.as_str()), Some("Timeout"));
         }
+    }
+
+    #[test]
+    fn every_reason_is_a_distinct_pascal_case_word() {
+        let names: std::collections::BTreeSet<&str> = Reason::ALL.iter().map(|r| r.as_str()).collect();
+        assert_eq!(names.len(), Reason::ALL.len());
+        for name in names {
+            assert!(name.starts_with(|c: char| c.is_ascii_uppercase()), "{name}");
+            assert!(name.chars().all(|c| c.is_ascii_alphanumeric()), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_stall_found_before_any_change_says_nothing_was_changed() {
+        let stall = Stall::new(Reason::InvalidSpec, "spec.x is wrong").untouched();
+        assert_eq!(stall.message, "spec.x is wrong. Nothing was changed in AWS.");
+        let denied = Stall::access_denied(&"Op: AccessDenied");
+        assert_eq!(denied.reason, Reason::AccessDenied);
+        assert!(denied.message.contains("docs/iam-policy.json"));
+        let stalled = merge(&[], &denied.conditions(), Some(1), ts(1));
+        assert!(is_true(&stalled, STALLED));
     }
 }

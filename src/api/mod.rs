@@ -23,6 +23,58 @@ pub const FIELD_MANAGER: &str = "awsops";
 pub const TAG_OWNER: &str = "awsops.dev/owner";
 pub const TAG_UID: &str = "awsops.dev/uid";
 
+/// The kinds this controller manages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    AuroraFailover,
+    StaticSite,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AuroraFailover => "AuroraFailover",
+            Self::StaticSite => "StaticSite",
+        }
+    }
+
+    /// The kind a reference names, if it is one of ours.
+    pub fn of_reference(reference: &k8s_openapi::api::core::v1::ObjectReference) -> Option<Self> {
+        reference.kind.as_deref().and_then(|k| k.parse().ok())
+    }
+}
+
+/// The [`Kind`] of each custom resource type.
+pub trait OfKind {
+    const KIND: Kind;
+}
+
+impl OfKind for AuroraFailover {
+    const KIND: Kind = Kind::AuroraFailover;
+}
+
+impl OfKind for StaticSite {
+    const KIND: Kind = Kind::StaticSite;
+}
+
+impl std::str::FromStr for Kind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "AuroraFailover" => Ok(Self::AuroraFailover),
+            "StaticSite" => Ok(Self::StaticSite),
+            other => Err(format!("not a kind of awsops: {other:?}")),
+        }
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Both CRDs, ready for any API server from 1.20 on.
 pub fn crds() -> Vec<CustomResourceDefinition> {
     [AuroraFailover::crd(), StaticSite::crd()]

@@ -7,13 +7,20 @@ use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 
 use super::plan::{self, Action, Decision};
+use super::shared::Failovers;
 use crate::api::aurora_failover::{AuroraFailover, AuroraFailoverStatus};
 use crate::aws::AwsErrorKind;
 use crate::aws::rds::Rds;
-use crate::controller::{Context, Error, status};
+use crate::core::{Context, Error, status};
 use crate::failpoint::crash_point;
 
-pub async fn act(rds: &dyn Rds, failover: &AuroraFailover, decision: Decision, ctx: &Context) -> Result<(), Error> {
+pub async fn act(
+    rds: &dyn Rds,
+    failover: &AuroraFailover,
+    decision: Decision,
+    ctx: &Context,
+    shared: &Failovers,
+) -> Result<(), Error> {
     let generation = failover.metadata.generation;
     if matches!(decision.action, Action::Failover { .. }) {
         crash_point("aurora-before-intent");
@@ -22,7 +29,7 @@ pub async fn act(rds: &dyn Rds, failover: &AuroraFailover, decision: Decision, c
     match decision.action {
         Action::None => {}
         Action::Poll => {
-            mirror_rds_events(rds, failover, &decision.status, ctx).await;
+            mirror_rds_events(rds, failover, &decision.status, ctx, shared).await;
             crash_point("aurora-while-waiting");
         }
         Action::Failover { target } => {
@@ -71,10 +78,16 @@ async fn write_after(
 }
 
 /// RDS cluster events since the intent, each published once as a Kubernetes Event.
-async fn mirror_rds_events(rds: &dyn Rds, failover: &AuroraFailover, status: &AuroraFailoverStatus, ctx: &Context) {
+async fn mirror_rds_events(
+    rds: &dyn Rds,
+    failover: &AuroraFailover,
+    status: &AuroraFailoverStatus,
+    ctx: &Context,
+    shared: &Failovers,
+) {
     let Some(started) = &status.started_at else { return };
     let uid = failover.uid().unwrap_or_default();
-    let since = ctx.rds_events_seen.lock().ok().and_then(|seen| seen.get(&uid).copied()).unwrap_or(started.0);
+    let since = shared.events_seen(&uid).unwrap_or(started.0);
     let events = match rds.cluster_events(&failover.spec.cluster_identifier, since).await {
         Ok(events) => events,
         Err(e) => return tracing::debug!(error = %e, "could not read RDS events"),
@@ -82,7 +95,7 @@ async fn mirror_rds_events(rds: &dyn Rds, failover: &AuroraFailover, status: &Au
     for event in events.iter().filter(|e| e.time > since || (e.time == since && since == started.0)) {
         ctx.events.normal(failover, "RdsEvent", "FailOver", event.message.clone()).await;
     }
-    if let (Some(last), Ok(mut seen)) = (events.last(), ctx.rds_events_seen.lock()) {
-        seen.insert(uid, last.time);
+    if let Some(last) = events.last() {
+        shared.mark_events_seen(&uid, last.time);
     }
 }

@@ -9,7 +9,7 @@ use super::plan::Observed;
 use crate::api::aurora_failover::{AuroraFailover, FailoverPhase};
 use crate::aws::AwsError;
 use crate::aws::rds::Rds;
-use crate::controller::{Context, Error};
+use crate::core::{Context, Error};
 
 /// Identifies a cluster across objects: same region, same credentials
 /// (account), same identifier.

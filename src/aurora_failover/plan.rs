@@ -9,13 +9,11 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 
 use crate::api::aurora_failover::{
-    AuroraFailoverSpec, AuroraFailoverStatus, Candidate, FailoverPhase, FailoverPlan, MemberStatus,
+    AuroraFailoverSpec, AuroraFailoverStatus, Candidate, FailoverPhase, FailoverPlan, MemberRole, MemberStatus,
 };
-use crate::api::conditions::{self, Desired, Summary, reason};
+use crate::api::conditions::{self, Desired, Reason, Stall, Summary};
 use crate::aws::rds::{DbCluster, DbMember};
 
-/// RDS status strings the logic waits on.
-pub const AVAILABLE: &str = "available";
 /// Engines of the Aurora MySQL family (`aurora` is Aurora MySQL 1).
 pub const AURORA_MYSQL_ENGINES: &[&str] = &["aurora-mysql", "aurora"];
 
@@ -27,28 +25,6 @@ pub const FIRST_POLL: Duration = Duration::from_millis(100);
 /// How often to re-check a failed precondition or wait for another failover.
 pub const RECHECK: Duration = Duration::from_secs(30);
 pub const WAIT_TURN: Duration = Duration::from_secs(5);
-
-/// Reasons specific to AuroraFailover.
-pub mod why {
-    pub const CLUSTER_NOT_FOUND: &str = "ClusterNotFound";
-    pub const UNSUPPORTED_ENGINE: &str = "UnsupportedEngine";
-    pub const CLUSTER_NOT_AVAILABLE: &str = "ClusterNotAvailable";
-    pub const NO_WRITER: &str = "NoWriter";
-    pub const SINGLE_INSTANCE_CLUSTER: &str = "SingleInstanceCluster";
-    pub const NO_AVAILABLE_READER: &str = "NoAvailableReader";
-    pub const TARGET_NOT_IN_CLUSTER: &str = "TargetNotInCluster";
-    pub const TARGET_IS_WRITER: &str = "TargetIsWriter";
-    pub const TARGET_NOT_AVAILABLE: &str = "TargetNotAvailable";
-    pub const WRITER_MISMATCH: &str = "WriterMismatch";
-    pub const WAITING_FOR_CLUSTER: &str = "WaitingForOtherFailover";
-    pub const PLANNED: &str = "Planned";
-    pub const FAILING_OVER: &str = "FailingOver";
-    pub const SUCCEEDED: &str = "Succeeded";
-    pub const TIMEOUT: &str = "Timeout";
-    pub const WRITER_ELSEWHERE: &str = "WriterElsewhere";
-    pub const CLUSTER_GONE: &str = "ClusterGone";
-    pub const FAILOVER_REJECTED: &str = "FailoverRejected";
-}
 
 /// What the controller may do with an object before looking at AWS.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -113,15 +89,15 @@ pub fn refuse(
     generation: Option<i64>,
     now: Timestamp,
 ) -> AuroraFailoverStatus {
-    let (why, message) = match preflight {
-        Preflight::Invalid(message) => (reason::INVALID_SPEC, format!("{message}. Nothing was changed in AWS.")),
-        Preflight::SpecChanged => (
-            reason::IMMUTABLE_FIELD,
-            "spec changed after creation; an AuroraFailover is immutable: restore the spec, and create a new object for a new failover".to_string(),
+    let stall = match preflight {
+        Preflight::Invalid(message) => Stall::new(Reason::InvalidSpec, message).untouched(),
+        Preflight::SpecChanged => Stall::new(
+            Reason::ImmutableField,
+            "spec changed after creation; an AuroraFailover is immutable: restore the spec, and create a new object for a new failover",
         ),
         Preflight::Finished | Preflight::Proceed => return current.clone(),
     };
-    with(current, generation, now, conditions::summary(Summary::Stalled, why, message), |s| {
+    with(current, generation, now, stall.conditions(), |s| {
         s.phase = Some(s.phase.unwrap_or(FailoverPhase::Pending));
     })
 }
@@ -133,10 +109,7 @@ pub fn access_denied(
     now: Timestamp,
     error: &str,
 ) -> AuroraFailoverStatus {
-    let message = format!(
-        "{error}. Grant the controller's role this action (see docs/iam-policy.json). Nothing was changed in AWS."
-    );
-    with(current, generation, now, conditions::summary(Summary::Stalled, reason::ACCESS_DENIED, message), |s| {
+    with(current, generation, now, Stall::access_denied(&error).untouched().conditions(), |s| {
         if s.phase != Some(FailoverPhase::FailingOver) || s.requested_at.is_none() {
             s.phase = Some(FailoverPhase::Pending);
             s.previous_writer = None;
@@ -153,7 +126,7 @@ pub fn rejected(
     error: &str,
 ) -> AuroraFailoverStatus {
     let message = format!("RDS refused the failover: {error}. The writer did not change.");
-    with(current, generation, now, failed(why::FAILOVER_REJECTED, &message), |s| {
+    with(current, generation, now, failed(Reason::FailoverRejected, &message), |s| {
         s.phase = Some(FailoverPhase::Failed);
         s.completed_at = Some(Time(now));
     })
@@ -180,116 +153,34 @@ fn plan_start(
     generation: Option<i64>,
     now: Timestamp,
 ) -> Decision {
-    let cluster_id = &spec.cluster_identifier;
     let Some(c) = &observed.cluster else {
-        return stall(
-            current,
-            None,
-            generation,
-            now,
-            why::CLUSTER_NOT_FOUND,
-            format!(
-                "DB cluster {cluster_id:?} does not exist in this region and account: check spec.clusterIdentifier, spec.region and spec.roleArn"
-            ),
+        let message = format!(
+            "DB cluster {:?} does not exist in this region and account: check spec.clusterIdentifier, spec.region and spec.roleArn",
+            spec.cluster_identifier
         );
+        return stall(current, None, generation, now, Stall::new(Reason::ClusterNotFound, message));
     };
-    let cluster = Some(c);
-    if !AURORA_MYSQL_ENGINES.contains(&c.engine.as_str()) {
-        return stall(
-            current,
-            cluster,
-            generation,
-            now,
-            why::UNSUPPORTED_ENGINE,
-            format!(
-                "DB cluster {cluster_id:?} runs engine {:?}; AuroraFailover supports Aurora MySQL (aurora-mysql) only",
-                c.engine
-            ),
-        );
-    }
-    if c.status != AVAILABLE {
-        return stall(
-            current,
-            cluster,
-            generation,
-            now,
-            why::CLUSTER_NOT_AVAILABLE,
-            format!(
-                "DB cluster {cluster_id:?} is {:?}, not available; the failover starts once it is available",
-                c.status
-            ),
-        );
-    }
-    let Some(writer) = c.members.iter().find(|m| m.is_writer) else {
-        return stall(
-            current,
-            cluster,
-            generation,
-            now,
-            why::NO_WRITER,
-            format!("DB cluster {cluster_id:?} has no writer instance"),
-        );
+    let (writer, plan) = match preconditions(spec, c) {
+        Ok(found) => found,
+        Err(refused) => return stall(current, Some(c), generation, now, refused),
     };
-    if c.members.len() < 2 {
-        return stall(
-            current,
-            cluster,
-            generation,
-            now,
-            why::SINGLE_INSTANCE_CLUSTER,
-            format!(
-                "DB cluster {cluster_id:?} has only the writer {:?}: add a reader (Aurora replica) to fail over to",
-                writer.instance
-            ),
-        );
-    }
-    if let Some(expected) = &spec.expected_writer
-        && !expected.eq_ignore_ascii_case(&writer.instance)
-    {
-        return stall(
-            current,
-            cluster,
-            generation,
-            now,
-            why::WRITER_MISMATCH,
-            format!(
-                "the writer of {cluster_id:?} is {:?}, not spec.expectedWriter {expected:?}: someone else may have failed it over already",
-                writer.instance
-            ),
-        );
-    }
-    let candidates = rank(&c.members);
-    let (target, why_target) = match choose(spec, writer, &c.members, &candidates) {
-        Ok(choice) => choice,
-        Err((why, message)) => return stall(current, cluster, generation, now, why, message),
-    };
-    let plan = FailoverPlan {
-        current_writer: writer.instance.clone(),
-        target: target.clone(),
-        reason: why_target,
-        candidates: candidates.iter().map(|m| candidate(m)).collect(),
-    };
+    let target = plan.target.clone();
     let promote = format!("promote {target:?} ({}); writer {:?} becomes a reader", plan.reason, writer.instance);
-
     if let Some(holder) = &observed.holder {
         let message = format!(
-            "AuroraFailover {holder} is failing over {cluster_id:?}; this one re-checks its preconditions when it finishes"
+            "AuroraFailover {holder} is failing over {:?}; this one re-checks its preconditions when it finishes",
+            spec.cluster_identifier
         );
-        let next = with(
-            current,
-            generation,
-            now,
-            conditions::summary(Summary::Reconciling, why::WAITING_FOR_CLUSTER, message),
-            |s| {
-                s.phase = Some(FailoverPhase::Pending);
-                s.members = members(c);
-            },
-        );
+        let waiting = conditions::summary(Summary::Reconciling, Reason::WaitingForOtherFailover, message);
+        let next = with(current, generation, now, waiting, |s| {
+            s.phase = Some(FailoverPhase::Pending);
+            s.members = members(c);
+        });
         return Decision { status: next, action: Action::None, requeue: WAIT_TURN };
     }
     if spec.dry_run {
-        let mut desired = conditions::summary(Summary::Ready, why::PLANNED, format!("dry run: would {promote}"));
-        desired.push(Desired::new(conditions::PLANNED, true, why::PLANNED, plan.reason.clone()));
+        let mut desired = conditions::summary(Summary::Ready, Reason::Planned, format!("dry run: would {promote}"));
+        desired.push(Desired::new(conditions::PLANNED, true, Reason::Planned, plan.reason.clone()));
         let next = with(current, generation, now, desired, |s| {
             s.phase = Some(FailoverPhase::Planned);
             s.plan = Some(plan.clone());
@@ -297,12 +188,13 @@ fn plan_start(
         });
         return Decision { status: next, action: Action::None, requeue: Duration::ZERO };
     }
-    let mut desired = conditions::summary(Summary::Reconciling, why::FAILING_OVER, format!("failing over: {promote}"));
-    desired.push(Desired::new(conditions::PLANNED, true, why::PLANNED, plan.reason.clone()));
+    let mut desired =
+        conditions::summary(Summary::Reconciling, Reason::FailingOver, format!("failing over: {promote}"));
+    desired.push(Desired::new(conditions::PLANNED, true, Reason::Planned, plan.reason.clone()));
     desired.push(Desired::new(
         conditions::WRITER_SWAPPED,
         false,
-        why::FAILING_OVER,
+        Reason::FailingOver,
         format!("waiting for {target:?} to become the writer"),
     ));
     let next = with(current, generation, now, desired, |s| {
@@ -314,6 +206,53 @@ fn plan_start(
         s.members = members(c);
     });
     Decision { status: next, action: Action::Failover { target }, requeue: FIRST_POLL }
+}
+
+/// The writer and the plan for an existing cluster, or the precondition it fails.
+fn preconditions<'c>(spec: &AuroraFailoverSpec, c: &'c DbCluster) -> Result<(&'c DbMember, FailoverPlan), Stall> {
+    let cluster_id = &spec.cluster_identifier;
+    if !AURORA_MYSQL_ENGINES.contains(&c.engine.as_str()) {
+        let message = format!(
+            "DB cluster {cluster_id:?} runs engine {:?}; AuroraFailover supports Aurora MySQL (aurora-mysql) only",
+            c.engine
+        );
+        return Err(Stall::new(Reason::UnsupportedEngine, message));
+    }
+    if !c.status.is_available() {
+        let message = format!(
+            "DB cluster {cluster_id:?} is {:?}, not available; the failover starts once it is available",
+            c.status.as_str()
+        );
+        return Err(Stall::new(Reason::ClusterNotAvailable, message));
+    }
+    let Some(writer) = c.members.iter().find(|m| m.is_writer) else {
+        return Err(Stall::new(Reason::NoWriter, format!("DB cluster {cluster_id:?} has no writer instance")));
+    };
+    if c.members.len() < 2 {
+        let message = format!(
+            "DB cluster {cluster_id:?} has only the writer {:?}: add a reader (Aurora replica) to fail over to",
+            writer.instance
+        );
+        return Err(Stall::new(Reason::SingleInstanceCluster, message));
+    }
+    if let Some(expected) = &spec.expected_writer
+        && !expected.eq_ignore_ascii_case(&writer.instance)
+    {
+        let message = format!(
+            "the writer of {cluster_id:?} is {:?}, not spec.expectedWriter {expected:?}: someone else may have failed it over already",
+            writer.instance
+        );
+        return Err(Stall::new(Reason::WriterMismatch, message));
+    }
+    let candidates = rank(&c.members);
+    let (target, reason) = choose(spec, writer, &c.members, &candidates)?;
+    let plan = FailoverPlan {
+        current_writer: writer.instance.clone(),
+        target,
+        reason,
+        candidates: candidates.iter().map(|m| candidate(m)).collect(),
+    };
+    Ok((writer, plan))
 }
 
 /// How long to wait before the next look, `since` the failover started:
@@ -328,11 +267,11 @@ fn choose(
     writer: &DbMember,
     all: &[DbMember],
     ranked: &[&DbMember],
-) -> Result<(String, String), (&'static str, String)> {
+) -> Result<(String, String), Stall> {
     if let Some(wanted) = &spec.target_instance {
         let Some(member) = all.iter().find(|m| m.instance.eq_ignore_ascii_case(wanted)) else {
-            return Err((
-                why::TARGET_NOT_IN_CLUSTER,
+            return Err(Stall::new(
+                Reason::TargetNotInCluster,
                 format!(
                     "spec.targetInstance {wanted:?} is not a member of cluster {:?}; members: {}",
                     spec.cluster_identifier,
@@ -341,26 +280,26 @@ fn choose(
             ));
         };
         if member.instance == writer.instance {
-            return Err((
-                why::TARGET_IS_WRITER,
+            return Err(Stall::new(
+                Reason::TargetIsWriter,
                 format!("spec.targetInstance {wanted:?} is already the writer: nothing to fail over"),
             ));
         }
-        if member.status != AVAILABLE {
-            return Err((
-                why::TARGET_NOT_AVAILABLE,
+        if !member.status.is_available() {
+            return Err(Stall::new(
+                Reason::TargetNotAvailable,
                 format!(
                     "spec.targetInstance {wanted:?} is {:?}, not available; the failover starts once it is available",
-                    member.status
+                    member.status.as_str()
                 ),
             ));
         }
         return Ok((member.instance.clone(), "requested in spec.targetInstance".into()));
     }
-    let available: Vec<&&DbMember> = ranked.iter().filter(|m| m.status == AVAILABLE).collect();
+    let available: Vec<&&DbMember> = ranked.iter().filter(|m| m.status.is_available()).collect();
     let Some(best) = available.first() else {
-        return Err((
-            why::NO_AVAILABLE_READER,
+        return Err(Stall::new(
+            Reason::NoAvailableReader,
             format!(
                 "no reader of cluster {:?} is available ({}); the failover starts once one is",
                 spec.cluster_identifier,
@@ -391,7 +330,7 @@ fn plan_wait(
     let previous = current.previous_writer.clone().unwrap_or_default();
     let Some(c) = &observed.cluster else {
         let message = format!("DB cluster {:?} disappeared during the failover", spec.cluster_identifier);
-        return finish_failed(current, generation, now, why::CLUSTER_GONE, message);
+        return finish_failed(current, generation, now, Reason::ClusterGone, message);
     };
     let writer = c.members.iter().find(|m| m.is_writer).map(|m| m.instance.clone()).unwrap_or_default();
     let mut requested_at = current.requested_at.clone();
@@ -401,13 +340,13 @@ fn plan_wait(
     }
     let since = requested_at.as_ref().or(current.started_at.as_ref()).map(|t| t.0).unwrap_or(now);
     let elapsed = now.duration_since(since).as_secs();
-    let all_available = c.status == AVAILABLE && c.members.iter().all(|m| m.status == AVAILABLE);
+    let all_available = c.status.is_available() && c.members.iter().all(|m| m.status.is_available());
 
     if writer == target && all_available {
         let duration = requested_at.as_ref().map(|t| now.duration_since(t.0).as_secs().max(0));
         let message = format!("{target:?} is the writer; {previous:?} is a reader");
-        let mut desired = conditions::summary(Summary::Ready, why::SUCCEEDED, message.clone());
-        desired.push(Desired::new(conditions::WRITER_SWAPPED, true, why::SUCCEEDED, message));
+        let mut desired = conditions::summary(Summary::Ready, Reason::Succeeded, message.clone());
+        desired.push(Desired::new(conditions::WRITER_SWAPPED, true, Reason::Succeeded, message));
         let next = with(current, generation, now, desired, |s| {
             s.phase = Some(FailoverPhase::Succeeded);
             s.new_writer = Some(writer.clone());
@@ -420,22 +359,25 @@ fn plan_wait(
     }
     if writer != target && writer != previous && all_available {
         let message = format!("the writer is now {writer:?}, not the target {target:?}: RDS promoted another instance");
-        return with_members(finish_failed(current, generation, now, why::WRITER_ELSEWHERE, message), c);
+        return with_members(finish_failed(current, generation, now, Reason::WriterElsewhere, message), c);
     }
     if elapsed > i64::from(spec.timeout_seconds) {
         let message = format!(
             "{target:?} did not become the writer within spec.timeoutSeconds ({} s); the writer is {writer:?} and the cluster is {:?}: check the cluster's events in the RDS console",
-            spec.timeout_seconds, c.status
+            spec.timeout_seconds,
+            c.status.as_str()
         );
-        return with_members(finish_failed(current, generation, now, why::TIMEOUT, message), c);
+        return with_members(finish_failed(current, generation, now, Reason::Timeout, message), c);
     }
     let retry_call =
-        requested_at.is_none() && writer == previous && c.status == AVAILABLE && !observed.failover_event_seen;
-    let target_ready = c.members.iter().any(|m| m.instance == target && m.status == AVAILABLE && !m.is_writer);
-    let message =
-        format!("waiting for {target:?} to become the writer (cluster {:?}, writer {writer:?}, {elapsed} s)", c.status);
+        requested_at.is_none() && writer == previous && c.status.is_available() && !observed.failover_event_seen;
+    let target_ready = c.members.iter().any(|m| m.instance == target && m.status.is_available() && !m.is_writer);
+    let message = format!(
+        "waiting for {target:?} to become the writer (cluster {:?}, writer {writer:?}, {elapsed} s)",
+        c.status.as_str()
+    );
     let next =
-        with(current, generation, now, conditions::summary(Summary::Reconciling, why::FAILING_OVER, message), |s| {
+        with(current, generation, now, conditions::summary(Summary::Reconciling, Reason::FailingOver, message), |s| {
             s.requested_at = requested_at.clone();
             s.members = members(c);
         });
@@ -452,7 +394,7 @@ fn finish_failed(
     current: &AuroraFailoverStatus,
     generation: Option<i64>,
     now: Timestamp,
-    why: &'static str,
+    why: Reason,
     message: String,
 ) -> Decision {
     let next = with(current, generation, now, failed(why, &message), |s| {
@@ -467,7 +409,7 @@ fn with_members(mut d: Decision, c: &DbCluster) -> Decision {
     d
 }
 
-fn failed(why: &'static str, message: &str) -> Vec<Desired> {
+fn failed(why: Reason, message: &str) -> Vec<Desired> {
     let mut desired = conditions::summary(Summary::Stalled, why, message.to_string());
     desired.push(Desired::new(conditions::WRITER_SWAPPED, false, why, message.to_string()));
     desired
@@ -478,11 +420,9 @@ fn stall(
     cluster: Option<&DbCluster>,
     generation: Option<i64>,
     now: Timestamp,
-    why: &'static str,
-    message: String,
+    refused: Stall,
 ) -> Decision {
-    let message = format!("{message}. Nothing was changed in AWS.");
-    let next = with(current, generation, now, conditions::summary(Summary::Stalled, why, message), |s| {
+    let next = with(current, generation, now, refused.untouched().conditions(), |s| {
         s.phase = Some(FailoverPhase::Pending);
         if let Some(c) = cluster {
             s.members = members(c);
@@ -511,7 +451,7 @@ fn with(
 pub fn rank(members: &[DbMember]) -> Vec<&DbMember> {
     let mut readers: Vec<&DbMember> = members.iter().filter(|m| !m.is_writer).collect();
     readers.sort_by_key(|m| {
-        (m.status != AVAILABLE, m.promotion_tier, Reverse(class_size(&m.instance_class)), m.instance.clone())
+        (!m.status.is_available(), m.promotion_tier, Reverse(class_size(&m.instance_class)), m.instance.clone())
     });
     readers
 }
@@ -539,7 +479,7 @@ fn candidate(m: &DbMember) -> Candidate {
         promotion_tier: m.promotion_tier,
         instance_class: m.instance_class.clone(),
         availability_zone: m.availability_zone.clone(),
-        status: m.status.clone(),
+        status: m.status.to_string(),
     }
 }
 
@@ -549,12 +489,12 @@ fn members(c: &DbCluster) -> Vec<MemberStatus> {
         .iter()
         .map(|m| MemberStatus {
             instance: m.instance.clone(),
-            role: if m.is_writer { "writer" } else { "reader" }.into(),
+            role: if m.is_writer { MemberRole::Writer } else { MemberRole::Reader },
             promotion_tier: m.promotion_tier,
-            status: m.status.clone(),
+            status: m.status.to_string(),
         })
         .collect();
-    out.sort_by(|a, b| (a.role != "writer", &a.instance).cmp(&(b.role != "writer", &b.instance)));
+    out.sort_by(|a, b| (a.role, &a.instance).cmp(&(b.role, &b.instance)));
     out
 }
 
@@ -562,6 +502,7 @@ fn members(c: &DbCluster) -> Vec<MemberStatus> {
 mod tests {
     use super::*;
     use crate::api::aurora_failover::DEFAULT_TIMEOUT_SECONDS;
+    use crate::aws::rds::AVAILABLE;
 
     fn t(s: i64) -> Timestamp {
         Timestamp::from_second(1_800_000_000 + s).expect("valid")
@@ -742,27 +683,27 @@ mod tests {
         let mut no_writer = mk_cluster();
         no_writer.members[0].is_writer = false;
         let target = |t: &str| AuroraFailoverSpec { target_instance: Some(t.into()), ..mk_spec() };
-        let cases: Vec<(&str, AuroraFailoverSpec, Observed, &str)> = vec![
-            ("unknown cluster", mk_spec(), Observed::default(), why::CLUSTER_NOT_FOUND),
-            ("not aurora mysql", mk_spec(), seen(not_mysql), why::UNSUPPORTED_ENGINE),
-            ("cluster busy", mk_spec(), seen(busy), why::CLUSTER_NOT_AVAILABLE),
-            ("single instance", mk_spec(), seen(single), why::SINGLE_INSTANCE_CLUSTER),
-            ("no available reader", mk_spec(), seen(no_reader), why::NO_AVAILABLE_READER),
-            ("no writer", mk_spec(), seen(no_writer), why::NO_WRITER),
-            ("target elsewhere", target("other-db"), seen(mk_cluster()), why::TARGET_NOT_IN_CLUSTER),
-            ("target is writer", target("w1"), seen(mk_cluster()), why::TARGET_IS_WRITER),
-            ("target not available", target("r2"), seen(target_down), why::TARGET_NOT_AVAILABLE),
+        let cases: Vec<(&str, AuroraFailoverSpec, Observed, Reason)> = vec![
+            ("unknown cluster", mk_spec(), Observed::default(), Reason::ClusterNotFound),
+            ("not aurora mysql", mk_spec(), seen(not_mysql), Reason::UnsupportedEngine),
+            ("cluster busy", mk_spec(), seen(busy), Reason::ClusterNotAvailable),
+            ("single instance", mk_spec(), seen(single), Reason::SingleInstanceCluster),
+            ("no available reader", mk_spec(), seen(no_reader), Reason::NoAvailableReader),
+            ("no writer", mk_spec(), seen(no_writer), Reason::NoWriter),
+            ("target elsewhere", target("other-db"), seen(mk_cluster()), Reason::TargetNotInCluster),
+            ("target is writer", target("w1"), seen(mk_cluster()), Reason::TargetIsWriter),
+            ("target not available", target("r2"), seen(target_down), Reason::TargetNotAvailable),
             (
                 "expected writer differs",
                 AuroraFailoverSpec { expected_writer: Some("r0".into()), ..mk_spec() },
                 seen(mk_cluster()),
-                why::WRITER_MISMATCH,
+                Reason::WriterMismatch,
             ),
         ];
         for (name, spec, observed, expected) in cases {
             let d = start(&spec, &observed);
             assert_eq!(d.action, Action::None, "{name}");
-            assert_eq!(stalled_reason(&d).as_deref(), Some(expected), "{name}");
+            assert_eq!(stalled_reason(&d).as_deref(), Some(expected.as_str()), "{name}");
             assert_eq!(d.status.phase, Some(FailoverPhase::Pending), "{name}");
             assert!(d.status.previous_writer.is_none(), "{name}: no intent recorded");
             let msg = &d.status.conditions.iter().find(|c| c.type_ == conditions::STALLED).expect("stalled").message;
@@ -785,7 +726,7 @@ mod tests {
         assert_eq!(d.status.phase, Some(FailoverPhase::Pending));
         assert_eq!(d.requeue, WAIT_TURN);
         let rec = d.status.conditions.iter().find(|c| c.type_ == conditions::RECONCILING).expect("reconciling");
-        assert_eq!(rec.reason, why::WAITING_FOR_CLUSTER);
+        assert_eq!(rec.reason, Reason::WaitingForOtherFailover);
         assert!(rec.message.contains("platform/first"));
     }
 
@@ -830,7 +771,7 @@ mod tests {
         assert!(conditions::is_true(&d.status.conditions, conditions::READY));
         assert!(conditions::is_true(&d.status.conditions, conditions::WRITER_SWAPPED));
         assert_eq!(d.status.members[0].instance, "r0");
-        assert_eq!(d.status.members[0].role, "writer");
+        assert_eq!(d.status.members[0].role, MemberRole::Writer);
     }
 
     #[test]
@@ -877,7 +818,7 @@ mod tests {
         assert_eq!(plan(&spec, &current, &seen(c.clone()), Some(1), t(61)).action, Action::Poll);
         let d = plan(&spec, &current, &seen(c), Some(1), t(62));
         assert_eq!(d.status.phase, Some(FailoverPhase::Failed));
-        assert_eq!(stalled_reason(&d).as_deref(), Some(why::TIMEOUT));
+        assert_eq!(stalled_reason(&d).as_deref(), Some(Reason::Timeout.as_str()));
         assert!(!conditions::is_true(&d.status.conditions, conditions::WRITER_SWAPPED));
     }
 
@@ -887,7 +828,7 @@ mod tests {
         current.requested_at = Some(Time(t(1)));
         let d = plan(&mk_spec(), &current, &seen(swapped(mk_cluster(), "r2")), Some(1), t(9));
         assert_eq!(d.status.phase, Some(FailoverPhase::Failed));
-        assert_eq!(stalled_reason(&d).as_deref(), Some(why::WRITER_ELSEWHERE));
+        assert_eq!(stalled_reason(&d).as_deref(), Some(Reason::WriterElsewhere.as_str()));
     }
 
     #[test]
@@ -895,7 +836,7 @@ mod tests {
         let mut current = intent();
         current.requested_at = Some(Time(t(1)));
         let d = plan(&mk_spec(), &current, &Observed::default(), Some(1), t(9));
-        assert_eq!(stalled_reason(&d).as_deref(), Some(why::CLUSTER_GONE));
+        assert_eq!(stalled_reason(&d).as_deref(), Some(Reason::ClusterGone.as_str()));
     }
 
     #[test]
@@ -912,7 +853,7 @@ mod tests {
         assert_eq!(d, Preflight::SpecChanged);
         let next = refuse(&AuroraFailoverStatus::default(), &d, Some(2), t(0));
         let stalled = next.conditions.iter().find(|c| c.type_ == conditions::STALLED).expect("stalled");
-        assert_eq!(stalled.reason, reason::IMMUTABLE_FIELD);
+        assert_eq!(stalled.reason, Reason::ImmutableField);
     }
 
     #[test]
@@ -922,7 +863,7 @@ mod tests {
         assert!(matches!(&d, Preflight::Invalid(m) if m.contains("spec.timeoutSeconds")));
         let next = refuse(&AuroraFailoverStatus::default(), &d, Some(1), t(0));
         let stalled = next.conditions.iter().find(|c| c.type_ == conditions::STALLED).expect("stalled");
-        assert_eq!(stalled.reason, reason::INVALID_SPEC);
+        assert_eq!(stalled.reason, Reason::InvalidSpec);
         assert_eq!(next.observed_generation, Some(1));
         let types: Vec<_> = next.conditions.iter().map(|c| c.type_.as_str()).collect();
         assert_eq!(types, vec![conditions::READY, conditions::RECONCILING, conditions::STALLED]);
@@ -934,7 +875,7 @@ mod tests {
         assert_eq!(next.phase, Some(FailoverPhase::Pending));
         assert!(next.previous_writer.is_none() && next.started_at.is_none());
         let stalled = next.conditions.iter().find(|c| c.type_ == conditions::STALLED).expect("stalled");
-        assert_eq!(stalled.reason, reason::ACCESS_DENIED);
+        assert_eq!(stalled.reason, Reason::AccessDenied);
     }
 
     #[test]
@@ -942,7 +883,9 @@ mod tests {
         let next = rejected(&intent(), Some(1), t(2), "InvalidParameterValue: no");
         assert_eq!(next.phase, Some(FailoverPhase::Failed));
         assert!(
-            next.conditions.iter().any(|c| c.reason == why::FAILOVER_REJECTED && c.message.contains("did not change"))
+            next.conditions
+                .iter()
+                .any(|c| c.reason == Reason::FailoverRejected && c.message.contains("did not change"))
         );
     }
 

@@ -9,6 +9,58 @@ use super::{AwsError, AwsErrorKind};
 
 pub const ISSUED: &str = "ISSUED";
 
+/// ACM's status of a certificate. The site waits while it is
+/// `PendingValidation`, goes on once `Issued`; any other state ACM will not
+/// issue as it stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CertificateState {
+    PendingValidation,
+    Issued,
+    Inactive,
+    Expired,
+    ValidationTimedOut,
+    Revoked,
+    Failed,
+    /// A status this controller does not know, as ACM wrote it.
+    Other(String),
+}
+
+impl CertificateState {
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::PendingValidation => "PENDING_VALIDATION",
+            Self::Issued => ISSUED,
+            Self::Inactive => "INACTIVE",
+            Self::Expired => "EXPIRED",
+            Self::ValidationTimedOut => "VALIDATION_TIMED_OUT",
+            Self::Revoked => "REVOKED",
+            Self::Failed => "FAILED",
+            Self::Other(status) => status,
+        }
+    }
+}
+
+impl From<&str> for CertificateState {
+    fn from(status: &str) -> Self {
+        match status {
+            "PENDING_VALIDATION" => Self::PendingValidation,
+            ISSUED => Self::Issued,
+            "INACTIVE" => Self::Inactive,
+            "EXPIRED" => Self::Expired,
+            "VALIDATION_TIMED_OUT" => Self::ValidationTimedOut,
+            "REVOKED" => Self::Revoked,
+            "FAILED" => Self::Failed,
+            other => Self::Other(other.to_string()),
+        }
+    }
+}
+
+impl std::fmt::Display for CertificateState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A DNS validation record ACM asks for.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ValidationCname {
@@ -19,8 +71,7 @@ pub struct ValidationCname {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Certificate {
     pub arn: String,
-    /// e.g. PENDING_VALIDATION, ISSUED, FAILED.
-    pub status: String,
+    pub status: CertificateState,
     /// ACM's reason for FAILED, e.g. CAA_ERROR.
     pub failure_reason: Option<String>,
     /// Every name the certificate covers (domain + SANs).
@@ -106,7 +157,7 @@ impl Certificates for SdkCertificates {
         };
         Ok(Some(Certificate {
             arn: arn.to_string(),
-            status: c.status().map(|s| s.as_str().to_string()).unwrap_or_default(),
+            status: c.status().map(|s| s.as_str()).unwrap_or_default().into(),
             failure_reason: c.failure_reason().map(|r| r.as_str().to_string()),
             names: c.subject_alternative_names().to_vec(),
             region: arn.split(':').nth(3).unwrap_or_default().to_string(),

@@ -12,13 +12,56 @@ use aws_sdk_cloudfront::types::{
     S3OriginConfig, SslSupportMethod, Tag, Tags, ViewerCertificate, ViewerProtocolPolicy,
 };
 
-use super::{AwsError, AwsErrorKind};
+use super::{AwsError, AwsErrorKind, Created};
 
 /// The managed "CachingOptimized" cache policy.
 pub const CACHING_OPTIMIZED: &str = "658327ea-f89d-4fab-a63d-7e88639e58f6";
 /// CloudFront's hosted zone for alias records.
 pub const CLOUDFRONT_ZONE_ID: &str = "Z2FDTNDATAQYW2";
 pub const DEPLOYED: &str = "Deployed";
+
+/// A distribution's deployment state: `InProgress` after every change, for
+/// minutes, then `Deployed`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DistributionState {
+    InProgress,
+    Deployed,
+    /// A status this controller does not know, as CloudFront wrote it.
+    Other(String),
+}
+
+impl DistributionState {
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::InProgress => "InProgress",
+            Self::Deployed => DEPLOYED,
+            Self::Other(status) => status,
+        }
+    }
+}
+
+impl From<&str> for DistributionState {
+    fn from(status: &str) -> Self {
+        match status {
+            "InProgress" => Self::InProgress,
+            DEPLOYED => Self::Deployed,
+            other => Self::Other(other.to_string()),
+        }
+    }
+}
+
+impl std::fmt::Display for DistributionState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// CloudFront refused an alias that another distribution (in any account) holds.
+impl AwsError {
+    pub fn is_alias_in_use(&self) -> bool {
+        self.code == "CNAMEAlreadyExists"
+    }
+}
 const ETAG_RETRIES: usize = 3;
 
 /// The settings a site owns on its distribution, normalised for comparison.
@@ -48,8 +91,7 @@ pub struct DistributionView {
     pub id: String,
     pub arn: String,
     pub domain_name: String,
-    /// `InProgress` or `Deployed`.
-    pub status: String,
+    pub status: DistributionState,
     pub settings: DistributionSettings,
 }
 
@@ -58,19 +100,21 @@ pub trait Cdn: Send + Sync {
     async fn find_oac(&self, name: &str) -> Result<Option<String>, AwsError>;
     /// Whether the OAC with this id exists (one read, unlike [`Cdn::find_oac`]).
     async fn oac_exists(&self, id: &str) -> Result<bool, AwsError>;
-    async fn create_oac(&self, name: &str) -> Result<String, AwsError>;
+    /// `Exists` when an OAC of this name exists (OAC names are unique in an account).
+    async fn create_oac(&self, name: &str) -> Result<Created<String>, AwsError>;
     /// Deletes the OAC; "already gone" is success.
     async fn delete_oac(&self, id: &str) -> Result<(), AwsError>;
     async fn get(&self, id: &str) -> Result<Option<DistributionView>, AwsError>;
     /// A distribution whose origin is `origin_domain` (finds one created by a
     /// request whose response was lost).
     async fn find_by_origin(&self, origin_domain: &str) -> Result<Option<String>, AwsError>;
+    /// `Exists` when a distribution with this caller reference exists.
     async fn create(
         &self,
         caller_reference: &str,
         settings: &DistributionSettings,
         tags: &BTreeMap<String, String>,
-    ) -> Result<DistributionView, AwsError>;
+    ) -> Result<Created<DistributionView>, AwsError>;
     /// Read-modify-write of the full config with the current ETag, retried on
     /// `PreconditionFailed`; settings the site does not own are kept.
     async fn update(&self, id: &str, settings: &DistributionSettings) -> Result<DistributionView, AwsError>;
@@ -224,7 +268,7 @@ fn view(d: &aws_sdk_cloudfront::types::Distribution) -> DistributionView {
         id: d.id().to_string(),
         arn: d.arn().to_string(),
         domain_name: d.domain_name().to_string(),
-        status: d.status().to_string(),
+        status: d.status().into(),
         settings: d.distribution_config().map(read).unwrap_or_default(),
     }
 }
@@ -258,7 +302,7 @@ impl Cdn for SdkCdn {
         }
     }
 
-    async fn create_oac(&self, name: &str) -> Result<String, AwsError> {
+    async fn create_oac(&self, name: &str) -> Result<Created<String>, AwsError> {
         let config = OriginAccessControlConfig::builder()
             .name(name)
             .description("awsops: CloudFront reads the site's private bucket")
@@ -269,14 +313,13 @@ impl Cdn for SdkCdn {
             .map_err(|e| build_err("CreateOriginAccessControl", e))?;
         // Retried by the SDK like any call: OAC names are unique in an account,
         // so a retry after a lost response gets OriginAccessControlAlreadyExists.
-        let out = self
-            .0
-            .create_origin_access_control()
-            .origin_access_control_config(config)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("CreateOriginAccessControl", e))?;
-        Ok(out.origin_access_control().map(|o| o.id().to_string()).unwrap_or_default())
+        match self.0.create_origin_access_control().origin_access_control_config(config).send().await {
+            Ok(out) => Ok(Created::New(out.origin_access_control().map(|o| o.id().to_string()).unwrap_or_default())),
+            Err(e) => match AwsError::from_sdk("CreateOriginAccessControl", e) {
+                e if e.code == "OriginAccessControlAlreadyExists" => Ok(Created::Exists),
+                e => Err(e),
+            },
+        }
     }
 
     async fn delete_oac(&self, id: &str) -> Result<(), AwsError> {
@@ -329,7 +372,7 @@ impl Cdn for SdkCdn {
         caller_reference: &str,
         settings: &DistributionSettings,
         tags: &BTreeMap<String, String>,
-    ) -> Result<DistributionView, AwsError> {
+    ) -> Result<Created<DistributionView>, AwsError> {
         let config = apply(
             DistributionConfig::builder().caller_reference(caller_reference),
             settings,
@@ -344,15 +387,17 @@ impl Cdn for SdkCdn {
             .distribution_config(config)
             .tags(Tags::builder().set_items(Some(tag_items)).build())
             .build();
-        let out = self
-            .0
-            .create_distribution_with_tags()
-            .distribution_config_with_tags(with_tags)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("CreateDistributionWithTags", e))?;
+        let out = match self.0.create_distribution_with_tags().distribution_config_with_tags(with_tags).send().await {
+            Ok(out) => out,
+            Err(e) => {
+                return match AwsError::from_sdk("CreateDistributionWithTags", e) {
+                    e if e.code == "DistributionAlreadyExists" => Ok(Created::Exists),
+                    e => Err(e),
+                };
+            }
+        };
         out.distribution()
-            .map(view)
+            .map(|d| Created::New(view(d)))
             .ok_or_else(|| build_err("CreateDistributionWithTags", "no distribution in the response"))
     }
 

@@ -15,3 +15,12 @@ pub mod s3;
 
 pub use clients::{AwsClients, AwsFactory};
 pub use error::{AwsError, AwsErrorKind};
+
+/// What a create whose name or idempotency key must be unique came to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Created<T> {
+    New(T),
+    /// The name or key is taken already: by this object's own earlier create
+    /// whose response was lost, or by someone else; the caller finds out which.
+    Exists,
+}

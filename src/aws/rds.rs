@@ -6,12 +6,48 @@ use k8s_openapi::jiff::Timestamp;
 
 use super::AwsError;
 
+/// The RDS status the failover logic waits on.
+pub const AVAILABLE: &str = "available";
+
+/// A cluster's or an instance's status: `available`, the one state the
+/// failover waits for, or any other RDS status (`failing-over`,
+/// `rebooting`, `modifying`, ...), kept as RDS wrote it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DbStatus {
+    Available,
+    Other(String),
+}
+
+impl DbStatus {
+    pub fn is_available(&self) -> bool {
+        *self == Self::Available
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Available => AVAILABLE,
+            Self::Other(status) => status,
+        }
+    }
+}
+
+impl From<&str> for DbStatus {
+    fn from(status: &str) -> Self {
+        if status == AVAILABLE { Self::Available } else { Self::Other(status.to_string()) }
+    }
+}
+
+impl std::fmt::Display for DbStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A DB cluster as the failover logic sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DbCluster {
     pub identifier: String,
-    /// e.g. `available`, `failing-over`.
-    pub status: String,
+    pub status: DbStatus,
     /// e.g. `aurora-mysql`.
     pub engine: String,
     pub members: Vec<DbMember>,
@@ -26,8 +62,8 @@ pub struct DbMember {
     /// e.g. `db.r6g.large`; empty when DescribeDBInstances did not return it.
     pub instance_class: String,
     pub availability_zone: Option<String>,
-    /// Instance status, e.g. `available`.
-    pub status: String,
+    /// Instance status.
+    pub status: DbStatus,
 }
 
 /// An RDS event about the cluster (mirrored as a Kubernetes Event).
@@ -79,13 +115,13 @@ impl Rds for SdkRds {
                     promotion_tier: m.promotion_tier().unwrap_or(1),
                     instance_class: inst.and_then(|i| i.db_instance_class()).unwrap_or("unknown").to_string(),
                     availability_zone: inst.and_then(|i| i.availability_zone()).map(str::to_string),
-                    status: inst.and_then(|i| i.db_instance_status()).unwrap_or("unknown").to_string(),
+                    status: inst.and_then(|i| i.db_instance_status()).unwrap_or("unknown").into(),
                 }
             })
             .collect();
         Ok(Some(DbCluster {
             identifier: cluster.db_cluster_identifier().unwrap_or(identifier).to_string(),
-            status: cluster.status().unwrap_or("unknown").to_string(),
+            status: cluster.status().unwrap_or("unknown").into(),
             engine: cluster.engine().unwrap_or("unknown").to_string(),
             members,
         }))

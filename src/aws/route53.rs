@@ -9,6 +9,71 @@ use super::{AwsError, AwsErrorKind};
 
 pub const INSYNC: &str = "INSYNC";
 
+/// The record types a site reads and writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RecordType {
+    A,
+    Aaaa,
+    Cname,
+    Txt,
+}
+
+impl RecordType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::A => "A",
+            Self::Aaaa => "AAAA",
+            Self::Cname => "CNAME",
+            Self::Txt => "TXT",
+        }
+    }
+
+    /// The type of a record set, if it is one a site uses.
+    pub fn parse(type_: &str) -> Option<Self> {
+        [Self::A, Self::Aaaa, Self::Cname, Self::Txt].into_iter().find(|t| t.as_str() == type_)
+    }
+
+    /// A, AAAA or CNAME: the types that answer for a name (TXT records sit beside them).
+    pub fn answers_for_name(self) -> bool {
+        self != Self::Txt
+    }
+}
+
+impl std::fmt::Display for RecordType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a change batch stands: `Pending` until every Route 53 server has it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChangeStatus {
+    Pending,
+    InSync,
+}
+
+impl ChangeStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Pending => "PENDING",
+            Self::InSync => INSYNC,
+        }
+    }
+}
+
+impl From<&str> for ChangeStatus {
+    /// Anything but `INSYNC` is still pending.
+    fn from(status: &str) -> Self {
+        if status == INSYNC { Self::InSync } else { Self::Pending }
+    }
+}
+
+impl std::fmt::Display for ChangeStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Zone {
     /// Without the `/hostedzone/` prefix.
@@ -21,8 +86,7 @@ pub struct Zone {
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Record {
     pub name: String,
-    /// A, AAAA, CNAME or TXT.
-    pub type_: String,
+    pub type_: RecordType,
     /// Alias target DNS name (no trailing dot), for alias records.
     pub alias: Option<String>,
     /// Values for plain records (TXT values keep their quotes).
@@ -43,8 +107,7 @@ pub trait Dns: Send + Sync {
     async fn records(&self, zone: &Zone) -> Result<Vec<Record>, AwsError>;
     /// Applies the changes in one batch; returns the change id.
     async fn change(&self, zone: &Zone, changes: &[RecordChange]) -> Result<String, AwsError>;
-    /// PENDING or INSYNC.
-    async fn change_status(&self, id: &str) -> Result<String, AwsError>;
+    async fn change_status(&self, id: &str) -> Result<ChangeStatus, AwsError>;
 }
 
 pub struct SdkDns(pub aws_sdk_route53::Client);
@@ -119,10 +182,7 @@ impl Dns for SdkDns {
             }
             let page = req.send().await.map_err(|e| AwsError::from_sdk("ListResourceRecordSets", e))?;
             for set in page.resource_record_sets() {
-                let type_ = set.r#type().as_str().to_string();
-                if !["A", "AAAA", "CNAME", "TXT"].contains(&type_.as_str()) {
-                    continue;
-                }
+                let Some(type_) = RecordType::parse(set.r#type().as_str()) else { continue };
                 out.push(Record {
                     name: bare(set.name()),
                     type_,
@@ -163,8 +223,8 @@ impl Dns for SdkDns {
         Ok(out.change_info().map(|c| c.id().trim_start_matches("/change/").to_string()).unwrap_or_default())
     }
 
-    async fn change_status(&self, id: &str) -> Result<String, AwsError> {
+    async fn change_status(&self, id: &str) -> Result<ChangeStatus, AwsError> {
         let out = self.0.get_change().id(id).send().await.map_err(|e| AwsError::from_sdk("GetChange", e))?;
-        Ok(out.change_info().map(|c| c.status().as_str().to_string()).unwrap_or_default())
+        Ok(out.change_info().map(|c| c.status().as_str()).unwrap_or_default().into())
     }
 }

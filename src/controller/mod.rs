@@ -1,19 +1,15 @@
-//! Kubernetes wiring shared by both kinds: the [`Context`] each reconcile
-//! gets, the watch of each kind (namespace, label selector, concurrency), the
-//! StaticSite finalizer, the error policy, leader election and shutdown.
-//! Reconcilers return how long until the next look; this module turns that
-//! into kube-runtime actions.
+//! kube-runtime wiring for both kinds, and nothing else: the watch of each
+//! kind (namespace, label selector, concurrency), the StaticSite finalizer,
+//! the error policy, leader election and shutdown. Reconcilers (in
+//! `aurora_failover` and `static_site`, over `core`) return how long until
+//! the next look; this module turns that into kube-runtime actions.
 
-pub mod error;
-pub mod events;
+mod kube_objects;
 pub mod leader;
-pub mod objects;
-pub mod status;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -27,14 +23,15 @@ use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{Predicate, WatchStreamExt, predicates, watcher};
 use kube::{Resource, ResourceExt};
 use tokio::sync::watch;
+use tracing::Instrument;
 
-pub use error::Error;
-pub use events::Events;
-pub use objects::{KubeObjects, Objects};
+pub use kube_objects::KubeObjects;
 
-use crate::api::conditions::{self, Summary, reason};
-use crate::api::{AuroraFailover, FINALIZER, StaticSite};
+use crate::api::conditions::{self, Reason, Summary};
+use crate::api::{AuroraFailover, FINALIZER, Kind, StaticSite};
+use crate::aurora_failover::Failovers;
 use crate::aws::AwsFactory;
+use crate::core::{Context, Error, reconcile_span};
 use crate::metrics::Metrics;
 
 /// Settings of `awsops controller` (see `cli.rs` for flags and env vars).
@@ -54,49 +51,6 @@ pub struct Config {
     pub lease_namespace: String,
     /// This replica's name (the pod name) for the Lease and event reporter.
     pub identity: String,
-}
-
-/// What every reconcile gets.
-pub struct Context {
-    /// Status, ConfigMaps and events: the API server, or a local state folder.
-    pub objects: Arc<dyn Objects>,
-    pub events: Events,
-    pub aws: AwsFactory,
-    pub metrics: Arc<Metrics>,
-    pub resync: Duration,
-    /// The watched namespace (`None`: all).
-    pub namespace: Option<String>,
-    /// Per-cluster locks: one AuroraFailover decision per cluster at a time.
-    cluster_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-    /// Time of the last RDS event mirrored, per AuroraFailover uid.
-    pub rds_events_seen: Mutex<HashMap<String, k8s_openapi::jiff::Timestamp>>,
-}
-
-impl Context {
-    pub fn new(
-        objects: Arc<dyn Objects>,
-        aws: AwsFactory,
-        metrics: Arc<Metrics>,
-        resync: Duration,
-        namespace: Option<String>,
-    ) -> Self {
-        Self {
-            events: Events::new(objects.clone()),
-            objects,
-            aws,
-            metrics,
-            resync,
-            namespace,
-            cluster_locks: Mutex::default(),
-            rds_events_seen: Mutex::default(),
-        }
-    }
-
-    /// The lock that serialises failover decisions for one cluster key.
-    pub fn cluster_lock(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
-        let mut locks = self.cluster_locks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        locks.entry(key.to_string()).or_default().clone()
-    }
 }
 
 /// Runs both controllers until SIGTERM/SIGINT, or until leadership is lost
@@ -178,10 +132,11 @@ async fn run_controllers(client: kube::Client, ctx: Arc<Context>, config: &Confi
     let runtime = controller::Config::default().concurrency(config.concurrency);
     let ns = config.namespace.as_deref();
 
+    let shared = Arc::new(Failovers::default());
     let failovers = Controller::new(scoped::<DeserializeGuard<AuroraFailover>>(client.clone(), ns), wc.clone())
         .with_config(runtime.clone())
         .graceful_shutdown_on(stopped(stop.clone()))
-        .run(reconcile_failover, error_policy, ctx.clone())
+        .run(move |obj, ctx| reconcile_failover(obj, ctx, shared.clone()), error_policy, ctx.clone())
         .for_each(log_outcome);
     // A site's own status writes do not wake it again (each would cost a full
     // look at AWS): only a new generation (spec edit, deletion), a finalizer
@@ -225,11 +180,18 @@ async fn log_outcome<T: std::fmt::Debug, E: std::fmt::Display>(outcome: Result<T
     }
 }
 
-async fn reconcile_failover(obj: Arc<DeserializeGuard<AuroraFailover>>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let _timer = ctx.metrics.reconcile("AuroraFailover");
+async fn reconcile_failover(
+    obj: Arc<DeserializeGuard<AuroraFailover>>,
+    ctx: Arc<Context>,
+    shared: Arc<Failovers>,
+) -> Result<Action, Error> {
+    let _timer = ctx.metrics.reconcile(Kind::AuroraFailover.as_str());
+    let span = reconcile_span(Kind::AuroraFailover, &obj.namespace().unwrap_or_default(), &obj.name_any());
     match &obj.0 {
-        Ok(failover) => crate::aurora_failover::reconcile(failover, &ctx).await.map(Action::requeue),
-        Err(invalid) => report_invalid::<AuroraFailover>(invalid, &ctx).await,
+        Ok(failover) => {
+            crate::aurora_failover::reconcile(failover, &ctx, &shared).instrument(span).await.map(Action::requeue)
+        }
+        Err(invalid) => report_invalid::<AuroraFailover>(invalid, &ctx).instrument(span).await,
     }
 }
 
@@ -238,10 +200,11 @@ async fn reconcile_site(
     ctx: Arc<Context>,
     client: kube::Client,
 ) -> Result<Action, Error> {
-    let _timer = ctx.metrics.reconcile("StaticSite");
+    let _timer = ctx.metrics.reconcile(Kind::StaticSite.as_str());
+    let span = reconcile_span(Kind::StaticSite, &obj.namespace().unwrap_or_default(), &obj.name_any());
     let site = match &obj.0 {
         Ok(site) => Arc::new(site.clone()),
-        Err(invalid) => return report_invalid::<StaticSite>(invalid, &ctx).await,
+        Err(invalid) => return report_invalid::<StaticSite>(invalid, &ctx).instrument(span).await,
     };
     let api: Api<StaticSite> = Api::namespaced(client, &site.namespace().unwrap_or_default());
     finalizer(&api, FINALIZER, site, |event| async {
@@ -250,6 +213,7 @@ async fn reconcile_site(
             finalizer::Event::Cleanup(site) => crate::static_site::cleanup(&site, &ctx).await.map(Action::requeue),
         }
     })
+    .instrument(span)
     .await
     .map_err(|e| match e {
         finalizer::Error::ApplyFailed(e) | finalizer::Error::CleanupFailed(e) => e,
@@ -286,7 +250,7 @@ where
         format!("the object does not match the {} schema ({}): fix the manifest", K::kind(&()), invalid.error);
     let conds = conditions::merge(
         &[],
-        &conditions::summary(Summary::Stalled, reason::INVALID_SPEC, message.clone()),
+        &conditions::summary(Summary::Stalled, Reason::InvalidSpec, message.clone()),
         invalid.metadata.generation,
         k8s_openapi::jiff::Timestamp::now(),
     );
@@ -300,6 +264,6 @@ where
         ..Default::default()
     };
     ctx.objects.apply_status(&reference, status).await?;
-    ctx.events.warning_ref(&reference, reason::INVALID_SPEC, "Validate", message).await;
+    ctx.events.warning_ref(&reference, Reason::InvalidSpec.as_str(), "Validate", message).await;
     Ok(Action::requeue(ctx.resync))
 }

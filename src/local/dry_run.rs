@@ -10,14 +10,14 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
-use crate::aws::AwsError;
-use crate::aws::acm::{Certificate, Certificates, ISSUED};
+use crate::aws::acm::{Certificate, CertificateState, Certificates};
 use crate::aws::clients::GLOBAL_REGION;
-use crate::aws::cloudfront::{Cdn, DEPLOYED, DistributionSettings, DistributionView};
-use crate::aws::route53::{Dns, INSYNC, Record, RecordChange, Zone};
+use crate::aws::cloudfront::{Cdn, DistributionSettings, DistributionState, DistributionView};
+use crate::aws::route53::{ChangeStatus, Dns, Record, RecordChange, Zone};
 use crate::aws::s3::{BucketPresence, BucketSettings, Buckets, ObjectInfo, Upload};
-use crate::static_site::act::Aws;
-use crate::static_site::plan::distribution_drift;
+use crate::aws::{AwsError, Created};
+use crate::static_site::SiteAws;
+use crate::static_site::plan::distribution::distribution_drift;
 
 /// One change `apply` would make.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,8 +70,8 @@ impl Recorder {
     }
 
     /// Wraps real AWS so writes are recorded here instead of made.
-    pub fn wrap(&self, real: Aws) -> Aws {
-        Aws {
+    pub fn wrap(&self, real: SiteAws) -> SiteAws {
+        SiteAws {
             buckets: Box::new(DryBuckets { real: real.buckets, log: self.clone() }),
             cdn: Box::new(DryCdn { real: real.cdn, log: self.clone() }),
             certificates: Box::new(DryCertificates { real: real.certificates, log: self.clone() }),
@@ -180,13 +180,13 @@ impl Cdn for DryCdn {
     async fn oac_exists(&self, id: &str) -> Result<bool, AwsError> {
         self.real.oac_exists(id).await
     }
-    async fn create_oac(&self, name: &str) -> Result<String, AwsError> {
-        // The real create would answer OriginAccessControlAlreadyExists.
-        if let Some(existing) = self.real.find_oac(name).await? {
-            return Ok(existing);
+    async fn create_oac(&self, name: &str) -> Result<Created<String>, AwsError> {
+        // The real create would answer that it exists.
+        if self.real.find_oac(name).await?.is_some() {
+            return Ok(Created::Exists);
         }
         self.log.record(Change::Create(format!("origin access control {name} (sigv4, always sign)")));
-        Ok(NEW_OAC.into())
+        Ok(Created::New(NEW_OAC.into()))
     }
     async fn delete_oac(&self, id: &str) -> Result<(), AwsError> {
         self.log.record(Change::Delete(format!("origin access control {id}")));
@@ -206,12 +206,12 @@ impl Cdn for DryCdn {
         _caller_reference: &str,
         settings: &DistributionSettings,
         _tags: &BTreeMap<String, String>,
-    ) -> Result<DistributionView, AwsError> {
+    ) -> Result<Created<DistributionView>, AwsError> {
         let view = DistributionView {
             id: NEW_DISTRIBUTION.into(),
             arn: format!("arn:aws:cloudfront::(account):distribution/{NEW_DISTRIBUTION}"),
             domain_name: "(new).cloudfront.net".into(),
-            status: DEPLOYED.into(),
+            status: DistributionState::Deployed,
             settings: settings.clone(),
         };
         let mut what = format!(
@@ -225,7 +225,7 @@ impl Cdn for DryCdn {
         let mut recorded = self.log.lock();
         recorded.new_distributions.insert(view.id.clone(), view.clone());
         recorded.changes.push(Change::Create(what));
-        Ok(view)
+        Ok(Created::New(view))
     }
     async fn update(&self, id: &str, settings: &DistributionSettings) -> Result<DistributionView, AwsError> {
         let current = self.get(id).await?;
@@ -237,7 +237,7 @@ impl Cdn for DryCdn {
                     id: id.into(),
                     arn: String::new(),
                     domain_name: String::new(),
-                    status: DEPLOYED.into(),
+                    status: DistributionState::Deployed,
                     settings: settings.clone(),
                 },
             ),
@@ -245,7 +245,7 @@ impl Cdn for DryCdn {
         let what = if settings.enabled { fields.join(", ") } else { "disable".into() };
         self.log.record(Change::Update(format!("distribution {id}: {what}")));
         view.settings = settings.clone();
-        view.status = DEPLOYED.into();
+        view.status = DistributionState::Deployed;
         self.log.lock().new_distributions.insert(id.to_string(), view.clone());
         Ok(view)
     }
@@ -282,7 +282,7 @@ impl Certificates for DryCertificates {
         if let Some(names) = self.log.lock().new_certificates.get(arn) {
             return Ok(Some(Certificate {
                 arn: arn.into(),
-                status: ISSUED.into(),
+                status: CertificateState::Issued,
                 failure_reason: None,
                 names: names.clone(),
                 region: GLOBAL_REGION.into(),
@@ -326,9 +326,9 @@ impl Dns for DryDns {
         }
         Ok(NEW_DNS_CHANGE.into())
     }
-    async fn change_status(&self, id: &str) -> Result<String, AwsError> {
+    async fn change_status(&self, id: &str) -> Result<ChangeStatus, AwsError> {
         if id == NEW_DNS_CHANGE {
-            return Ok(INSYNC.into());
+            return Ok(ChangeStatus::InSync);
         }
         self.real.change_status(id).await
     }

@@ -1,14 +1,17 @@
 //! `awsops plan`, `apply` and `delete`: the controller's reconcilers run from
 //! a laptop or a CI job against manifests on disk, with no cluster. Status is
 //! kept in a local state folder ([`state`]) instead of the API server, through
-//! the same [`Objects`](crate::controller::Objects) trait, so the code that
-//! decides and acts is the controller's own.
+//! the same [`Objects`](crate::core::Objects) trait, and each kind is driven
+//! through its public entries only (`aurora_failover::decide`/`reconcile`,
+//! `static_site::apply`/`apply_with`/`cleanup`), so the code that decides and
+//! acts is the controller's own.
 //!
 //! Exit codes: `plan` 0 when nothing would change, 2 when something would, 1
 //! on error or a failed precondition; `apply`/`delete` 0 when every object
 //! finished well, 1 otherwise.
 
 pub mod dry_run;
+pub mod key;
 pub mod manifests;
 pub mod state;
 pub mod terminal;
@@ -19,17 +22,21 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
-use k8s_openapi::jiff::Timestamp;
+use kube::ResourceExt;
+use tracing::Instrument;
 
+use crate::api::Kind;
 use crate::api::aurora_failover::{AuroraFailover, AuroraFailoverStatus, FailoverPhase};
 use crate::api::conditions;
 use crate::api::static_site::{SitePhase, StaticSite, StaticSiteStatus};
-use crate::aurora_failover::{observe, plan as failover_plan};
+use crate::aurora_failover::plan::Action;
+use crate::aurora_failover::{Failovers, Next};
 use crate::aws::AwsFactory;
-use crate::controller::{Context, Error};
+use crate::core::{Context, Error, reconcile_span};
 use crate::metrics::Metrics;
 use dry_run::{Change, Recorder};
-use state::{Key, LocalObjects};
+use key::Key;
+use state::LocalObjects;
 use terminal::Terminal;
 
 /// What `plan`, `apply` and `delete` take.
@@ -99,68 +106,65 @@ pub async fn plan(options: &Options) -> anyhow::Result<ExitCode> {
 
 async fn plan_failover(failover: &AuroraFailover, ctx: &Context) -> anyhow::Result<u8> {
     let current = failover.status.clone().unwrap_or_default();
-    let generation = failover.metadata.generation;
-    match failover_plan::preflight(&failover.spec, generation, &current) {
-        failover_plan::Preflight::Finished => {
+    let span = reconcile_span(Kind::AuroraFailover, &failover.namespace().unwrap_or_default(), &failover.name_any());
+    let decided = crate::aurora_failover::decide(failover, ctx, &Failovers::default()).instrument(span).await?;
+    let (decision, _turn) = match decided {
+        Next::Finished => {
             println!("  finished: {}; nothing to do", summary(&current.conditions));
             return Ok(0);
         }
-        failover_plan::Preflight::Proceed => {}
-        refused => {
-            let next = failover_plan::refuse(&current, &refused, generation, Timestamp::now());
-            println!("  would stall: {}", summary(&next.conditions));
+        Next::Refused { status, .. } => {
+            println!("  would stall: {}", summary(&status.conditions));
             return Ok(1);
         }
-    }
-    let clients = ctx
-        .aws
-        .clients(failover.spec.region.as_deref(), failover.spec.role_arn.as_deref())
-        .await
-        .map_err(anyhow::Error::msg)?;
-    let holder = observe::holder(failover, ctx).await?;
-    let observed = observe::observe(&clients.rds(), failover, holder).await?;
-    let decision = failover_plan::plan(&failover.spec, &current, &observed, generation, Timestamp::now());
+        Next::Decided { decision, turn, .. } => (decision, turn),
+    };
     if let Some(plan) = &decision.status.plan {
-        println!("  cluster {}: writer {}", failover.spec.cluster_identifier, plan.current_writer);
-        println!("  candidates, best first:");
-        for (rank, c) in plan.candidates.iter().enumerate() {
-            let zone = c.availability_zone.as_deref().unwrap_or("-");
-            println!(
-                "    {}. {} tier-{} {} {} {}",
-                rank + 1,
-                c.instance,
-                c.promotion_tier,
-                c.instance_class,
-                zone,
-                c.status
-            );
-        }
+        print_candidates(&failover.spec.cluster_identifier, plan);
     }
     match &decision.action {
-        failover_plan::Action::Failover { target } => {
+        Action::Failover { target } => {
             let reason = decision.status.plan.as_ref().map(|p| p.reason.as_str()).unwrap_or_default();
             println!("  + fail over: promote {target} ({reason})");
             Ok(CHANGES)
         }
-        failover_plan::Action::Poll => {
+        Action::Poll => {
             println!("  a failover is in progress: {}", summary(&decision.status.conditions));
             Ok(CHANGES)
         }
-        failover_plan::Action::None if stalled(&decision.status.conditions) => {
+        Action::None if stalled(&decision.status.conditions) => {
             println!("  would stall: {}", summary(&decision.status.conditions));
             Ok(1)
         }
-        failover_plan::Action::None => {
+        Action::None => {
             println!("  {}", summary(&decision.status.conditions));
             Ok(if failover_finished(&decision.status) { 0 } else { CHANGES })
         }
     }
 }
 
+fn print_candidates(cluster: &str, plan: &crate::api::aurora_failover::FailoverPlan) {
+    println!("  cluster {cluster}: writer {}", plan.current_writer);
+    println!("  candidates, best first:");
+    for (rank, c) in plan.candidates.iter().enumerate() {
+        let zone = c.availability_zone.as_deref().unwrap_or("-");
+        println!(
+            "    {}. {} tier-{} {} {} {}",
+            rank + 1,
+            c.instance,
+            c.promotion_tier,
+            c.instance_class,
+            zone,
+            c.status
+        );
+    }
+}
+
 async fn plan_site(site: &StaticSite, objects: &LocalObjects, key: &Key, ctx: &Context) -> anyhow::Result<u8> {
     let recorder = Recorder::default();
     let wrap = recorder.clone();
-    crate::static_site::act::apply_with(site, ctx, move |real| wrap.wrap(real)).await?;
+    let span = reconcile_span(Kind::StaticSite, &key.namespace, &key.name);
+    crate::static_site::apply_with(site, ctx, move |real| wrap.wrap(real)).instrument(span).await?;
     let status = objects.get::<StaticSite>(key)?.status.unwrap_or_default();
     if stalled(&status.conditions) {
         println!("  would stall: {}", summary(&status.conditions));
@@ -205,15 +209,16 @@ pub async fn apply(options: &Options) -> anyhow::Result<ExitCode> {
     let objects = Arc::new(LocalObjects::open(&options.state_dir, &manifests, true, Some(Terminal::default()))?);
     let ctx = context(objects.clone()).await;
     let deadline = Instant::now() + options.timeout;
-    let failovers = manifests.failovers.iter().map(|f| drive_failover(&ctx, &objects, Key::of(f), deadline));
+    let shared = Failovers::default();
+    let failovers = manifests.failovers.iter().map(|f| drive_failover(&ctx, &shared, &objects, Key::of(f), deadline));
     let sites = manifests.sites.iter().map(|s| drive_site(&ctx, &objects, Key::of(s), deadline));
     let (failovers, sites) = futures::join!(futures::future::join_all(failovers), futures::future::join_all(sites));
     let mut ok = true;
     for (key, outcome) in failovers.into_iter().chain(sites) {
         ok &= outcome;
-        let status = match key.kind.as_str() {
-            "AuroraFailover" => serde_yaml_ng::to_string(&objects.get::<AuroraFailover>(&key)?.status)?,
-            _ => serde_yaml_ng::to_string(&objects.get::<StaticSite>(&key)?.status)?,
+        let status = match key.kind {
+            Kind::AuroraFailover => serde_yaml_ng::to_string(&objects.get::<AuroraFailover>(&key)?.status)?,
+            Kind::StaticSite => serde_yaml_ng::to_string(&objects.get::<StaticSite>(&key)?.status)?,
         };
         println!("--- {key}\nstatus:\n{}", indent(&status));
     }
@@ -228,9 +233,15 @@ fn indent(text: &str) -> String {
 }
 
 /// Reconciles one failover until it finishes; `true` when it succeeded.
-async fn drive_failover(ctx: &Context, objects: &LocalObjects, key: Key, deadline: Instant) -> (Key, bool) {
+async fn drive_failover(
+    ctx: &Context,
+    shared: &Failovers,
+    objects: &LocalObjects,
+    key: Key,
+    deadline: Instant,
+) -> (Key, bool) {
     let outcome = drive(objects, &key, deadline, || async {
-        let wait = crate::aurora_failover::reconcile(&objects.get(&key)?, ctx).await?;
+        let wait = crate::aurora_failover::reconcile(&objects.get(&key)?, ctx, shared).await?;
         let status = objects.get::<AuroraFailover>(&key)?.status.unwrap_or_default();
         Ok(match failover_finished(&status) {
             true => Step::Done(status.phase == Some(FailoverPhase::Succeeded)),
@@ -274,7 +285,7 @@ where
         }
     };
     loop {
-        let wait = match step().await {
+        let wait = match step().instrument(reconcile_span(key.kind, &key.namespace, &key.name)).await {
             Ok(Step::Done(ok)) => return ok,
             Ok(Step::Wait(wait)) => wait,
             Err(Error::CleanupPending(wait)) => wait,

@@ -10,44 +10,17 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use k8s_openapi::api::core::v1::{ConfigMap, ObjectReference};
+use kube::ResourceExt;
 use kube::runtime::events::Event;
-use kube::{Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
+use super::key::Key;
 use super::manifests::Manifests;
 use super::terminal::Terminal;
-use crate::api::AuroraFailover;
-use crate::controller::{Error, Objects};
-
-/// Kind, namespace, name.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Key {
-    pub kind: String,
-    pub namespace: String,
-    pub name: String,
-}
-
-impl Key {
-    pub fn of<K: Resource<DynamicType = ()>>(obj: &K) -> Self {
-        Self { kind: K::kind(&()).into_owned(), namespace: obj.namespace().unwrap_or_default(), name: obj.name_any() }
-    }
-
-    fn of_reference(r: &ObjectReference) -> Self {
-        Self {
-            kind: r.kind.clone().unwrap_or_default(),
-            namespace: r.namespace.clone().unwrap_or_default(),
-            name: r.name.clone().unwrap_or_default(),
-        }
-    }
-}
-
-impl std::fmt::Display for Key {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}/{}", self.kind, self.namespace, self.name)
-    }
-}
+use crate::api::{AuroraFailover, Kind};
+use crate::core::{Error, Objects};
 
 /// Objects kept in memory and, unless planning, in the state folder.
 pub struct LocalObjects {
@@ -157,7 +130,7 @@ fn write(dir: &Path, key: &Key, object: &serde_json::Value) -> Result<(), Error>
 #[async_trait]
 impl Objects for LocalObjects {
     async fn apply_status(&self, object: &ObjectReference, status: serde_json::Value) -> Result<(), Error> {
-        let key = Key::of_reference(object);
+        let key = Key::of_reference(object)?;
         let (before, updated) = {
             let mut objects = self.lock();
             let stored = objects.get_mut(&key).ok_or_else(|| Error::State(format!("{key} is not known")))?;
@@ -183,11 +156,10 @@ impl Objects for LocalObjects {
     }
 
     async fn failovers(&self, namespace: Option<&str>) -> Result<Vec<AuroraFailover>, Error> {
-        let kind = AuroraFailover::kind(&()).into_owned();
         let objects = self.lock();
         objects
             .iter()
-            .filter(|(k, _)| k.kind == kind && namespace.is_none_or(|ns| k.namespace == ns))
+            .filter(|(k, _)| k.kind == Kind::AuroraFailover && namespace.is_none_or(|ns| k.namespace == ns))
             .map(|(k, v)| serde_json::from_value(v.clone()).map_err(|e| Error::State(format!("{k}: {e}"))))
             .collect()
     }
@@ -195,13 +167,16 @@ impl Objects for LocalObjects {
     async fn publish(&self, object: &ObjectReference, event: Event) {
         if let Some(terminal) = &self.terminal {
             let note = event.note.unwrap_or_default();
-            terminal.line(&Key::of_reference(object), &format!("  {}: {note}", event.reason));
+            match Key::of_reference(object) {
+                Ok(key) => terminal.line(&key, &format!("  {}: {note}", event.reason)),
+                Err(e) => terminal.say(&format!("{e}: {}: {note}", event.reason)),
+            }
         }
     }
 
     fn upload_progress(&self, object: &ObjectReference, done: usize, total: usize) {
-        if let Some(terminal) = &self.terminal {
-            terminal.progress(&Key::of_reference(object), done, total);
+        if let (Some(terminal), Ok(key)) = (&self.terminal, Key::of_reference(object)) {
+            terminal.progress(&key, done, total);
         }
     }
 }
@@ -238,7 +213,7 @@ fn new_uid() -> String {
 }
 
 fn path_of(dir: &Path, key: &Key) -> PathBuf {
-    dir.join(&key.namespace).join(key.kind.to_ascii_lowercase()).join(format!("{}.yaml", key.name))
+    dir.join(&key.namespace).join(key.kind.as_str().to_ascii_lowercase()).join(format!("{}.yaml", key.name))
 }
 
 /// Every object stored under `dir` (none when the folder does not exist yet).
@@ -255,8 +230,10 @@ fn read_dir(dir: &Path) -> Result<BTreeMap<Key, serde_json::Value>, Error> {
                 let text = std::fs::read_to_string(&path).map_err(|e| io_error(&path, e))?;
                 let value: serde_json::Value =
                     serde_yaml_ng::from_str(&text).map_err(|e| Error::State(format!("{}: {e}", path.display())))?;
+                let kind = value["kind"].as_str().unwrap_or_default().parse::<Kind>();
+                let kind = kind.map_err(|e| Error::State(format!("{}: {e}", path.display())))?;
                 let key = Key {
-                    kind: value["kind"].as_str().unwrap_or_default().to_string(),
+                    kind,
                     namespace: value["metadata"]["namespace"].as_str().unwrap_or_default().to_string(),
                     name: value["metadata"]["name"].as_str().unwrap_or_default().to_string(),
                 };

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
-use super::state::Key;
+use super::key::Key;
 
 pub struct Terminal {
     start: Instant,

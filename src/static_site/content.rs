@@ -11,11 +11,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use futures::StreamExt;
 
-use super::plan::{self, DesiredFile, Stall, why};
+use super::plan::content::{DesiredFile, content_plan};
+use crate::api::conditions::{Reason, Stall};
 use crate::api::static_site::ContentSpec;
 use crate::aws::AwsError;
 use crate::aws::s3::{Buckets, Upload};
-use crate::controller::{Error, Objects};
+use crate::core::{Error, Objects};
 
 /// Uploads in flight at once.
 pub const UPLOAD_PARALLELISM: usize = 8;
@@ -40,7 +41,7 @@ pub async fn read_sources(
     for source in &content.config_maps {
         let Some(cm) = objects.config_map(namespace, &source.name).await? else {
             return Ok(Err(Stall::new(
-                why::CONFIG_MAP_NOT_FOUND,
+                Reason::ConfigMapNotFound,
                 format!(
                     "ConfigMap {:?} named in spec.content.configMaps does not exist in this namespace: create it or remove the entry",
                     source.name
@@ -58,7 +59,7 @@ pub async fn read_sources(
     let total: usize = files.values().map(Vec::len).sum();
     if total > MAX_CONTENT_BYTES {
         return Ok(Err(Stall::new(
-            why::CONTENT_TOO_LARGE,
+            Reason::ContentTooLarge,
             format!(
                 "the sources hold {total} bytes; a site syncs at most {MAX_CONTENT_BYTES} bytes from ConfigMaps: serve large assets from another bucket"
             ),
@@ -133,7 +134,7 @@ pub async fn sync(
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Synced, AwsError> {
     let existing = buckets.list(bucket).await?;
-    let plan = plan::content_plan(desired, &existing, spec.prune);
+    let plan = content_plan(desired, &existing, spec.prune);
     let uploads: Vec<Upload> = files.iter().filter(|f| plan.upload.contains(&f.key)).map(|f| upload(f, spec)).collect();
     let (total, done) = (uploads.len(), AtomicUsize::new(0));
     let done = &done;

@@ -1,23 +1,123 @@
-//! The StaticSite reconciler: `apply` converges AWS toward the spec in
-//! API.md's order (bucket, OAC, certificate, distribution, policy, content,
-//! DNS), `cleanup` removes what the site owns; both safe to repeat. Pure
-//! decisions live in `plan`, AWS and status writes in `act`.
+//! The StaticSite reconciler. [`apply`] converges AWS toward the spec in
+//! API.md's order: `observe` reads, each of `steps` asks `plan` (pure) what
+//! to do and does it, and status records each result as it exists.
+//! [`cleanup`] removes what the site owns (`teardown`). Both are safe to
+//! repeat. `content` reads the sources and syncs them to the bucket.
 
-pub mod act;
 pub mod content;
+mod observe;
 pub mod plan;
+mod run;
+mod steps;
+mod teardown;
 
 use std::time::Duration;
 
+use kube::ResourceExt;
+
+pub use run::SiteAws;
+
 use crate::api::StaticSite;
-use crate::controller::{Context, Error};
+use crate::api::conditions::{Reason, Stall, Summary};
+use crate::api::static_site::SitePhase;
+use crate::aws::AwsErrorKind;
+use crate::core::error::ACCESS_DENIED_RECHECK;
+use crate::core::{Context, Error};
+use plan::identity::Identity;
+use run::{Halt, Run};
 
 /// Converges one site; returns when to look again.
 pub async fn apply(site: &StaticSite, ctx: &Context) -> Result<Duration, Error> {
-    act::apply(site, ctx).await
+    apply_with(site, ctx, |aws| aws).await
+}
+
+/// [`apply`] with the site's AWS passed through `wrap` first (`awsops plan`
+/// records the writes there instead of making them).
+pub async fn apply_with(
+    site: &StaticSite,
+    ctx: &Context,
+    wrap: impl FnOnce(SiteAws) -> SiteAws,
+) -> Result<Duration, Error> {
+    let mut run = Run::new(site, ctx);
+    let id = match identify(site, &run, ctx) {
+        Ok(id) => id,
+        Err(stall) => {
+            run.stall(stall, SitePhase::Failed).await?;
+            return Ok(ctx.resync);
+        }
+    };
+    let clients = ctx.aws.clients(Some(&id.region), site.spec.role_arn.as_deref()).await.map_err(Error::AwsConfig)?;
+    let aws = wrap(SiteAws::from_clients(&clients));
+    // A new spec (or the first look) is in progress until converged: never
+    // leave Ready=True next to a newer observedGeneration.
+    if run.next.phase.is_none() || run.written.observed_generation != site.metadata.generation {
+        let message = format!("applying generation {}", site.metadata.generation.unwrap_or(1));
+        run.summarise(SitePhase::Provisioning, Summary::Reconciling, Reason::Provisioning, message);
+        run.save().await?;
+    }
+    let outcome = steps::converge(&mut run, &aws, &id).await;
+    match outcome {
+        Ok(()) => Ok(ctx.resync),
+        Err(Halt::Wait(wait)) => Ok(wait),
+        Err(Halt::Stall(stall)) => {
+            run.stall(stall, SitePhase::Failed).await?;
+            Ok(ctx.resync)
+        }
+        Err(Halt::Aws(e)) if e.kind == AwsErrorKind::AccessDenied => {
+            run.stall(Stall::access_denied(&e), SitePhase::Failed).await?;
+            Ok(ACCESS_DENIED_RECHECK)
+        }
+        Err(Halt::Aws(e)) => {
+            run.save().await?;
+            Err(e.into())
+        }
+        Err(Halt::Kube(e)) => Err(e),
+    }
+}
+
+/// The site's identity in AWS, or why the spec cannot be acted on (found
+/// before anything was changed).
+fn identify(site: &StaticSite, run: &Run<'_>, ctx: &Context) -> Result<Identity, Stall> {
+    site.spec.validate().map_err(|message| Stall::new(Reason::InvalidSpec, message).untouched())?;
+    let (namespace, name, uid) =
+        (site.namespace().unwrap_or_default(), site.name_any(), site.uid().unwrap_or_default());
+    Identity::resolve(&site.spec, &run.written, &namespace, &name, &uid, ctx.aws.default_region().as_deref())
+        .map_err(Stall::untouched)
 }
 
 /// Removes what the site owns in AWS; `Duration::ZERO` once everything is gone.
 pub async fn cleanup(site: &StaticSite, ctx: &Context) -> Result<Duration, Error> {
-    act::cleanup(site, ctx).await
+    let mut run = Run::new(site, ctx);
+    if run.next.phase != Some(SitePhase::Deleting) {
+        let message = "removing what the site created in AWS".to_string();
+        run.summarise(SitePhase::Deleting, Summary::Reconciling, Reason::Deleting, message);
+        run.save().await?;
+    }
+    let Some(id) = recorded_identity(site, &run, ctx) else { return Ok(Duration::ZERO) };
+    let clients = ctx.aws.clients(Some(&id.region), site.spec.role_arn.as_deref()).await.map_err(Error::AwsConfig)?;
+    let aws = SiteAws::from_clients(&clients);
+    match teardown::teardown(&mut run, &aws, &id).await {
+        Ok(()) => Ok(Duration::ZERO),
+        Err(Halt::Wait(wait)) => Err(Error::CleanupPending(wait)),
+        Err(Halt::Kube(e)) => Err(e),
+        Err(Halt::Aws(e)) => Err(e.into()),
+        Err(Halt::Stall(stall)) => {
+            run.stall(stall, SitePhase::Deleting).await?;
+            Ok(ctx.resync)
+        }
+    }
+}
+
+/// What status recorded; from the spec when Apply never ran; `None` when
+/// neither names a bucket (nothing was created).
+fn recorded_identity(site: &StaticSite, run: &Run<'_>, ctx: &Context) -> Option<Identity> {
+    let (namespace, name, uid) =
+        (site.namespace().unwrap_or_default(), site.name_any(), site.uid().unwrap_or_default());
+    match &run.written.bucket {
+        Some(b) => Some(Identity { namespace, name, uid, region: b.region.clone(), bucket: b.name.clone() }),
+        None => {
+            let default_region = ctx.aws.default_region();
+            Identity::resolve(&site.spec, &Default::default(), &namespace, &name, &uid, default_region.as_deref()).ok()
+        }
+    }
 }

@@ -1,8 +1,7 @@
-//! Where the reconcilers read and write Kubernetes-shaped state: status,
-//! ConfigMaps, the other AuroraFailovers and events. In the controller that is
-//! the API server ([`KubeObjects`]); for `awsops plan`/`apply` it is a local
-//! state folder (see `crate::local`). The reconcilers see only this trait, so
-//! both run exactly the same code.
+//! The API server as the reconcilers' [`Objects`]: status by server-side
+//! apply with the one field manager `awsops` (every write with a timeout),
+//! ConfigMaps and AuroraFailovers read through the client, events through
+//! kube-runtime's recorder.
 
 use std::fmt::Debug;
 use std::time::Duration;
@@ -14,23 +13,8 @@ use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::runtime::events::{Event, Recorder, Reporter};
 use serde::de::DeserializeOwned;
 
-use super::Error;
-use crate::api::{AuroraFailover, FIELD_MANAGER, StaticSite};
-
-/// The reconcilers' view of the objects they manage.
-#[async_trait]
-pub trait Objects: Send + Sync {
-    /// Replaces the status fields this controller owns on the referenced object.
-    async fn apply_status(&self, object: &ObjectReference, status: serde_json::Value) -> Result<(), Error>;
-    /// A ConfigMap, `None` when it does not exist.
-    async fn config_map(&self, namespace: &str, name: &str) -> Result<Option<ConfigMap>, Error>;
-    /// Every AuroraFailover in `namespace` (all namespaces when `None`).
-    async fn failovers(&self, namespace: Option<&str>) -> Result<Vec<AuroraFailover>, Error>;
-    /// Publishes an event about the object; failures are logged, never fatal.
-    async fn publish(&self, object: &ObjectReference, event: Event);
-    /// Content uploads of one site: `done` of `total` files so far.
-    fn upload_progress(&self, _object: &ObjectReference, _done: usize, _total: usize) {}
-}
+use crate::api::{AuroraFailover, FIELD_MANAGER, Kind, StaticSite};
+use crate::core::{Error, Objects};
 
 const STATUS_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -69,10 +53,10 @@ impl KubeObjects {
 #[async_trait]
 impl Objects for KubeObjects {
     async fn apply_status(&self, object: &ObjectReference, status: serde_json::Value) -> Result<(), Error> {
-        match object.kind.as_deref() {
-            Some("AuroraFailover") => self.patch_status::<AuroraFailover>(object, status).await,
-            Some("StaticSite") => self.patch_status::<StaticSite>(object, status).await,
-            other => Err(Error::State(format!("no status for kind {other:?}"))),
+        match Kind::of_reference(object) {
+            Some(Kind::AuroraFailover) => self.patch_status::<AuroraFailover>(object, status).await,
+            Some(Kind::StaticSite) => self.patch_status::<StaticSite>(object, status).await,
+            None => Err(Error::State(format!("no status for kind {:?}", object.kind))),
         }
     }
 

@@ -5,6 +5,10 @@ use std::time::Duration;
 
 use crate::aws::{AwsError, AwsErrorKind};
 
+/// How long an object whose credentials AWS refused waits for the next look
+/// (someone must change IAM first), for both kinds.
+pub const ACCESS_DENIED_RECHECK: Duration = Duration::from_secs(60);
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("Kubernetes API: {0}")]
@@ -59,7 +63,8 @@ impl Error {
                 AwsErrorKind::Retryable => 15,
                 AwsErrorKind::Throttled => 30,
                 AwsErrorKind::NotFound => 30,
-                AwsErrorKind::AccessDenied | AwsErrorKind::Terminal => 300,
+                AwsErrorKind::AccessDenied => return ACCESS_DENIED_RECHECK,
+                AwsErrorKind::Terminal => 300,
             },
             Self::AwsConfig(_) => 300,
             Self::CleanupPending(wait) => return *wait,

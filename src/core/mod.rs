@@ -1,0 +1,49 @@
+//! What every reconciler stands on, in the controller and in `awsops
+//! plan/apply` alike: the [`Context`] a reconcile gets, the [`Error`] it
+//! returns (classified once: category and requeue delay), the [`Objects`] it
+//! reads and writes status through, [`Events`], and the status writer.
+//! Nothing here knows a resource's steps or kube-runtime.
+
+pub mod error;
+pub mod events;
+pub mod objects;
+pub mod status;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use error::Error;
+pub use events::Events;
+pub use objects::Objects;
+
+use crate::aws::AwsFactory;
+use crate::metrics::Metrics;
+
+/// What every reconcile gets.
+pub struct Context {
+    /// Status, ConfigMaps and events: the API server, or a local state folder.
+    pub objects: Arc<dyn Objects>,
+    pub events: Events,
+    pub aws: AwsFactory,
+    pub metrics: Arc<Metrics>,
+    pub resync: Duration,
+    /// The watched namespace (`None`: all).
+    pub namespace: Option<String>,
+}
+
+impl Context {
+    pub fn new(
+        objects: Arc<dyn Objects>,
+        aws: AwsFactory,
+        metrics: Arc<Metrics>,
+        resync: Duration,
+        namespace: Option<String>,
+    ) -> Self {
+        Self { events: Events::new(objects.clone()), objects, aws, metrics, resync, namespace }
+    }
+}
+
+/// The span a reconcile runs in, so each of its log lines names the object.
+pub fn reconcile_span(kind: crate::api::Kind, namespace: &str, name: &str) -> tracing::Span {
+    tracing::info_span!("reconcile", %kind, namespace, name)
+}

@@ -1,0 +1,203 @@
+//! Step 1 and step 5: what the bucket needs (or why it must not be touched),
+//! and the bucket policy that lets only this site's distribution read it.
+
+use serde_json::json;
+
+use super::identity::Identity;
+use crate::api::conditions::{Reason, Stall};
+use crate::api::{TAG_OWNER, TAG_UID};
+use crate::aws::s3::{BucketPresence, BucketSettings};
+
+/// One bucket change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BucketStep {
+    Create,
+    Tag,
+    BlockPublicAccess,
+    EnforceOwner,
+    Encrypt,
+}
+
+/// What entitles a site to an existing bucket that lacks its uid tag.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BucketClaim {
+    /// Nothing: such a bucket is someone else's.
+    None,
+    /// `spec.bucket.adopt: true`: any bucket of this account.
+    Adopt,
+    /// Status records that this site was creating it (a crash or a lost
+    /// response between CreateBucket and tagging): an untagged bucket only.
+    Creating,
+}
+
+pub fn bucket_steps(
+    presence: &BucketPresence,
+    settings: Option<&BucketSettings>,
+    id: &Identity,
+    claim: BucketClaim,
+) -> Result<Vec<BucketStep>, Stall> {
+    let settings = match presence {
+        BucketPresence::OtherAccount => {
+            return Err(Stall::new(
+                Reason::BucketNotOwned,
+                format!("bucket {:?} belongs to another AWS account: choose another spec.bucket.name", id.bucket),
+            ));
+        }
+        BucketPresence::Missing => {
+            return Ok(vec![
+                BucketStep::Create,
+                BucketStep::Tag,
+                BucketStep::BlockPublicAccess,
+                BucketStep::EnforceOwner,
+                BucketStep::Encrypt,
+            ]);
+        }
+        BucketPresence::Exists => settings.cloned().unwrap_or_default(),
+    };
+    let mut steps = Vec::new();
+    let ours = settings.tags.get(TAG_UID) == Some(&id.uid);
+    let claimed = match claim {
+        BucketClaim::None => false,
+        BucketClaim::Adopt => true,
+        BucketClaim::Creating => !settings.tags.contains_key(TAG_UID),
+    };
+    if !ours {
+        if !claimed {
+            let owner =
+                settings.tags.get(TAG_OWNER).map(|o| format!(" (it is managed by StaticSite {o})")).unwrap_or_default();
+            return Err(Stall::new(
+                Reason::BucketNotOwned,
+                format!(
+                    "bucket {:?} already exists and is not this site's{owner}: set spec.bucket.adopt: true to take it over, or choose another name",
+                    id.bucket
+                ),
+            ));
+        }
+        steps.push(BucketStep::Tag);
+    } else if id.tags().iter().any(|(k, v)| settings.tags.get(k) != Some(v)) {
+        steps.push(BucketStep::Tag);
+    }
+    if !settings.public_access_blocked {
+        steps.push(BucketStep::BlockPublicAccess);
+    }
+    if !settings.owner_enforced {
+        steps.push(BucketStep::EnforceOwner);
+    }
+    if !settings.encrypted {
+        steps.push(BucketStep::Encrypt);
+    }
+    Ok(steps)
+}
+
+/// The claim a site has on an existing bucket without its uid tag.
+pub fn claim(adopt: bool, recorded_before_create: bool) -> BucketClaim {
+    match (adopt, recorded_before_create) {
+        (true, _) => BucketClaim::Adopt,
+        (false, true) => BucketClaim::Creating,
+        (false, false) => BucketClaim::None,
+    }
+}
+
+/// The bucket policy: `s3:GetObject` for CloudFront, only from this distribution.
+pub fn bucket_policy(id: &Identity, distribution_arn: &str) -> serde_json::Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "AllowCloudFrontServicePrincipalReadOnly",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudfront.amazonaws.com"},
+            "Action": "s3:GetObject",
+            "Resource": format!("{}/*", id.bucket_arn()),
+            "Condition": {"StringEquals": {"AWS:SourceArn": distribution_arn}},
+        }]
+    })
+}
+
+/// Whether the current policy document differs from the desired one (compared
+/// as JSON, so formatting and key order do not count).
+pub fn policy_differs(current: Option<&str>, desired: &serde_json::Value) -> bool {
+    current.and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok()).as_ref() != Some(desired)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    use super::super::fixtures::{mk_id, ours};
+
+    #[test]
+    fn a_missing_bucket_is_created_private_encrypted_and_tagged() {
+        let steps = bucket_steps(&BucketPresence::Missing, None, &mk_id(), BucketClaim::None).expect("ok");
+        assert_eq!(
+            steps,
+            vec![
+                BucketStep::Create,
+                BucketStep::Tag,
+                BucketStep::BlockPublicAccess,
+                BucketStep::EnforceOwner,
+                BucketStep::Encrypt
+            ]
+        );
+    }
+
+    #[test]
+    fn a_bucket_in_sync_needs_nothing() {
+        assert_eq!(bucket_steps(&BucketPresence::Exists, Some(&ours()), &mk_id(), BucketClaim::None), Ok(vec![]));
+    }
+
+    #[test]
+    fn bucket_drift_is_repaired_step_by_step() {
+        let mut drifted = ours();
+        drifted.public_access_blocked = false;
+        drifted.encrypted = false;
+        assert_eq!(
+            bucket_steps(&BucketPresence::Exists, Some(&drifted), &mk_id(), BucketClaim::None),
+            Ok(vec![BucketStep::BlockPublicAccess, BucketStep::Encrypt])
+        );
+    }
+
+    #[test]
+    fn a_bucket_of_someone_else_is_never_touched_unless_adopted() {
+        let foreign = BucketSettings {
+            tags: BTreeMap::from([(TAG_UID.into(), "other".into()), (TAG_OWNER.into(), "x/y".into())]),
+            ..ours()
+        };
+        let stall =
+            bucket_steps(&BucketPresence::Exists, Some(&foreign), &mk_id(), BucketClaim::None).expect_err("stall");
+        assert_eq!(stall.reason, Reason::BucketNotOwned);
+        assert!(stall.message.contains("StaticSite x/y"));
+        assert_eq!(
+            bucket_steps(&BucketPresence::Exists, Some(&foreign), &mk_id(), BucketClaim::Adopt),
+            Ok(vec![BucketStep::Tag])
+        );
+        let taken = bucket_steps(&BucketPresence::OtherAccount, None, &mk_id(), BucketClaim::Adopt).expect_err("stall");
+        assert!(taken.message.contains("another AWS account"));
+    }
+
+    #[test]
+    fn a_bucket_this_site_was_creating_is_claimed_only_while_untagged() {
+        let untagged = BucketSettings::default();
+        let steps = bucket_steps(&BucketPresence::Exists, Some(&untagged), &mk_id(), BucketClaim::Creating);
+        assert_eq!(steps.expect("claimed").first(), Some(&BucketStep::Tag));
+        let mut other = BucketSettings::default();
+        other.tags.insert(TAG_UID.into(), "someone-else".into());
+        let stall = bucket_steps(&BucketPresence::Exists, Some(&other), &mk_id(), BucketClaim::Creating);
+        assert_eq!(stall.expect_err("not ours").reason, Reason::BucketNotOwned);
+        let never_recorded = bucket_steps(&BucketPresence::Exists, Some(&untagged), &mk_id(), BucketClaim::None);
+        assert!(never_recorded.is_err(), "an untagged bucket the site never recorded is someone else's");
+    }
+
+    #[test]
+    fn the_policy_allows_only_this_distribution_and_ignores_formatting() {
+        let p = bucket_policy(&mk_id(), "arn:aws:cloudfront::1:distribution/E1");
+        assert_eq!(p["Statement"][0]["Principal"]["Service"], "cloudfront.amazonaws.com");
+        assert_eq!(
+            p["Statement"][0]["Condition"]["StringEquals"]["AWS:SourceArn"],
+            "arn:aws:cloudfront::1:distribution/E1"
+        );
+        assert!(!policy_differs(Some(&serde_json::to_string_pretty(&p).expect("json")), &p));
+        assert!(policy_differs(None, &p));
+        assert!(policy_differs(Some(r#"{"Version":"2012-10-17","Statement":[]}"#), &p));
+    }
+}

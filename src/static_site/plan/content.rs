@@ -1,0 +1,120 @@
+//! Step 6: which files to upload and which to consider for pruning, the
+//! paths to invalidate, and what status says about content.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::api::static_site::ContentStatus;
+use crate::aws::s3::ObjectInfo;
+
+/// One file the sources declare.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DesiredFile {
+    pub key: String,
+    pub md5_hex: String,
+    pub size: usize,
+}
+
+/// What content sync does.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ContentPlan {
+    pub upload: Vec<String>,
+    /// Keys to delete if HeadObject shows this site uploaded them.
+    pub prune_candidates: Vec<String>,
+    pub unchanged: usize,
+}
+
+/// Uploads what is missing or whose MD5 differs; with `prune`, every other
+/// key is a candidate for deletion (only this site's objects are deleted).
+pub fn content_plan(desired: &[DesiredFile], existing: &[ObjectInfo], prune: bool) -> ContentPlan {
+    let have: BTreeMap<&str, &str> = existing.iter().map(|o| (o.key.as_str(), o.etag.as_str())).collect();
+    let want: BTreeSet<&str> = desired.iter().map(|f| f.key.as_str()).collect();
+    let mut plan = ContentPlan::default();
+    for f in desired {
+        if have.get(f.key.as_str()).is_some_and(|etag| etag.eq_ignore_ascii_case(&f.md5_hex)) {
+            plan.unchanged += 1;
+        } else {
+            plan.upload.push(f.key.clone());
+        }
+    }
+    if prune {
+        plan.prune_candidates =
+            existing.iter().filter(|o| !want.contains(o.key.as_str())).map(|o| o.key.clone()).collect();
+    }
+    plan
+}
+
+/// CloudFront paths to invalidate for changed keys: exactly those, plus `/`
+/// when the index document changed; `/*` past CloudFront's in-flight limit.
+pub fn invalidation_paths(changed: &[String], index_document: &str) -> Vec<String> {
+    const MAX_PATHS: usize = 3000;
+    let mut paths: BTreeSet<String> = changed.iter().map(|k| format!("/{}", k.replace(' ', "%20"))).collect();
+    if changed.iter().any(|k| k == index_document) {
+        paths.insert("/".into());
+    }
+    if paths.len() > MAX_PATHS {
+        return vec!["/*".into()];
+    }
+    paths.into_iter().collect()
+}
+
+/// What status says about content after a sync: the counts of the last sync
+/// that changed something, kept while the content stays the same.
+pub fn status(
+    previous: Option<&ContentStatus>,
+    revision: String,
+    objects: usize,
+    (uploaded, pruned): (usize, usize),
+    invalidation_id: Option<String>,
+) -> ContentStatus {
+    let unchanged = previous.filter(|c| c.revision == revision && uploaded + pruned == 0);
+    ContentStatus {
+        revision,
+        objects: objects as i64,
+        uploaded: unchanged.map_or(uploaded as i64, |c| c.uploaded),
+        deleted: unchanged.map_or(pruned as i64, |c| c.deleted),
+        invalidation_id: invalidation_id.or_else(|| previous.and_then(|c| c.invalidation_id.clone())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(key: &str, md5: &str) -> DesiredFile {
+        DesiredFile { key: key.into(), md5_hex: md5.into(), size: 1 }
+    }
+
+    fn object(key: &str, etag: &str) -> ObjectInfo {
+        ObjectInfo { key: key.into(), etag: etag.into(), size: 1 }
+    }
+
+    #[test]
+    fn content_uploads_only_what_changed_and_prunes_only_when_asked() {
+        let desired = [file("index.html", "aa"), file("app.js", "bb"), file("new.css", "cc")];
+        let existing = [object("index.html", "AA"), object("app.js", "old"), object("gone.txt", "dd")];
+        let plan = content_plan(&desired, &existing, true);
+        assert_eq!(plan.upload, vec!["app.js", "new.css"]);
+        assert_eq!(plan.prune_candidates, vec!["gone.txt"]);
+        assert_eq!(plan.unchanged, 1);
+        assert!(content_plan(&desired, &existing, false).prune_candidates.is_empty());
+    }
+
+    #[test]
+    fn invalidation_covers_exactly_the_changed_paths() {
+        assert_eq!(invalidation_paths(&["app.js".into()], "index.html"), vec!["/app.js"]);
+        assert_eq!(invalidation_paths(&["index.html".into()], "index.html"), vec!["/", "/index.html"]);
+        let many: Vec<String> = (0..3001).map(|i| format!("f{i}")).collect();
+        assert_eq!(invalidation_paths(&many, "index.html"), vec!["/*"]);
+    }
+
+    #[test]
+    fn content_status_keeps_the_last_changes_while_nothing_changes() {
+        let first = status(None, "r1".into(), 3, (2, 1), Some("I1".into()));
+        assert_eq!((first.uploaded, first.deleted, first.objects), (2, 1, 3));
+        let quiet = status(Some(&first), "r1".into(), 3, (0, 0), None);
+        assert_eq!((quiet.uploaded, quiet.deleted), (2, 1), "counts of the last change are kept");
+        assert_eq!(quiet.invalidation_id.as_deref(), Some("I1"));
+        let next = status(Some(&first), "r2".into(), 3, (1, 0), Some("I2".into()));
+        assert_eq!((next.uploaded, next.deleted, next.invalidation_id.as_deref()), (1, 0, Some("I2")));
+    }
+}

@@ -1,0 +1,152 @@
+//! Step 4: the distribution's settings as the spec declares them, the owned
+//! fields that drifted, and what an alias held elsewhere means.
+
+use super::identity::Identity;
+use crate::api::conditions::{Reason, Stall};
+use crate::api::static_site::{PriceClass, StaticSiteSpec};
+use crate::aws::AwsError;
+use crate::aws::cloudfront::{CACHING_OPTIMIZED, DistributionSettings};
+
+/// CloudFront refused an alias another distribution (in any account) holds:
+/// a stall, since no retry can succeed until that distribution lets go.
+pub fn alias_in_use(error: &AwsError, aliases: &[String]) -> Option<Stall> {
+    let detail = &error.message;
+    error.is_alias_in_use().then(|| {
+        Stall::new(
+            Reason::AliasInUse,
+            format!(
+                "CloudFront says one of {aliases:?} is already an alternate domain name of another distribution ({detail}): \
+                 remove it from that distribution, or from spec.domain.names"
+            ),
+        )
+    })
+}
+
+/// The distribution's settings as the spec declares them.
+pub fn desired_distribution(
+    spec: &StaticSiteSpec,
+    id: &Identity,
+    oac_id: &str,
+    certificate_arn: Option<&str>,
+) -> DistributionSettings {
+    let mut aliases: Vec<String> = spec.domain.iter().flat_map(|d| d.names.iter().map(|n| n.0.clone())).collect();
+    aliases.sort();
+    let price_class = match spec.distribution.price_class {
+        PriceClass::PriceClass100 => "PriceClass_100",
+        PriceClass::PriceClass200 => "PriceClass_200",
+        PriceClass::PriceClassAll => "PriceClass_All",
+    };
+    let with_cert = certificate_arn.filter(|_| !aliases.is_empty());
+    DistributionSettings {
+        origin_id: format!("s3-{}", id.bucket),
+        origin_domain: id.origin_domain(),
+        oac_id: Some(oac_id.to_string()),
+        enabled: spec.distribution.enabled,
+        price_class: price_class.into(),
+        comment: spec.distribution.comment.clone().unwrap_or_else(|| format!("awsops {}/{}", id.namespace, id.name)),
+        default_root_object: spec.content.index_document.clone(),
+        aliases: if with_cert.is_some() { aliases } else { Vec::new() },
+        certificate_arn: with_cert.map(str::to_string),
+        ssl_support_method: with_cert.map(|_| "sni-only".to_string()),
+        minimum_protocol_version: with_cert.map(|_| "TLSv1.2_2021".to_string()),
+        viewer_protocol_policy: "redirect-to-https".into(),
+        compress: true,
+        cache_policy_id: CACHING_OPTIMIZED.into(),
+        ipv6: true,
+    }
+}
+
+/// The owned fields that differ (empty: in sync). An OAC id CloudFront did
+/// not return is not counted as drift.
+pub fn distribution_drift(desired: &DistributionSettings, actual: &DistributionSettings) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    let mut check = |field, differs: bool| {
+        if differs {
+            out.push(field);
+        }
+    };
+    check("origin", desired.origin_domain != actual.origin_domain || desired.origin_id != actual.origin_id);
+    check("originAccessControlId", actual.oac_id.is_some() && desired.oac_id != actual.oac_id);
+    check("enabled", desired.enabled != actual.enabled);
+    check("priceClass", desired.price_class != actual.price_class);
+    check("comment", desired.comment != actual.comment);
+    check("defaultRootObject", desired.default_root_object != actual.default_root_object);
+    check("aliases", desired.aliases != actual.aliases);
+    check("certificate", desired.certificate_arn != actual.certificate_arn);
+    check(
+        "tls",
+        desired.certificate_arn.is_some()
+            && (desired.ssl_support_method != actual.ssl_support_method
+                || desired.minimum_protocol_version != actual.minimum_protocol_version),
+    );
+    check("viewerProtocolPolicy", desired.viewer_protocol_policy != actual.viewer_protocol_policy);
+    check("compress", desired.compress != actual.compress);
+    check("cachePolicy", desired.cache_policy_id != actual.cache_policy_id);
+    check("ipv6", desired.ipv6 != actual.ipv6);
+    out
+}
+
+/// The certificate the distribution served until now, when the desired
+/// settings name another one (the site's names changed).
+pub fn replaced_certificate(desired: &DistributionSettings, actual: &DistributionSettings) -> Option<String> {
+    actual.certificate_arn.clone().filter(|old| Some(old) != desired.certificate_arn.as_ref())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::{mk_id, mk_spec, with_domain};
+    use super::*;
+    use crate::aws::AwsErrorKind;
+
+    #[test]
+    fn the_distribution_uses_sni_tls12_https_and_the_oac() {
+        let d =
+            desired_distribution(&with_domain(&["b.example.com", "a.example.com"]), &mk_id(), "OAC1", Some("arn:cert"));
+        assert_eq!(d.aliases, vec!["a.example.com", "b.example.com"]);
+        assert_eq!(d.ssl_support_method.as_deref(), Some("sni-only"));
+        assert_eq!(d.minimum_protocol_version.as_deref(), Some("TLSv1.2_2021"));
+        assert_eq!(d.viewer_protocol_policy, "redirect-to-https");
+        assert_eq!(d.oac_id.as_deref(), Some("OAC1"));
+        assert_eq!(d.origin_domain, "site-bucket.s3.eu-west-1.amazonaws.com");
+        assert_eq!(d.cache_policy_id, CACHING_OPTIMIZED);
+        assert!(d.compress && d.ipv6);
+        assert_eq!(d.price_class, "PriceClass_100");
+        assert_eq!(d.default_root_object, "index.html");
+        let plain = desired_distribution(&mk_spec(), &mk_id(), "OAC1", None);
+        assert!(plain.aliases.is_empty() && plain.certificate_arn.is_none());
+    }
+
+    #[test]
+    fn drift_compares_only_owned_fields_and_tolerates_a_missing_oac_read_back() {
+        let desired = desired_distribution(&with_domain(&["a.example.com"]), &mk_id(), "OAC1", Some("arn:cert"));
+        let mut actual = desired.clone();
+        actual.oac_id = None;
+        assert!(distribution_drift(&desired, &actual).is_empty());
+        actual.enabled = false;
+        actual.aliases.clear();
+        actual.certificate_arn = Some("arn:other".into());
+        assert_eq!(distribution_drift(&desired, &actual), vec!["enabled", "aliases", "certificate"]);
+    }
+
+    #[test]
+    fn an_alias_held_elsewhere_is_a_stall_naming_the_names_and_other_conflicts_are_not() {
+        let names = vec!["www.example.com".to_string()];
+        let refused =
+            |code: &str, message: &str| AwsError::new(AwsErrorKind::Conflict, "UpdateDistribution", code, message);
+        let stall = alias_in_use(&refused("CNAMEAlreadyExists", "taken"), &names).expect("a stall");
+        assert_eq!(stall.reason, Reason::AliasInUse);
+        assert!(stall.message.contains("www.example.com") && stall.message.contains("spec.domain.names"));
+        assert_eq!(alias_in_use(&refused("DistributionAlreadyExists", "lost response"), &names), None);
+    }
+
+    #[test]
+    fn a_certificate_is_replaced_only_when_the_desired_one_differs() {
+        let desired = desired_distribution(&with_domain(&["a.example.com"]), &mk_id(), "OAC1", Some("arn:new"));
+        let mut actual = desired.clone();
+        assert_eq!(replaced_certificate(&desired, &actual), None);
+        actual.certificate_arn = Some("arn:old".into());
+        assert_eq!(replaced_certificate(&desired, &actual).as_deref(), Some("arn:old"));
+        actual.certificate_arn = None;
+        assert_eq!(replaced_certificate(&desired, &actual), None);
+    }
+}

@@ -1,0 +1,321 @@
+//! Step 7: the records each name needs (alias A + AAAA, or CNAME, and the
+//! ownership TXT), the changes that get the zone there without touching a
+//! record someone else owns, their status, and what deletion removes.
+
+use crate::api::conditions::{Reason, Stall};
+use crate::api::static_site::{DnsRecordStatus, RecordKind};
+use crate::aws::route53::{ChangeStatus, Record, RecordChange, RecordType, bare};
+
+use super::identity::Identity;
+
+/// Every name is the zone or inside it.
+pub fn names_outside_zone<'a>(names: impl IntoIterator<Item = &'a str>, zone: &str) -> Vec<String> {
+    names
+        .into_iter()
+        .filter(|n| {
+            let bare = n.trim_start_matches("*.");
+            bare != zone && !bare.ends_with(&format!(".{zone}"))
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+/// The TXT record that marks `name` as this site's (external-dns style).
+pub fn ownership_record_name(name: &str) -> String {
+    match name.strip_prefix("*.") {
+        Some(rest) => format!("_awsops-wildcard.{rest}"),
+        None => format!("_awsops.{name}"),
+    }
+}
+
+pub fn ownership_value(id: &Identity) -> String {
+    format!("\"heritage=awsops,awsops.dev/owner={}/{},awsops.dev/uid={}\"", id.namespace, id.name, id.uid)
+}
+
+fn owned_by(records: &[Record], name: &str, uid: &str) -> bool {
+    let txt = ownership_record_name(name);
+    records.iter().any(|r| {
+        r.name == txt
+            && r.type_ == RecordType::Txt
+            && r.values.iter().any(|v| v.contains(&format!("awsops.dev/uid={uid}")))
+    })
+}
+
+/// The records each name needs.
+pub fn desired_records(names: &[String], kind: RecordKind, target: &str, id: &Identity) -> Vec<Record> {
+    let mut out = Vec::new();
+    for name in names {
+        match kind {
+            RecordKind::Alias => {
+                for type_ in [RecordType::A, RecordType::Aaaa] {
+                    out.push(Record { name: name.clone(), type_, alias: Some(target.to_string()), values: vec![] });
+                }
+            }
+            RecordKind::Cname => out.push(Record {
+                name: name.clone(),
+                type_: RecordType::Cname,
+                alias: None,
+                values: vec![target.to_string()],
+            }),
+        }
+        out.push(Record {
+            name: ownership_record_name(name),
+            type_: RecordType::Txt,
+            alias: None,
+            values: vec![ownership_value(id)],
+        });
+    }
+    out
+}
+
+/// The changes that make the zone hold `desired` (and drop this site's records
+/// for names it no longer declares), or a stall when a record at one of the
+/// names exists and is not this site's.
+pub fn dns_changes(
+    desired: &[Record],
+    existing: &[Record],
+    names: &[String],
+    previous_names: &[String],
+    id: &Identity,
+) -> Result<Vec<RecordChange>, Stall> {
+    let mut changes = Vec::new();
+    for name in names {
+        let ours = owned_by(existing, name, &id.uid);
+        let conflicting: Vec<&Record> = existing
+            .iter()
+            .filter(|r| &r.name == name && r.type_.answers_for_name())
+            .filter(|r| !desired.contains(r))
+            .collect();
+        if !ours && !conflicting.is_empty() {
+            return Err(Stall::new(
+                Reason::RecordOwnedElsewhere,
+                format!(
+                    "{name} already has a {} record that this site did not create: remove it or choose another name (awsops never overwrites records it does not own)",
+                    conflicting[0].type_
+                ),
+            ));
+        }
+        if ours {
+            // Our record of another type (Alias <-> CNAME switch) goes first.
+            for r in &conflicting {
+                changes.push(RecordChange::Delete((*r).clone()));
+            }
+        }
+    }
+    for r in desired {
+        if !existing.contains(r) {
+            changes.push(RecordChange::Upsert(r.clone()));
+        }
+    }
+    for gone in previous_names.iter().filter(|n| !names.contains(n)) {
+        if owned_by(existing, gone, &id.uid) {
+            let txt = ownership_record_name(gone);
+            for r in existing.iter().filter(|r| &r.name == gone || r.name == txt) {
+                changes.push(RecordChange::Delete(r.clone()));
+            }
+        }
+    }
+    Ok(changes)
+}
+
+/// Records this site owns for `names`, to delete on cleanup.
+pub fn owned_records(existing: &[Record], names: &[String], uid: &str) -> Vec<Record> {
+    names
+        .iter()
+        .filter(|n| owned_by(existing, n, uid))
+        .flat_map(|n| {
+            let txt = ownership_record_name(n);
+            existing.iter().filter(move |r| (&r.name == n && r.type_ != RecordType::Txt) || r.name == txt).cloned()
+        })
+        .collect()
+}
+
+/// Status of the records that point at the distribution (TXT records are
+/// not listed), with the change that wrote them while it is pending.
+pub fn record_statuses(
+    desired: &[Record],
+    target: &str,
+    change: Option<&str>,
+    status: &ChangeStatus,
+) -> Vec<DnsRecordStatus> {
+    desired
+        .iter()
+        .filter(|r| r.type_ != RecordType::Txt)
+        .map(|r| DnsRecordStatus {
+            name: r.name.clone(),
+            type_: r.type_.to_string(),
+            target: target.to_string(),
+            status: status.to_string(),
+            change_id: change.filter(|_| *status != ChangeStatus::InSync).map(str::to_string),
+        })
+        .collect()
+}
+
+/// The change status last recorded is waiting for, if any.
+pub fn pending_change(recorded: &[DnsRecordStatus]) -> Option<String> {
+    recorded
+        .iter()
+        .find(|d| ChangeStatus::from(d.status.as_str()) != ChangeStatus::InSync)
+        .and_then(|d| d.change_id.clone())
+}
+
+/// Deletion: the records this site owns at `names`, and the validation
+/// CNAMEs of a certificate it requested.
+pub fn teardown_records(
+    existing: &[Record],
+    names: &[String],
+    uid: &str,
+    validation_names: &[String],
+) -> Vec<RecordChange> {
+    let mut names = names.to_vec();
+    names.sort();
+    names.dedup();
+    let mut doomed: Vec<RecordChange> =
+        owned_records(existing, &names, uid).into_iter().map(RecordChange::Delete).collect();
+    for name in validation_names.iter().map(|n| bare(n)) {
+        doomed.extend(
+            existing
+                .iter()
+                .filter(|r| r.name == name && r.type_ == RecordType::Cname)
+                .cloned()
+                .map(RecordChange::Delete),
+        );
+    }
+    doomed.dedup();
+    doomed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::mk_id;
+    use super::*;
+
+    fn txt(name: &str, uid: &str) -> Record {
+        Record {
+            name: ownership_record_name(name),
+            type_: RecordType::Txt,
+            alias: None,
+            values: vec![format!("\"heritage=awsops,awsops.dev/uid={uid}\"")],
+        }
+    }
+
+    #[test]
+    fn dns_creates_alias_a_aaaa_and_an_ownership_txt() {
+        let names = vec!["static.example.com".to_string()];
+        let desired = desired_records(&names, RecordKind::Alias, "d1.cloudfront.net", &mk_id());
+        let changes = dns_changes(&desired, &[], &names, &[], &mk_id()).expect("ok");
+        let types: Vec<String> = changes
+            .iter()
+            .map(|c| match c {
+                RecordChange::Upsert(r) => r.type_.to_string(),
+                RecordChange::Delete(_) => "DEL".into(),
+            })
+            .collect();
+        assert_eq!(types, vec!["A", "AAAA", "TXT"]);
+        assert_eq!(ownership_record_name("*.example.com"), "_awsops-wildcard.example.com");
+    }
+
+    #[test]
+    fn dns_in_sync_makes_no_change() {
+        let names = vec!["static.example.com".to_string()];
+        let desired = desired_records(&names, RecordKind::Alias, "d1.cloudfront.net", &mk_id());
+        assert_eq!(dns_changes(&desired, &desired, &names, &names, &mk_id()), Ok(vec![]));
+    }
+
+    #[test]
+    fn a_record_someone_else_owns_is_never_overwritten() {
+        let names = vec!["static.example.com".to_string()];
+        let desired = desired_records(&names, RecordKind::Alias, "d1.cloudfront.net", &mk_id());
+        let theirs = Record {
+            name: "static.example.com".into(),
+            type_: RecordType::A,
+            alias: None,
+            values: vec!["192.0.2.1".into()],
+        };
+        let stall = dns_changes(&desired, std::slice::from_ref(&theirs), &names, &[], &mk_id()).expect_err("stall");
+        assert_eq!(stall.reason, Reason::RecordOwnedElsewhere);
+        let other_site = [theirs, txt("static.example.com", "someone-else")];
+        assert!(dns_changes(&desired, &other_site, &names, &[], &mk_id()).is_err());
+    }
+
+    #[test]
+    fn our_own_changed_record_is_repaired_and_a_removed_name_is_cleaned_up() {
+        let id = mk_id();
+        let names = vec!["a.example.com".to_string()];
+        let desired = desired_records(&names, RecordKind::Alias, "d1.cloudfront.net", &id);
+        let stale = Record {
+            name: "a.example.com".into(),
+            type_: RecordType::A,
+            alias: Some("old.cloudfront.net".into()),
+            values: vec![],
+        };
+        let old_name = Record {
+            name: "b.example.com".into(),
+            type_: RecordType::A,
+            alias: Some("d1.cloudfront.net".into()),
+            values: vec![],
+        };
+        let existing =
+            vec![stale.clone(), txt("a.example.com", &id.uid), old_name.clone(), txt("b.example.com", &id.uid)];
+        let changes = dns_changes(&desired, &existing, &names, &["a.example.com".into(), "b.example.com".into()], &id)
+            .expect("ok");
+        assert!(changes.contains(&RecordChange::Delete(stale)));
+        assert!(changes.contains(&RecordChange::Delete(old_name)));
+        assert!(
+            changes.iter().any(
+                |c| matches!(c, RecordChange::Upsert(r) if r.name == "a.example.com" && r.type_ == RecordType::Aaaa)
+            )
+        );
+    }
+
+    #[test]
+    fn cleanup_deletes_only_records_this_site_owns() {
+        let id = mk_id();
+        let mine =
+            Record { name: "a.example.com".into(), type_: RecordType::A, alias: Some("d1".into()), values: vec![] };
+        let theirs =
+            Record { name: "b.example.com".into(), type_: RecordType::A, alias: Some("d2".into()), values: vec![] };
+        let existing = vec![mine.clone(), txt("a.example.com", &id.uid), theirs];
+        let owned = owned_records(&existing, &["a.example.com".into(), "b.example.com".into()], &id.uid);
+        assert_eq!(owned.len(), 2);
+        assert!(owned.contains(&mine));
+    }
+
+    #[test]
+    fn names_outside_the_zone_are_listed() {
+        assert_eq!(
+            names_outside_zone(["a.example.com", "*.example.com", "example.com", "x.other.com"], "example.com"),
+            vec!["x.other.com"]
+        );
+    }
+
+    #[test]
+    fn record_statuses_list_the_pointing_records_and_the_change_only_while_pending() {
+        let names = vec!["a.example.com".to_string()];
+        let desired = desired_records(&names, RecordKind::Alias, "d1.cloudfront.net", &mk_id());
+        let pending = record_statuses(&desired, "d1.cloudfront.net", Some("C1"), &ChangeStatus::Pending);
+        assert_eq!(pending.iter().map(|r| r.type_.as_str()).collect::<Vec<_>>(), vec!["A", "AAAA"]);
+        assert_eq!(pending[0].change_id.as_deref(), Some("C1"));
+        assert_eq!(pending_change(&pending).as_deref(), Some("C1"));
+        let done = record_statuses(&desired, "d1.cloudfront.net", Some("C1"), &ChangeStatus::InSync);
+        assert_eq!(done[0].status, "INSYNC");
+        assert_eq!(done[0].change_id, None);
+        assert_eq!(pending_change(&done), None);
+    }
+
+    #[test]
+    fn teardown_removes_owned_records_and_the_validation_cnames_only() {
+        let id = mk_id();
+        let mine =
+            Record { name: "a.example.com".into(), type_: RecordType::A, alias: Some("d1".into()), values: vec![] };
+        let validation =
+            Record { name: "_v.a.example.com".into(), type_: RecordType::Cname, alias: None, values: vec!["x".into()] };
+        let spf =
+            Record { name: "_v.a.example.com".into(), type_: RecordType::Txt, alias: None, values: vec!["spf".into()] };
+        let existing = vec![mine.clone(), txt("a.example.com", &id.uid), validation.clone(), spf];
+        let names = vec!["a.example.com".to_string(), "a.example.com".to_string()];
+        let doomed = teardown_records(&existing, &names, &id.uid, &["_v.a.example.com.".into()]);
+        assert_eq!(doomed.len(), 3);
+        assert!(doomed.contains(&RecordChange::Delete(mine)) && doomed.contains(&RecordChange::Delete(validation)));
+    }
+}

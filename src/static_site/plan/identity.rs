@@ -1,0 +1,132 @@
+//! Who a site is in AWS: its region, bucket, tags and the names derived
+//! from the object, refusing a change of bucket or region once recorded.
+
+use std::collections::BTreeMap;
+
+use crate::api::conditions::{Reason, Stall};
+use crate::api::static_site::{StaticSiteSpec, StaticSiteStatus};
+use crate::api::{TAG_OWNER, TAG_UID};
+
+/// Who a site is in AWS: names, tags and references derived from the object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    pub namespace: String,
+    pub name: String,
+    pub uid: String,
+    pub region: String,
+    pub bucket: String,
+}
+
+impl Identity {
+    /// Resolves the bucket name and region, refusing changes to either once recorded.
+    pub fn resolve(
+        spec: &StaticSiteSpec,
+        status: &StaticSiteStatus,
+        namespace: &str,
+        name: &str,
+        uid: &str,
+        default_region: Option<&str>,
+    ) -> Result<Self, Stall> {
+        let region = match spec.region.as_deref().or(default_region) {
+            Some(r) => r.to_string(),
+            None => {
+                return Err(Stall::new(
+                    Reason::InvalidSpec,
+                    "no AWS region: set spec.region or the controller's AWS_REGION",
+                ));
+            }
+        };
+        let bucket = spec.bucket.name.clone().unwrap_or_else(|| default_bucket_name(namespace, name, uid));
+        if let Some(recorded) = &status.bucket {
+            if recorded.name != bucket {
+                return Err(Stall::new(
+                    Reason::ImmutableField,
+                    format!(
+                        "spec.bucket.name is immutable: the site uses bucket {:?}; restore the field (a new bucket needs a new StaticSite)",
+                        recorded.name
+                    ),
+                ));
+            }
+            if recorded.region != region {
+                return Err(Stall::new(
+                    Reason::ImmutableField,
+                    format!("spec.region is immutable: the site lives in {:?}; restore the field", recorded.region),
+                ));
+            }
+        }
+        Ok(Self { namespace: namespace.into(), name: name.into(), uid: uid.into(), region, bucket })
+    }
+
+    pub fn tags(&self) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            (TAG_OWNER.to_string(), format!("{}/{}", self.namespace, self.name)),
+            (TAG_UID.to_string(), self.uid.clone()),
+        ])
+    }
+
+    pub fn origin_domain(&self) -> String {
+        format!("{}.s3.{}.amazonaws.com", self.bucket, self.region)
+    }
+
+    pub fn oac_name(&self) -> String {
+        format!("awsops-{}", self.uid)
+    }
+
+    pub fn bucket_arn(&self) -> String {
+        format!("arn:aws:s3:::{}", self.bucket)
+    }
+}
+
+/// `awsops-<namespace>-<name>-<uid prefix>`, lowercased and cut to S3's 63 characters.
+pub fn default_bucket_name(namespace: &str, name: &str, uid: &str) -> String {
+    let clean = |s: &str| {
+        s.to_ascii_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect::<String>()
+    };
+    let suffix: String =
+        uid.chars().filter(|c| c.is_ascii_alphanumeric()).take(8).collect::<String>().to_ascii_lowercase();
+    let mut head = format!("awsops-{}-{}", clean(namespace), clean(name));
+    head.truncate(63 - suffix.len() - 1);
+    format!("{}-{suffix}", head.trim_end_matches('-'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::mk_spec;
+    use super::*;
+
+    #[test]
+    fn the_default_bucket_name_is_valid_and_stable() {
+        let name = default_bucket_name("Web_Team", "marketing.site", "ABCDEF12-3456");
+        assert_eq!(name, "awsops-web-team-marketing-site-abcdef12");
+        let long = default_bucket_name(&"n".repeat(60), &"m".repeat(60), "abcdef12");
+        assert!(long.len() <= 63 && long.ends_with("-abcdef12"), "{long}");
+        assert!(crate::api::validation::matches(crate::api::validation::BUCKET_NAME, &long));
+    }
+
+    #[test]
+    fn bucket_name_and_region_cannot_change_once_recorded() {
+        let status = StaticSiteStatus {
+            bucket: Some(crate::api::static_site::BucketStatus {
+                name: "old".into(),
+                arn: "a".into(),
+                region: "eu-west-1".into(),
+            }),
+            ..Default::default()
+        };
+        let mut spec = mk_spec();
+        spec.bucket.name = Some("new".into());
+        spec.region = Some("eu-west-1".into());
+        let stall = Identity::resolve(&spec, &status, "web", "m", "u", None).expect_err("stall");
+        assert_eq!(stall.reason, Reason::ImmutableField);
+        spec.bucket.name = Some("old".into());
+        spec.region = Some("us-west-2".into());
+        assert!(
+            Identity::resolve(&spec, &status, "web", "m", "u", None)
+                .expect_err("stall")
+                .message
+                .contains("spec.region")
+        );
+        spec.region = Some("eu-west-1".into());
+        assert!(Identity::resolve(&spec, &status, "web", "m", "u", None).is_ok());
+    }
+}

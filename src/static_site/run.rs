@@ -1,0 +1,145 @@
+//! One pass over one site: the status as last written and as it will be
+//! written, saved as soon as a step has something to record (so a restart
+//! resumes without duplicates), events, and why a pass stops early.
+
+use std::time::Duration;
+
+use k8s_openapi::jiff::Timestamp;
+
+use crate::api::StaticSite;
+use crate::api::conditions::{self, Desired, Reason, Stall, Summary};
+use crate::api::static_site::{DistributionStatus, SitePhase, StaticSiteStatus};
+use crate::aws::acm::Certificates;
+use crate::aws::cloudfront::{Cdn, DistributionView};
+use crate::aws::route53::Dns;
+use crate::aws::s3::Buckets;
+use crate::aws::{AwsClients, AwsError};
+use crate::core::{Context, Error, status};
+
+/// The AWS capabilities a site uses.
+pub struct SiteAws {
+    pub buckets: Box<dyn Buckets>,
+    pub cdn: Box<dyn Cdn>,
+    pub certificates: Box<dyn Certificates>,
+    pub dns: Box<dyn Dns>,
+}
+
+impl SiteAws {
+    pub fn from_clients(c: &AwsClients) -> Self {
+        Self {
+            buckets: Box::new(c.buckets()),
+            cdn: Box::new(c.cdn()),
+            certificates: Box::new(c.certificates()),
+            dns: Box::new(c.dns()),
+        }
+    }
+}
+
+/// How often to look while CloudFront deploys (minutes, often more).
+pub const WAIT_DEPLOYMENT: Duration = Duration::from_secs(20);
+
+/// Why a pass stops before its last step.
+pub enum Halt {
+    /// AWS is busy (a certificate validating, a distribution deploying): look again then.
+    Wait(Duration),
+    /// No progress without a spec change or outside help.
+    Stall(Stall),
+    Aws(AwsError),
+    Kube(Error),
+}
+
+impl From<AwsError> for Halt {
+    fn from(e: AwsError) -> Self {
+        Self::Aws(e)
+    }
+}
+
+impl From<Error> for Halt {
+    fn from(e: Error) -> Self {
+        Self::Kube(e)
+    }
+}
+
+impl From<Stall> for Halt {
+    fn from(stall: Stall) -> Self {
+        Self::Stall(stall)
+    }
+}
+
+/// What status says now (`written`) and what it will say (`next`).
+pub struct Run<'a> {
+    pub site: &'a StaticSite,
+    pub ctx: &'a Context,
+    pub written: StaticSiteStatus,
+    pub next: StaticSiteStatus,
+    now: Timestamp,
+}
+
+impl<'a> Run<'a> {
+    pub fn new(site: &'a StaticSite, ctx: &'a Context) -> Self {
+        let written = site.status.clone().unwrap_or_default();
+        Self { site, ctx, next: written.clone(), written, now: Timestamp::now() }
+    }
+
+    /// Merges conditions into `next`.
+    pub fn set(&mut self, desired: Vec<Desired>) {
+        let generation = self.site.metadata.generation;
+        self.next.observed_generation = generation;
+        self.next.conditions = conditions::merge(&self.next.conditions, &desired, generation, self.now);
+    }
+
+    /// Sets one step condition.
+    pub fn step(&mut self, type_: &'static str, done: bool, why: Reason, message: impl Into<String>) {
+        self.set(vec![Desired::new(type_, done, why, message)]);
+    }
+
+    /// Sets the phase and the summary conditions.
+    pub fn summarise(&mut self, phase: SitePhase, summary: Summary, why: Reason, message: String) {
+        self.next.phase = Some(phase);
+        self.set(conditions::summary(summary, why, message));
+    }
+
+    /// Writes `next` if it differs from what was written, with an event when
+    /// the summary condition changes.
+    pub async fn save(&mut self) -> Result<(), Error> {
+        if status::apply(self.ctx.objects.as_ref(), self.site, Some(&self.written), &self.next).await? {
+            self.ctx.events.transition(self.site, &self.written.conditions, &self.next.conditions).await;
+            self.written = self.next.clone();
+        }
+        Ok(())
+    }
+
+    /// A Normal event about a step done.
+    pub async fn note(&self, reason: &str, message: String) {
+        self.ctx.events.normal(self.site, reason, "Reconcile", message).await;
+    }
+
+    /// A Warning event that does not stop the pass.
+    pub async fn warn(&self, reason: &str, message: String) {
+        self.ctx.events.warning(self.site, reason, "Reconcile", message).await;
+    }
+
+    /// The distribution whose id status records, if it still exists.
+    pub async fn recorded_distribution(&self, aws: &SiteAws) -> Result<Option<DistributionView>, AwsError> {
+        match &self.written.distribution {
+            Some(recorded) => aws.cdn.get(&recorded.id).await,
+            None => Ok(None),
+        }
+    }
+
+    pub fn record_distribution(&mut self, d: &DistributionView) {
+        self.next.distribution = Some(DistributionStatus {
+            id: d.id.clone(),
+            arn: d.arn.clone(),
+            domain_name: d.domain_name.clone(),
+            status: d.status.to_string(),
+        });
+    }
+
+    /// Writes the stall as the site's status.
+    pub async fn stall(&mut self, stall: Stall, phase: SitePhase) -> Result<(), Error> {
+        self.next.phase = Some(phase);
+        self.set(stall.conditions());
+        self.save().await
+    }
+}
