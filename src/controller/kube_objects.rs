@@ -10,10 +10,11 @@ use async_trait::async_trait;
 use k8s_openapi::api::core::v1::{ConfigMap, ObjectReference};
 use kube::Resource;
 use kube::api::{Api, ListParams, Patch, PatchParams};
-use kube::runtime::events::{Event, Recorder, Reporter};
+use kube::runtime::events::{Event as KubeEvent, EventType as KubeEventType, Recorder, Reporter};
 use serde::de::DeserializeOwned;
 
 use crate::api::{AuroraFailover, FIELD_MANAGER, Kind, StaticSite};
+use crate::core::events::{Event, EventType};
 use crate::core::{Error, Objects};
 
 const STATUS_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -73,8 +74,15 @@ impl Objects for KubeObjects {
     }
 
     async fn publish(&self, object: &ObjectReference, event: Event) {
+        let type_ = match event.type_ {
+            EventType::Normal => KubeEventType::Normal,
+            EventType::Warning => KubeEventType::Warning,
+        };
+        let reason = event.reason;
+        let event =
+            KubeEvent { type_, reason: reason.clone(), note: Some(event.note), action: event.action, secondary: None };
         if let Err(e) = self.recorder.publish(&event, object).await {
-            tracing::warn!(error = %e, reason = event.reason, "could not publish event");
+            tracing::warn!(error = %e, reason, "could not publish event");
         }
     }
 }

@@ -6,10 +6,29 @@ use std::sync::Arc;
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::Resource;
-use kube::runtime::events::{Event, EventType};
 
 use super::objects::Objects;
 use crate::api::conditions;
+
+/// Normal, or Warning (something failed or needs a person).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventType {
+    Normal,
+    Warning,
+}
+
+/// One event as a reconciler publishes it; [`Objects`] delivers it (as an
+/// `events.k8s.io/v1` Event in a cluster, a terminal line for `awsops apply`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    pub type_: EventType,
+    /// PascalCase, bounded: never AWS message text.
+    pub reason: String,
+    /// At most 1 KiB; never credentials.
+    pub note: String,
+    /// What the controller was doing: `Reconcile`, `FailOver`, ...
+    pub action: String,
+}
 
 /// Publishes events through [`Objects`] (the API server, or the terminal of
 /// `awsops apply`).
@@ -69,13 +88,7 @@ impl Events {
         action: &str,
         note: String,
     ) {
-        let event = Event {
-            type_,
-            reason: reason.to_string(),
-            note: Some(truncate(note, 1024)),
-            action: action.to_string(),
-            secondary: None,
-        };
+        let event = Event { type_, reason: reason.to_string(), note: truncate(note, 1024), action: action.to_string() };
         self.objects.publish(reference, event).await;
     }
 }

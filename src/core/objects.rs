@@ -6,9 +6,9 @@
 
 use async_trait::async_trait;
 use k8s_openapi::api::core::v1::{ConfigMap, ObjectReference};
-use kube::runtime::events::Event;
 
 use super::Error;
+use super::events::Event;
 use crate::api::AuroraFailover;
 
 /// The reconcilers' view of the objects they manage.

@@ -11,7 +11,6 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use k8s_openapi::api::core::v1::{ConfigMap, ObjectReference};
 use kube::ResourceExt;
-use kube::runtime::events::Event;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
@@ -20,6 +19,7 @@ use super::key::Key;
 use super::manifests::Manifests;
 use super::terminal::Terminal;
 use crate::api::{AuroraFailover, Kind};
+use crate::core::events::Event;
 use crate::core::{Error, Objects};
 
 /// Objects kept in memory and, unless planning, in the state folder.
@@ -166,7 +166,7 @@ impl Objects for LocalObjects {
 
     async fn publish(&self, object: &ObjectReference, event: Event) {
         if let Some(terminal) = &self.terminal {
-            let note = event.note.unwrap_or_default();
+            let note = event.note;
             match Key::of_reference(object) {
                 Ok(key) => terminal.line(&key, &format!("  {}: {note}", event.reason)),
                 Err(e) => terminal.say(&format!("{e}: {}: {note}", event.reason)),

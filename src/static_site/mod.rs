@@ -24,7 +24,7 @@ use crate::aws::AwsErrorKind;
 use crate::core::error::ACCESS_DENIED_RECHECK;
 use crate::core::{Context, Error};
 use plan::identity::Identity;
-use run::{Halt, Run};
+use run::{Halt, Run, Steps};
 
 /// Converges one site; returns when to look again.
 pub async fn apply(site: &StaticSite, ctx: &Context) -> Result<Duration, Error> {
@@ -55,7 +55,7 @@ pub async fn apply_with(
         run.summarise(SitePhase::Provisioning, Summary::Reconciling, Reason::Provisioning, message);
         run.save().await?;
     }
-    let outcome = steps::converge(&mut run, &aws, &id).await;
+    let outcome = Steps { aws: &aws, id: &id }.converge(&mut run).await;
     match outcome {
         Ok(()) => Ok(ctx.resync),
         Err(Halt::Wait(wait)) => Ok(wait),
@@ -96,7 +96,7 @@ pub async fn cleanup(site: &StaticSite, ctx: &Context) -> Result<Duration, Error
     let Some(id) = recorded_identity(site, &run, ctx) else { return Ok(Duration::ZERO) };
     let clients = ctx.aws.clients(Some(&id.region), site.spec.role_arn.as_deref()).await.map_err(Error::AwsConfig)?;
     let aws = SiteAws::from_clients(&clients);
-    match teardown::teardown(&mut run, &aws, &id).await {
+    match (Steps { aws: &aws, id: &id }).teardown(&mut run).await {
         Ok(()) => Ok(Duration::ZERO),
         Err(Halt::Wait(wait)) => Err(Error::CleanupPending(wait)),
         Err(Halt::Kube(e)) => Err(e),

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use k8s_openapi::jiff::Timestamp;
 
+use super::plan::identity::Identity;
 use crate::api::StaticSite;
 use crate::api::conditions::{self, Desired, Reason, Stall, Summary};
 use crate::api::static_site::{DistributionStatus, SitePhase, StaticSiteStatus};
@@ -33,6 +34,14 @@ impl SiteAws {
             dns: Box::new(c.dns()),
         }
     }
+}
+
+/// The steps of one pass (`steps/`, `teardown.rs`): what they act on, one
+/// site's AWS and its identity there; each step is a method.
+#[derive(Clone, Copy)]
+pub struct Steps<'a> {
+    pub aws: &'a SiteAws,
+    pub id: &'a Identity,
 }
 
 /// How often to look while CloudFront deploys (minutes, often more).

@@ -306,12 +306,15 @@ mod tests {
     #[test]
     fn teardown_removes_owned_records_and_the_validation_cnames_only() {
         let id = mk_id();
-        let mine =
-            Record { name: "a.example.com".into(), type_: RecordType::A, alias: Some("d1".into()), values: vec![] };
-        let validation =
-            Record { name: "_v.a.example.com".into(), type_: RecordType::Cname, alias: None, values: vec!["x".into()] };
-        let spf =
-            Record { name: "_v.a.example.com".into(), type_: RecordType::Txt, alias: None, values: vec!["spf".into()] };
+        let plain = |type_, value: &str| Record {
+            name: "_v.a.example.com".into(),
+            type_,
+            alias: None,
+            values: vec![value.into()],
+        };
+        let mine = Record { alias: Some("d1".into()), ..plain(RecordType::A, "") };
+        let mine = Record { name: "a.example.com".into(), values: vec![], ..mine };
+        let (validation, spf) = (plain(RecordType::Cname, "x"), plain(RecordType::Txt, "spf"));
         let existing = vec![mine.clone(), txt("a.example.com", &id.uid), validation.clone(), spf];
         let names = vec!["a.example.com".to_string(), "a.example.com".to_string()];
         let doomed = teardown_records(&existing, &names, &id.uid, &["_v.a.example.com.".into()]);

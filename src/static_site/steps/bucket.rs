@@ -4,35 +4,37 @@
 
 use super::super::observe::Observed;
 use super::super::plan::bucket::{self, BucketStep};
-use super::super::plan::identity::Identity;
-use super::super::run::{Halt, Run, SiteAws};
+use super::super::run::{Halt, Run, Steps};
 use crate::api::conditions::{self, Reason};
 use crate::api::static_site::BucketStatus;
 
-pub async fn ensure(run: &mut Run<'_>, aws: &SiteAws, id: &Identity, seen: &Observed) -> Result<(), Halt> {
-    let recorded = run.written.bucket.as_ref().is_some_and(|b| b.name == id.bucket);
-    let claim = bucket::claim(run.site.spec.bucket.adopt, recorded);
-    let steps = bucket::bucket_steps(&seen.bucket, seen.settings.as_ref(), id, claim)?;
-    let recorded = BucketStatus { name: id.bucket.clone(), arn: id.bucket_arn(), region: id.region.clone() };
-    if steps.contains(&BucketStep::Create) {
-        run.next.bucket = Some(recorded.clone());
-        run.save().await?;
-    }
-    for step in &steps {
-        match step {
-            BucketStep::Create => aws.buckets.create(&id.bucket, &id.region).await?,
-            BucketStep::Tag => aws.buckets.put_tags(&id.bucket, &id.tags()).await?,
-            BucketStep::BlockPublicAccess => aws.buckets.block_public_access(&id.bucket).await?,
-            BucketStep::EnforceOwner => aws.buckets.enforce_owner(&id.bucket).await?,
-            BucketStep::Encrypt => aws.buckets.encrypt(&id.bucket).await?,
+impl Steps<'_> {
+    pub async fn bucket(self, run: &mut Run<'_>, seen: &Observed) -> Result<(), Halt> {
+        let (aws, id) = (self.aws, self.id);
+        let recorded = run.written.bucket.as_ref().is_some_and(|b| b.name == id.bucket);
+        let claim = bucket::claim(run.site.spec.bucket.adopt, recorded);
+        let steps = bucket::bucket_steps(&seen.bucket, seen.settings.as_ref(), id, claim)?;
+        let recorded = BucketStatus { name: id.bucket.clone(), arn: id.bucket_arn(), region: id.region.clone() };
+        if steps.contains(&BucketStep::Create) {
+            run.next.bucket = Some(recorded.clone());
+            run.save().await?;
         }
+        for step in &steps {
+            match step {
+                BucketStep::Create => aws.buckets.create(&id.bucket, &id.region).await?,
+                BucketStep::Tag => aws.buckets.put_tags(&id.bucket, &id.tags()).await?,
+                BucketStep::BlockPublicAccess => aws.buckets.block_public_access(&id.bucket).await?,
+                BucketStep::EnforceOwner => aws.buckets.enforce_owner(&id.bucket).await?,
+                BucketStep::Encrypt => aws.buckets.encrypt(&id.bucket).await?,
+            }
+        }
+        if !steps.is_empty() {
+            run.note("BucketConfigured", format!("bucket {}: {steps:?}", id.bucket)).await;
+        }
+        run.next.bucket = Some(recorded);
+        let message = format!("bucket {} is private, encrypted and tagged", id.bucket);
+        run.step(conditions::BUCKET_READY, true, Reason::AsExpected, message);
+        run.save().await?;
+        Ok(())
     }
-    if !steps.is_empty() {
-        run.note("BucketConfigured", format!("bucket {}: {steps:?}", id.bucket)).await;
-    }
-    run.next.bucket = Some(recorded);
-    let message = format!("bucket {} is private, encrypted and tagged", id.bucket);
-    run.step(conditions::BUCKET_READY, true, Reason::AsExpected, message);
-    run.save().await?;
-    Ok(())
 }

@@ -7,8 +7,7 @@ use std::time::Duration;
 
 use super::super::observe::CheckedDomain;
 use super::super::plan::certificate::{self, certificate_failed, certificate_token};
-use super::super::plan::identity::Identity;
-use super::super::run::{Halt, Run, SiteAws};
+use super::super::run::{Halt, Run, Steps};
 use crate::api::TAG_UID;
 use crate::api::conditions::{self, Reason, Summary};
 use crate::api::static_site::{CertificateStatus, SitePhase};
@@ -18,102 +17,97 @@ use crate::aws::{AwsError, AwsErrorKind};
 /// How often to look while ACM validates.
 const WAIT_CERTIFICATE: Duration = Duration::from_secs(15);
 
-/// The issued certificate's ARN (`None` without a domain).
-pub async fn ensure(
-    run: &mut Run<'_>,
-    aws: &SiteAws,
-    id: &Identity,
-    domain: Option<&CheckedDomain>,
-) -> Result<Option<String>, Halt> {
-    let Some(domain) = domain else { return Ok(None) };
-    let cert = match &domain.given {
-        Some(given) => given.clone(),
-        None => requested(run, aws, id, domain).await?,
-    };
-    run.next.certificate = Some(certificate::status_of(&cert));
-    if let Some(stall) = certificate_failed(&cert) {
-        run.step(conditions::CERTIFICATE_ISSUED, false, stall.reason, stall.message.clone());
-        return Err(stall.into());
-    }
-    if cert.status != CertificateState::Issued {
-        let message = format!(
-            "certificate {} is {}; DNS validation records are in zone {}",
-            cert.arn, cert.status, domain.zone.name
-        );
-        run.step(conditions::CERTIFICATE_ISSUED, false, Reason::WaitingForCertificate, message.clone());
-        run.summarise(SitePhase::WaitingForCertificate, Summary::Reconciling, Reason::WaitingForCertificate, message);
-        run.save().await?;
-        return Err(Halt::Wait(WAIT_CERTIFICATE));
-    }
-    let message = format!("certificate {} is issued", cert.arn);
-    run.step(conditions::CERTIFICATE_ISSUED, true, Reason::AsExpected, message);
-    Ok(Some(cert.arn))
-}
-
-/// The certificate this site requested (requesting it when there is none for
-/// the current names), with its validation records written to the zone.
-async fn requested(
-    run: &mut Run<'_>,
-    aws: &SiteAws,
-    id: &Identity,
-    domain: &CheckedDomain,
-) -> Result<Certificate, Halt> {
-    let mut current = None;
-    if let Some(recorded) = &run.written.certificate
-        && let Some(cert) = aws.certificates.describe(&recorded.arn).await?
-        && certificate::for_exactly(&cert, &domain.names)
-    {
-        current = Some(cert);
-    }
-    let cert = match current {
-        Some(cert) => cert,
-        None => request(run, aws, id, &domain.names).await?,
-    };
-    let missing = certificate::missing_validation_records(&cert, &domain.records);
-    if !missing.is_empty() {
-        aws.dns.change(&domain.zone, &missing).await?;
-        let message = format!("{} DNS validation records in zone {}", missing.len(), domain.zone.name);
-        run.note("ValidationRecordsWritten", message).await;
-    }
-    Ok(cert)
-}
-
-/// A new request. A recorded certificate that is gone (deleted after it
-/// failed) or for other names is replaced, not answered with itself by the
-/// idempotency token.
-async fn request(run: &mut Run<'_>, aws: &SiteAws, id: &Identity, names: &[String]) -> Result<Certificate, Halt> {
-    let replaces = run.written.certificate.as_ref().map(|c| c.arn.as_str());
-    let token = certificate_token(&id.uid, names, replaces);
-    let arn = aws.certificates.request(names, &token, &id.tags()).await?;
-    run.note("CertificateRequested", format!("certificate {arn} for {names:?}")).await;
-    run.next.certificate = Some(CertificateStatus {
-        arn: arn.clone(),
-        status: CertificateState::PendingValidation.to_string(),
-        validation_records: vec![],
-    });
-    run.save().await?;
-    let cert = aws.certificates.describe(&arn).await?.ok_or_else(|| {
-        AwsError::new(AwsErrorKind::Retryable, "DescribeCertificate", "", "certificate not yet visible")
-    })?;
-    Ok(cert)
-}
-
-/// Deletes a certificate this site requested that the distribution no longer
-/// uses (the names changed). One still held by CloudFront is left, with a
-/// warning naming it.
-pub async fn retire(run: &Run<'_>, aws: &SiteAws, id: &Identity, arn: &str) -> Result<(), AwsError> {
-    let Some(cert) = aws.certificates.describe(arn).await? else { return Ok(()) };
-    if cert.tags.get(TAG_UID) != Some(&id.uid) {
-        return Ok(());
-    }
-    match aws.certificates.delete(arn).await {
-        Ok(()) => run.note("CertificateDeleted", format!("{arn} (replaced)")).await,
-        Err(e) if e.kind == AwsErrorKind::Conflict => {
-            let message =
-                format!("certificate {arn} is replaced but still in use ({e}); delete it once CloudFront releases it");
-            run.warn("CertificateNotDeleted", message).await;
+impl Steps<'_> {
+    /// The issued certificate's ARN (`None` without a domain).
+    pub async fn certificate(self, run: &mut Run<'_>, domain: Option<&CheckedDomain>) -> Result<Option<String>, Halt> {
+        let Some(domain) = domain else { return Ok(None) };
+        let cert = match &domain.given {
+            Some(given) => given.clone(),
+            None => self.requested(run, domain).await?,
+        };
+        run.next.certificate = Some(certificate::status_of(&cert));
+        if let Some(stall) = certificate_failed(&cert) {
+            run.step(conditions::CERTIFICATE_ISSUED, false, stall.reason, stall.message.clone());
+            return Err(stall.into());
         }
-        Err(e) => return Err(e),
+        if cert.status != CertificateState::Issued {
+            let zone = &domain.zone.name;
+            let message =
+                format!("certificate {} is {}; DNS validation records are in zone {zone}", cert.arn, cert.status);
+            run.step(conditions::CERTIFICATE_ISSUED, false, Reason::WaitingForCertificate, message.clone());
+            run.summarise(
+                SitePhase::WaitingForCertificate,
+                Summary::Reconciling,
+                Reason::WaitingForCertificate,
+                message,
+            );
+            run.save().await?;
+            return Err(Halt::Wait(WAIT_CERTIFICATE));
+        }
+        let message = format!("certificate {} is issued", cert.arn);
+        run.step(conditions::CERTIFICATE_ISSUED, true, Reason::AsExpected, message);
+        Ok(Some(cert.arn))
     }
-    Ok(())
+
+    /// The certificate this site requested (requesting it when there is none
+    /// for the current names), with its validation records written to the zone.
+    async fn requested(self, run: &mut Run<'_>, domain: &CheckedDomain) -> Result<Certificate, Halt> {
+        let mut current = None;
+        if let Some(recorded) = &run.written.certificate
+            && let Some(cert) = self.aws.certificates.describe(&recorded.arn).await?
+            && certificate::for_exactly(&cert, &domain.names)
+        {
+            current = Some(cert);
+        }
+        let cert = match current {
+            Some(cert) => cert,
+            None => self.request(run, &domain.names).await?,
+        };
+        let missing = certificate::missing_validation_records(&cert, &domain.records);
+        if !missing.is_empty() {
+            self.aws.dns.change(&domain.zone, &missing).await?;
+            let message = format!("{} DNS validation records in zone {}", missing.len(), domain.zone.name);
+            run.note("ValidationRecordsWritten", message).await;
+        }
+        Ok(cert)
+    }
+
+    /// A new request. A recorded certificate that is gone (deleted after it
+    /// failed) or for other names is replaced, not answered with itself by
+    /// the idempotency token.
+    async fn request(self, run: &mut Run<'_>, names: &[String]) -> Result<Certificate, Halt> {
+        let replaces = run.written.certificate.as_ref().map(|c| c.arn.as_str());
+        let token = certificate_token(&self.id.uid, names, replaces);
+        let arn = self.aws.certificates.request(names, &token, &self.id.tags()).await?;
+        run.note("CertificateRequested", format!("certificate {arn} for {names:?}")).await;
+        let pending = CertificateState::PendingValidation.to_string();
+        run.next.certificate =
+            Some(CertificateStatus { arn: arn.clone(), status: pending, validation_records: vec![] });
+        run.save().await?;
+        let cert = self.aws.certificates.describe(&arn).await?.ok_or_else(|| {
+            AwsError::new(AwsErrorKind::Retryable, "DescribeCertificate", "", "certificate not yet visible")
+        })?;
+        Ok(cert)
+    }
+
+    /// Deletes a certificate this site requested that the distribution no
+    /// longer uses (the names changed). One still held by CloudFront is left,
+    /// with a warning naming it.
+    pub async fn retire_certificate(self, run: &Run<'_>, arn: &str) -> Result<(), AwsError> {
+        let Some(cert) = self.aws.certificates.describe(arn).await? else { return Ok(()) };
+        if cert.tags.get(TAG_UID) != Some(&self.id.uid) {
+            return Ok(());
+        }
+        match self.aws.certificates.delete(arn).await {
+            Ok(()) => run.note("CertificateDeleted", format!("{arn} (replaced)")).await,
+            Err(e) if e.kind == AwsErrorKind::Conflict => {
+                let message = format!(
+                    "certificate {arn} is replaced but still in use ({e}); delete it once CloudFront releases it"
+                );
+                run.warn("CertificateNotDeleted", message).await;
+            }
+            Err(e) => return Err(e),
+        }
+        Ok(())
+    }
 }

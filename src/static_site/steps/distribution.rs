@@ -4,65 +4,64 @@
 //! whose response was lost ("exists") is answered by a search by origin.
 
 use super::super::plan::distribution::{alias_in_use, desired_distribution, distribution_drift, replaced_certificate};
-use super::super::plan::identity::Identity;
-use super::super::run::{Halt, Run, SiteAws};
-use super::certificate;
+use super::super::run::{Halt, Run, Steps};
 use crate::aws::cloudfront::{DistributionSettings, DistributionView};
 use crate::aws::{AwsError, AwsErrorKind, Created};
 
-pub async fn ensure(
-    run: &mut Run<'_>,
-    aws: &SiteAws,
-    id: &Identity,
-    oac: &str,
-    certificate_arn: Option<&str>,
-) -> Result<DistributionView, Halt> {
-    let desired = desired_distribution(&run.site.spec, id, oac, certificate_arn);
-    let dist = match run.recorded_distribution(aws).await? {
-        Some(dist) => dist,
-        None => create(run, aws, id, &desired).await?,
-    };
-    run.record_distribution(&dist);
-    run.save().await?;
-    let drift = distribution_drift(&desired, &dist.settings);
-    if drift.is_empty() {
-        return Ok(dist);
+impl Steps<'_> {
+    pub async fn distribution(
+        self,
+        run: &mut Run<'_>,
+        oac: &str,
+        certificate: Option<&str>,
+    ) -> Result<DistributionView, Halt> {
+        let desired = desired_distribution(&run.site.spec, self.id, oac, certificate);
+        let dist = match run.recorded_distribution(self.aws).await? {
+            Some(dist) => dist,
+            None => self.create_distribution(run, &desired).await?,
+        };
+        run.record_distribution(&dist);
+        run.save().await?;
+        let drift = distribution_drift(&desired, &dist.settings);
+        if drift.is_empty() {
+            return Ok(dist);
+        }
+        let replaced = replaced_certificate(&desired, &dist.settings);
+        let dist = self.aws.cdn.update(&dist.id, &desired).await.map_err(|e| refused(e, &desired))?;
+        run.note("DistributionUpdated", format!("distribution {}: {}", dist.id, drift.join(", "))).await;
+        run.record_distribution(&dist);
+        if let Some(old) = replaced {
+            self.retire_certificate(run, &old).await?;
+        }
+        Ok(dist)
     }
-    let replaced = replaced_certificate(&desired, &dist.settings);
-    let dist = aws.cdn.update(&dist.id, &desired).await.map_err(|e| refused(e, &desired))?;
-    run.note("DistributionUpdated", format!("distribution {}: {}", dist.id, drift.join(", "))).await;
-    run.record_distribution(&dist);
-    if let Some(old) = replaced {
-        certificate::retire(run, aws, id, &old).await?;
+
+    async fn create_distribution(
+        self,
+        run: &Run<'_>,
+        desired: &DistributionSettings,
+    ) -> Result<DistributionView, Halt> {
+        let (cdn, id) = (&self.aws.cdn, self.id);
+        let created = match cdn.create(&id.uid, desired, &id.tags()).await.map_err(|e| refused(e, desired))? {
+            Created::New(dist) => dist,
+            Created::Exists => self.lost_create().await?,
+        };
+        crate::failpoint::crash_point("site-after-distribution-create");
+        run.note("DistributionCreated", format!("distribution {} ({})", created.id, created.domain_name)).await;
+        Ok(created)
     }
-    Ok(dist)
-}
 
-async fn create(
-    run: &mut Run<'_>,
-    aws: &SiteAws,
-    id: &Identity,
-    desired: &DistributionSettings,
-) -> Result<DistributionView, Halt> {
-    let created = match aws.cdn.create(&id.uid, desired, &id.tags()).await.map_err(|e| refused(e, desired))? {
-        Created::New(dist) => dist,
-        Created::Exists => lost_create(aws, id).await?,
-    };
-    crate::failpoint::crash_point("site-after-distribution-create");
-    run.note("DistributionCreated", format!("distribution {} ({})", created.id, created.domain_name)).await;
-    Ok(created)
-}
-
-/// The distribution an earlier create made, whose response was lost.
-async fn lost_create(aws: &SiteAws, id: &Identity) -> Result<DistributionView, AwsError> {
-    let found = match aws.cdn.find_by_origin(&id.origin_domain()).await? {
-        Some(found) => aws.cdn.get(&found).await?,
-        None => None,
-    };
-    found.ok_or_else(|| {
-        let message = format!("a distribution with caller reference {} exists but is not listed yet", id.uid);
-        AwsError::new(AwsErrorKind::Conflict, "ListDistributions", "", message)
-    })
+    /// The distribution an earlier create made, whose response was lost.
+    async fn lost_create(self) -> Result<DistributionView, AwsError> {
+        let found = match self.aws.cdn.find_by_origin(&self.id.origin_domain()).await? {
+            Some(found) => self.aws.cdn.get(&found).await?,
+            None => None,
+        };
+        found.ok_or_else(|| {
+            let message = format!("a distribution with caller reference {} exists but is not listed yet", self.id.uid);
+            AwsError::new(AwsErrorKind::Conflict, "ListDistributions", "", message)
+        })
+    }
 }
 
 /// An alias held by another distribution stalls the site; other errors are errors.

@@ -13,19 +13,19 @@ mod policy;
 mod summary;
 
 use super::observe::observe;
-use super::plan::identity::Identity;
-use super::run::{Halt, Run, SiteAws};
+use super::run::{Halt, Run, Steps};
 
-/// One pass toward the spec; `Ok` once the site is Ready.
-pub async fn converge(run: &mut Run<'_>, aws: &SiteAws, id: &Identity) -> Result<(), Halt> {
-    let seen = observe(run, aws, id).await?;
-    bucket::ensure(run, aws, id, &seen).await?;
-    let oac = oac::ensure(run, aws, id).await?;
-    let certificate = certificate::ensure(run, aws, id, seen.domain.as_ref()).await?;
-    let dist = distribution::ensure(run, aws, id, &oac, certificate.as_deref()).await?;
-    let current_policy = seen.settings.as_ref().and_then(|s| s.policy.as_deref());
-    policy::ensure(run, aws, id, current_policy, &dist).await?;
-    content::sync(run, aws, id, &dist, &seen.files).await?;
-    dns::ensure(run, aws, id, seen.domain.as_ref(), &dist).await?;
-    summary::finish(run, &dist).await
+impl Steps<'_> {
+    /// One pass toward the spec; `Ok` once the site is Ready.
+    pub async fn converge(self, run: &mut Run<'_>) -> Result<(), Halt> {
+        let seen = observe(run, self.aws, self.id).await?;
+        self.bucket(run, &seen).await?;
+        let oac = self.origin_access_control(run).await?;
+        let certificate = self.certificate(run, seen.domain.as_ref()).await?;
+        let dist = self.distribution(run, &oac, certificate.as_deref()).await?;
+        self.bucket_policy(run, seen.settings.as_ref().and_then(|s| s.policy.as_deref()), &dist).await?;
+        self.content(run, &dist, &seen.files).await?;
+        self.dns(run, seen.domain.as_ref(), &dist).await?;
+        self.summary(run, &dist).await
+    }
 }
