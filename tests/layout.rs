@@ -276,8 +276,11 @@ fn top(module: &str) -> &str {
 fn no_module_of_src_imports_another_that_imports_it_back() {
     let edges = graph();
     assert!(edges.contains_key("static_site::steps::dns") && edges.contains_key("core"), "the tree was read");
-    assert!(edges["static_site::steps"].contains("static_site::steps::dns"), "parent-to-child calls are seen");
+    assert!(edges["aurora_failover"].contains("aurora_failover::plan"), "parent-to-child calls are seen");
     assert!(edges["static_site::steps::dns"].contains("static_site::plan::dns"), "child imports are seen");
+    assert!(edges["static_site::steps"].contains("static_site::observe"), "`super::` paths are seen");
+    assert!(edges["static_site::plan::bucket"].contains("static_site::plan::identity"), "sibling imports are seen");
+    assert!(edges["static_site::run"].contains("core::error"), "a path through a `pub use` reaches the origin");
     if let Some(found) = circle(&edges) {
         panic!("import circle: {}", found.join(" -> "));
     }
@@ -295,10 +298,13 @@ fn no_module_of_src_imports_another_that_imports_it_back() {
 fn only_the_command_line_reaches_the_kube_runtime_wiring() {
     for (name, module) in modules() {
         if top(&name) != "controller" {
-            assert!(!module.code.contains("kube::runtime"), "{} uses kube-runtime", module.file.display());
+            let runtime = module.code.contains("kube::runtime") || module.code.contains("runtime::");
+            assert!(!runtime, "{} uses kube-runtime", module.file.display());
         }
     }
-    for (from, to) in graph() {
+    let edges = graph();
+    assert!(edges["cli"].contains("controller"), "the command line's reach is seen");
+    for (from, to) in edges {
         if top(&from) != "controller" && from != "cli" {
             let reached: Vec<&String> = to.iter().filter(|t| top(t) == "controller").collect();
             assert!(reached.is_empty(), "{from} imports {reached:?}: the shared core lives in core/");
@@ -307,15 +313,52 @@ fn only_the_command_line_reaches_the_kube_runtime_wiring() {
 }
 
 #[test]
+fn the_local_commands_call_each_kind_through_its_public_entries_only() {
+    let modules = modules();
+    let mut seen = 0;
+    for (name, module) in modules.iter().filter(|(name, _)| top(name) == "local") {
+        let (uses, code) = split_uses(&module.code);
+        let paths = uses.into_iter().flat_map(|(_, paths)| paths).chain(inline_paths(&code, &BTreeSet::new()));
+        for path in paths {
+            let segments: Vec<&str> = path.trim_start_matches("crate::").split("::").collect();
+            if let [kind @ ("aurora_failover" | "static_site"), item, ..] = segments[..] {
+                seen += 1;
+                let inner = format!("{kind}::{item}");
+                assert!(!modules.contains_key(&inner), "{name} reaches into {inner}: export what it needs from {kind}");
+            }
+        }
+    }
+    assert!(seen > 0, "the local commands' calls were read");
+}
+
+#[test]
 fn aws_sdk_types_and_aws_error_codes_stay_inside_aws() {
-    let code_like =
-        regex_lite::Regex::new(r#""[A-Z][A-Za-z]*(AlreadyExists|Fault|Exception|InUse|NotDisabled)""#).expect("regex");
-    for (name, module) in modules() {
-        if top(&name) == "aws" {
+    let modules = modules();
+    let literal = regex_lite::Regex::new(r#""([A-Z][A-Za-z0-9]+)""#).expect("regex");
+    let classified = &modules["aws::error"].code;
+    let codes: BTreeSet<&str> =
+        literal.captures_iter(classified).filter_map(|c| c.get(1)).map(|m| m.as_str()).collect();
+    for code in ["AccessDenied", "CNAMEAlreadyExists", "PreconditionFailed", "SlowDown"] {
+        assert!(codes.contains(code), "the codes aws/error.rs classifies were read: {code}");
+    }
+    let code_like = regex_lite::Regex::new(
+        r#""[A-Z][A-Za-z]*(AlreadyExists|AlreadyOwnedByYou|Fault|Exception|InUse|NotDisabled|NotFound)""#,
+    )
+    .expect("regex");
+    assert!(code_like.is_match(&modules["aws::cloudfront"].code), "the code pattern matches what aws/ names");
+    for (name, module) in &modules {
+        if top(name) == "aws" {
             continue;
         }
         let file = module.file.display();
         assert!(!module.code.contains("aws_sdk_"), "{file} names an AWS SDK type");
         assert!(code_like.find(&module.code).is_none(), "{file} matches an AWS error code: classify it in aws/");
+        for found in literal.captures_iter(&module.code).filter_map(|c| c.get(1)) {
+            assert!(
+                !codes.contains(found.as_str()),
+                "{file} names AWS error code {:?}: classify it in aws/",
+                found.as_str()
+            );
+        }
     }
 }

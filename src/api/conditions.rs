@@ -23,8 +23,9 @@ pub const DNS_READY: &str = "DnsReady";
 /// Declares [`Reason`]: each variant's name is the reason string itself.
 macro_rules! reasons {
     ($($(#[$doc:meta])* $name:ident,)*) => {
-        /// Every condition reason either kind writes: the one vocabulary that
-        /// status, events and GitOps health checks read. PascalCase, stable.
+        /// Every reason either kind writes, in a condition or an event: the one
+        /// vocabulary that status, events and GitOps health checks read.
+        /// PascalCase, stable.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
         pub enum Reason {
             $($(#[$doc])* $name,)*
@@ -90,6 +91,26 @@ reasons! {
     Deploying,
     Ready,
     Deleting,
+
+    // Events only: a step done.
+    /// An RDS cluster event, mirrored.
+    RdsEvent,
+    BucketConfigured,
+    BucketPolicyApplied,
+    BucketDeleted,
+    OriginAccessControlCreated,
+    CertificateRequested,
+    ValidationRecordsWritten,
+    CertificateDeleted,
+    /// A replaced certificate CloudFront still holds (a Warning).
+    CertificateNotDeleted,
+    DistributionCreated,
+    DistributionUpdated,
+    DistributionDisabled,
+    DistributionDeleted,
+    ContentSynced,
+    DnsRecordsChanged,
+    DnsRecordsDeleted,
 }
 
 impl std::fmt::Display for Reason {
@@ -125,14 +146,14 @@ impl Stall {
     pub fn access_denied(error: &impl std::fmt::Display) -> Self {
         Self::new(
             Reason::AccessDenied,
-            format!("{error}. Grant the controller's role this action (see docs/iam-policy.json)"),
+            format!("{error}. Grant the controller's role this action (see docs/iam-policy.json)."),
         )
     }
 
     /// The same stall, found before anything was changed in AWS: the message says so.
     #[must_use]
     pub fn untouched(self) -> Self {
-        Self { message: format!("{}. {NOTHING_CHANGED}", self.message), ..self }
+        Self { message: format!("{}. {NOTHING_CHANGED}", self.message.trim_end_matches('.')), ..self }
     }
 
     /// The three kstatus conditions for this stall.
@@ -285,7 +306,9 @@ mod tests {
         assert_eq!(stall.message, "spec.x is wrong. Nothing was changed in AWS.");
         let denied = Stall::access_denied(&"Op: AccessDenied");
         assert_eq!(denied.reason, Reason::AccessDenied);
-        assert!(denied.message.contains("docs/iam-policy.json"));
+        assert!(denied.message.ends_with("(see docs/iam-policy.json)."), "{}", denied.message);
+        let untouched = denied.clone().untouched().message;
+        assert!(untouched.ends_with("(see docs/iam-policy.json). Nothing was changed in AWS."), "{untouched}");
         let stalled = merge(&[], &denied.conditions(), Some(1), ts(1));
         assert!(is_true(&stalled, STALLED));
     }

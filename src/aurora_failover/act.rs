@@ -1,16 +1,21 @@
-//! Carries out a [`Decision`]: status first, then AWS. The intent is in the
+//! Carries out a [`Decision`]: status first, then AWS; returns when to look
+//! again (`Duration::ZERO`: only at the resync). The intent is in the
 //! API server before FailoverDBCluster is called, and `requestedAt` after RDS
 //! accepts it, so a crash at any point resumes from status (see plan.rs).
+
+use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 
+use super::coordination::Coordination;
 use super::plan::{self, Action, Decision};
-use super::shared::Failovers;
 use crate::api::aurora_failover::{AuroraFailover, AuroraFailoverStatus};
+use crate::api::conditions::Reason;
 use crate::aws::AwsErrorKind;
 use crate::aws::rds::Rds;
+use crate::core::error::ACCESS_DENIED_RECHECK;
 use crate::core::{Context, Error, status};
 use crate::failpoint::crash_point;
 
@@ -19,9 +24,10 @@ pub async fn act(
     failover: &AuroraFailover,
     decision: Decision,
     ctx: &Context,
-    shared: &Failovers,
-) -> Result<(), Error> {
+    shared: &Coordination,
+) -> Result<Duration, Error> {
     let generation = failover.metadata.generation;
+    let mut requeue = decision.requeue;
     if matches!(decision.action, Action::Failover { .. }) {
         crash_point("aurora-before-intent");
     }
@@ -45,17 +51,19 @@ pub async fn act(
                 Err(e) if e.kind == AwsErrorKind::AccessDenied => {
                     let next = plan::access_denied(&decision.status, generation, Timestamp::now(), &e.to_string());
                     write_after(failover, &decision.status, &next, ctx).await?;
+                    requeue = ACCESS_DENIED_RECHECK;
                 }
                 Err(e) if e.kind == AwsErrorKind::Terminal || e.kind == AwsErrorKind::NotFound => {
                     let next = plan::rejected(&decision.status, generation, Timestamp::now(), &e.to_string());
                     write_after(failover, &decision.status, &next, ctx).await?;
+                    requeue = Duration::ZERO;
                 }
                 // Transient: the intent stays; the next reconcile sees the writer unmoved and calls again.
                 Err(e) => return Err(e.into()),
             }
         }
     }
-    Ok(())
+    Ok(requeue)
 }
 
 /// Writes `next` over the object's current status, with an event when the
@@ -83,7 +91,7 @@ async fn mirror_rds_events(
     failover: &AuroraFailover,
     status: &AuroraFailoverStatus,
     ctx: &Context,
-    shared: &Failovers,
+    shared: &Coordination,
 ) {
     let Some(started) = &status.started_at else { return };
     let uid = failover.uid().unwrap_or_default();
@@ -93,7 +101,7 @@ async fn mirror_rds_events(
         Err(e) => return tracing::debug!(error = %e, "could not read RDS events"),
     };
     for event in events.iter().filter(|e| e.time > since || (e.time == since && since == started.0)) {
-        ctx.events.normal(failover, "RdsEvent", "FailOver", event.message.clone()).await;
+        ctx.events.normal(failover, Reason::RdsEvent, "FailOver", event.message.clone()).await;
     }
     if let Some(last) = events.last() {
         shared.mark_events_seen(&uid, last.time);

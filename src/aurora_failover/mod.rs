@@ -4,16 +4,17 @@
 //! both go through it, cluster lock included.
 
 pub mod act;
+mod coordination;
 pub mod observe;
 pub mod plan;
-mod shared;
 
 use std::time::Duration;
 
 use k8s_openapi::jiff::Timestamp;
 use tokio::sync::OwnedMutexGuard;
 
-pub use shared::Failovers;
+pub use coordination::Coordination;
+pub use plan::{Action, Decision};
 
 use crate::api::AuroraFailover;
 use crate::api::aurora_failover::AuroraFailoverStatus;
@@ -21,32 +22,36 @@ use crate::aws::AwsErrorKind;
 use crate::aws::rds::SdkRds;
 use crate::core::error::ACCESS_DENIED_RECHECK;
 use crate::core::{Context, Error};
-use plan::{Decision, Preflight};
+use plan::Preflight;
 
 /// What one look at an AuroraFailover decided.
 pub enum Next {
     /// Planned, Succeeded or Failed: never act again, never call AWS.
     Finished,
     /// Write this status, call nothing (a refused spec, AWS denied a read);
-    /// look again after `requeue`.
-    Refused { status: AuroraFailoverStatus, requeue: Duration },
+    /// look again after `requeue`. `turn`, when AWS was read, holds the
+    /// cluster until the status is written.
+    Refused { status: AuroraFailoverStatus, requeue: Duration, turn: Option<OwnedMutexGuard<()>> },
     /// A decision over what RDS showed, to carry out while `turn` holds the cluster.
     Decided { decision: Decision, rds: SdkRds, turn: OwnedMutexGuard<()> },
 }
 
 /// Preconditions, the cluster's turn, observe and plan; writes nothing.
-pub async fn decide(failover: &AuroraFailover, ctx: &Context, shared: &Failovers) -> Result<Next, Error> {
+pub async fn decide(failover: &AuroraFailover, ctx: &Context, shared: &Coordination) -> Result<Next, Error> {
     let current = failover.status.clone().unwrap_or_default();
     let generation = failover.metadata.generation;
     let refuse = |why: &Preflight| plan::refuse(&current, why, generation, Timestamp::now());
     match plan::preflight(&failover.spec, generation, &current) {
         Preflight::Finished => return Ok(Next::Finished),
         Preflight::Proceed => {}
-        refused => return Ok(Next::Refused { status: refuse(&refused), requeue: ctx.resync }),
+        refused => return Ok(Next::Refused { status: refuse(&refused), requeue: ctx.resync, turn: None }),
     }
     let clients = match ctx.aws.clients(failover.spec.region.as_deref(), failover.spec.role_arn.as_deref()).await {
         Ok(clients) => clients,
-        Err(message) => return Ok(Next::Refused { status: refuse(&Preflight::Invalid(message)), requeue: ctx.resync }),
+        Err(message) => {
+            let status = refuse(&Preflight::Invalid(message));
+            return Ok(Next::Refused { status, requeue: ctx.resync, turn: None });
+        }
     };
     let rds = clients.rds();
     let turn = shared.turn(&observe::cluster_key(failover, ctx.aws.default_region().as_deref())).await;
@@ -55,7 +60,7 @@ pub async fn decide(failover: &AuroraFailover, ctx: &Context, shared: &Failovers
         Ok(observed) => observed,
         Err(e) if e.kind == AwsErrorKind::AccessDenied => {
             let status = plan::access_denied(&current, generation, Timestamp::now(), &e.to_string());
-            return Ok(Next::Refused { status, requeue: ACCESS_DENIED_RECHECK });
+            return Ok(Next::Refused { status, requeue: ACCESS_DENIED_RECHECK, turn: Some(turn) });
         }
         Err(e) => return Err(e.into()),
     };
@@ -64,18 +69,18 @@ pub async fn decide(failover: &AuroraFailover, ctx: &Context, shared: &Failovers
 }
 
 /// One reconcile of one AuroraFailover; returns when to look again.
-pub async fn reconcile(failover: &AuroraFailover, ctx: &Context, shared: &Failovers) -> Result<Duration, Error> {
+pub async fn reconcile(failover: &AuroraFailover, ctx: &Context, shared: &Coordination) -> Result<Duration, Error> {
     match decide(failover, ctx, shared).await? {
         Next::Finished => Ok(ctx.resync),
-        Next::Refused { status, requeue } => {
+        Next::Refused { status, requeue, turn } => {
             act::write(failover, &status, ctx).await?;
+            drop(turn);
             Ok(requeue)
         }
         Next::Decided { decision, rds, turn } => {
-            let requeue = if decision.requeue.is_zero() { ctx.resync } else { decision.requeue };
-            act::act(&rds, failover, decision, ctx, shared).await?;
+            let requeue = act::act(&rds, failover, decision, ctx, shared).await?;
             drop(turn);
-            Ok(requeue)
+            Ok(if requeue.is_zero() { ctx.resync } else { requeue })
         }
     }
 }

@@ -8,7 +8,7 @@ use kube::{Resource, ResourceExt};
 use super::plan::Observed;
 use crate::api::aurora_failover::{AuroraFailover, FailoverPhase};
 use crate::aws::AwsError;
-use crate::aws::rds::Rds;
+use crate::aws::rds::{Rds, RdsEvent};
 use crate::core::{Context, Error};
 
 /// Identifies a cluster across objects: same region, same credentials
@@ -54,5 +54,5 @@ pub async fn holder(failover: &AuroraFailover, ctx: &Context) -> Result<Option<S
 /// Whether RDS logged the start or end of a failover since `since`.
 async fn failover_logged(rds: &dyn Rds, cluster: &str, since: k8s_openapi::jiff::Timestamp) -> Result<bool, AwsError> {
     let events = rds.cluster_events(cluster, since).await?;
-    Ok(events.iter().any(|e| e.message.to_ascii_lowercase().contains("failover")))
+    Ok(events.iter().any(RdsEvent::is_failover))
 }

@@ -12,7 +12,7 @@ use aws_sdk_cloudfront::types::{
     S3OriginConfig, SslSupportMethod, Tag, Tags, ViewerCertificate, ViewerProtocolPolicy,
 };
 
-use super::{AwsError, AwsErrorKind, Created};
+use super::{AwsError, AwsErrorKind, CreateOutcome};
 
 /// The managed "CachingOptimized" cache policy.
 pub const CACHING_OPTIMIZED: &str = "658327ea-f89d-4fab-a63d-7e88639e58f6";
@@ -101,7 +101,7 @@ pub trait Cdn: Send + Sync {
     /// Whether the OAC with this id exists (one read, unlike [`Cdn::find_oac`]).
     async fn oac_exists(&self, id: &str) -> Result<bool, AwsError>;
     /// `Exists` when an OAC of this name exists (OAC names are unique in an account).
-    async fn create_oac(&self, name: &str) -> Result<Created<String>, AwsError>;
+    async fn create_oac(&self, name: &str) -> Result<CreateOutcome<String>, AwsError>;
     /// Deletes the OAC; "already gone" is success.
     async fn delete_oac(&self, id: &str) -> Result<(), AwsError>;
     async fn get(&self, id: &str) -> Result<Option<DistributionView>, AwsError>;
@@ -114,7 +114,7 @@ pub trait Cdn: Send + Sync {
         caller_reference: &str,
         settings: &DistributionSettings,
         tags: &BTreeMap<String, String>,
-    ) -> Result<Created<DistributionView>, AwsError>;
+    ) -> Result<CreateOutcome<DistributionView>, AwsError>;
     /// Read-modify-write of the full config with the current ETag, retried on
     /// `PreconditionFailed`; settings the site does not own are kept.
     async fn update(&self, id: &str, settings: &DistributionSettings) -> Result<DistributionView, AwsError>;
@@ -302,7 +302,7 @@ impl Cdn for SdkCdn {
         }
     }
 
-    async fn create_oac(&self, name: &str) -> Result<Created<String>, AwsError> {
+    async fn create_oac(&self, name: &str) -> Result<CreateOutcome<String>, AwsError> {
         let config = OriginAccessControlConfig::builder()
             .name(name)
             .description("awsops: CloudFront reads the site's private bucket")
@@ -314,9 +314,11 @@ impl Cdn for SdkCdn {
         // Retried by the SDK like any call: OAC names are unique in an account,
         // so a retry after a lost response gets OriginAccessControlAlreadyExists.
         match self.0.create_origin_access_control().origin_access_control_config(config).send().await {
-            Ok(out) => Ok(Created::New(out.origin_access_control().map(|o| o.id().to_string()).unwrap_or_default())),
+            Ok(out) => {
+                Ok(CreateOutcome::Created(out.origin_access_control().map(|o| o.id().to_string()).unwrap_or_default()))
+            }
             Err(e) => match AwsError::from_sdk("CreateOriginAccessControl", e) {
-                e if e.code == "OriginAccessControlAlreadyExists" => Ok(Created::Exists),
+                e if e.code == "OriginAccessControlAlreadyExists" => Ok(CreateOutcome::AlreadyExists),
                 e => Err(e),
             },
         }
@@ -372,7 +374,7 @@ impl Cdn for SdkCdn {
         caller_reference: &str,
         settings: &DistributionSettings,
         tags: &BTreeMap<String, String>,
-    ) -> Result<Created<DistributionView>, AwsError> {
+    ) -> Result<CreateOutcome<DistributionView>, AwsError> {
         let config = apply(
             DistributionConfig::builder().caller_reference(caller_reference),
             settings,
@@ -391,13 +393,13 @@ impl Cdn for SdkCdn {
             Ok(out) => out,
             Err(e) => {
                 return match AwsError::from_sdk("CreateDistributionWithTags", e) {
-                    e if e.code == "DistributionAlreadyExists" => Ok(Created::Exists),
+                    e if e.code == "DistributionAlreadyExists" => Ok(CreateOutcome::AlreadyExists),
                     e => Err(e),
                 };
             }
         };
         out.distribution()
-            .map(|d| Created::New(view(d)))
+            .map(|d| CreateOutcome::Created(view(d)))
             .ok_or_else(|| build_err("CreateDistributionWithTags", "no distribution in the response"))
     }
 

@@ -73,6 +73,12 @@ impl AwsError {
         Self { kind, operation, code: code.into(), message: message.into() }
     }
 
+    /// A create answered "already exists" but a listing does not show it
+    /// yet: a conflict to retry shortly.
+    pub fn not_listed_yet(operation: &'static str, what: &str) -> Self {
+        Self::new(AwsErrorKind::Conflict, operation, "", format!("{what} exists but is not listed yet"))
+    }
+
     pub fn is_not_found(&self) -> bool {
         self.kind == AwsErrorKind::NotFound
     }

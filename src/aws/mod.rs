@@ -18,9 +18,9 @@ pub use error::{AwsError, AwsErrorKind};
 
 /// What a create whose name or idempotency key must be unique came to.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Created<T> {
-    New(T),
+pub enum CreateOutcome<T> {
+    Created(T),
     /// The name or key is taken already: by this object's own earlier create
     /// whose response was lost, or by someone else; the caller finds out which.
-    Exists,
+    AlreadyExists,
 }

@@ -73,6 +73,13 @@ pub struct RdsEvent {
     pub message: String,
 }
 
+impl RdsEvent {
+    /// Whether RDS logged the start or end of a failover.
+    pub fn is_failover(&self) -> bool {
+        self.message.to_ascii_lowercase().contains("failover")
+    }
+}
+
 #[async_trait]
 pub trait Rds: Send + Sync {
     /// The cluster with its members; `Ok(None)` when it does not exist.

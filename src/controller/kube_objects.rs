@@ -14,7 +14,7 @@ use kube::runtime::events::{Event as KubeEvent, EventType as KubeEventType, Reco
 use serde::de::DeserializeOwned;
 
 use crate::api::{AuroraFailover, FIELD_MANAGER, Kind, StaticSite};
-use crate::core::events::{Event, EventType};
+use crate::core::objects::{Event, EventType};
 use crate::core::{Error, Objects};
 
 const STATUS_WRITE_TIMEOUT: Duration = Duration::from_secs(10);

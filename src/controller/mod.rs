@@ -29,7 +29,7 @@ pub use kube_objects::KubeObjects;
 
 use crate::api::conditions::{self, Reason, Summary};
 use crate::api::{AuroraFailover, FINALIZER, Kind, StaticSite};
-use crate::aurora_failover::Failovers;
+use crate::aurora_failover::Coordination;
 use crate::aws::AwsFactory;
 use crate::core::{Context, Error, reconcile_span};
 use crate::metrics::Metrics;
@@ -132,7 +132,7 @@ async fn run_controllers(client: kube::Client, ctx: Arc<Context>, config: &Confi
     let runtime = controller::Config::default().concurrency(config.concurrency);
     let ns = config.namespace.as_deref();
 
-    let shared = Arc::new(Failovers::default());
+    let shared = Arc::new(Coordination::default());
     let failovers = Controller::new(scoped::<DeserializeGuard<AuroraFailover>>(client.clone(), ns), wc.clone())
         .with_config(runtime.clone())
         .graceful_shutdown_on(stopped(stop.clone()))
@@ -183,7 +183,7 @@ async fn log_outcome<T: std::fmt::Debug, E: std::fmt::Display>(outcome: Result<T
 async fn reconcile_failover(
     obj: Arc<DeserializeGuard<AuroraFailover>>,
     ctx: Arc<Context>,
-    shared: Arc<Failovers>,
+    shared: Arc<Coordination>,
 ) -> Result<Action, Error> {
     let _timer = ctx.metrics.reconcile(Kind::AuroraFailover.as_str());
     let span = reconcile_span(Kind::AuroraFailover, &obj.namespace().unwrap_or_default(), &obj.name_any());
@@ -264,6 +264,6 @@ where
         ..Default::default()
     };
     ctx.objects.apply_status(&reference, status).await?;
-    ctx.events.warning_ref(&reference, Reason::InvalidSpec.as_str(), "Validate", message).await;
+    ctx.events.warning_ref(&reference, Reason::InvalidSpec, "Validate", message).await;
     Ok(Action::requeue(ctx.resync))
 }

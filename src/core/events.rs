@@ -1,5 +1,5 @@
 //! Kubernetes Events (`events.k8s.io/v1`) for steps started, finished or
-//! failed. Reasons are PascalCase constants; notes never carry credentials.
+//! failed. Reasons come from [`Reason`]; notes never carry credentials.
 
 use std::sync::Arc;
 
@@ -7,28 +7,8 @@ use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::Resource;
 
-use super::objects::Objects;
-use crate::api::conditions;
-
-/// Normal, or Warning (something failed or needs a person).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EventType {
-    Normal,
-    Warning,
-}
-
-/// One event as a reconciler publishes it; [`Objects`] delivers it (as an
-/// `events.k8s.io/v1` Event in a cluster, a terminal line for `awsops apply`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Event {
-    pub type_: EventType,
-    /// PascalCase, bounded: never AWS message text.
-    pub reason: String,
-    /// At most 1 KiB; never credentials.
-    pub note: String,
-    /// What the controller was doing: `Reconcile`, `FailOver`, ...
-    pub action: String,
-}
+use super::objects::{Event, EventType, Objects};
+use crate::api::conditions::{self, Reason};
 
 /// Publishes events through [`Objects`] (the API server, or the terminal of
 /// `awsops apply`).
@@ -43,13 +23,13 @@ impl Events {
     }
 
     /// A Normal event; failures to publish are logged, never fatal.
-    pub async fn normal<K: Resource<DynamicType = ()>>(&self, obj: &K, reason: &str, action: &str, note: String) {
-        self.publish(obj, EventType::Normal, reason, action, note).await;
+    pub async fn normal<K: Resource<DynamicType = ()>>(&self, obj: &K, reason: Reason, action: &str, note: String) {
+        self.publish(obj, EventType::Normal, reason.as_str(), action, note).await;
     }
 
     /// A Warning event; failures to publish are logged, never fatal.
-    pub async fn warning<K: Resource<DynamicType = ()>>(&self, obj: &K, reason: &str, action: &str, note: String) {
-        self.publish(obj, EventType::Warning, reason, action, note).await;
+    pub async fn warning<K: Resource<DynamicType = ()>>(&self, obj: &K, reason: Reason, action: &str, note: String) {
+        self.publish(obj, EventType::Warning, reason.as_str(), action, note).await;
     }
 
     /// One event when the summary condition (the True one of Ready,
@@ -65,8 +45,8 @@ impl Events {
     }
 
     /// A Warning event about an object known only by reference.
-    pub async fn warning_ref(&self, reference: &ObjectReference, reason: &str, action: &str, note: String) {
-        self.publish_ref(reference, EventType::Warning, reason, action, note).await;
+    pub async fn warning_ref(&self, reference: &ObjectReference, reason: Reason, action: &str, note: String) {
+        self.publish_ref(reference, EventType::Warning, reason.as_str(), action, note).await;
     }
 
     async fn publish<K: Resource<DynamicType = ()>>(

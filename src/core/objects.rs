@@ -8,8 +8,27 @@ use async_trait::async_trait;
 use k8s_openapi::api::core::v1::{ConfigMap, ObjectReference};
 
 use super::Error;
-use super::events::Event;
 use crate::api::AuroraFailover;
+
+/// Normal, or Warning (something failed or needs a person).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventType {
+    Normal,
+    Warning,
+}
+
+/// One event as a reconciler publishes it; [`Objects`] delivers it (as an
+/// `events.k8s.io/v1` Event in a cluster, a terminal line for `awsops apply`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    pub type_: EventType,
+    /// PascalCase, bounded: never AWS message text.
+    pub reason: String,
+    /// At most 1 KiB; never credentials.
+    pub note: String,
+    /// What the controller was doing: `Reconcile`, `FailOver`, ...
+    pub action: String,
+}
 
 /// The reconcilers' view of the objects they manage.
 #[async_trait]

@@ -15,9 +15,8 @@ use crate::aws::clients::GLOBAL_REGION;
 use crate::aws::cloudfront::{Cdn, DistributionSettings, DistributionState, DistributionView};
 use crate::aws::route53::{ChangeStatus, Dns, Record, RecordChange, Zone};
 use crate::aws::s3::{BucketPresence, BucketSettings, Buckets, ObjectInfo, Upload};
-use crate::aws::{AwsError, Created};
-use crate::static_site::SiteAws;
-use crate::static_site::plan::distribution::distribution_drift;
+use crate::aws::{AwsError, CreateOutcome};
+use crate::static_site::{SiteAws, distribution_drift};
 
 /// One change `apply` would make.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -180,13 +179,13 @@ impl Cdn for DryCdn {
     async fn oac_exists(&self, id: &str) -> Result<bool, AwsError> {
         self.real.oac_exists(id).await
     }
-    async fn create_oac(&self, name: &str) -> Result<Created<String>, AwsError> {
+    async fn create_oac(&self, name: &str) -> Result<CreateOutcome<String>, AwsError> {
         // The real create would answer that it exists.
         if self.real.find_oac(name).await?.is_some() {
-            return Ok(Created::Exists);
+            return Ok(CreateOutcome::AlreadyExists);
         }
         self.log.record(Change::Create(format!("origin access control {name} (sigv4, always sign)")));
-        Ok(Created::New(NEW_OAC.into()))
+        Ok(CreateOutcome::Created(NEW_OAC.into()))
     }
     async fn delete_oac(&self, id: &str) -> Result<(), AwsError> {
         self.log.record(Change::Delete(format!("origin access control {id}")));
@@ -206,7 +205,7 @@ impl Cdn for DryCdn {
         _caller_reference: &str,
         settings: &DistributionSettings,
         _tags: &BTreeMap<String, String>,
-    ) -> Result<Created<DistributionView>, AwsError> {
+    ) -> Result<CreateOutcome<DistributionView>, AwsError> {
         let view = DistributionView {
             id: NEW_DISTRIBUTION.into(),
             arn: format!("arn:aws:cloudfront::(account):distribution/{NEW_DISTRIBUTION}"),
@@ -225,7 +224,7 @@ impl Cdn for DryCdn {
         let mut recorded = self.log.lock();
         recorded.new_distributions.insert(view.id.clone(), view.clone());
         recorded.changes.push(Change::Create(what));
-        Ok(Created::New(view))
+        Ok(CreateOutcome::Created(view))
     }
     async fn update(&self, id: &str, settings: &DistributionSettings) -> Result<DistributionView, AwsError> {
         let current = self.get(id).await?;

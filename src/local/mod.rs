@@ -29,8 +29,7 @@ use crate::api::Kind;
 use crate::api::aurora_failover::{AuroraFailover, AuroraFailoverStatus, FailoverPhase};
 use crate::api::conditions;
 use crate::api::static_site::{SitePhase, StaticSite, StaticSiteStatus};
-use crate::aurora_failover::plan::Action;
-use crate::aurora_failover::{Failovers, Next};
+use crate::aurora_failover::{Action, Coordination, Next};
 use crate::aws::AwsFactory;
 use crate::core::{Context, Error, reconcile_span};
 use crate::metrics::Metrics;
@@ -107,7 +106,7 @@ pub async fn plan(options: &Options) -> anyhow::Result<ExitCode> {
 async fn plan_failover(failover: &AuroraFailover, ctx: &Context) -> anyhow::Result<u8> {
     let current = failover.status.clone().unwrap_or_default();
     let span = reconcile_span(Kind::AuroraFailover, &failover.namespace().unwrap_or_default(), &failover.name_any());
-    let decided = crate::aurora_failover::decide(failover, ctx, &Failovers::default()).instrument(span).await?;
+    let decided = crate::aurora_failover::decide(failover, ctx, &Coordination::default()).instrument(span).await?;
     let (decision, _turn) = match decided {
         Next::Finished => {
             println!("  finished: {}; nothing to do", summary(&current.conditions));
@@ -209,7 +208,7 @@ pub async fn apply(options: &Options) -> anyhow::Result<ExitCode> {
     let objects = Arc::new(LocalObjects::open(&options.state_dir, &manifests, true, Some(Terminal::default()))?);
     let ctx = context(objects.clone()).await;
     let deadline = Instant::now() + options.timeout;
-    let shared = Failovers::default();
+    let shared = Coordination::default();
     let failovers = manifests.failovers.iter().map(|f| drive_failover(&ctx, &shared, &objects, Key::of(f), deadline));
     let sites = manifests.sites.iter().map(|s| drive_site(&ctx, &objects, Key::of(s), deadline));
     let (failovers, sites) = futures::join!(futures::future::join_all(failovers), futures::future::join_all(sites));
@@ -235,7 +234,7 @@ fn indent(text: &str) -> String {
 /// Reconciles one failover until it finishes; `true` when it succeeded.
 async fn drive_failover(
     ctx: &Context,
-    shared: &Failovers,
+    shared: &Coordination,
     objects: &LocalObjects,
     key: Key,
     deadline: Instant,
@@ -244,8 +243,8 @@ async fn drive_failover(
         let wait = crate::aurora_failover::reconcile(&objects.get(&key)?, ctx, shared).await?;
         let status = objects.get::<AuroraFailover>(&key)?.status.unwrap_or_default();
         Ok(match failover_finished(&status) {
-            true => Step::Done(status.phase == Some(FailoverPhase::Succeeded)),
-            false => Step::Wait(wait),
+            true => Progress::Done(status.phase == Some(FailoverPhase::Succeeded)),
+            false => Progress::Wait(wait),
         })
     })
     .await;
@@ -259,15 +258,15 @@ async fn drive_site(ctx: &Context, objects: &LocalObjects, key: Key, deadline: I
         let wait = crate::static_site::apply(&objects.get(&key)?, ctx).await?;
         let status = objects.get::<StaticSite>(&key)?.status.unwrap_or_default();
         Ok(match site_finished(&status) {
-            true => Step::Done(status.phase == Some(SitePhase::Ready)),
-            false => Step::Wait(wait),
+            true => Progress::Done(status.phase == Some(SitePhase::Ready)),
+            false => Progress::Wait(wait),
         })
     })
     .await;
     (key, outcome)
 }
 
-enum Step {
+enum Progress {
     Done(bool),
     Wait(Duration),
 }
@@ -277,7 +276,7 @@ enum Step {
 async fn drive<F, Fut>(objects: &LocalObjects, key: &Key, deadline: Instant, step: F) -> bool
 where
     F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Result<Step, Error>>,
+    Fut: std::future::Future<Output = Result<Progress, Error>>,
 {
     let say = |text: &str| {
         if let Some(terminal) = objects.terminal() {
@@ -286,8 +285,8 @@ where
     };
     loop {
         let wait = match step().instrument(reconcile_span(key.kind, &key.namespace, &key.name)).await {
-            Ok(Step::Done(ok)) => return ok,
-            Ok(Step::Wait(wait)) => wait,
+            Ok(Progress::Done(ok)) => return ok,
+            Ok(Progress::Wait(wait)) => wait,
             Err(Error::CleanupPending(wait)) => wait,
             Err(e) => {
                 say(&format!("  retrying after error: {e}"));
@@ -327,8 +326,8 @@ pub async fn delete(options: &Options) -> anyhow::Result<ExitCode> {
         let done = drive(&objects, &key, deadline, || async {
             let site: StaticSite = objects.get(&key)?;
             match crate::static_site::cleanup(&site, &ctx).await? {
-                wait if wait.is_zero() => Ok(Step::Done(true)),
-                _ => Ok(Step::Done(false)),
+                wait if wait.is_zero() => Ok(Progress::Done(true)),
+                _ => Ok(Progress::Done(false)),
             }
         })
         .await;

@@ -19,7 +19,7 @@ use super::key::Key;
 use super::manifests::Manifests;
 use super::terminal::Terminal;
 use crate::api::{AuroraFailover, Kind};
-use crate::core::events::Event;
+use crate::core::objects::Event;
 use crate::core::{Error, Objects};
 
 /// Objects kept in memory and, unless planning, in the state folder.

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use kube::ResourceExt;
 
+pub use plan::distribution::distribution_drift;
 pub use run::SiteAws;
 
 use crate::api::StaticSite;
@@ -24,7 +25,8 @@ use crate::aws::AwsErrorKind;
 use crate::core::error::ACCESS_DENIED_RECHECK;
 use crate::core::{Context, Error};
 use plan::identity::Identity;
-use run::{Halt, Run, Steps};
+use run::{Halt, Run};
+use steps::Steps;
 
 /// Converges one site; returns when to look again.
 pub async fn apply(site: &StaticSite, ctx: &Context) -> Result<Duration, Error> {
@@ -71,7 +73,7 @@ pub async fn apply_with(
             run.save().await?;
             Err(e.into())
         }
-        Err(Halt::Kube(e)) => Err(e),
+        Err(Halt::Error(e)) => Err(e),
     }
 }
 
@@ -79,8 +81,7 @@ pub async fn apply_with(
 /// before anything was changed).
 fn identify(site: &StaticSite, run: &Run<'_>, ctx: &Context) -> Result<Identity, Stall> {
     site.spec.validate().map_err(|message| Stall::new(Reason::InvalidSpec, message).untouched())?;
-    let (namespace, name, uid) =
-        (site.namespace().unwrap_or_default(), site.name_any(), site.uid().unwrap_or_default());
+    let (namespace, name, uid) = names(site);
     Identity::resolve(&site.spec, &run.written, &namespace, &name, &uid, ctx.aws.default_region().as_deref())
         .map_err(Stall::untouched)
 }
@@ -99,7 +100,7 @@ pub async fn cleanup(site: &StaticSite, ctx: &Context) -> Result<Duration, Error
     match (Steps { aws: &aws, id: &id }).teardown(&mut run).await {
         Ok(()) => Ok(Duration::ZERO),
         Err(Halt::Wait(wait)) => Err(Error::CleanupPending(wait)),
-        Err(Halt::Kube(e)) => Err(e),
+        Err(Halt::Error(e)) => Err(e),
         Err(Halt::Aws(e)) => Err(e.into()),
         Err(Halt::Stall(stall)) => {
             run.stall(stall, SitePhase::Deleting).await?;
@@ -108,11 +109,11 @@ pub async fn cleanup(site: &StaticSite, ctx: &Context) -> Result<Duration, Error
     }
 }
 
-/// What status recorded; from the spec when Apply never ran; `None` when
-/// neither names a bucket (nothing was created).
+/// Who the site is in AWS as status recorded it; from the spec when Apply
+/// never recorded a bucket; `None` when the spec cannot say either (no
+/// region: then nothing was created).
 fn recorded_identity(site: &StaticSite, run: &Run<'_>, ctx: &Context) -> Option<Identity> {
-    let (namespace, name, uid) =
-        (site.namespace().unwrap_or_default(), site.name_any(), site.uid().unwrap_or_default());
+    let (namespace, name, uid) = names(site);
     match &run.written.bucket {
         Some(b) => Some(Identity { namespace, name, uid, region: b.region.clone(), bucket: b.name.clone() }),
         None => {
@@ -120,4 +121,9 @@ fn recorded_identity(site: &StaticSite, run: &Run<'_>, ctx: &Context) -> Option<
             Identity::resolve(&site.spec, &Default::default(), &namespace, &name, &uid, default_region.as_deref()).ok()
         }
     }
+}
+
+/// Namespace, name and uid.
+fn names(site: &StaticSite) -> (String, String, String) {
+    (site.namespace().unwrap_or_default(), site.name_any(), site.uid().unwrap_or_default())
 }

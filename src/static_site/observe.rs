@@ -1,26 +1,35 @@
-//! Step 0, reads only: everything the steps decide from that must be known
-//! before the first write, so a spec AWS would refuse changes nothing. The
-//! content sources, the bucket as it stands, and with a domain its hosted
-//! zone, the zone's records and a certificate named in the spec.
+//! Step 0, reads only: everything the steps read, and the checks that
+//! must pass before the first write, so a spec AWS would refuse changes
+//! nothing. In order: the content sources, the bucket (and whether this
+//! site may touch it), with a domain its hosted zone, the zone's records and
+//! a certificate named in the spec; then what status records (the OAC, the
+//! distribution, a certificate the site requested) as it still exists.
 
 use super::content::{self, File};
-use super::plan::certificate::check_given_certificate;
+use super::plan::bucket::{self, BucketStep};
+use super::plan::certificate::{check_given_certificate, for_exactly};
 use super::plan::dns::names_outside_zone;
 use super::plan::identity::Identity;
 use super::run::{Halt, Run, SiteAws};
 use crate::api::conditions::{Reason, Stall};
-use crate::api::static_site::DomainSpec;
+use crate::api::static_site::{DomainSpec, StaticSiteStatus};
 use crate::aws::acm::Certificate;
+use crate::aws::cloudfront::DistributionView;
 use crate::aws::route53::{Record, Zone};
-use crate::aws::s3::{BucketPresence, BucketSettings};
+use crate::aws::s3::BucketPresence;
 
 /// What one pass reads before it writes.
 pub struct Observed {
     pub files: Vec<File>,
-    pub bucket: BucketPresence,
-    /// The bucket's settings, when it exists in this account.
-    pub settings: Option<BucketSettings>,
+    /// What the bucket needs, decided from HeadBucket and its settings.
+    pub bucket_steps: Vec<BucketStep>,
+    /// The bucket's policy document as it stands.
+    pub policy: Option<String>,
     pub domain: Option<CheckedDomain>,
+    /// The OAC status records, if it still exists.
+    pub oac: Option<String>,
+    /// The distribution status records, if it still exists.
+    pub distribution: Option<DistributionView>,
 }
 
 /// A domain whose zone exists and holds every name, with the zone's records
@@ -30,21 +39,36 @@ pub struct CheckedDomain {
     pub zone: Zone,
     pub records: Vec<Record>,
     pub given: Option<Certificate>,
+    /// The certificate status records as requested by this site, if it
+    /// still exists and is for exactly these names.
+    pub requested: Option<Certificate>,
 }
 
 pub async fn observe(run: &Run<'_>, aws: &SiteAws, id: &Identity) -> Result<Observed, Halt> {
-    let spec = &run.site.spec;
+    let (spec, recorded) = (&run.site.spec, &run.written);
     let files = content::read_sources(run.ctx.objects.as_ref(), &id.namespace, &spec.content).await??;
-    let bucket = aws.buckets.presence(&id.bucket).await?;
-    let settings = match bucket {
+    let presence = aws.buckets.presence(&id.bucket).await?;
+    let settings = match presence {
         BucketPresence::Exists => Some(aws.buckets.settings(&id.bucket).await?),
         _ => None,
     };
+    let recorded_bucket = recorded.bucket.as_ref().is_some_and(|b| b.name == id.bucket);
+    let claim = bucket::claim(spec.bucket.adopt, recorded_bucket);
+    let bucket_steps = bucket::bucket_steps(&presence, settings.as_ref(), id, claim)?;
     let domain = match &spec.domain {
-        Some(domain) => Some(check_domain(aws, domain).await?),
+        Some(domain) => Some(check_domain(aws, domain, recorded).await?),
         None => None,
     };
-    Ok(Observed { files, bucket, settings, domain })
+    let oac = match &recorded.origin_access_control_id {
+        Some(oac) if aws.cdn.oac_exists(oac).await? => Some(oac.clone()),
+        _ => None,
+    };
+    let distribution = match &recorded.distribution {
+        Some(recorded) => aws.cdn.get(&recorded.id).await?,
+        None => None,
+    };
+    let policy = settings.and_then(|s| s.policy);
+    Ok(Observed { files, bucket_steps, policy, domain, oac, distribution })
 }
 
 /// The hosted zone the spec names, `None` when it does not exist.
@@ -56,7 +80,7 @@ pub async fn zone(aws: &SiteAws, domain: &DomainSpec) -> Result<Option<Zone>, Ha
     })
 }
 
-async fn check_domain(aws: &SiteAws, domain: &DomainSpec) -> Result<CheckedDomain, Halt> {
+async fn check_domain(aws: &SiteAws, domain: &DomainSpec, recorded: &StaticSiteStatus) -> Result<CheckedDomain, Halt> {
     let names: Vec<String> = domain.names.iter().map(|n| n.0.clone()).collect();
     let Some(zone) = zone(aws, domain).await? else {
         let zone = domain.hosted_zone_id.clone().or(domain.hosted_zone_name.clone()).unwrap_or_default();
@@ -81,5 +105,13 @@ async fn check_domain(aws: &SiteAws, domain: &DomainSpec) -> Result<CheckedDomai
         }
         None => None,
     };
-    Ok(CheckedDomain { names, zone, records, given })
+    let mut requested = None;
+    if given.is_none()
+        && let Some(recorded) = &recorded.certificate
+        && let Some(cert) = aws.certificates.describe(&recorded.arn).await?
+        && for_exactly(&cert, &names)
+    {
+        requested = Some(cert);
+    }
+    Ok(CheckedDomain { names, zone, records, given, requested })
 }

@@ -1,12 +1,12 @@
-//! One pass over one site: the status as last written and as it will be
-//! written, saved as soon as a step has something to record (so a restart
-//! resumes without duplicates), events, and why a pass stops early.
+//! One pass over one site: the AWS capabilities it uses ([`SiteAws`]), the
+//! status as last written and as it will be written ([`Run`]), saved as soon
+//! as a step has something to record (so a restart resumes without
+//! duplicates), events, and why a pass stops early ([`Halt`]).
 
 use std::time::Duration;
 
 use k8s_openapi::jiff::Timestamp;
 
-use super::plan::identity::Identity;
 use crate::api::StaticSite;
 use crate::api::conditions::{self, Desired, Reason, Stall, Summary};
 use crate::api::static_site::{DistributionStatus, SitePhase, StaticSiteStatus};
@@ -36,14 +36,6 @@ impl SiteAws {
     }
 }
 
-/// The steps of one pass (`steps/`, `teardown.rs`): what they act on, one
-/// site's AWS and its identity there; each step is a method.
-#[derive(Clone, Copy)]
-pub struct Steps<'a> {
-    pub aws: &'a SiteAws,
-    pub id: &'a Identity,
-}
-
 /// How often to look while CloudFront deploys (minutes, often more).
 pub const WAIT_DEPLOYMENT: Duration = Duration::from_secs(20);
 
@@ -54,7 +46,8 @@ pub enum Halt {
     /// No progress without a spec change or outside help.
     Stall(Stall),
     Aws(AwsError),
-    Kube(Error),
+    /// The API server or the local state folder failed.
+    Error(Error),
 }
 
 impl From<AwsError> for Halt {
@@ -65,7 +58,7 @@ impl From<AwsError> for Halt {
 
 impl From<Error> for Halt {
     fn from(e: Error) -> Self {
-        Self::Kube(e)
+        Self::Error(e)
     }
 }
 
@@ -97,8 +90,8 @@ impl<'a> Run<'a> {
         self.next.conditions = conditions::merge(&self.next.conditions, &desired, generation, self.now);
     }
 
-    /// Sets one step condition.
-    pub fn step(&mut self, type_: &'static str, done: bool, why: Reason, message: impl Into<String>) {
+    /// Sets one step's condition (`BucketReady`, `DnsReady`, ...).
+    pub fn condition(&mut self, type_: &'static str, done: bool, why: Reason, message: impl Into<String>) {
         self.set(vec![Desired::new(type_, done, why, message)]);
     }
 
@@ -119,21 +112,13 @@ impl<'a> Run<'a> {
     }
 
     /// A Normal event about a step done.
-    pub async fn note(&self, reason: &str, message: String) {
+    pub async fn note(&self, reason: Reason, message: String) {
         self.ctx.events.normal(self.site, reason, "Reconcile", message).await;
     }
 
     /// A Warning event that does not stop the pass.
-    pub async fn warn(&self, reason: &str, message: String) {
+    pub async fn warn(&self, reason: Reason, message: String) {
         self.ctx.events.warning(self.site, reason, "Reconcile", message).await;
-    }
-
-    /// The distribution whose id status records, if it still exists.
-    pub async fn recorded_distribution(&self, aws: &SiteAws) -> Result<Option<DistributionView>, AwsError> {
-        match &self.written.distribution {
-            Some(recorded) => aws.cdn.get(&recorded.id).await,
-            None => Ok(None),
-        }
     }
 
     pub fn record_distribution(&mut self, d: &DistributionView) {

@@ -6,8 +6,9 @@
 use super::observe;
 use super::plan::dns::teardown_records;
 use super::plan::teardown::{DistributionTeardown, deletes_bucket, distribution_teardown};
-use super::run::{Halt, Run, Steps, WAIT_DEPLOYMENT};
-use crate::api::TAG_UID;
+use super::run::{Halt, Run, WAIT_DEPLOYMENT};
+use super::steps::Steps;
+use crate::api::conditions::Reason;
 use crate::aws::AwsError;
 use crate::aws::cloudfront::DistributionView;
 use crate::aws::s3::BucketPresence;
@@ -36,7 +37,7 @@ impl Steps<'_> {
             let doomed = teardown_records(&records, &names, &self.id.uid, &validation);
             if !doomed.is_empty() {
                 self.aws.dns.change(&zone, &doomed).await?;
-                run.note("DnsRecordsDeleted", format!("{} records in zone {}", doomed.len(), zone.name)).await;
+                run.note(Reason::DnsRecordsDeleted, format!("{} records in zone {}", doomed.len(), zone.name)).await;
             }
         }
         run.next.dns.clear();
@@ -54,7 +55,7 @@ impl Steps<'_> {
                     let updated = self.aws.cdn.update(&dist.id, &disabled).await?;
                     run.record_distribution(&updated);
                     let message = format!("distribution {} disabled; deleting once deployed", dist.id);
-                    run.note("DistributionDisabled", message).await;
+                    run.note(Reason::DistributionDisabled, message).await;
                     run.save().await?;
                     return Err(Halt::Wait(WAIT_DEPLOYMENT));
                 }
@@ -65,7 +66,7 @@ impl Steps<'_> {
                 }
                 DistributionTeardown::Delete => {
                     self.aws.cdn.delete(&dist.id).await?;
-                    run.note("DistributionDeleted", format!("distribution {}", dist.id)).await;
+                    run.note(Reason::DistributionDeleted, format!("distribution {}", dist.id)).await;
                 }
                 DistributionTeardown::Gone => {}
             }
@@ -78,13 +79,12 @@ impl Steps<'_> {
     /// The site's distribution: by the id in status, else by its origin (a
     /// create whose response was lost).
     async fn find_distribution(self, run: &Run<'_>) -> Result<Option<DistributionView>, AwsError> {
-        if let Some(d) = run.recorded_distribution(self.aws).await? {
+        if let Some(recorded) = &run.written.distribution
+            && let Some(d) = self.aws.cdn.get(&recorded.id).await?
+        {
             return Ok(Some(d));
         }
-        match self.aws.cdn.find_by_origin(&self.id.origin_domain()).await? {
-            Some(found) => self.aws.cdn.get(&found).await,
-            None => Ok(None),
-        }
+        self.distribution_by_origin().await
     }
 
     async fn remove_oac(self, run: &Run<'_>) -> Result<(), AwsError> {
@@ -103,10 +103,10 @@ impl Steps<'_> {
         if requested
             && let Some(cert) = &run.written.certificate
             && let Some(found) = self.aws.certificates.describe(&cert.arn).await?
-            && found.tags.get(TAG_UID) == Some(&self.id.uid)
+            && self.id.owns(&found.tags)
         {
             self.aws.certificates.delete(&cert.arn).await?;
-            run.note("CertificateDeleted", cert.arn.clone()).await;
+            run.note(Reason::CertificateDeleted, cert.arn.clone()).await;
         }
         Ok(())
     }
@@ -119,11 +119,11 @@ impl Steps<'_> {
         {
             return Ok(());
         }
-        if buckets.settings(bucket).await?.tags.get(TAG_UID) == Some(&self.id.uid) {
+        if self.id.owns(&buckets.settings(bucket).await?.tags) {
             let keys: Vec<String> = buckets.list(bucket).await?.into_iter().map(|o| o.key).collect();
             buckets.delete(bucket, &keys).await?;
             buckets.delete_bucket(bucket).await?;
-            run.note("BucketDeleted", bucket.clone()).await;
+            run.note(Reason::BucketDeleted, bucket.clone()).await;
         }
         Ok(())
     }

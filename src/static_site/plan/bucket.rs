@@ -55,7 +55,7 @@ pub fn bucket_steps(
         BucketPresence::Exists => settings.cloned().unwrap_or_default(),
     };
     let mut steps = Vec::new();
-    let ours = settings.tags.get(TAG_UID) == Some(&id.uid);
+    let ours = id.owns(&settings.tags);
     let claimed = match claim {
         BucketClaim::None => false,
         BucketClaim::Adopt => true,

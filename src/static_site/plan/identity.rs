@@ -64,6 +64,11 @@ impl Identity {
         ])
     }
 
+    /// Whether these tags (of a bucket, a certificate, ...) name this site.
+    pub fn owns(&self, tags: &BTreeMap<String, String>) -> bool {
+        tags.get(TAG_UID) == Some(&self.uid)
+    }
+
     pub fn origin_domain(&self) -> String {
         format!("{}.s3.{}.amazonaws.com", self.bucket, self.region)
     }

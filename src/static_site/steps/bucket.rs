@@ -1,25 +1,22 @@
-//! Step 1: a private, encrypted, tagged bucket, recorded in status before it
-//! is created: after a crash (or a lost response) before tagging, the
+//! Step 1: a private, encrypted, tagged bucket (what it needs was decided
+//! while observing, before any write), recorded in status before it is created: after a crash (or a lost response) before tagging, the
 //! untagged bucket is known to be this site's.
 
-use super::super::observe::Observed;
-use super::super::plan::bucket::{self, BucketStep};
-use super::super::run::{Halt, Run, Steps};
+use super::super::plan::bucket::BucketStep;
+use super::super::run::{Halt, Run};
+use super::Steps;
 use crate::api::conditions::{self, Reason};
 use crate::api::static_site::BucketStatus;
 
 impl Steps<'_> {
-    pub async fn bucket(self, run: &mut Run<'_>, seen: &Observed) -> Result<(), Halt> {
+    pub async fn bucket(self, run: &mut Run<'_>, steps: &[BucketStep]) -> Result<(), Halt> {
         let (aws, id) = (self.aws, self.id);
-        let recorded = run.written.bucket.as_ref().is_some_and(|b| b.name == id.bucket);
-        let claim = bucket::claim(run.site.spec.bucket.adopt, recorded);
-        let steps = bucket::bucket_steps(&seen.bucket, seen.settings.as_ref(), id, claim)?;
         let recorded = BucketStatus { name: id.bucket.clone(), arn: id.bucket_arn(), region: id.region.clone() };
         if steps.contains(&BucketStep::Create) {
             run.next.bucket = Some(recorded.clone());
             run.save().await?;
         }
-        for step in &steps {
+        for step in steps {
             match step {
                 BucketStep::Create => aws.buckets.create(&id.bucket, &id.region).await?,
                 BucketStep::Tag => aws.buckets.put_tags(&id.bucket, &id.tags()).await?,
@@ -29,11 +26,11 @@ impl Steps<'_> {
             }
         }
         if !steps.is_empty() {
-            run.note("BucketConfigured", format!("bucket {}: {steps:?}", id.bucket)).await;
+            run.note(Reason::BucketConfigured, format!("bucket {}: {steps:?}", id.bucket)).await;
         }
         run.next.bucket = Some(recorded);
         let message = format!("bucket {} is private, encrypted and tagged", id.bucket);
-        run.step(conditions::BUCKET_READY, true, Reason::AsExpected, message);
+        run.condition(conditions::BUCKET_READY, true, Reason::AsExpected, message);
         run.save().await?;
         Ok(())
     }

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use super::super::observe::CheckedDomain;
 use super::super::plan::certificate::{self, certificate_failed, certificate_token};
-use super::super::run::{Halt, Run, Steps};
-use crate::api::TAG_UID;
+use super::super::run::{Halt, Run};
+use super::Steps;
 use crate::api::conditions::{self, Reason, Summary};
 use crate::api::static_site::{CertificateStatus, SitePhase};
 use crate::aws::acm::{Certificate, CertificateState};
@@ -27,14 +27,14 @@ impl Steps<'_> {
         };
         run.next.certificate = Some(certificate::status_of(&cert));
         if let Some(stall) = certificate_failed(&cert) {
-            run.step(conditions::CERTIFICATE_ISSUED, false, stall.reason, stall.message.clone());
+            run.condition(conditions::CERTIFICATE_ISSUED, false, stall.reason, stall.message.clone());
             return Err(stall.into());
         }
         if cert.status != CertificateState::Issued {
             let zone = &domain.zone.name;
             let message =
                 format!("certificate {} is {}; DNS validation records are in zone {zone}", cert.arn, cert.status);
-            run.step(conditions::CERTIFICATE_ISSUED, false, Reason::WaitingForCertificate, message.clone());
+            run.condition(conditions::CERTIFICATE_ISSUED, false, Reason::WaitingForCertificate, message.clone());
             run.summarise(
                 SitePhase::WaitingForCertificate,
                 Summary::Reconciling,
@@ -45,29 +45,22 @@ impl Steps<'_> {
             return Err(Halt::Wait(WAIT_CERTIFICATE));
         }
         let message = format!("certificate {} is issued", cert.arn);
-        run.step(conditions::CERTIFICATE_ISSUED, true, Reason::AsExpected, message);
+        run.condition(conditions::CERTIFICATE_ISSUED, true, Reason::AsExpected, message);
         Ok(Some(cert.arn))
     }
 
     /// The certificate this site requested (requesting it when there is none
     /// for the current names), with its validation records written to the zone.
     async fn requested(self, run: &mut Run<'_>, domain: &CheckedDomain) -> Result<Certificate, Halt> {
-        let mut current = None;
-        if let Some(recorded) = &run.written.certificate
-            && let Some(cert) = self.aws.certificates.describe(&recorded.arn).await?
-            && certificate::for_exactly(&cert, &domain.names)
-        {
-            current = Some(cert);
-        }
-        let cert = match current {
-            Some(cert) => cert,
+        let cert = match &domain.requested {
+            Some(cert) => cert.clone(),
             None => self.request(run, &domain.names).await?,
         };
         let missing = certificate::missing_validation_records(&cert, &domain.records);
         if !missing.is_empty() {
             self.aws.dns.change(&domain.zone, &missing).await?;
             let message = format!("{} DNS validation records in zone {}", missing.len(), domain.zone.name);
-            run.note("ValidationRecordsWritten", message).await;
+            run.note(Reason::ValidationRecordsWritten, message).await;
         }
         Ok(cert)
     }
@@ -79,7 +72,7 @@ impl Steps<'_> {
         let replaces = run.written.certificate.as_ref().map(|c| c.arn.as_str());
         let token = certificate_token(&self.id.uid, names, replaces);
         let arn = self.aws.certificates.request(names, &token, &self.id.tags()).await?;
-        run.note("CertificateRequested", format!("certificate {arn} for {names:?}")).await;
+        run.note(Reason::CertificateRequested, format!("certificate {arn} for {names:?}")).await;
         let pending = CertificateState::PendingValidation.to_string();
         run.next.certificate =
             Some(CertificateStatus { arn: arn.clone(), status: pending, validation_records: vec![] });
@@ -95,16 +88,16 @@ impl Steps<'_> {
     /// with a warning naming it.
     pub async fn retire_certificate(self, run: &Run<'_>, arn: &str) -> Result<(), AwsError> {
         let Some(cert) = self.aws.certificates.describe(arn).await? else { return Ok(()) };
-        if cert.tags.get(TAG_UID) != Some(&self.id.uid) {
+        if !self.id.owns(&cert.tags) {
             return Ok(());
         }
         match self.aws.certificates.delete(arn).await {
-            Ok(()) => run.note("CertificateDeleted", format!("{arn} (replaced)")).await,
+            Ok(()) => run.note(Reason::CertificateDeleted, format!("{arn} (replaced)")).await,
             Err(e) if e.kind == AwsErrorKind::Conflict => {
                 let message = format!(
                     "certificate {arn} is replaced but still in use ({e}); delete it once CloudFront releases it"
                 );
-                run.warn("CertificateNotDeleted", message).await;
+                run.warn(Reason::CertificateNotDeleted, message).await;
             }
             Err(e) => return Err(e),
         }

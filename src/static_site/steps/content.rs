@@ -6,7 +6,8 @@ use kube::Resource;
 
 use super::super::content::{self, File};
 use super::super::plan::content::{self as decide, invalidation_paths};
-use super::super::run::{Halt, Run, Steps};
+use super::super::run::{Halt, Run};
+use super::Steps;
 use crate::api::conditions::{self, Reason};
 use crate::aws::cloudfront::DistributionView;
 
@@ -28,12 +29,12 @@ impl Steps<'_> {
             let inv = self.aws.cdn.invalidate(&dist.id, &paths, &format!("{}-{}", id.uid, &revision[..16])).await?;
             let message =
                 format!("uploaded {}, deleted {}, invalidated {} paths ({inv})", counts.0, counts.1, paths.len());
-            run.note("ContentSynced", message).await;
+            run.note(Reason::ContentSynced, message).await;
             invalidation = Some(inv);
         }
         let objects = desired.len();
         run.next.content = Some(decide::status(run.written.content.as_ref(), revision, objects, counts, invalidation));
-        run.step(conditions::CONTENT_SYNCED, true, Reason::AsExpected, format!("{objects} objects in sync"));
+        run.condition(conditions::CONTENT_SYNCED, true, Reason::AsExpected, format!("{objects} objects in sync"));
         run.save().await?;
         Ok(())
     }

@@ -4,19 +4,24 @@
 //! whose response was lost ("exists") is answered by a search by origin.
 
 use super::super::plan::distribution::{alias_in_use, desired_distribution, distribution_drift, replaced_certificate};
-use super::super::run::{Halt, Run, Steps};
+use super::super::run::{Halt, Run};
+use super::Steps;
+use crate::api::conditions::Reason;
 use crate::aws::cloudfront::{DistributionSettings, DistributionView};
-use crate::aws::{AwsError, AwsErrorKind, Created};
+use crate::aws::{AwsError, CreateOutcome};
 
 impl Steps<'_> {
+    /// The distribution, created or repaired; `recorded` is the one status
+    /// names, as observed.
     pub async fn distribution(
         self,
         run: &mut Run<'_>,
+        recorded: Option<DistributionView>,
         oac: &str,
         certificate: Option<&str>,
     ) -> Result<DistributionView, Halt> {
         let desired = desired_distribution(&run.site.spec, self.id, oac, certificate);
-        let dist = match run.recorded_distribution(self.aws).await? {
+        let dist = match recorded {
             Some(dist) => dist,
             None => self.create_distribution(run, &desired).await?,
         };
@@ -28,7 +33,7 @@ impl Steps<'_> {
         }
         let replaced = replaced_certificate(&desired, &dist.settings);
         let dist = self.aws.cdn.update(&dist.id, &desired).await.map_err(|e| refused(e, &desired))?;
-        run.note("DistributionUpdated", format!("distribution {}: {}", dist.id, drift.join(", "))).await;
+        run.note(Reason::DistributionUpdated, format!("distribution {}: {}", dist.id, drift.join(", "))).await;
         run.record_distribution(&dist);
         if let Some(old) = replaced {
             self.retire_certificate(run, &old).await?;
@@ -43,24 +48,23 @@ impl Steps<'_> {
     ) -> Result<DistributionView, Halt> {
         let (cdn, id) = (&self.aws.cdn, self.id);
         let created = match cdn.create(&id.uid, desired, &id.tags()).await.map_err(|e| refused(e, desired))? {
-            Created::New(dist) => dist,
-            Created::Exists => self.lost_create().await?,
+            CreateOutcome::Created(dist) => dist,
+            CreateOutcome::AlreadyExists => self.distribution_by_origin().await?.ok_or_else(|| {
+                AwsError::not_listed_yet("ListDistributions", &format!("distribution with caller reference {}", id.uid))
+            })?,
         };
         crate::failpoint::crash_point("site-after-distribution-create");
-        run.note("DistributionCreated", format!("distribution {} ({})", created.id, created.domain_name)).await;
+        run.note(Reason::DistributionCreated, format!("distribution {} ({})", created.id, created.domain_name)).await;
         Ok(created)
     }
 
-    /// The distribution an earlier create made, whose response was lost.
-    async fn lost_create(self) -> Result<DistributionView, AwsError> {
-        let found = match self.aws.cdn.find_by_origin(&self.id.origin_domain()).await? {
-            Some(found) => self.aws.cdn.get(&found).await?,
-            None => None,
-        };
-        found.ok_or_else(|| {
-            let message = format!("a distribution with caller reference {} exists but is not listed yet", self.id.uid);
-            AwsError::new(AwsErrorKind::Conflict, "ListDistributions", "", message)
-        })
+    /// The distribution whose origin is this site's bucket: one created by a
+    /// request whose response was lost.
+    pub async fn distribution_by_origin(self) -> Result<Option<DistributionView>, AwsError> {
+        match self.aws.cdn.find_by_origin(&self.id.origin_domain()).await? {
+            Some(found) => self.aws.cdn.get(&found).await,
+            None => Ok(None),
+        }
     }
 }
 

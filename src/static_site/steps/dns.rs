@@ -7,7 +7,8 @@ use std::collections::BTreeSet;
 
 use super::super::observe::CheckedDomain;
 use super::super::plan::dns::{desired_records, dns_changes, pending_change, record_statuses};
-use super::super::run::{Halt, Run, Steps};
+use super::super::run::{Halt, Run};
+use super::Steps;
 use crate::api::conditions::{self, Reason};
 use crate::aws::cloudfront::DistributionView;
 use crate::aws::route53::ChangeStatus;
@@ -31,8 +32,11 @@ impl Steps<'_> {
             pending_change(&run.written.dns)
         } else {
             let change = self.aws.dns.change(&domain.zone, &changes).await?;
-            run.note("DnsRecordsChanged", format!("{} record changes in zone {}", changes.len(), domain.zone.name))
-                .await;
+            run.note(
+                Reason::DnsRecordsChanged,
+                format!("{} record changes in zone {}", changes.len(), domain.zone.name),
+            )
+            .await;
             Some(change)
         };
         let status = match &change {
@@ -42,7 +46,12 @@ impl Steps<'_> {
         run.next.dns = record_statuses(&desired, &dist.domain_name, change.as_deref(), &status);
         let in_sync = status == ChangeStatus::InSync;
         let message = format!("{} records point at {}", run.next.dns.len(), dist.domain_name);
-        run.step(conditions::DNS_READY, in_sync, if in_sync { Reason::AsExpected } else { Reason::Deploying }, message);
+        run.condition(
+            conditions::DNS_READY,
+            in_sync,
+            if in_sync { Reason::AsExpected } else { Reason::Deploying },
+            message,
+        );
         Ok(())
     }
 }

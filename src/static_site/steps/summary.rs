@@ -2,7 +2,8 @@
 //! in sync; until then the pass waits (CloudFront takes minutes).
 
 use super::super::plan::summary::{finished, site_url};
-use super::super::run::{Halt, Run, Steps, WAIT_DEPLOYMENT};
+use super::super::run::{Halt, Run, WAIT_DEPLOYMENT};
+use super::Steps;
 use crate::api::conditions::{self, Reason, Summary};
 use crate::api::static_site::SitePhase;
 use crate::aws::cloudfront::{DistributionState, DistributionView};
@@ -13,7 +14,7 @@ impl Steps<'_> {
         let deployed = dist.status == DistributionState::Deployed;
         let message = format!("distribution {} is {}", dist.id, dist.status);
         let why = if deployed { Reason::AsExpected } else { Reason::Deploying };
-        run.step(conditions::DISTRIBUTION_DEPLOYED, deployed, why, message);
+        run.condition(conditions::DISTRIBUTION_DEPLOYED, deployed, why, message);
         let url = site_url(run.site.spec.domain.as_ref(), &dist.domain_name);
         run.next.url = Some(url.clone());
         let dns: Vec<ChangeStatus> = run.next.dns.iter().map(|d| ChangeStatus::from(d.status.as_str())).collect();

@@ -10,14 +10,14 @@ use tokio::sync::OwnedMutexGuard;
 
 /// Held by the controller (one for all AuroraFailovers) and by `awsops apply`.
 #[derive(Default)]
-pub struct Failovers {
+pub struct Coordination {
     /// Per-cluster locks: one AuroraFailover decision per cluster at a time.
     cluster_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Time of the last RDS event mirrored, per AuroraFailover uid.
     rds_events_seen: Mutex<HashMap<String, Timestamp>>,
 }
 
-impl Failovers {
+impl Coordination {
     /// Waits for this cluster's turn; the turn ends when the guard drops.
     pub async fn turn(&self, cluster_key: &str) -> OwnedMutexGuard<()> {
         let lock = {
