@@ -8,8 +8,9 @@ mod support;
 use std::path::PathBuf;
 
 use support::aurora::{seed_cluster, writer};
+use support::handmade::{enabled, hand_made_distribution};
 use support::proxy::CountingProxy;
-use support::unique;
+use support::{Emulator, unique};
 
 /// Distribution creates as the proxy sees them (REST-XML, no action name).
 const CREATE_DISTRIBUTION: &str = "POST /2020-05-31/distribution";
@@ -278,4 +279,28 @@ async fn an_apply_killed_after_creating_the_distribution_resumes_without_a_secon
     let bucket = cli.stored("web", "staticsite", &name, "status.bucket.name").expect("bucket recorded");
     assert_eq!(distributions_for(&bucket).await, 1, "exactly one distribution serves the bucket");
     assert_eq!(cli.run("delete", &[]).await.code, 0);
+}
+
+#[tokio::test]
+async fn delete_leaves_a_hand_made_distribution_on_the_bucket_a_stalled_site_named_and_its_files() {
+    let cli = Cli::new().await;
+    let aws = Emulator::new().await;
+    let bucket = unique("logic-example");
+    aws.s3.create_bucket().bucket(&bucket).send().await.expect("hand-made bucket");
+    aws.s3.put_object().bucket(&bucket).key("index.html").body(b"theirs".to_vec().into()).send().await.expect("file");
+    let theirs = hand_made_distribution(&aws.cloudfront, &format!("{bucket}.s3.us-east-1.amazonaws.com")).await;
+    let site = format!(
+        "apiVersion: awsops.dev/v1alpha1\nkind: StaticSite\nmetadata: {{name: migrating, namespace: web}}\nspec:\n  region: us-east-1\n  bucket: {{name: {bucket}, deletionPolicy: Delete}}\n"
+    );
+    cli.write("site.yaml", &site);
+
+    let applied = cli.run("apply", &[]).await;
+    assert_eq!(applied.code, 1, "the site stalls");
+    assert!(applied.stdout.contains("BucketNotOwned"), "{}", applied.stdout);
+    let deleted = cli.run("delete", &[]).await;
+    assert_eq!(deleted.code, 0, "{}", deleted.stderr);
+    assert!(deleted.stdout.contains("deleted"), "{}", deleted.stdout);
+    assert_eq!(enabled(&aws.cloudfront, &theirs).await, Some(true), "the hand-made distribution is untouched");
+    assert!(aws.s3.get_object().bucket(&bucket).key("index.html").send().await.is_ok(), "its files stay");
+    assert_eq!(cli.writes(), 0, "nothing was changed in AWS: {:?}", cli.proxy.writes());
 }

@@ -78,6 +78,8 @@ reasons! {
     // StaticSite.
     Provisioning,
     BucketNotOwned,
+    /// Status names an AWS resource this object cannot prove it created.
+    NotOwned,
     HostedZoneNotFound,
     NamesOutsideZone,
     CertificateNotFound,

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use aws_sdk_cloudfront::types::{
-    Aliases, AllowedMethods, CachedMethods, DefaultCacheBehavior, DistributionConfig, HttpVersion, Method,
-    MinimumProtocolVersion, Origin, OriginAccessControlConfig, OriginAccessControlOriginTypes,
+    Aliases, AllowedMethods, CachedMethods, DefaultCacheBehavior, DistributionConfig, DistributionSummary, HttpVersion,
+    Method, MinimumProtocolVersion, Origin, OriginAccessControlConfig, OriginAccessControlOriginTypes,
     OriginAccessControlSigningBehaviors, OriginAccessControlSigningProtocols, Origins, Paths, PriceClass,
     S3OriginConfig, SslSupportMethod, Tag, Tags, ViewerCertificate, ViewerProtocolPolicy,
 };
@@ -93,21 +93,24 @@ pub struct DistributionView {
     pub domain_name: String,
     pub status: DistributionState,
     pub settings: DistributionSettings,
+    /// The CallerReference it was created with (a site's uid, for awsops).
+    pub caller_reference: String,
 }
 
 #[async_trait]
 pub trait Cdn: Send + Sync {
     async fn find_oac(&self, name: &str) -> Result<Option<String>, AwsError>;
-    /// Whether the OAC with this id exists (one read, unlike [`Cdn::find_oac`]).
-    async fn oac_exists(&self, id: &str) -> Result<bool, AwsError>;
+    /// The name of the OAC with this id, `None` when it does not exist (one
+    /// read, unlike [`Cdn::find_oac`]).
+    async fn oac_name(&self, id: &str) -> Result<Option<String>, AwsError>;
     /// `Exists` when an OAC of this name exists (OAC names are unique in an account).
     async fn create_oac(&self, name: &str) -> Result<CreateOutcome<String>, AwsError>;
     /// Deletes the OAC; "already gone" is success.
     async fn delete_oac(&self, id: &str) -> Result<(), AwsError>;
     async fn get(&self, id: &str) -> Result<Option<DistributionView>, AwsError>;
-    /// A distribution whose origin is `origin_domain` (finds one created by a
-    /// request whose response was lost).
-    async fn find_by_origin(&self, origin_domain: &str) -> Result<Option<String>, AwsError>;
+    /// Every distribution with `origin_domain` as an origin (to find one
+    /// created by a request whose response was lost).
+    async fn find_by_origin(&self, origin_domain: &str) -> Result<Vec<String>, AwsError>;
     /// `Exists` when a distribution with this caller reference exists.
     async fn create(
         &self,
@@ -270,6 +273,7 @@ fn view(d: &aws_sdk_cloudfront::types::Distribution) -> DistributionView {
         domain_name: d.domain_name().to_string(),
         status: d.status().into(),
         settings: d.distribution_config().map(read).unwrap_or_default(),
+        caller_reference: d.distribution_config().map(|c| c.caller_reference().to_string()).unwrap_or_default(),
     }
 }
 
@@ -295,10 +299,15 @@ impl Cdn for SdkCdn {
             }
         }
     }
-    async fn oac_exists(&self, id: &str) -> Result<bool, AwsError> {
+    async fn oac_name(&self, id: &str) -> Result<Option<String>, AwsError> {
         match self.0.get_origin_access_control().id(id).send().await {
-            Ok(_) => Ok(true),
-            Err(e) => AwsError::from_sdk("GetOriginAccessControl", e).absent_as(false),
+            Ok(out) => Ok(Some(
+                out.origin_access_control()
+                    .and_then(|o| o.origin_access_control_config())
+                    .map(|c| c.name().to_string())
+                    .unwrap_or_default(),
+            )),
+            Err(e) => AwsError::from_sdk("GetOriginAccessControl", e).absent_as(None),
         }
     }
 
@@ -344,8 +353,8 @@ impl Cdn for SdkCdn {
         }
     }
 
-    async fn find_by_origin(&self, origin_domain: &str) -> Result<Option<String>, AwsError> {
-        let mut marker: Option<String> = None;
+    async fn find_by_origin(&self, origin_domain: &str) -> Result<Vec<String>, AwsError> {
+        let (mut marker, mut found): (Option<String>, Vec<String>) = (None, Vec::new());
         loop {
             let out = self
                 .0
@@ -354,17 +363,14 @@ impl Cdn for SdkCdn {
                 .send()
                 .await
                 .map_err(|e| AwsError::from_sdk("ListDistributions", e))?;
-            let Some(list) = out.distribution_list() else { return Ok(None) };
-            let found = list
-                .items()
-                .iter()
-                .find(|d| d.origins().is_some_and(|o| o.items().iter().any(|o| o.domain_name() == origin_domain)));
-            if let Some(d) = found {
-                return Ok(Some(d.id().to_string()));
-            }
+            let Some(list) = out.distribution_list() else { return Ok(found) };
+            let with_origin = |d: &&DistributionSummary| {
+                d.origins().is_some_and(|o| o.items().iter().any(|o| o.domain_name() == origin_domain))
+            };
+            found.extend(list.items().iter().filter(with_origin).map(|d| d.id().to_string()));
             match next_page("ListDistributions", list.next_marker(), list.is_truncated(), list.marker())? {
                 Some(next) => marker = Some(next),
-                None => return Ok(None),
+                None => return Ok(found),
             }
         }
     }

@@ -176,8 +176,8 @@ impl Cdn for DryCdn {
     async fn find_oac(&self, name: &str) -> Result<Option<String>, AwsError> {
         self.real.find_oac(name).await
     }
-    async fn oac_exists(&self, id: &str) -> Result<bool, AwsError> {
-        self.real.oac_exists(id).await
+    async fn oac_name(&self, id: &str) -> Result<Option<String>, AwsError> {
+        self.real.oac_name(id).await
     }
     async fn create_oac(&self, name: &str) -> Result<CreateOutcome<String>, AwsError> {
         // The real create would answer that it exists.
@@ -197,12 +197,12 @@ impl Cdn for DryCdn {
         }
         self.real.get(id).await
     }
-    async fn find_by_origin(&self, origin_domain: &str) -> Result<Option<String>, AwsError> {
+    async fn find_by_origin(&self, origin_domain: &str) -> Result<Vec<String>, AwsError> {
         self.real.find_by_origin(origin_domain).await
     }
     async fn create(
         &self,
-        _caller_reference: &str,
+        caller_reference: &str,
         settings: &DistributionSettings,
         _tags: &BTreeMap<String, String>,
     ) -> Result<CreateOutcome<DistributionView>, AwsError> {
@@ -212,6 +212,7 @@ impl Cdn for DryCdn {
             domain_name: "(new).cloudfront.net".into(),
             status: DistributionState::Deployed,
             settings: settings.clone(),
+            caller_reference: caller_reference.to_string(),
         };
         let mut what = format!(
             "distribution for {} ({}, {}, root object {:?}",
@@ -238,6 +239,7 @@ impl Cdn for DryCdn {
                     domain_name: String::new(),
                     status: DistributionState::Deployed,
                     settings: settings.clone(),
+                    caller_reference: String::new(),
                 },
             ),
         };

@@ -3,7 +3,8 @@
 //! nothing. In order: the content sources, the bucket (and whether this
 //! site may touch it), with a domain its hosted zone, the zone's records and
 //! a certificate named in the spec; then what status records (the OAC, the
-//! distribution, a certificate the site requested) as it still exists.
+//! distribution, a certificate the site requested) as it still exists, once
+//! proven this site's.
 
 use super::content::{self, File};
 use super::plan::bucket::{self, BucketStep};
@@ -59,12 +60,20 @@ pub async fn observe(run: &Run<'_>, aws: &SiteAws, id: &Identity) -> Result<Obse
         Some(domain) => Some(check_domain(aws, domain, recorded).await?),
         None => None,
     };
+    // Status can be stale, forged or lost: what it names is used only once
+    // proven this site's.
     let oac = match &recorded.origin_access_control_id {
-        Some(oac) if aws.cdn.oac_exists(oac).await? => Some(oac.clone()),
-        _ => None,
+        Some(oac) => match aws.cdn.oac_name(oac).await? {
+            Some(name) => id.prove_oac(oac, &name).map(|()| Some(oac.clone())).map_err(Stall::untouched)?,
+            None => None,
+        },
+        None => None,
     };
     let distribution = match &recorded.distribution {
-        Some(recorded) => aws.cdn.get(&recorded.id).await?,
+        Some(recorded) => match aws.cdn.get(&recorded.id).await? {
+            Some(d) => id.prove_distribution(&d).map(|()| Some(d)).map_err(Stall::untouched)?,
+            None => None,
+        },
         None => None,
     };
     let policy = settings.and_then(|s| s.policy);

@@ -82,14 +82,22 @@ impl Steps<'_> {
         if let Some(recorded) = &run.written.distribution
             && let Some(d) = self.aws.cdn.get(&recorded.id).await?
         {
-            return Ok(Some(d));
+            match self.id.prove_distribution(&d) {
+                Ok(()) => return Ok(Some(d)),
+                Err(stall) => run.warn(Reason::NotOwned, format!("left in place: {}", stall.message)).await,
+            }
         }
         self.distribution_by_origin().await
     }
 
     async fn remove_oac(self, run: &Run<'_>) -> Result<(), AwsError> {
-        if let Some(oac) = &run.written.origin_access_control_id {
-            self.aws.cdn.delete_oac(oac).await?;
+        if let Some(oac) = &run.written.origin_access_control_id
+            && let Some(name) = self.aws.cdn.oac_name(oac).await?
+        {
+            match self.id.prove_oac(oac, &name) {
+                Ok(()) => self.aws.cdn.delete_oac(oac).await?,
+                Err(stall) => run.warn(Reason::NotOwned, format!("left in place: {}", stall.message)).await,
+            }
         }
         if let Some(oac) = self.aws.cdn.find_oac(&self.id.oac_name()).await? {
             self.aws.cdn.delete_oac(&oac).await?;

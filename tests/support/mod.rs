@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod aurora;
+pub mod handmade;
 pub mod listing;
 pub mod proxy;
 

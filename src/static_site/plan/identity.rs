@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use crate::api::conditions::{Reason, Stall};
 use crate::api::static_site::{StaticSiteSpec, StaticSiteStatus};
 use crate::api::{TAG_OWNER, TAG_UID};
+use crate::aws::cloudfront::DistributionView;
 
 /// Who a site is in AWS: names, tags and references derived from the object.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,6 +68,35 @@ impl Identity {
     /// Whether these tags (of a bucket, a certificate, ...) name this site.
     pub fn owns(&self, tags: &BTreeMap<String, String>) -> bool {
         tags.get(TAG_UID) == Some(&self.uid)
+    }
+
+    /// Proof that a distribution is this site's: it was created with the
+    /// site's uid as CallerReference (every distribution a site creates is).
+    pub fn prove_distribution(&self, d: &DistributionView) -> Result<(), Stall> {
+        if d.caller_reference == self.uid {
+            return Ok(());
+        }
+        Err(Stall::new(
+            Reason::NotOwned,
+            format!(
+                "status.distribution.id names distribution {}, which this StaticSite did not create (its CallerReference is {:?}, not this object's uid); awsops changes only what it can prove it owns: remove status.distribution, or create a new StaticSite",
+                d.id, d.caller_reference
+            ),
+        ))
+    }
+
+    /// Proof that an origin access control is this site's: its name is the
+    /// site's OAC name.
+    pub fn prove_oac(&self, oac: &str, name: &str) -> Result<(), Stall> {
+        if name == self.oac_name() {
+            return Ok(());
+        }
+        Err(Stall::new(
+            Reason::NotOwned,
+            format!(
+                "status.originAccessControlId names origin access control {oac} ({name:?}), which this StaticSite did not create; awsops changes only what it can prove it owns: remove status.originAccessControlId, or create a new StaticSite"
+            ),
+        ))
     }
 
     pub fn origin_domain(&self) -> String {
@@ -133,5 +163,27 @@ mod tests {
         );
         spec.region = Some("eu-west-1".into());
         assert!(Identity::resolve(&spec, &status, "web", "m", "u", None).is_ok());
+    }
+
+    #[test]
+    fn a_distribution_or_oac_is_proven_ours_only_by_its_caller_reference_or_name() {
+        let id = Identity::resolve(&mk_spec(), &StaticSiteStatus::default(), "web", "m", "uid-1", Some("eu-west-1"))
+            .expect("identity");
+        let mut d = DistributionView {
+            id: "E1".into(),
+            arn: String::new(),
+            domain_name: String::new(),
+            status: crate::aws::cloudfront::DistributionState::Deployed,
+            settings: Default::default(),
+            caller_reference: "uid-1".into(),
+        };
+        assert_eq!(id.prove_distribution(&d), Ok(()));
+        d.caller_reference = "hand-made".into();
+        let stall = id.prove_distribution(&d).expect_err("not ours");
+        assert_eq!(stall.reason, Reason::NotOwned);
+        assert!(stall.message.contains("E1") && stall.message.contains("status.distribution"), "{}", stall.message);
+        assert_eq!(id.prove_oac("O1", "awsops-uid-1"), Ok(()));
+        let stall = id.prove_oac("O2", "their-oac").expect_err("not ours");
+        assert!(stall.message.contains("O2") && stall.message.contains("their-oac"), "{}", stall.message);
     }
 }

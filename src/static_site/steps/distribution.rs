@@ -58,13 +58,18 @@ impl Steps<'_> {
         Ok(created)
     }
 
-    /// The distribution whose origin is this site's bucket: one created by a
-    /// request whose response was lost.
+    /// The distribution this site created with its bucket as origin, found
+    /// without status (a create whose response was lost); never one with
+    /// another CallerReference, whoever's it is.
     pub async fn distribution_by_origin(self) -> Result<Option<DistributionView>, AwsError> {
-        match self.aws.cdn.find_by_origin(&self.id.origin_domain()).await? {
-            Some(found) => self.aws.cdn.get(&found).await,
-            None => Ok(None),
+        for found in self.aws.cdn.find_by_origin(&self.id.origin_domain()).await? {
+            if let Some(d) = self.aws.cdn.get(&found).await?
+                && self.id.prove_distribution(&d).is_ok()
+            {
+                return Ok(Some(d));
+            }
         }
+        Ok(None)
     }
 }
 

@@ -1,0 +1,56 @@
+//! CloudFront resources made by hand, as a team's own console work would be:
+//! the victims ownership tests check awsops never touches.
+
+use aws_sdk_cloudfront::types::{
+    DefaultCacheBehavior, DistributionConfig, Origin, OriginAccessControlConfig, OriginAccessControlOriginTypes,
+    OriginAccessControlSigningBehaviors, OriginAccessControlSigningProtocols, Origins, S3OriginConfig,
+    ViewerProtocolPolicy,
+};
+
+use super::unique;
+
+/// A distribution made by hand (not by awsops) with `origin` as its origin.
+pub async fn hand_made_distribution(cloudfront: &aws_sdk_cloudfront::Client, origin: &str) -> String {
+    let origin = Origin::builder()
+        .id("hand-made")
+        .domain_name(origin)
+        .s3_origin_config(S3OriginConfig::builder().origin_access_identity("").build())
+        .build()
+        .expect("origin");
+    let behavior = DefaultCacheBehavior::builder()
+        .target_origin_id("hand-made")
+        .viewer_protocol_policy(ViewerProtocolPolicy::AllowAll)
+        .cache_policy_id(awsops::aws::cloudfront::CACHING_OPTIMIZED)
+        .build()
+        .expect("behavior");
+    let config = DistributionConfig::builder()
+        .caller_reference(unique("hand-made"))
+        .origins(Origins::builder().quantity(1).items(origin).build().expect("origins"))
+        .default_cache_behavior(behavior)
+        .comment("made by hand")
+        .enabled(true)
+        .build()
+        .expect("config");
+    let out =
+        cloudfront.create_distribution().distribution_config(config).send().await.expect("hand-made distribution");
+    out.distribution().expect("distribution").id().to_string()
+}
+
+/// An origin access control made by hand.
+pub async fn hand_made_oac(cloudfront: &aws_sdk_cloudfront::Client) -> String {
+    let config = OriginAccessControlConfig::builder()
+        .name(unique("hand-made-oac"))
+        .signing_protocol(OriginAccessControlSigningProtocols::Sigv4)
+        .signing_behavior(OriginAccessControlSigningBehaviors::Always)
+        .origin_access_control_origin_type(OriginAccessControlOriginTypes::S3)
+        .build()
+        .expect("oac config");
+    let out = cloudfront.create_origin_access_control().origin_access_control_config(config).send().await;
+    out.expect("hand-made OAC").origin_access_control().expect("oac").id().to_string()
+}
+
+/// Whether the distribution is enabled; `None` once it is gone.
+pub async fn enabled(cloudfront: &aws_sdk_cloudfront::Client, id: &str) -> Option<bool> {
+    let out = cloudfront.get_distribution().id(id).send().await.ok()?;
+    out.distribution()?.distribution_config().map(|c| c.enabled())
+}
