@@ -8,36 +8,79 @@ mod support;
 
 use std::time::Duration;
 
-use awsops::api::static_site::{StaticSite, StaticSiteStatus};
+use awsops::api::static_site::{SitePhase, StaticSite, StaticSiteStatus};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 use support::handmade::{enabled, hand_made_distribution, hand_made_oac};
 use support::*;
 
-/// Writes that reached one distribution or OAC through the proxy.
-fn writes_to(stage: &Stage, id: &str) -> Vec<(String, usize)> {
-    stage.proxy.writes().into_iter().filter(|(op, _)| op.contains(id)).collect()
+/// A namespace with a ConfigMap `pages` (an index page), a controller for
+/// it, and the emulator behind the stage's counting proxy.
+struct Rig {
+    stage: Stage,
+    aws: Emulator,
+    sites: Api<StaticSite>,
+    controller: ControllerProcess,
 }
 
-async fn site(sites: &Api<StaticSite>, name: &str, spec: serde_json::Value) {
-    let site: StaticSite = serde_json::from_value(json!({
-        "apiVersion": "awsops.dev/v1alpha1", "kind": "StaticSite", "metadata": {"name": name}, "spec": spec,
-    }))
-    .expect("site");
-    sites.create(&PostParams::default(), &site).await.expect("site created");
-}
+impl Rig {
+    async fn new(prefix: &str, index: &str) -> Self {
+        let stage = Stage::new(prefix).await;
+        let cms: Api<ConfigMap> = Api::namespaced(stage.client.clone(), &stage.ns);
+        let cm: ConfigMap =
+            serde_json::from_value(json!({"metadata": {"name": "pages"}, "data": {"index.html": index}})).expect("cm");
+        cms.create(&PostParams::default(), &cm).await.expect("configmap");
+        Self {
+            aws: Emulator::new().await,
+            sites: Api::namespaced(stage.client.clone(), &stage.ns),
+            controller: stage.controller(&[], &[]),
+            stage,
+        }
+    }
 
-async fn until(
-    sites: &Api<StaticSite>,
-    controller: &ControllerProcess,
-    name: &str,
-    done: impl Fn(&StaticSiteStatus) -> bool,
-) -> StaticSiteStatus {
-    let got = eventually(Duration::from_secs(90), || async { sites.get(name).await.ok()?.status.filter(|s| done(s)) });
-    match got.await {
-        Some(status) => status,
-        None => panic!("{name}: {:#?}\nlog:\n{}", sites.get(name).await.ok().and_then(|s| s.status), controller.log()),
+    async fn site(&self, name: &str, spec: serde_json::Value) {
+        let site: StaticSite = serde_json::from_value(json!({
+            "apiVersion": "awsops.dev/v1alpha1", "kind": "StaticSite", "metadata": {"name": name}, "spec": spec,
+        }))
+        .expect("site");
+        self.sites.create(&PostParams::default(), &site).await.expect("site created");
+    }
+
+    async fn until(&self, name: &str, done: impl Fn(&StaticSiteStatus) -> bool) -> StaticSiteStatus {
+        let got = eventually(Duration::from_secs(90), || async {
+            self.sites.get(name).await.ok()?.status.filter(|s| done(s))
+        });
+        match got.await {
+            Some(status) => status,
+            None => {
+                let last = self.sites.get(name).await.ok().and_then(|s| s.status);
+                panic!("{name}: {last:#?}\nlog:\n{}", self.controller.log())
+            }
+        }
+    }
+
+    async fn ready(&self, name: &str) -> StaticSiteStatus {
+        self.until(name, |s| s.phase == Some(SitePhase::Ready)).await
+    }
+
+    /// The reason of `Stalled=True`, once it is.
+    async fn stalled(&self, name: &str) -> String {
+        let status = self.until(name, |s| stalled_reason(s).is_some()).await;
+        stalled_reason(&status).unwrap_or_default().to_string()
+    }
+
+    async fn gone(&self, name: &str) {
+        self.sites.delete(name, &DeleteParams::default()).await.expect("delete");
+        let removed = eventually(Duration::from_secs(120), || async {
+            self.sites.get_opt(name).await.ok()?.is_none().then_some(())
+        });
+        assert!(removed.await.is_some(), "{name} still has its finalizer:\n{}", self.controller.log());
+    }
+
+    /// Writes that reached one bucket, distribution or OAC through the proxy.
+    fn writes_to(&self, id: &str) -> Vec<(String, usize)> {
+        self.stage.proxy.writes().into_iter().filter(|(op, _)| op.contains(id)).collect()
     }
 }
 
@@ -45,67 +88,129 @@ fn stalled_reason(status: &StaticSiteStatus) -> Option<&str> {
     status.conditions.iter().find(|c| c.type_ == "Stalled" && c.status == "True").map(|c| c.reason.as_str())
 }
 
-async fn gone(sites: &Api<StaticSite>, controller: &ControllerProcess, name: &str) {
-    sites.delete(name, &DeleteParams::default()).await.expect("delete");
-    let removed =
-        eventually(Duration::from_secs(120), || async { sites.get_opt(name).await.ok()?.is_none().then_some(()) });
-    assert!(removed.await.is_some(), "{name} still has its finalizer:\n{}", controller.log());
-}
-
 #[tokio::test]
 async fn a_hand_made_distribution_on_a_bucket_a_stalled_site_named_survives_the_sites_deletion() {
-    let stage = Stage::new("own-migrate").await;
-    let aws = Emulator::new().await;
+    let rig = Rig::new("own-migrate", "ours").await;
     let region = std::env::var("AWS_REGION").expect("AWS_REGION is set by make test");
     let bucket = unique("logic-example");
-    aws.s3.create_bucket().bucket(&bucket).send().await.expect("hand-made bucket");
-    aws.s3.put_object().bucket(&bucket).key("index.html").body(b"theirs".to_vec().into()).send().await.expect("file");
-    let theirs = hand_made_distribution(&aws.cloudfront, &format!("{bucket}.s3.{region}.amazonaws.com")).await;
-    let controller = stage.controller(&[], &[]);
-    let sites: Api<StaticSite> = Api::namespaced(stage.client.clone(), &stage.ns);
-    site(&sites, "migrating", json!({"region": region, "bucket": {"name": bucket, "deletionPolicy": "Delete"}})).await;
-    let status = until(&sites, &controller, "migrating", |s| stalled_reason(s).is_some()).await;
-    assert_eq!(stalled_reason(&status), Some("BucketNotOwned"));
+    rig.aws.s3.create_bucket().bucket(&bucket).send().await.expect("hand-made bucket");
+    let file = rig.aws.s3.put_object().bucket(&bucket).key("index.html").body(b"theirs".to_vec().into());
+    file.send().await.expect("their file");
+    let theirs = hand_made_distribution(&rig.aws.cloudfront, &format!("{bucket}.s3.{region}.amazonaws.com")).await;
+    rig.site("migrating", json!({"region": region, "bucket": {"name": bucket, "deletionPolicy": "Delete"}})).await;
+    assert_eq!(rig.stalled("migrating").await, "BucketNotOwned");
 
-    gone(&sites, &controller, "migrating").await;
-    assert_eq!(enabled(&aws.cloudfront, &theirs).await, Some(true), "the hand-made distribution is untouched");
-    assert_eq!(writes_to(&stage, &theirs), vec![], "no write reached the hand-made distribution");
-    let file = aws.s3.get_object().bucket(&bucket).key("index.html").send().await;
+    rig.gone("migrating").await;
+    assert_eq!(enabled(&rig.aws.cloudfront, &theirs).await, Some(true), "the hand-made distribution is untouched");
+    assert_eq!(rig.writes_to(&theirs), vec![], "no write reached the hand-made distribution");
+    let file = rig.aws.s3.get_object().bucket(&bucket).key("index.html").send().await;
     assert!(file.is_ok(), "the hand-made bucket keeps its files");
-    assert_eq!(stage.proxy.writes(), vec![], "the site changed nothing in AWS");
+    assert_eq!(rig.stage.proxy.writes(), vec![], "the site changed nothing in AWS");
 }
 
 #[tokio::test]
 async fn forged_status_ids_stall_the_site_and_its_deletion_removes_only_what_it_created() {
-    let stage = Stage::new("own-forged").await;
-    let aws = Emulator::new().await;
-    let victim_bucket = unique("victim");
-    let victim = hand_made_distribution(&aws.cloudfront, &format!("{victim_bucket}.s3.us-east-1.amazonaws.com")).await;
-    let victim_oac = hand_made_oac(&aws.cloudfront).await;
-    let cms: Api<ConfigMap> = Api::namespaced(stage.client.clone(), &stage.ns);
-    let cm: ConfigMap =
-        serde_json::from_value(json!({"metadata": {"name": "pages"}, "data": {"index.html": "x"}})).expect("cm");
-    cms.create(&PostParams::default(), &cm).await.expect("configmap");
-    let controller = stage.controller(&[], &[]);
-    let sites: Api<StaticSite> = Api::namespaced(stage.client.clone(), &stage.ns);
-    site(&sites, "forger", json!({"content": {"configMaps": [{"name": "pages"}]}})).await;
-    let ready = until(&sites, &controller, "forger", |s| s.phase == Some(awsops::api::SitePhase::Ready)).await;
+    let rig = Rig::new("own-forged", "x").await;
+    let origin = format!("{}.s3.us-east-1.amazonaws.com", unique("victim"));
+    let victim = hand_made_distribution(&rig.aws.cloudfront, &origin).await;
+    let victim_oac = hand_made_oac(&rig.aws.cloudfront).await;
+    rig.site("forger", json!({"content": {"configMaps": [{"name": "pages"}]}})).await;
+    let ready = rig.ready("forger").await;
     let own = ready.distribution.expect("its distribution").id;
     let own_oac = ready.origin_access_control_id.expect("its OAC");
 
     let forged = json!({"status": {"distribution": {"id": victim}, "originAccessControlId": victim_oac}});
-    sites.patch_status("forger", &PatchParams::default(), &Patch::Merge(&forged)).await.expect("status forged");
+    rig.sites.patch_status("forger", &PatchParams::default(), &Patch::Merge(&forged)).await.expect("status forged");
     let wake = json!({"metadata": {"annotations": {"awsops.dev/requested-at": "forged"}}});
-    sites.patch("forger", &PatchParams::default(), &Patch::Merge(&wake)).await.expect("annotated");
-    let status = until(&sites, &controller, "forger", |s| stalled_reason(s).is_some()).await;
-    assert_eq!(stalled_reason(&status), Some("NotOwned"));
+    rig.sites.patch("forger", &PatchParams::default(), &Patch::Merge(&wake)).await.expect("annotated");
+    assert_eq!(rig.stalled("forger").await, "NotOwned");
 
-    gone(&sites, &controller, "forger").await;
-    assert_eq!(enabled(&aws.cloudfront, &victim).await, Some(true), "the victim distribution is untouched");
-    assert!(aws.cloudfront.get_origin_access_control().id(&victim_oac).send().await.is_ok(), "the victim OAC stays");
-    assert_eq!(writes_to(&stage, &victim), vec![], "no write reached the victim distribution");
-    assert_eq!(writes_to(&stage, &victim_oac), vec![], "no write reached the victim OAC");
-    assert!(aws.cloudfront.get_distribution().id(&own).send().await.is_err(), "its own distribution {own} is deleted");
-    let own_oac_left = aws.cloudfront.get_origin_access_control().id(&own_oac).send().await;
+    rig.gone("forger").await;
+    let cloudfront = &rig.aws.cloudfront;
+    assert_eq!(enabled(cloudfront, &victim).await, Some(true), "the victim distribution is untouched");
+    assert!(cloudfront.get_origin_access_control().id(&victim_oac).send().await.is_ok(), "the victim OAC stays");
+    assert_eq!(rig.writes_to(&victim), vec![], "no write reached the victim distribution");
+    assert_eq!(rig.writes_to(&victim_oac), vec![], "no write reached the victim OAC");
+    assert!(cloudfront.get_distribution().id(&own).send().await.is_err(), "its own distribution {own} is deleted");
+    let own_oac_left = cloudfront.get_origin_access_control().id(&own_oac).send().await;
     assert!(own_oac_left.is_err(), "its own OAC {own_oac} is deleted");
+}
+
+async fn bucket_tags(aws: &Emulator, bucket: &str) -> Vec<(String, String)> {
+    let out = aws.s3.get_bucket_tagging().bucket(bucket).send().await.expect("tags");
+    out.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect()
+}
+
+#[tokio::test]
+async fn a_live_sites_bucket_is_never_adopted_and_a_retained_one_is_taken_back_by_the_site_created_again() {
+    let rig = Rig::new("own-adopt", "first").await;
+    let bucket = unique("kept");
+    let spec = json!({"bucket": {"name": bucket, "adopt": true}, "content": {"configMaps": [{"name": "pages"}]}});
+    rig.site("first", spec.clone()).await;
+    rig.ready("first").await;
+    let uid = |site: StaticSite| site.metadata.uid.expect("uid");
+    let first_uid = uid(rig.sites.get("first").await.expect("first"));
+    let before = rig.writes_to(&bucket);
+
+    rig.site("thief", json!({"bucket": {"name": bucket, "adopt": true, "deletionPolicy": "Delete"}})).await;
+    assert_eq!(rig.stalled("thief").await, "BucketNotOwned");
+    rig.gone("thief").await;
+    assert_eq!(rig.writes_to(&bucket), before, "the thief wrote nothing to the bucket");
+    assert!(bucket_tags(&rig.aws, &bucket).await.contains(&("awsops.dev/uid".into(), first_uid.clone())));
+    assert!(rig.aws.s3.get_object().bucket(&bucket).key("index.html").send().await.is_ok(), "the files stay");
+
+    rig.gone("first").await;
+    let released = bucket_tags(&rig.aws, &bucket).await;
+    assert!(released.contains(&("awsops.dev/released".into(), "true".into())), "{released:?}");
+    assert!(released.contains(&("awsops.dev/uid".into(), first_uid.clone())), "the old uid is kept: {released:?}");
+
+    rig.site("first", spec).await;
+    rig.ready("first").await;
+    let new_uid = uid(rig.sites.get("first").await.expect("first"));
+    assert_ne!(new_uid, first_uid, "a new object");
+    let taken = bucket_tags(&rig.aws, &bucket).await;
+    assert!(taken.contains(&("awsops.dev/uid".into(), new_uid)), "{taken:?}");
+    assert!(!taken.iter().any(|(k, _)| k == "awsops.dev/released"), "{taken:?}");
+    let file = rig.aws.s3.get_object().bucket(&bucket).key("index.html").send().await;
+    assert!(file.is_ok(), "its files came back with it");
+}
+
+#[tokio::test]
+async fn a_name_dropped_from_the_domain_loses_the_sites_records_and_keeps_a_foreign_txt_beside_them() {
+    use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType};
+    let rig = Rig::new("own-dns", "x").await;
+    let route53 = &rig.aws.route53;
+    let zone_name = format!("{}.example", unique("zone"));
+    let zone = route53.create_hosted_zone().name(&zone_name).caller_reference(unique("ref")).send().await;
+    let zone_id = zone.expect("zone").hosted_zone().expect("zone").id().trim_start_matches("/hostedzone/").to_string();
+    let (keep, drop) = (format!("www.{zone_name}"), format!("old.{zone_name}"));
+    let spf = ResourceRecordSet::builder()
+        .name(format!("{drop}."))
+        .r#type(RrType::Txt)
+        .ttl(60)
+        .resource_records(ResourceRecord::builder().value("\"v=spf1 -all\"").build().expect("rr"))
+        .build()
+        .expect("set");
+    let change = Change::builder().action(ChangeAction::Create).resource_record_set(spf).build().expect("change");
+    let batch = ChangeBatch::builder().changes(change).build().expect("batch");
+    route53.change_resource_record_sets().hosted_zone_id(&zone_id).change_batch(batch).send().await.expect("spf");
+    let domain = json!({"names": [keep, drop], "hostedZoneName": zone_name});
+    rig.site("named", json!({"content": {"configMaps": [{"name": "pages"}]}, "domain": domain})).await;
+    rig.ready("named").await;
+
+    let patch = json!({"spec": {"domain": {"names": [keep]}}});
+    rig.sites.patch("named", &PatchParams::default(), &Patch::Merge(&patch)).await.expect("name dropped");
+    rig.until("named", |s| s.observed_generation == Some(2) && s.phase == Some(SitePhase::Ready)).await;
+    let records = route53.list_resource_record_sets().hosted_zone_id(&zone_id).send().await.expect("records");
+    let at = |name: &str| -> Vec<String> {
+        let sets = records.resource_record_sets().iter().filter(|r| r.name() == format!("{name}."));
+        sets.map(|r| r.r#type().as_str().to_string()).collect()
+    };
+    assert_eq!(at(&drop), vec!["TXT".to_string()], "only the foreign TXT is left at the dropped name");
+    let txt = records.resource_record_sets().iter().find(|r| r.name() == format!("{drop}.")).expect("txt");
+    assert_eq!(txt.resource_records()[0].value(), "\"v=spf1 -all\"");
+    assert!(at(&format!("_awsops.{drop}")).is_empty(), "the site's ownership record for the dropped name is gone");
+    let mut kept = at(&keep);
+    kept.sort();
+    assert_eq!(kept, vec!["A".to_string(), "AAAA".to_string()], "the kept name still points at the site");
 }

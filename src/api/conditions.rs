@@ -100,6 +100,10 @@ reasons! {
     BucketConfigured,
     BucketPolicyApplied,
     BucketDeleted,
+    /// A bucket kept (`Retain`), marked released for a new site to adopt.
+    BucketReleased,
+    /// A bucket `Delete` left because it holds objects the site did not upload (a Warning).
+    BucketKept,
     OriginAccessControlCreated,
     CertificateRequested,
     ValidationRecordsWritten,

@@ -22,6 +22,8 @@ pub const FIELD_MANAGER: &str = "awsops";
 /// Tag keys on every AWS resource the controller creates.
 pub const TAG_OWNER: &str = "awsops.dev/owner";
 pub const TAG_UID: &str = "awsops.dev/uid";
+/// Tag on what a deleted object kept (`Retain`): `adopt` may take it.
+pub const TAG_RELEASED: &str = "awsops.dev/released";
 
 /// The kinds this controller manages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

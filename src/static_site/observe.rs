@@ -6,6 +6,8 @@
 //! distribution, a certificate the site requested) as it still exists, once
 //! proven this site's.
 
+use std::collections::BTreeMap;
+
 use super::content::{self, File};
 use super::plan::bucket::{self, BucketStep};
 use super::plan::certificate::{check_given_certificate, for_exactly};
@@ -24,6 +26,8 @@ pub struct Observed {
     pub files: Vec<File>,
     /// What the bucket needs, decided from HeadBucket and its settings.
     pub bucket_steps: Vec<BucketStep>,
+    /// The bucket's tags as they stand (others' are kept when it is tagged).
+    pub bucket_tags: BTreeMap<String, String>,
     /// The bucket's policy document as it stands.
     pub policy: Option<String>,
     pub domain: Option<CheckedDomain>,
@@ -76,8 +80,8 @@ pub async fn observe(run: &Run<'_>, aws: &SiteAws, id: &Identity) -> Result<Obse
         },
         None => None,
     };
-    let policy = settings.and_then(|s| s.policy);
-    Ok(Observed { files, bucket_steps, policy, domain, oac, distribution })
+    let (policy, bucket_tags) = settings.map(|s| (s.policy, s.tags)).unwrap_or_default();
+    Ok(Observed { files, bucket_steps, bucket_tags, policy, domain, oac, distribution })
 }
 
 /// The hosted zone the spec names, `None` when it does not exist.

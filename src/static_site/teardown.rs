@@ -4,6 +4,7 @@
 //! Every step is safe to repeat and "already gone" counts as done.
 
 use super::observe;
+use super::plan::bucket::tags_when_released;
 use super::plan::dns::teardown_records;
 use super::plan::teardown::{DistributionTeardown, deletes_bucket, distribution_teardown};
 use super::run::{Halt, Run, WAIT_DEPLOYMENT};
@@ -34,7 +35,9 @@ impl Steps<'_> {
             let requested = run.written.certificate.as_ref().filter(|_| domain.certificate_arn.is_none());
             let validation: Vec<String> =
                 requested.iter().flat_map(|c| c.validation_records.iter().map(|v| v.name.clone())).collect();
-            let doomed = teardown_records(&records, &names, &self.id.uid, &validation);
+            // Only what points at the distribution status records is provably the site's.
+            let target = run.written.distribution.as_ref().map(|d| d.domain_name.as_str()).unwrap_or_default();
+            let doomed = teardown_records(&records, &names, (&self.id.uid, target), &validation);
             if !doomed.is_empty() {
                 self.aws.dns.change(&zone, &doomed).await?;
                 run.note(Reason::DnsRecordsDeleted, format!("{} records in zone {}", doomed.len(), zone.name)).await;
@@ -119,20 +122,41 @@ impl Steps<'_> {
         Ok(())
     }
 
-    /// With `deletionPolicy: Delete`, the site's bucket, emptied first.
+    /// The site's bucket: with `Retain` marked released (so a new site may
+    /// adopt it); with `Delete` emptied of what the site uploaded, then
+    /// deleted if nothing else is left in it. A bucket the site does not own
+    /// is left as it is.
     async fn remove_bucket(self, run: &Run<'_>) -> Result<(), AwsError> {
         let (buckets, bucket) = (&self.aws.buckets, &self.id.bucket);
-        if !deletes_bucket(run.site.spec.bucket.deletion_policy)
-            || buckets.presence(bucket).await? != BucketPresence::Exists
-        {
+        if buckets.presence(bucket).await? != BucketPresence::Exists {
             return Ok(());
         }
-        if self.id.owns(&buckets.settings(bucket).await?.tags) {
-            let keys: Vec<String> = buckets.list(bucket).await?.into_iter().map(|o| o.key).collect();
-            buckets.delete(bucket, &keys).await?;
-            buckets.delete_bucket(bucket).await?;
-            run.note(Reason::BucketDeleted, bucket.clone()).await;
+        let tags = buckets.settings(bucket).await?.tags;
+        if !self.id.owns(&tags) {
+            return Ok(());
         }
+        if !deletes_bucket(run.site.spec.bucket.deletion_policy) {
+            buckets.put_tags(bucket, &tags_when_released(&tags)).await?;
+            run.note(Reason::BucketReleased, format!("bucket {bucket} kept and released: a new site may adopt it"))
+                .await;
+            return Ok(());
+        }
+        let mut uploaded = Vec::new();
+        let objects = buckets.list(bucket).await?;
+        for object in &objects {
+            if buckets.owner_of(bucket, &object.key).await?.as_deref() == Some(self.id.uid.as_str()) {
+                uploaded.push(object.key.clone());
+            }
+        }
+        buckets.delete(bucket, &uploaded).await?;
+        if uploaded.len() < objects.len() {
+            let left = objects.len() - uploaded.len();
+            let message = format!("bucket {bucket} kept: {left} objects in it were not uploaded by this site");
+            run.warn(Reason::BucketKept, message).await;
+            return Ok(());
+        }
+        buckets.delete_bucket(bucket).await?;
+        run.note(Reason::BucketDeleted, bucket.clone()).await;
         Ok(())
     }
 }

@@ -1,11 +1,13 @@
 //! Step 1 and step 5: what the bucket needs (or why it must not be touched),
 //! and the bucket policy that lets only this site's distribution read it.
 
+use std::collections::BTreeMap;
+
 use serde_json::json;
 
 use super::identity::Identity;
 use crate::api::conditions::{Reason, Stall};
-use crate::api::{TAG_OWNER, TAG_UID};
+use crate::api::{TAG_OWNER, TAG_RELEASED, TAG_UID};
 use crate::aws::s3::{BucketPresence, BucketSettings};
 
 /// One bucket change.
@@ -23,13 +25,21 @@ pub enum BucketStep {
 pub enum BucketClaim {
     /// Nothing: such a bucket is someone else's.
     None,
-    /// `spec.bucket.adopt: true`: any bucket of this account.
+    /// `spec.bucket.adopt: true`: a bucket of this account that no live
+    /// object owns: untagged, or released by the site that kept it.
     Adopt,
     /// Status records that this site was creating it (a crash or a lost
     /// response between CreateBucket and tagging): an untagged bucket only.
     Creating,
 }
 
+/// Whether a bucket's tags leave it free to adopt: no owner, or an owner
+/// that released it (`deletionPolicy: Retain`).
+pub fn free_to_adopt(tags: &BTreeMap<String, String>) -> bool {
+    !tags.contains_key(TAG_UID) || tags.get(TAG_RELEASED).is_some_and(|v| v == "true")
+}
+
+/// What the bucket needs, or why it must not be touched.
 pub fn bucket_steps(
     presence: &BucketPresence,
     settings: Option<&BucketSettings>,
@@ -58,19 +68,21 @@ pub fn bucket_steps(
     let ours = id.owns(&settings.tags);
     let claimed = match claim {
         BucketClaim::None => false,
-        BucketClaim::Adopt => true,
+        BucketClaim::Adopt => free_to_adopt(&settings.tags),
         BucketClaim::Creating => !settings.tags.contains_key(TAG_UID),
     };
     if !ours {
         if !claimed {
             let owner =
                 settings.tags.get(TAG_OWNER).map(|o| format!(" (it is managed by StaticSite {o})")).unwrap_or_default();
+            let fix = if claim == BucketClaim::Adopt {
+                "adopt takes only a bucket no live StaticSite owns: delete that site with deletionPolicy Retain first, or choose another name"
+            } else {
+                "set spec.bucket.adopt: true to take it over, or choose another name"
+            };
             return Err(Stall::new(
                 Reason::BucketNotOwned,
-                format!(
-                    "bucket {:?} already exists and is not this site's{owner}: set spec.bucket.adopt: true to take it over, or choose another name",
-                    id.bucket
-                ),
+                format!("bucket {:?} already exists and is not this site's{owner}: {fix}", id.bucket),
             ));
         }
         steps.push(BucketStep::Tag);
@@ -96,6 +108,23 @@ pub fn claim(adopt: bool, recorded_before_create: bool) -> BucketClaim {
         (false, true) => BucketClaim::Creating,
         (false, false) => BucketClaim::None,
     }
+}
+
+/// The tags a bucket gets when this site takes it: its own, anyone else's
+/// kept, the released mark dropped.
+pub fn tags_when_taken(current: &BTreeMap<String, String>, id: &Identity) -> BTreeMap<String, String> {
+    let mut tags = current.clone();
+    tags.remove(TAG_RELEASED);
+    tags.extend(id.tags());
+    tags
+}
+
+/// The tags a bucket this site keeps (`Retain`) gets when the site is
+/// deleted: marked released, the old uid kept for the record.
+pub fn tags_when_released(current: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let mut tags = current.clone();
+    tags.insert(TAG_RELEASED.to_string(), "true".to_string());
+    tags
 }
 
 /// The bucket policy: `s3:GetObject` for CloudFront, only from this distribution.
@@ -125,6 +154,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::super::fixtures::{mk_id, ours};
+    use crate::api::TAG_RELEASED;
 
     #[test]
     fn a_missing_bucket_is_created_private_encrypted_and_tagged() {
@@ -158,7 +188,7 @@ mod tests {
     }
 
     #[test]
-    fn a_bucket_of_someone_else_is_never_touched_unless_adopted() {
+    fn a_bucket_of_someone_else_is_never_touched_and_adopted_only_when_no_live_site_owns_it() {
         let foreign = BucketSettings {
             tags: BTreeMap::from([(TAG_UID.into(), "other".into()), (TAG_OWNER.into(), "x/y".into())]),
             ..ours()
@@ -167,8 +197,16 @@ mod tests {
             bucket_steps(&BucketPresence::Exists, Some(&foreign), &mk_id(), BucketClaim::None).expect_err("stall");
         assert_eq!(stall.reason, Reason::BucketNotOwned);
         assert!(stall.message.contains("StaticSite x/y"));
+        let live = bucket_steps(&BucketPresence::Exists, Some(&foreign), &mk_id(), BucketClaim::Adopt);
+        assert_eq!(live.expect_err("another live site's").reason, Reason::BucketNotOwned);
+        let untagged = BucketSettings { tags: BTreeMap::new(), ..ours() };
         assert_eq!(
-            bucket_steps(&BucketPresence::Exists, Some(&foreign), &mk_id(), BucketClaim::Adopt),
+            bucket_steps(&BucketPresence::Exists, Some(&untagged), &mk_id(), BucketClaim::Adopt),
+            Ok(vec![BucketStep::Tag])
+        );
+        let released = BucketSettings { tags: tags_when_released(&foreign.tags), ..ours() };
+        assert_eq!(
+            bucket_steps(&BucketPresence::Exists, Some(&released), &mk_id(), BucketClaim::Adopt),
             Ok(vec![BucketStep::Tag])
         );
         let taken = bucket_steps(&BucketPresence::OtherAccount, None, &mk_id(), BucketClaim::Adopt).expect_err("stall");
@@ -199,5 +237,19 @@ mod tests {
         assert!(!policy_differs(Some(&serde_json::to_string_pretty(&p).expect("json")), &p));
         assert!(policy_differs(None, &p));
         assert!(policy_differs(Some(r#"{"Version":"2012-10-17","Statement":[]}"#), &p));
+    }
+
+    #[test]
+    fn a_taken_bucket_keeps_foreign_tags_and_loses_the_released_mark() {
+        let mut current = BTreeMap::from([("team".to_string(), "web".to_string())]);
+        current.insert(TAG_UID.into(), "old-uid".into());
+        let released = tags_when_released(&current);
+        assert_eq!(released.get(TAG_RELEASED).map(String::as_str), Some("true"));
+        assert_eq!(released.get(TAG_UID).map(String::as_str), Some("old-uid"), "the old uid is kept for the record");
+        assert!(free_to_adopt(&released) && !free_to_adopt(&current) && free_to_adopt(&BTreeMap::new()));
+        let taken = tags_when_taken(&released, &mk_id());
+        assert_eq!(taken.get(TAG_UID), Some(&mk_id().uid));
+        assert_eq!(taken.get("team").map(String::as_str), Some("web"));
+        assert!(!taken.contains_key(TAG_RELEASED));
     }
 }

@@ -74,8 +74,8 @@ pub fn desired_records(names: &[String], kind: RecordKind, target: &str, id: &Id
 pub fn dns_changes(
     desired: &[Record],
     existing: &[Record],
-    names: &[String],
-    previous_names: &[String],
+    (names, previous_names): (&[String], &[String]),
+    target: &str,
     id: &Identity,
 ) -> Result<Vec<RecordChange>, Stall> {
     let mut changes = Vec::new();
@@ -107,25 +107,30 @@ pub fn dns_changes(
             changes.push(RecordChange::Upsert(r.clone()));
         }
     }
-    for gone in previous_names.iter().filter(|n| !names.contains(n)) {
-        if owned_by(existing, gone, &id.uid) {
-            let txt = ownership_record_name(gone);
-            for r in existing.iter().filter(|r| &r.name == gone || r.name == txt) {
-                changes.push(RecordChange::Delete(r.clone()));
-            }
-        }
-    }
+    let gone: Vec<String> = previous_names.iter().filter(|n| !names.contains(n)).cloned().collect();
+    changes.extend(owned_records(existing, &gone, &id.uid, target).into_iter().map(RecordChange::Delete));
     Ok(changes)
 }
 
-/// Records this site owns for `names`, to delete on cleanup.
-pub fn owned_records(existing: &[Record], names: &[String], uid: &str) -> Vec<Record> {
+/// Records this site can prove it owns at `names`, to delete when a name is
+/// dropped or the site deleted: at a name whose ownership TXT holds this
+/// uid, the records that point at `target` (this site's distribution) and
+/// that TXT. Anything else at the name (an SPF or verification TXT, a
+/// record someone pointed elsewhere) stays.
+pub fn owned_records(existing: &[Record], names: &[String], uid: &str, target: &str) -> Vec<Record> {
+    let points_at = |r: &Record| {
+        r.type_.answers_for_name()
+            && (r.alias.as_deref() == Some(target) || r.values.iter().any(|v| v.trim_end_matches('.') == target))
+    };
     names
         .iter()
         .filter(|n| owned_by(existing, n, uid))
         .flat_map(|n| {
             let txt = ownership_record_name(n);
-            existing.iter().filter(move |r| (&r.name == n && r.type_ != RecordType::Txt) || r.name == txt).cloned()
+            existing
+                .iter()
+                .filter(move |r| (&r.name == n && points_at(r)) || (r.name == txt && r.type_ == RecordType::Txt))
+                .cloned()
         })
         .collect()
 }
@@ -164,14 +169,14 @@ pub fn pending_change(recorded: &[DnsRecordStatus]) -> Option<String> {
 pub fn teardown_records(
     existing: &[Record],
     names: &[String],
-    uid: &str,
+    (uid, target): (&str, &str),
     validation_names: &[String],
 ) -> Vec<RecordChange> {
     let mut names = names.to_vec();
     names.sort();
     names.dedup();
     let mut doomed: Vec<RecordChange> =
-        owned_records(existing, &names, uid).into_iter().map(RecordChange::Delete).collect();
+        owned_records(existing, &names, uid, target).into_iter().map(RecordChange::Delete).collect();
     for name in validation_names.iter().map(|n| bare(n)) {
         doomed.extend(
             existing
@@ -188,6 +193,8 @@ pub fn teardown_records(
 #[cfg(test)]
 mod tests {
     use super::super::fixtures::mk_id;
+
+    const D1: &str = "d1.cloudfront.net";
     use super::*;
 
     fn txt(name: &str, uid: &str) -> Record {
@@ -203,7 +210,7 @@ mod tests {
     fn dns_creates_alias_a_aaaa_and_an_ownership_txt() {
         let names = vec!["static.example.com".to_string()];
         let desired = desired_records(&names, RecordKind::Alias, "d1.cloudfront.net", &mk_id());
-        let changes = dns_changes(&desired, &[], &names, &[], &mk_id()).expect("ok");
+        let changes = dns_changes(&desired, &[], (&names, &[]), D1, &mk_id()).expect("ok");
         let types: Vec<String> = changes
             .iter()
             .map(|c| match c {
@@ -219,7 +226,7 @@ mod tests {
     fn dns_in_sync_makes_no_change() {
         let names = vec!["static.example.com".to_string()];
         let desired = desired_records(&names, RecordKind::Alias, "d1.cloudfront.net", &mk_id());
-        assert_eq!(dns_changes(&desired, &desired, &names, &names, &mk_id()), Ok(vec![]));
+        assert_eq!(dns_changes(&desired, &desired, (&names, &names), D1, &mk_id()), Ok(vec![]));
     }
 
     #[test]
@@ -232,10 +239,11 @@ mod tests {
             alias: None,
             values: vec!["192.0.2.1".into()],
         };
-        let stall = dns_changes(&desired, std::slice::from_ref(&theirs), &names, &[], &mk_id()).expect_err("stall");
+        let stall =
+            dns_changes(&desired, std::slice::from_ref(&theirs), (&names, &[]), D1, &mk_id()).expect_err("stall");
         assert_eq!(stall.reason, Reason::RecordOwnedElsewhere);
         let other_site = [theirs, txt("static.example.com", "someone-else")];
-        assert!(dns_changes(&desired, &other_site, &names, &[], &mk_id()).is_err());
+        assert!(dns_changes(&desired, &other_site, (&names, &[]), D1, &mk_id()).is_err());
     }
 
     #[test]
@@ -257,8 +265,8 @@ mod tests {
         };
         let existing =
             vec![stale.clone(), txt("a.example.com", &id.uid), old_name.clone(), txt("b.example.com", &id.uid)];
-        let changes = dns_changes(&desired, &existing, &names, &["a.example.com".into(), "b.example.com".into()], &id)
-            .expect("ok");
+        let previous = ["a.example.com".to_string(), "b.example.com".to_string()];
+        let changes = dns_changes(&desired, &existing, (&names, &previous), D1, &id).expect("ok");
         assert!(changes.contains(&RecordChange::Delete(stale)));
         assert!(changes.contains(&RecordChange::Delete(old_name)));
         assert!(
@@ -276,9 +284,33 @@ mod tests {
         let theirs =
             Record { name: "b.example.com".into(), type_: RecordType::A, alias: Some("d2".into()), values: vec![] };
         let existing = vec![mine.clone(), txt("a.example.com", &id.uid), theirs];
-        let owned = owned_records(&existing, &["a.example.com".into(), "b.example.com".into()], &id.uid);
+        let owned = owned_records(&existing, &["a.example.com".into(), "b.example.com".into()], &id.uid, "d1");
         assert_eq!(owned.len(), 2);
         assert!(owned.contains(&mine));
+    }
+
+    #[test]
+    fn a_dropped_name_loses_only_what_points_at_this_site_and_its_ownership_txt() {
+        let id = mk_id();
+        let at = |type_, alias: Option<&str>, value: &str| Record {
+            name: "old.example.com".into(),
+            type_,
+            alias: alias.map(str::to_string),
+            values: if value.is_empty() { vec![] } else { vec![value.into()] },
+        };
+        let ours = at(RecordType::A, Some(D1), "");
+        let (spf, verification) =
+            (at(RecordType::Txt, None, "\"v=spf1 -all\""), at(RecordType::Txt, None, "\"verify=1\""));
+        let elsewhere = at(RecordType::Aaaa, Some("elsewhere.example.net"), "");
+        let owner = txt("old.example.com", &id.uid);
+        let existing = vec![ours.clone(), spf, verification, elsewhere, owner.clone()];
+        let names = vec!["new.example.com".to_string()];
+        let desired = desired_records(&names, RecordKind::Alias, D1, &id);
+        let previous = ["new.example.com".to_string(), "old.example.com".to_string()];
+        let changes = dns_changes(&desired, &existing, (&names, &previous), D1, &id).expect("ok");
+        let deleted: Vec<&Record> =
+            changes.iter().filter_map(|c| if let RecordChange::Delete(r) = c { Some(r) } else { None }).collect();
+        assert_eq!(deleted, vec![&ours, &owner], "the SPF and verification TXT and a record pointing elsewhere stay");
     }
 
     #[test]
@@ -317,7 +349,7 @@ mod tests {
         let (validation, spf) = (plain(RecordType::Cname, "x"), plain(RecordType::Txt, "spf"));
         let existing = vec![mine.clone(), txt("a.example.com", &id.uid), validation.clone(), spf];
         let names = vec!["a.example.com".to_string(), "a.example.com".to_string()];
-        let doomed = teardown_records(&existing, &names, &id.uid, &["_v.a.example.com.".into()]);
+        let doomed = teardown_records(&existing, &names, (&id.uid, "d1"), &["_v.a.example.com.".into()]);
         assert_eq!(doomed.len(), 3);
         assert!(doomed.contains(&RecordChange::Delete(mine)) && doomed.contains(&RecordChange::Delete(validation)));
     }

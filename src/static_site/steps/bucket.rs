@@ -2,14 +2,21 @@
 //! while observing, before any write), recorded in status before it is created: after a crash (or a lost response) before tagging, the
 //! untagged bucket is known to be this site's.
 
-use super::super::plan::bucket::BucketStep;
+use std::collections::BTreeMap;
+
+use super::super::plan::bucket::{BucketStep, tags_when_taken};
 use super::super::run::{Halt, Run};
 use super::Steps;
 use crate::api::conditions::{self, Reason};
 use crate::api::static_site::BucketStatus;
 
 impl Steps<'_> {
-    pub async fn bucket(self, run: &mut Run<'_>, steps: &[BucketStep]) -> Result<(), Halt> {
+    pub async fn bucket(
+        self,
+        run: &mut Run<'_>,
+        steps: &[BucketStep],
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(), Halt> {
         let (aws, id) = (self.aws, self.id);
         let recorded = BucketStatus { name: id.bucket.clone(), arn: id.bucket_arn(), region: id.region.clone() };
         if steps.contains(&BucketStep::Create) {
@@ -19,7 +26,7 @@ impl Steps<'_> {
         for step in steps {
             match step {
                 BucketStep::Create => aws.buckets.create(&id.bucket, &id.region).await?,
-                BucketStep::Tag => aws.buckets.put_tags(&id.bucket, &id.tags()).await?,
+                BucketStep::Tag => aws.buckets.put_tags(&id.bucket, &tags_when_taken(tags, id)).await?,
                 BucketStep::BlockPublicAccess => aws.buckets.block_public_access(&id.bucket).await?,
                 BucketStep::EnforceOwner => aws.buckets.enforce_owner(&id.bucket).await?,
                 BucketStep::Encrypt => aws.buckets.encrypt(&id.bucket).await?,

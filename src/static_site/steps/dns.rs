@@ -27,7 +27,8 @@ impl Steps<'_> {
         let previous: BTreeSet<String> = run.written.dns.iter().map(|d| d.name.clone()).collect();
         let previous: Vec<String> = previous.into_iter().collect();
         let desired = desired_records(&domain.names, spec.record, &dist.domain_name, self.id);
-        let changes = dns_changes(&desired, &domain.records, &domain.names, &previous, self.id)?;
+        let names = (domain.names.as_slice(), previous.as_slice());
+        let changes = dns_changes(&desired, &domain.records, names, &dist.domain_name, self.id)?;
         let change = if changes.is_empty() {
             pending_change(&run.written.dns)
         } else {
