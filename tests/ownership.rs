@@ -78,6 +78,14 @@ impl Rig {
         assert!(removed.await.is_some(), "{name} still has its finalizer:\n{}", self.controller.log());
     }
 
+    /// A new hosted zone `<unique>.example`: its name and id.
+    async fn zone(&self) -> (String, String) {
+        let name = format!("{}.example", unique("zone"));
+        let zone = self.aws.route53.create_hosted_zone().name(&name).caller_reference(unique("ref")).send().await;
+        let id = zone.expect("zone").hosted_zone().expect("zone").id().trim_start_matches("/hostedzone/").to_string();
+        (name, id)
+    }
+
     /// Writes that reached one bucket, distribution or OAC through the proxy.
     fn writes_to(&self, id: &str) -> Vec<(String, usize)> {
         self.stage.proxy.writes().into_iter().filter(|(op, _)| op.contains(id)).collect()
@@ -114,12 +122,17 @@ async fn forged_status_ids_stall_the_site_and_its_deletion_removes_only_what_it_
     let origin = format!("{}.s3.us-east-1.amazonaws.com", unique("victim"));
     let victim = hand_made_distribution(&rig.aws.cloudfront, &origin).await;
     let victim_oac = hand_made_oac(&rig.aws.cloudfront).await;
-    rig.site("forger", json!({"content": {"configMaps": [{"name": "pages"}]}})).await;
+    let (zone_name, zone_id) = rig.zone().await;
+    let host = format!("www.{zone_name}");
+    let domain = json!({"names": [host], "hostedZoneName": zone_name});
+    rig.site("forger", json!({"content": {"configMaps": [{"name": "pages"}]}, "domain": domain})).await;
     let ready = rig.ready("forger").await;
     let own = ready.distribution.expect("its distribution").id;
     let own_oac = ready.origin_access_control_id.expect("its OAC");
 
-    let forged = json!({"status": {"distribution": {"id": victim}, "originAccessControlId": victim_oac}});
+    let (id, domain_name) = (&victim, "victim.cloudfront.net");
+    let forged =
+        json!({"status": {"distribution": {"id": id, "domainName": domain_name}, "originAccessControlId": victim_oac}});
     rig.sites.patch_status("forger", &PatchParams::default(), &Patch::Merge(&forged)).await.expect("status forged");
     let wake = json!({"metadata": {"annotations": {"awsops.dev/requested-at": "forged"}}});
     rig.sites.patch("forger", &PatchParams::default(), &Patch::Merge(&wake)).await.expect("annotated");
@@ -131,9 +144,21 @@ async fn forged_status_ids_stall_the_site_and_its_deletion_removes_only_what_it_
     assert!(cloudfront.get_origin_access_control().id(&victim_oac).send().await.is_ok(), "the victim OAC stays");
     assert_eq!(rig.writes_to(&victim), vec![], "no write reached the victim distribution");
     assert_eq!(rig.writes_to(&victim_oac), vec![], "no write reached the victim OAC");
-    assert!(cloudfront.get_distribution().id(&own).send().await.is_err(), "its own distribution {own} is deleted");
+    let own_left = cloudfront.get_distribution().id(&own).send().await;
+    let no_such = own_left.err().and_then(|e| e.into_service_error().is_no_such_distribution().then_some(()));
+    assert!(no_such.is_some(), "its own distribution {own} is deleted");
     let own_oac_left = cloudfront.get_origin_access_control().id(&own_oac).send().await;
-    assert!(own_oac_left.is_err(), "its own OAC {own_oac} is deleted");
+    let no_such =
+        own_oac_left.err().and_then(|e| e.into_service_error().is_no_such_origin_access_control().then_some(()));
+    assert!(no_such.is_some(), "its own OAC {own_oac} is deleted");
+    let records = rig.aws.route53.list_resource_record_sets().hosted_zone_id(&zone_id).send().await.expect("records");
+    let left: Vec<String> = records
+        .resource_record_sets()
+        .iter()
+        .filter(|r| r.name().ends_with(&format!("{host}.")))
+        .map(|r| format!("{} {}", r.r#type().as_str(), r.name()))
+        .collect();
+    assert_eq!(left, Vec::<String>::new(), "its records and their proof are gone, whatever status said");
 }
 
 async fn bucket_tags(aws: &Emulator, bucket: &str) -> Vec<(String, String)> {
@@ -180,9 +205,7 @@ async fn a_name_dropped_from_the_domain_loses_the_sites_records_and_keeps_a_fore
     use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType};
     let rig = Rig::new("own-dns", "x").await;
     let route53 = &rig.aws.route53;
-    let zone_name = format!("{}.example", unique("zone"));
-    let zone = route53.create_hosted_zone().name(&zone_name).caller_reference(unique("ref")).send().await;
-    let zone_id = zone.expect("zone").hosted_zone().expect("zone").id().trim_start_matches("/hostedzone/").to_string();
+    let (zone_name, zone_id) = rig.zone().await;
     let (keep, drop) = (format!("www.{zone_name}"), format!("old.{zone_name}"));
     let spf = ResourceRecordSet::builder()
         .name(format!("{drop}."))

@@ -11,33 +11,35 @@ use super::run::{Halt, Run, WAIT_DEPLOYMENT};
 use super::steps::Steps;
 use crate::api::conditions::Reason;
 use crate::aws::AwsError;
+use crate::aws::acm::Certificate;
 use crate::aws::cloudfront::DistributionView;
 use crate::aws::s3::BucketPresence;
 
 impl Steps<'_> {
     /// Removes what the site owns; `Ok` once everything is gone.
     pub async fn teardown(self, run: &mut Run<'_>) -> Result<(), Halt> {
-        self.remove_records(run).await?;
-        self.remove_distribution(run).await?;
+        let dist = self.find_distribution(run).await?;
+        self.remove_records(run, dist.as_ref().map(|d| d.domain_name.as_str())).await?;
+        self.remove_distribution(run, dist).await?;
         self.remove_oac(run).await?;
         self.remove_certificate(run).await?;
         self.remove_bucket(run).await?;
         Ok(())
     }
 
-    /// The site's records, and its certificate's validation records.
-    async fn remove_records(self, run: &mut Run<'_>) -> Result<(), Halt> {
+    /// The site's records (those pointing at `target`, its proven
+    /// distribution's domain), and its certificate's validation records.
+    async fn remove_records(self, run: &mut Run<'_>, target: Option<&str>) -> Result<(), Halt> {
         let Some(domain) = &run.site.spec.domain else { return Ok(()) };
         if let Some(zone) = observe::zone(self.aws, domain).await? {
             let records = self.aws.dns.records(&zone).await?;
             let recorded = run.written.dns.iter().map(|d| d.name.clone());
             let names: Vec<String> = domain.names.iter().map(|n| n.0.clone()).chain(recorded).collect();
-            let requested = run.written.certificate.as_ref().filter(|_| domain.certificate_arn.is_none());
-            let validation: Vec<String> =
-                requested.iter().flat_map(|c| c.validation_records.iter().map(|v| v.name.clone())).collect();
-            // Only what points at the distribution status records is provably the site's.
-            let target = run.written.distribution.as_ref().map(|d| d.domain_name.as_str()).unwrap_or_default();
-            let doomed = teardown_records(&records, &names, (&self.id.uid, target), &validation);
+            let validation = match self.requested_certificate(run).await? {
+                Some(cert) => cert.validation,
+                None => Vec::new(),
+            };
+            let doomed = teardown_records(&records, &names, (&self.id.uid, target.unwrap_or_default()), &validation);
             if !doomed.is_empty() {
                 self.aws.dns.change(&zone, &doomed).await?;
                 run.note(Reason::DnsRecordsDeleted, format!("{} records in zone {}", doomed.len(), zone.name)).await;
@@ -49,8 +51,8 @@ impl Steps<'_> {
     }
 
     /// Disables the distribution, waits until that is deployed, deletes it.
-    async fn remove_distribution(self, run: &mut Run<'_>) -> Result<(), Halt> {
-        if let Some(dist) = self.find_distribution(run).await? {
+    async fn remove_distribution(self, run: &mut Run<'_>, dist: Option<DistributionView>) -> Result<(), Halt> {
+        if let Some(dist) = dist {
             match distribution_teardown(Some(dist.settings.enabled), Some(&dist.status)) {
                 DistributionTeardown::Disable => {
                     let mut disabled = dist.settings.clone();
@@ -108,14 +110,17 @@ impl Steps<'_> {
         Ok(())
     }
 
-    /// A certificate this site requested (never one it was given).
-    async fn remove_certificate(self, run: &Run<'_>) -> Result<(), AwsError> {
+    /// The certificate status records, if this site requested it (never one
+    /// it was given) and its tags prove it.
+    async fn requested_certificate(self, run: &Run<'_>) -> Result<Option<Certificate>, AwsError> {
         let requested = run.site.spec.domain.as_ref().is_some_and(|d| d.certificate_arn.is_none());
-        if requested
-            && let Some(cert) = &run.written.certificate
-            && let Some(found) = self.aws.certificates.describe(&cert.arn).await?
-            && self.id.owns(&found.tags)
-        {
+        let Some(recorded) = run.written.certificate.as_ref().filter(|_| requested) else { return Ok(None) };
+        let found = self.aws.certificates.describe(&recorded.arn).await?;
+        Ok(found.filter(|cert| self.id.owns(&cert.tags)))
+    }
+
+    async fn remove_certificate(self, run: &Run<'_>) -> Result<(), AwsError> {
+        if let Some(cert) = self.requested_certificate(run).await? {
             self.aws.certificates.delete(&cert.arn).await?;
             run.note(Reason::CertificateDeleted, cert.arn.clone()).await;
         }
@@ -124,7 +129,7 @@ impl Steps<'_> {
 
     /// The site's bucket: with `Retain` marked released (so a new site may
     /// adopt it); with `Delete` emptied of what the site uploaded, then
-    /// deleted if nothing else is left in it. A bucket the site does not own
+    /// deleted if nothing else is left in it (else released too). A bucket the site does not own
     /// is left as it is.
     async fn remove_bucket(self, run: &Run<'_>) -> Result<(), AwsError> {
         let (buckets, bucket) = (&self.aws.buckets, &self.id.bucket);
@@ -151,7 +156,9 @@ impl Steps<'_> {
         buckets.delete(bucket, &uploaded).await?;
         if uploaded.len() < objects.len() {
             let left = objects.len() - uploaded.len();
-            let message = format!("bucket {bucket} kept: {left} objects in it were not uploaded by this site");
+            buckets.put_tags(bucket, &tags_when_released(&tags)).await?;
+            let message =
+                format!("bucket {bucket} kept and released: {left} objects in it were not uploaded by this site");
             run.warn(Reason::BucketKept, message).await;
             return Ok(());
         }

@@ -4,6 +4,7 @@
 
 use crate::api::conditions::{Reason, Stall};
 use crate::api::static_site::{DnsRecordStatus, RecordKind};
+use crate::aws::acm::ValidationCname;
 use crate::aws::route53::{ChangeStatus, Record, RecordChange, RecordType, bare};
 
 use super::identity::Identity;
@@ -114,25 +115,24 @@ pub fn dns_changes(
 
 /// Records this site can prove it owns at `names`, to delete when a name is
 /// dropped or the site deleted: at a name whose ownership TXT holds this
-/// uid, the records that point at `target` (this site's distribution) and
-/// that TXT. Anything else at the name (an SPF or verification TXT, a
-/// record someone pointed elsewhere) stays.
+/// uid, the records that point at `target` (this site's distribution), and
+/// the TXT itself once nothing else answers for the name (a record someone
+/// pointed elsewhere stays, and so does the proof, for a later pass).
+/// Anything else at the name (an SPF or verification TXT) stays.
 pub fn owned_records(existing: &[Record], names: &[String], uid: &str, target: &str) -> Vec<Record> {
-    let points_at = |r: &Record| {
-        r.type_.answers_for_name()
-            && (r.alias.as_deref() == Some(target) || r.values.iter().any(|v| v.trim_end_matches('.') == target))
-    };
-    names
-        .iter()
-        .filter(|n| owned_by(existing, n, uid))
-        .flat_map(|n| {
-            let txt = ownership_record_name(n);
-            existing
-                .iter()
-                .filter(move |r| (&r.name == n && points_at(r)) || (r.name == txt && r.type_ == RecordType::Txt))
-                .cloned()
-        })
-        .collect()
+    let points_at =
+        |r: &Record| r.alias.as_deref() == Some(target) || r.values.iter().any(|v| v.trim_end_matches('.') == target);
+    let mut out = Vec::new();
+    for name in names.iter().filter(|n| owned_by(existing, n, uid)) {
+        let (ours, others): (Vec<&Record>, Vec<&Record>) =
+            existing.iter().filter(|r| &r.name == name && r.type_.answers_for_name()).partition(|r| points_at(r));
+        out.extend(ours.into_iter().cloned());
+        if others.is_empty() {
+            let txt = ownership_record_name(name);
+            out.extend(existing.iter().filter(|r| r.name == txt && r.type_ == RecordType::Txt).cloned());
+        }
+    }
+    out
 }
 
 /// Status of the records that point at the distribution (TXT records are
@@ -165,26 +165,24 @@ pub fn pending_change(recorded: &[DnsRecordStatus]) -> Option<String> {
 }
 
 /// Deletion: the records this site owns at `names`, and the validation
-/// CNAMEs of a certificate it requested.
+/// CNAMEs (name and value) of a certificate it requested.
 pub fn teardown_records(
     existing: &[Record],
     names: &[String],
     (uid, target): (&str, &str),
-    validation_names: &[String],
+    validation: &[ValidationCname],
 ) -> Vec<RecordChange> {
     let mut names = names.to_vec();
     names.sort();
     names.dedup();
     let mut doomed: Vec<RecordChange> =
         owned_records(existing, &names, uid, target).into_iter().map(RecordChange::Delete).collect();
-    for name in validation_names.iter().map(|n| bare(n)) {
-        doomed.extend(
-            existing
-                .iter()
-                .filter(|r| r.name == name && r.type_ == RecordType::Cname)
-                .cloned()
-                .map(RecordChange::Delete),
-        );
+    for v in validation {
+        let (name, value) = (bare(&v.name), v.value.trim_end_matches('.'));
+        let matches = |r: &&Record| {
+            r.name == name && r.type_ == RecordType::Cname && r.values.iter().any(|x| x.trim_end_matches('.') == value)
+        };
+        doomed.extend(existing.iter().filter(matches).cloned().map(RecordChange::Delete));
     }
     doomed.dedup();
     doomed
@@ -310,7 +308,11 @@ mod tests {
         let changes = dns_changes(&desired, &existing, (&names, &previous), D1, &id).expect("ok");
         let deleted: Vec<&Record> =
             changes.iter().filter_map(|c| if let RecordChange::Delete(r) = c { Some(r) } else { None }).collect();
-        assert_eq!(deleted, vec![&ours, &owner], "the SPF and verification TXT and a record pointing elsewhere stay");
+        assert_eq!(deleted, vec![&ours], "the SPF and verification TXT and a record pointing elsewhere stay");
+        assert!(!deleted.contains(&&owner), "the proof stays while a record at the name points elsewhere");
+        let existing: Vec<Record> = existing.into_iter().filter(|r| r.type_ != RecordType::Aaaa).collect();
+        let changes = dns_changes(&desired, &existing, (&names, &previous), D1, &id).expect("ok");
+        assert!(changes.contains(&RecordChange::Delete(owner)), "and goes once nothing else answers there");
     }
 
     #[test]
@@ -349,8 +351,12 @@ mod tests {
         let (validation, spf) = (plain(RecordType::Cname, "x"), plain(RecordType::Txt, "spf"));
         let existing = vec![mine.clone(), txt("a.example.com", &id.uid), validation.clone(), spf];
         let names = vec!["a.example.com".to_string(), "a.example.com".to_string()];
-        let doomed = teardown_records(&existing, &names, (&id.uid, "d1"), &["_v.a.example.com.".into()]);
+        let asked = ValidationCname { name: "_v.a.example.com.".into(), value: "x.".into() };
+        let doomed = teardown_records(&existing, &names, (&id.uid, "d1"), std::slice::from_ref(&asked));
         assert_eq!(doomed.len(), 3);
+        let other_value = ValidationCname { value: "y".into(), ..asked };
+        let kept = teardown_records(&existing, &names, (&id.uid, "d1"), &[other_value]);
+        assert_eq!(kept.len(), 2, "a CNAME with another value at that name is not this certificate's");
         assert!(doomed.contains(&RecordChange::Delete(mine)) && doomed.contains(&RecordChange::Delete(validation)));
     }
 }
