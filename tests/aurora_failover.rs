@@ -165,6 +165,28 @@ async fn dry_run_plans_and_changes_nothing() {
 }
 
 #[tokio::test]
+async fn an_assumed_role_session_names_the_object_and_carries_its_namespace_and_name_as_tags() {
+    let mut rig = Rig::new("af-session").await;
+    let cluster = unique("orders");
+    seed_three(&rig.rds, &cluster).await;
+    rig.start(None);
+    let role = "arn:aws:iam::123456789012:role/aurora-failover";
+    rig.create("sessioned", json!({"clusterIdentifier": cluster, "dryRun": true, "roleArn": role})).await;
+    rig.phase("sessioned", FailoverPhase::Planned).await;
+    let forms = rig.stage.proxy.forms("AssumeRole");
+    assert_eq!(forms.len(), 1, "one session for the object: {forms:?}");
+    let form = &forms[0];
+    assert!(form.contains(&format!("RoleSessionName=awsops-{}-sessioned", rig.stage.ns)), "{form}");
+    for (key, value) in [("awsops.dev%2Fnamespace", rig.stage.ns.as_str()), ("awsops.dev%2Fname", "sessioned")] {
+        let tagged = (1..=2).any(|i| {
+            form.contains(&format!("Tags.member.{i}.Key={key}"))
+                && form.contains(&format!("Tags.member.{i}.Value={value}"))
+        });
+        assert!(tagged, "session tag {key}={value} in {form}");
+    }
+}
+
+#[tokio::test]
 async fn bad_inputs_stall_with_their_reason_and_leave_the_writer_unchanged() {
     let mut rig = Rig::new("af-bad").await;
     let cluster = unique("orders");

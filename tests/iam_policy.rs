@@ -21,6 +21,7 @@ fn iam_actions(service: &str, operation: &str) -> Vec<String> {
         ("s3", "PutPublicAccessBlock") => &["s3:PutBucketPublicAccessBlock"],
         ("cloudfront", "CreateDistributionWithTags") => &["cloudfront:CreateDistribution", "cloudfront:TagResource"],
         ("acm", "RequestCertificate") => &["acm:RequestCertificate", "acm:AddTagsToCertificate"],
+        ("sts", "AssumeRole") => &["sts:AssumeRole", "sts:TagSession"],
         _ => &[],
     };
     if named.is_empty() { vec![format!("{prefix}:{operation}")] } else { named.iter().map(|s| s.to_string()).collect() }

@@ -39,7 +39,8 @@ pub const MAX_DOMAIN_NAMES: usize = 10;
 )]
 #[x_kube(
     validation = Rule::new("has(self.region) == has(oldSelf.region) && (!has(self.region) || self.region == oldSelf.region)").message("spec.region is immutable"),
-    validation = Rule::new("!has(oldSelf.bucket) || !has(oldSelf.bucket.name) || (has(self.bucket) && has(self.bucket.name) && self.bucket.name == oldSelf.bucket.name)").message("spec.bucket.name is immutable once set")
+    validation = Rule::new("!has(oldSelf.bucket) || !has(oldSelf.bucket.name) || (has(self.bucket) && has(self.bucket.name) && self.bucket.name == oldSelf.bucket.name)").message("spec.bucket.name is immutable once set"),
+    validation = Rule::new("has(self.roleArn) == has(oldSelf.roleArn) && (!has(self.roleArn) || self.roleArn == oldSelf.roleArn)").message("spec.roleArn is immutable: a new role (another account) needs a new StaticSite")
 )]
 #[serde(rename_all = "camelCase")]
 pub struct StaticSiteSpec {

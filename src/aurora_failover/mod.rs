@@ -11,6 +11,7 @@ pub mod plan;
 use std::time::Duration;
 
 use k8s_openapi::jiff::Timestamp;
+use kube::ResourceExt;
 use tokio::sync::OwnedMutexGuard;
 
 pub use coordination::Coordination;
@@ -18,8 +19,8 @@ pub use plan::{Action, Decision};
 
 use crate::api::AuroraFailover;
 use crate::api::aurora_failover::AuroraFailoverStatus;
-use crate::aws::AwsErrorKind;
 use crate::aws::rds::SdkRds;
+use crate::aws::{AwsErrorKind, RoleSession};
 use crate::core::error::ACCESS_DENIED_RECHECK;
 use crate::core::{Context, Error};
 use plan::Preflight;
@@ -46,7 +47,9 @@ pub async fn decide(failover: &AuroraFailover, ctx: &Context, shared: &Coordinat
         Preflight::Proceed => {}
         refused => return Ok(Next::Refused { status: refuse(&refused), requeue: ctx.resync, turn: None }),
     }
-    let clients = match ctx.aws.clients(failover.spec.region.as_deref(), failover.spec.role_arn.as_deref()).await {
+    let (namespace, name) = (failover.namespace().unwrap_or_default(), failover.name_any());
+    let role = failover.spec.role_arn.as_deref().map(|arn| RoleSession { arn, namespace: &namespace, name: &name });
+    let clients = match ctx.aws.clients(failover.spec.region.as_deref(), role).await {
         Ok(clients) => clients,
         Err(message) => {
             let status = refuse(&Preflight::Invalid(message));

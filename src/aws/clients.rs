@@ -59,11 +59,38 @@ impl AwsClients {
     }
 }
 
-/// Hands out (and caches) [`AwsClients`] per region and role.
+/// A role assumed for one object. The session names the object and carries
+/// its namespace and name as session tags (`awsops.dev/namespace`,
+/// `awsops.dev/name`), so a role's trust policy can say which objects may
+/// use it (the controller's policy needs `sts:TagSession`).
+#[derive(Clone, Copy, Debug)]
+pub struct RoleSession<'a> {
+    pub arn: &'a str,
+    pub namespace: &'a str,
+    pub name: &'a str,
+}
+
+impl RoleSession<'_> {
+    /// `awsops-<namespace>-<name>`, in STS's characters and at most its 64.
+    pub fn session_name(&self) -> String {
+        let allowed = |c: char| c.is_ascii_alphanumeric() || "+=,.@-_".contains(c);
+        let mut name: String = format!("awsops-{}-{}", self.namespace, self.name)
+            .chars()
+            .map(|c| if allowed(c) { c } else { '-' })
+            .collect();
+        name.truncate(64);
+        name
+    }
+}
+
+/// Region, and the role session's ARN, namespace and name.
+type ClientsKey = (String, Option<(String, String, String)>);
+
+/// Hands out (and caches) [`AwsClients`] per region and role session.
 pub struct AwsFactory {
     base: SdkConfig,
     counter: CallCounter,
-    cache: Mutex<HashMap<(String, Option<String>), AwsClients>>,
+    cache: Mutex<HashMap<ClientsKey, AwsClients>>,
     /// The HTTP client every Route 53 client wraps in its account's limiter.
     http: SharedHttpClient,
     /// One Route 53 rate limit per account (per role; `None`: our own identity).
@@ -100,21 +127,22 @@ impl AwsFactory {
         self.base.region().map(|r| r.to_string())
     }
 
-    /// Clients for `region` (or the default) acting as `role_arn` (or the
-    /// controller's own identity).
-    pub async fn clients(&self, region: Option<&str>, role_arn: Option<&str>) -> Result<AwsClients, String> {
+    /// Clients for `region` (or the default) acting through `role` (or as
+    /// the controller's own identity).
+    pub async fn clients(&self, region: Option<&str>, role: Option<RoleSession<'_>>) -> Result<AwsClients, String> {
         let region = match region.map(str::to_string).or_else(|| self.default_region()) {
             Some(r) => r,
             None => return Err("no AWS region: set spec.region or the controller's AWS_REGION".into()),
         };
-        let key = (region.clone(), role_arn.map(str::to_string));
+        let key = (region.clone(), role.map(|r| (r.arn.to_string(), r.namespace.to_string(), r.name.to_string())));
         if let Some(found) = self.cache.lock().map_err(|_| "client cache poisoned")?.get(&key) {
             return Ok(found.clone());
         }
-        let credentials = match role_arn {
-            Some(arn) => Some(SharedCredentialsProvider::new(
-                AssumeRoleProvider::builder(arn)
-                    .session_name("awsops")
+        let credentials = match role {
+            Some(role) => Some(SharedCredentialsProvider::new(
+                AssumeRoleProvider::builder(role.arn)
+                    .session_name(role.session_name())
+                    .tags([("awsops.dev/namespace", role.namespace), ("awsops.dev/name", role.name)])
                     .region(Region::new(region.clone()))
                     .configure(&self.base)
                     .build()
@@ -122,6 +150,7 @@ impl AwsFactory {
             )),
             None => None,
         };
+        let role_arn = role.map(|r| r.arn);
         let config_for = |r: &str| {
             let mut builder = self.base.to_builder().region(Region::new(r.to_string()));
             if let Some(c) = &credentials {
@@ -168,5 +197,19 @@ impl AwsFactory {
                     .build(),
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RoleSession;
+
+    #[test]
+    fn a_role_session_is_named_after_its_object_within_the_limits_of_sts() {
+        let session = RoleSession { arn: "arn:aws:iam::1:role/r", namespace: "web", name: "marketing.site" };
+        assert_eq!(session.session_name(), "awsops-web-marketing.site");
+        let long = RoleSession { name: &"n".repeat(80), ..session };
+        assert_eq!(long.session_name().len(), 64);
+        assert!(long.session_name().starts_with("awsops-web-nnn"));
     }
 }

@@ -13,7 +13,7 @@ pub mod rds;
 pub mod route53;
 pub mod s3;
 
-pub use clients::{AwsClients, AwsFactory};
+pub use clients::{AwsClients, AwsFactory, RoleSession};
 pub use error::{AwsError, AwsErrorKind};
 
 /// What a create whose name or idempotency key must be unique came to.

@@ -21,7 +21,7 @@ pub use run::SiteAws;
 use crate::api::StaticSite;
 use crate::api::conditions::{Reason, Stall, Summary};
 use crate::api::static_site::SitePhase;
-use crate::aws::AwsErrorKind;
+use crate::aws::{AwsErrorKind, RoleSession};
 use crate::core::error::ACCESS_DENIED_RECHECK;
 use crate::core::{Context, Error};
 use plan::identity::Identity;
@@ -48,8 +48,7 @@ pub async fn apply_with(
             return Ok(ctx.resync);
         }
     };
-    let clients = ctx.aws.clients(Some(&id.region), site.spec.role_arn.as_deref()).await.map_err(Error::AwsConfig)?;
-    let aws = wrap(SiteAws::from_clients(&clients));
+    let aws = wrap(site_aws(site, &id, ctx).await?);
     // A new spec (or the first look) is in progress until converged: never
     // leave Ready=True next to a newer observedGeneration.
     if run.next.phase.is_none() || run.written.observed_generation != site.metadata.generation {
@@ -95,8 +94,7 @@ pub async fn cleanup(site: &StaticSite, ctx: &Context) -> Result<Duration, Error
         run.save().await?;
     }
     let Some(id) = recorded_identity(site, &run, ctx) else { return Ok(Duration::ZERO) };
-    let clients = ctx.aws.clients(Some(&id.region), site.spec.role_arn.as_deref()).await.map_err(Error::AwsConfig)?;
-    let aws = SiteAws::from_clients(&clients);
+    let aws = site_aws(site, &id, ctx).await?;
     match (Steps { aws: &aws, id: &id }).teardown(&mut run).await {
         Ok(()) => Ok(Duration::ZERO),
         Err(Halt::Wait(wait)) => Err(Error::CleanupPending(wait)),
@@ -121,6 +119,13 @@ fn recorded_identity(site: &StaticSite, run: &Run<'_>, ctx: &Context) -> Option<
             Identity::resolve(&site.spec, &Default::default(), &namespace, &name, &uid, default_region.as_deref()).ok()
         }
     }
+}
+
+/// The site's AWS in its region, through its role's session when it names one.
+async fn site_aws(site: &StaticSite, id: &Identity, ctx: &Context) -> Result<SiteAws, Error> {
+    let role = site.spec.role_arn.as_deref().map(|arn| RoleSession { arn, namespace: &id.namespace, name: &id.name });
+    let clients = ctx.aws.clients(Some(&id.region), role).await.map_err(Error::AwsConfig)?;
+    Ok(SiteAws::from_clients(&clients))
 }
 
 /// Namespace, name and uid.

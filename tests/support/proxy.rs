@@ -18,7 +18,11 @@ pub struct CountingProxy {
     forwarded: Arc<Mutex<HashMap<String, usize>>>,
     refusals: Refusals,
     sent_at: Arc<Mutex<Vec<(String, std::time::Instant)>>>,
+    forms: Forms,
 }
+
+/// Bodies of STS requests (Query protocol, form-encoded) by operation.
+type Forms = Arc<Mutex<Vec<(String, String)>>>;
 
 /// Scripted answers by operation: `(status, content type, body)`, never forwarded.
 type Refusals = Arc<Mutex<HashMap<String, (u16, &'static str, String)>>>;
@@ -45,6 +49,7 @@ struct Shared {
     rng: Arc<Mutex<u64>>,
     refusals: Refusals,
     sent_at: Arc<Mutex<Vec<(String, std::time::Instant)>>>,
+    forms: Forms,
 }
 
 impl CountingProxy {
@@ -63,9 +68,11 @@ impl CountingProxy {
         let forwarded = Arc::new(Mutex::new(HashMap::new()));
         let refusals = Refusals::default();
         let sent_at = Arc::new(Mutex::new(Vec::new()));
+        let forms = Forms::default();
         let shared = Shared {
             refusals: refusals.clone(),
             sent_at: sent_at.clone(),
+            forms: forms.clone(),
             upstream: upstream.trim_end_matches('/').to_string(),
             counts: counts.clone(),
             forwarded: forwarded.clone(),
@@ -77,7 +84,12 @@ impl CountingProxy {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
         let addr = listener.local_addr().expect("proxy addr");
         tokio::spawn(async move { axum::serve(listener, app).await });
-        Self { addr, counts, forwarded, refusals, sent_at }
+        Self { addr, counts, forwarded, refusals, sent_at, forms }
+    }
+
+    /// The form-encoded bodies of the STS requests for `operation` (e.g. `AssumeRole`), in order.
+    pub fn forms(&self, operation: &str) -> Vec<String> {
+        self.forms.lock().expect("forms").iter().filter(|(op, _)| op == operation).map(|(_, b)| b.clone()).collect()
     }
 
     /// From now on, answers `operation` with this error instead of forwarding it.
@@ -195,6 +207,9 @@ async fn forward(State(s): State<Shared>, request: Request<Body>) -> Response {
     let body: Bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
     let op = operation(&parts.method, &parts.uri, &parts.headers, &body);
     *s.counts.lock().expect("counts").entry(op.clone()).or_default() += 1;
+    if body.starts_with(b"Action=") && String::from_utf8_lossy(&body).contains("Version=2011-06-15") {
+        s.forms.lock().expect("forms").push((op.clone(), String::from_utf8_lossy(&body).into_owned()));
+    }
     s.sent_at.lock().expect("times").push((format!("{op} {}", parts.uri.path()), std::time::Instant::now()));
     if let Some((status, content_type, body)) = s.refusals.lock().expect("refusals").get(&op).cloned() {
         let mut r = Response::new(Body::from(body));
