@@ -187,6 +187,35 @@ async fn an_assumed_role_session_names_the_object_and_carries_its_namespace_and_
 }
 
 #[tokio::test]
+async fn the_same_cluster_through_a_role_of_the_same_account_waits_for_the_failover_in_progress() {
+    let mut rig = Rig::new("af-two-ways").await;
+    let cluster = unique("orders");
+    let [w1, _, _] = seed_three(&rig.rds, &cluster).await;
+    // RDS answers every FailoverDBCluster with a transient error: the first object keeps its intent and the cluster.
+    rig.stage.proxy.refuse(
+        "FailoverDBCluster",
+        500,
+        "text/xml",
+        "<ErrorResponse><Error><Type>Receiver</Type><Code>InternalFailure</Code><Message>try again</Message></Error><RequestId>r</RequestId></ErrorResponse>",
+    );
+    rig.start(None);
+    rig.create("direct", json!({"clusterIdentifier": cluster, "expectedWriter": w1})).await;
+    rig.phase("direct", FailoverPhase::FailingOver).await;
+    // The emulator's account, reached through a role instead of the controller's own credentials.
+    let role = "arn:aws:iam::123456789012:role/aurora-failover";
+    rig.create("through-role", json!({"clusterIdentifier": cluster, "expectedWriter": w1, "roleArn": role})).await;
+    let waiting = rig
+        .until("through-role", 30, |s| {
+            s.conditions.iter().any(|c| c.type_ == "Reconciling" && c.reason == "WaitingForOtherFailover")
+        })
+        .await;
+    assert_eq!(waiting.phase, Some(FailoverPhase::Pending));
+    assert!(waiting.previous_writer.is_none(), "no intent recorded while the other holds the cluster");
+    let message = waiting.conditions.iter().find(|c| c.type_ == "Reconciling").map(|c| c.message.clone());
+    assert!(message.unwrap_or_default().contains("/direct"), "it names the failover it waits for");
+}
+
+#[tokio::test]
 async fn bad_inputs_stall_with_their_reason_and_leave_the_writer_unchanged() {
     let mut rig = Rig::new("af-bad").await;
     let cluster = unique("orders");

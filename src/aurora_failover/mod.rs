@@ -57,7 +57,7 @@ pub async fn decide(failover: &AuroraFailover, ctx: &Context, shared: &Coordinat
         }
     };
     let rds = clients.rds();
-    let turn = shared.turn(&observe::cluster_key(failover, ctx.aws.default_region().as_deref())).await;
+    let turn = shared.turn(&observe::cluster_key(failover, ctx).await?).await;
     let holder = observe::holder(failover, ctx).await?;
     let observed = match observe::observe(&rds, failover, holder).await {
         Ok(observed) => observed,

@@ -11,13 +11,14 @@ use crate::aws::AwsError;
 use crate::aws::rds::{Rds, RdsEvent};
 use crate::core::{Context, Error};
 
-/// Identifies a cluster across objects: same region, same credentials
-/// (account), same identifier.
-pub fn cluster_key(failover: &AuroraFailover, default_region: Option<&str>) -> String {
+/// Identifies a cluster across objects: its account (whichever role reaches
+/// it), region and identifier.
+pub async fn cluster_key(failover: &AuroraFailover, ctx: &Context) -> Result<String, Error> {
     let spec = &failover.spec;
-    let region = spec.region.as_deref().or(default_region).unwrap_or("");
-    let role = spec.role_arn.as_deref().unwrap_or("default-credentials");
-    format!("{region}/{role}/{}", spec.cluster_identifier.to_ascii_lowercase())
+    let default_region = ctx.aws.default_region();
+    let region = spec.region.as_deref().or(default_region.as_deref()).unwrap_or("");
+    let account = ctx.aws.account(spec.role_arn.as_deref()).await?;
+    Ok(format!("{account}/{region}/{}", spec.cluster_identifier.to_ascii_lowercase()))
 }
 
 /// Reads AWS for one decision. `holder` comes from [`holder`] (Kubernetes).
@@ -40,15 +41,18 @@ pub async fn holder(failover: &AuroraFailover, ctx: &Context) -> Result<Option<S
     if failover.status.as_ref().and_then(|s| s.phase) == Some(FailoverPhase::FailingOver) {
         return Ok(None);
     }
-    let default_region = ctx.aws.default_region();
-    let key = cluster_key(failover, default_region.as_deref());
+    let key = cluster_key(failover, ctx).await?;
     let others = ctx.objects.failovers(ctx.namespace.as_deref()).await?;
-    Ok(others
+    let failing_over = others
         .iter()
         .filter(|o| o.meta().uid != failover.meta().uid)
-        .filter(|o| o.status.as_ref().and_then(|s| s.phase) == Some(FailoverPhase::FailingOver))
-        .find(|o| cluster_key(o, default_region.as_deref()) == key)
-        .map(|o| format!("{}/{}", o.namespace().unwrap_or_default(), o.name_any())))
+        .filter(|o| o.status.as_ref().and_then(|s| s.phase) == Some(FailoverPhase::FailingOver));
+    for other in failing_over {
+        if cluster_key(other, ctx).await? == key {
+            return Ok(Some(format!("{}/{}", other.namespace().unwrap_or_default(), other.name_any())));
+        }
+    }
+    Ok(None)
 }
 
 /// Whether RDS logged the start or end of a failover since `since`.

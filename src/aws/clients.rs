@@ -15,6 +15,7 @@ use aws_smithy_http_client::tls;
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_types::sdk_config::SharedCredentialsProvider;
 
+use super::AwsError;
 use super::interceptor::CallCounter;
 use super::rate_limit::{Limiter, ROUTE53_REQUESTS_PER_SECOND, RateLimited};
 use crate::metrics::Metrics;
@@ -95,6 +96,8 @@ pub struct AwsFactory {
     http: SharedHttpClient,
     /// One Route 53 rate limit per account (per role; `None`: our own identity).
     route53_limits: Mutex<HashMap<Option<String>, Arc<Limiter>>>,
+    /// The account of the controller's own credentials, asked of STS once.
+    own_account: tokio::sync::OnceCell<String>,
 }
 
 impl AwsFactory {
@@ -119,7 +122,25 @@ impl AwsFactory {
             cache: Mutex::new(HashMap::new()),
             http,
             route53_limits: Mutex::new(HashMap::new()),
+            own_account: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// The account an object acts in: the one its role ARN names, else the
+    /// controller's own (GetCallerIdentity, once).
+    pub async fn account(&self, role_arn: Option<&str>) -> Result<String, AwsError> {
+        if let Some(account) = role_arn.and_then(|arn| arn.split(':').nth(4)).filter(|a| !a.is_empty()) {
+            return Ok(account.to_string());
+        }
+        let ask = || async {
+            let region = self.base.region().cloned().unwrap_or_else(|| Region::new(GLOBAL_REGION));
+            let config =
+                aws_sdk_sts::config::Builder::from(&self.base).region(region).interceptor(self.counter.clone());
+            let sts = aws_sdk_sts::Client::from_conf(config.build());
+            let out = sts.get_caller_identity().send().await.map_err(|e| AwsError::from_sdk("GetCallerIdentity", e))?;
+            Ok::<_, AwsError>(out.account().unwrap_or_default().to_string())
+        };
+        self.own_account.get_or_try_init(ask).await.cloned()
     }
 
     /// The region used when an object does not name one.
