@@ -201,7 +201,7 @@ async fn a_live_sites_bucket_is_never_adopted_and_a_retained_one_is_taken_back_b
 }
 
 #[tokio::test]
-async fn a_name_dropped_from_the_domain_loses_the_sites_records_and_keeps_a_foreign_txt_beside_them() {
+async fn a_dropped_name_and_then_a_removed_domain_take_back_only_the_sites_records_and_keep_a_foreign_txt() {
     use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType};
     let rig = Rig::new("own-dns", "x").await;
     let route53 = &rig.aws.route53;
@@ -236,4 +236,18 @@ async fn a_name_dropped_from_the_domain_loses_the_sites_records_and_keeps_a_fore
     let mut kept = at(&keep);
     kept.sort();
     assert_eq!(kept, vec!["A".to_string(), "AAAA".to_string()], "the kept name still points at the site");
+
+    let patch = json!({"spec": {"domain": null}});
+    rig.sites.patch("named", &PatchParams::default(), &Patch::Merge(&patch)).await.expect("domain removed");
+    rig.until("named", |s| s.observed_generation == Some(3) && s.phase == Some(SitePhase::Ready) && s.dns.is_empty())
+        .await;
+    let records = route53.list_resource_record_sets().hosted_zone_id(&zone_id).send().await.expect("records");
+    let left: Vec<String> = records
+        .resource_record_sets()
+        .iter()
+        .filter(|r| r.name().ends_with(&format!("{zone_name}.")) && !["NS", "SOA"].contains(&r.r#type().as_str()))
+        .filter(|r| !r.name().starts_with('_') || r.name().starts_with("_awsops"))
+        .map(|r| format!("{} {}", r.r#type().as_str(), r.name()))
+        .collect();
+    assert_eq!(left, vec![format!("TXT {drop}.")], "without a domain only the foreign TXT is left");
 }

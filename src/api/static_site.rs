@@ -436,6 +436,9 @@ pub struct DnsRecordStatus {
     /// The Route 53 change that last wrote the record, polled until INSYNC.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub change_id: Option<String>,
+    /// The hosted zone that holds the record (to remove it once spec.domain is gone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone_id: Option<String>,
 }
 
 #[cfg(test)]

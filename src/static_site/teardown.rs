@@ -30,7 +30,11 @@ impl Steps<'_> {
     /// The site's records (those pointing at `target`, its proven
     /// distribution's domain), and its certificate's validation records.
     async fn remove_records(self, run: &mut Run<'_>, target: Option<&str>) -> Result<(), Halt> {
-        let Some(domain) = &run.site.spec.domain else { return Ok(()) };
+        let Some(domain) = &run.site.spec.domain else {
+            self.forget_domain(run, target.unwrap_or_default()).await?;
+            run.save().await?;
+            return Ok(());
+        };
         if let Some(zone) = observe::zone(self.aws, domain).await? {
             let records = self.aws.dns.records(&zone).await?;
             let recorded = run.written.dns.iter().map(|d| d.name.clone());

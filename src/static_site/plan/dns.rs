@@ -5,7 +5,7 @@
 use crate::api::conditions::{Reason, Stall};
 use crate::api::static_site::{DnsRecordStatus, RecordKind};
 use crate::aws::acm::ValidationCname;
-use crate::aws::route53::{ChangeStatus, Record, RecordChange, RecordType, bare};
+use crate::aws::route53::{ChangeStatus, Record, RecordChange, RecordType, Zone, bare};
 
 use super::identity::Identity;
 
@@ -139,7 +139,7 @@ pub fn owned_records(existing: &[Record], names: &[String], uid: &str, target: &
 /// not listed), with the change that wrote them while it is pending.
 pub fn record_statuses(
     desired: &[Record],
-    target: &str,
+    (zone, target): (&Zone, &str),
     change: Option<&str>,
     status: &ChangeStatus,
 ) -> Vec<DnsRecordStatus> {
@@ -152,8 +152,19 @@ pub fn record_statuses(
             target: target.to_string(),
             status: status.to_string(),
             change_id: change.filter(|_| *status != ChangeStatus::InSync).map(str::to_string),
+            zone_id: Some(zone.id.clone()),
         })
         .collect()
+}
+
+/// The zone and names status recorded records for, once `spec.domain` is
+/// gone: what the site must take back (only its own, see [`owned_records`]).
+pub fn recorded_zone(recorded: &[DnsRecordStatus]) -> Option<(Zone, Vec<String>)> {
+    let id = recorded.iter().find_map(|d| d.zone_id.clone())?;
+    let mut names: Vec<String> = recorded.iter().map(|d| d.name.clone()).collect();
+    names.sort();
+    names.dedup();
+    Some((Zone { name: id.clone(), id }, names))
 }
 
 /// The change status last recorded is waiting for, if any.
@@ -327,14 +338,18 @@ mod tests {
     fn record_statuses_list_the_pointing_records_and_the_change_only_while_pending() {
         let names = vec!["a.example.com".to_string()];
         let desired = desired_records(&names, RecordKind::Alias, "d1.cloudfront.net", &mk_id());
-        let pending = record_statuses(&desired, "d1.cloudfront.net", Some("C1"), &ChangeStatus::Pending);
+        let zone = Zone { id: "Z1".into(), name: "example.com".into() };
+        let pending = record_statuses(&desired, (&zone, "d1.cloudfront.net"), Some("C1"), &ChangeStatus::Pending);
         assert_eq!(pending.iter().map(|r| r.type_.as_str()).collect::<Vec<_>>(), vec!["A", "AAAA"]);
         assert_eq!(pending[0].change_id.as_deref(), Some("C1"));
         assert_eq!(pending_change(&pending).as_deref(), Some("C1"));
-        let done = record_statuses(&desired, "d1.cloudfront.net", Some("C1"), &ChangeStatus::InSync);
+        let done = record_statuses(&desired, (&zone, "d1.cloudfront.net"), Some("C1"), &ChangeStatus::InSync);
         assert_eq!(done[0].status, "INSYNC");
         assert_eq!(done[0].change_id, None);
         assert_eq!(pending_change(&done), None);
+        let (recorded, names) = recorded_zone(&done).expect("a zone");
+        assert_eq!((recorded.id.as_str(), names), ("Z1", vec!["a.example.com".to_string()]));
+        assert_eq!(recorded_zone(&[]), None);
     }
 
     #[test]
