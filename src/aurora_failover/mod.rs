@@ -57,8 +57,9 @@ pub async fn decide(failover: &AuroraFailover, ctx: &Context, shared: &Coordinat
         }
     };
     let rds = clients.rds();
-    let turn = shared.turn(&observe::cluster_key(failover, ctx).await?).await;
-    let holder = observe::holder(failover, ctx).await?;
+    let key = observe::cluster_key(failover, ctx).await?;
+    let turn = shared.turn(&key).await;
+    let holder = observe::holder(failover, &key, ctx).await?;
     let observed = match observe::observe(&rds, failover, holder).await {
         Ok(observed) => observed,
         Err(e) if e.kind == AwsErrorKind::AccessDenied => {

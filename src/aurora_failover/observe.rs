@@ -36,19 +36,19 @@ pub async fn observe(rds: &dyn Rds, failover: &AuroraFailover, holder: Option<St
 }
 
 /// Another object (in the namespaces this controller watches) that is failing
-/// over the same cluster; only asked before a failover starts.
-pub async fn holder(failover: &AuroraFailover, ctx: &Context) -> Result<Option<String>, Error> {
+/// over the cluster `key` names (this object's [`cluster_key`]); only asked
+/// before a failover starts.
+pub async fn holder(failover: &AuroraFailover, key: &str, ctx: &Context) -> Result<Option<String>, Error> {
     if failover.status.as_ref().and_then(|s| s.phase) == Some(FailoverPhase::FailingOver) {
         return Ok(None);
     }
-    let key = cluster_key(failover, ctx).await?;
     let others = ctx.objects.failovers(ctx.namespace.as_deref()).await?;
     let failing_over = others
         .iter()
         .filter(|o| o.meta().uid != failover.meta().uid)
         .filter(|o| o.status.as_ref().and_then(|s| s.phase) == Some(FailoverPhase::FailingOver));
     for other in failing_over {
-        if cluster_key(other, ctx).await? == key {
+        if cluster_key(other, ctx).await? == *key {
             return Ok(Some(format!("{}/{}", other.namespace().unwrap_or_default(), other.name_any())));
         }
     }

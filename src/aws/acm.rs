@@ -9,55 +9,18 @@ use super::{AwsError, AwsErrorKind};
 
 pub const ISSUED: &str = "ISSUED";
 
-/// ACM's status of a certificate. The site waits while it is
-/// `PendingValidation`, goes on once `Issued`; any other state ACM will not
-/// issue as it stands.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum CertificateState {
-    PendingValidation,
-    Issued,
-    Inactive,
-    Expired,
-    ValidationTimedOut,
-    Revoked,
-    Failed,
-    /// A status this controller does not know, as ACM wrote it.
-    Other(String),
-}
-
-impl CertificateState {
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::PendingValidation => "PENDING_VALIDATION",
-            Self::Issued => ISSUED,
-            Self::Inactive => "INACTIVE",
-            Self::Expired => "EXPIRED",
-            Self::ValidationTimedOut => "VALIDATION_TIMED_OUT",
-            Self::Revoked => "REVOKED",
-            Self::Failed => "FAILED",
-            Self::Other(status) => status,
-        }
-    }
-}
-
-impl From<&str> for CertificateState {
-    fn from(status: &str) -> Self {
-        match status {
-            "PENDING_VALIDATION" => Self::PendingValidation,
-            ISSUED => Self::Issued,
-            "INACTIVE" => Self::Inactive,
-            "EXPIRED" => Self::Expired,
-            "VALIDATION_TIMED_OUT" => Self::ValidationTimedOut,
-            "REVOKED" => Self::Revoked,
-            "FAILED" => Self::Failed,
-            other => Self::Other(other.to_string()),
-        }
-    }
-}
-
-impl std::fmt::Display for CertificateState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+aws_state! {
+    /// ACM's status of a certificate. The site waits while it is
+    /// `PendingValidation`, goes on once `Issued`; any other state ACM will not
+    /// issue as it stands.
+    CertificateState {
+        PendingValidation = "PENDING_VALIDATION",
+        Issued = ISSUED,
+        Inactive = "INACTIVE",
+        Expired = "EXPIRED",
+        ValidationTimedOut = "VALIDATION_TIMED_OUT",
+        Revoked = "REVOKED",
+        Failed = "FAILED",
     }
 }
 

@@ -20,39 +20,12 @@ pub const CACHING_OPTIMIZED: &str = "658327ea-f89d-4fab-a63d-7e88639e58f6";
 pub const CLOUDFRONT_ZONE_ID: &str = "Z2FDTNDATAQYW2";
 pub const DEPLOYED: &str = "Deployed";
 
-/// A distribution's deployment state: `InProgress` after every change, for
-/// minutes, then `Deployed`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum DistributionState {
-    InProgress,
-    Deployed,
-    /// A status this controller does not know, as CloudFront wrote it.
-    Other(String),
-}
-
-impl DistributionState {
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::InProgress => "InProgress",
-            Self::Deployed => DEPLOYED,
-            Self::Other(status) => status,
-        }
-    }
-}
-
-impl From<&str> for DistributionState {
-    fn from(status: &str) -> Self {
-        match status {
-            "InProgress" => Self::InProgress,
-            DEPLOYED => Self::Deployed,
-            other => Self::Other(other.to_string()),
-        }
-    }
-}
-
-impl std::fmt::Display for DistributionState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+aws_state! {
+    /// A distribution's deployment state: `InProgress` after every change, for
+    /// minutes, then `Deployed`.
+    DistributionState {
+        InProgress = "InProgress",
+        Deployed = DEPLOYED,
     }
 }
 

@@ -9,37 +9,18 @@ use super::AwsError;
 /// The RDS status the failover logic waits on.
 pub const AVAILABLE: &str = "available";
 
-/// A cluster's or an instance's status: `available`, the one state the
-/// failover waits for, or any other RDS status (`failing-over`,
-/// `rebooting`, `modifying`, ...), kept as RDS wrote it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum DbStatus {
-    Available,
-    Other(String),
+aws_state! {
+    /// A cluster's or an instance's status: `available`, the one state the
+    /// failover waits for, or any other RDS status (`failing-over`,
+    /// `rebooting`, `modifying`, ...), kept as RDS wrote it.
+    DbStatus {
+        Available = AVAILABLE,
+    }
 }
 
 impl DbStatus {
     pub fn is_available(&self) -> bool {
         *self == Self::Available
-    }
-
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Available => AVAILABLE,
-            Self::Other(status) => status,
-        }
-    }
-}
-
-impl From<&str> for DbStatus {
-    fn from(status: &str) -> Self {
-        if status == AVAILABLE { Self::Available } else { Self::Other(status.to_string()) }
-    }
-}
-
-impl std::fmt::Display for DbStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

@@ -11,7 +11,7 @@ use super::run::{Halt, Run, WAIT_DEPLOYMENT};
 use super::steps::Steps;
 use crate::api::conditions::Reason;
 use crate::aws::AwsError;
-use crate::aws::acm::Certificate;
+use crate::aws::acm::{Certificate, ValidationCname};
 use crate::aws::cloudfront::DistributionView;
 use crate::aws::s3::BucketPresence;
 
@@ -19,17 +19,24 @@ impl Steps<'_> {
     /// Removes what the site owns; `Ok` once everything is gone.
     pub async fn teardown(self, run: &mut Run<'_>) -> Result<(), Halt> {
         let dist = self.find_distribution(run).await?;
-        self.remove_records(run, dist.as_ref().map(|d| d.domain_name.as_str())).await?;
+        let certificate = self.requested_certificate(run).await?;
+        let validation = certificate.as_ref().map(|c| c.validation.as_slice()).unwrap_or_default();
+        self.remove_records(run, dist.as_ref().map(|d| d.domain_name.as_str()), validation).await?;
         self.remove_distribution(run, dist).await?;
         self.remove_oac(run).await?;
-        self.remove_certificate(run).await?;
+        self.remove_certificate(run, certificate).await?;
         self.remove_bucket(run).await?;
         Ok(())
     }
 
     /// The site's records (those pointing at `target`, its proven
-    /// distribution's domain), and its certificate's validation records.
-    async fn remove_records(self, run: &mut Run<'_>, target: Option<&str>) -> Result<(), Halt> {
+    /// distribution's domain), and its certificate's `validation` records.
+    async fn remove_records(
+        self,
+        run: &mut Run<'_>,
+        target: Option<&str>,
+        validation: &[ValidationCname],
+    ) -> Result<(), Halt> {
         let Some(domain) = &run.site.spec.domain else {
             self.forget_domain(run, target.unwrap_or_default()).await?;
             run.save().await?;
@@ -39,11 +46,7 @@ impl Steps<'_> {
             let records = self.aws.dns.records(&zone).await?;
             let recorded = run.written.dns.iter().map(|d| d.name.clone());
             let names: Vec<String> = domain.names.iter().map(|n| n.0.clone()).chain(recorded).collect();
-            let validation = match self.requested_certificate(run).await? {
-                Some(cert) => cert.validation,
-                None => Vec::new(),
-            };
-            let doomed = teardown_records(&records, &names, (&self.id.uid, target.unwrap_or_default()), &validation);
+            let doomed = teardown_records(&records, &names, (&self.id.uid, target.unwrap_or_default()), validation);
             if !doomed.is_empty() {
                 self.aws.dns.change(&zone, &doomed).await?;
                 run.note(Reason::DnsRecordsDeleted, format!("{} records in zone {}", doomed.len(), zone.name)).await;
@@ -123,8 +126,8 @@ impl Steps<'_> {
         Ok(found.filter(|cert| self.id.owns(&cert.tags)))
     }
 
-    async fn remove_certificate(self, run: &Run<'_>) -> Result<(), AwsError> {
-        if let Some(cert) = self.requested_certificate(run).await? {
+    async fn remove_certificate(self, run: &Run<'_>, requested: Option<Certificate>) -> Result<(), AwsError> {
+        if let Some(cert) = requested {
             self.aws.certificates.delete(&cert.arn).await?;
             run.note(Reason::CertificateDeleted, cert.arn.clone()).await;
         }

@@ -1,6 +1,7 @@
 //! Step 1: a private, encrypted, tagged bucket (what it needs was decided
-//! while observing, before any write), recorded in status before it is created: after a crash (or a lost response) before tagging, the
-//! untagged bucket is known to be this site's.
+//! while observing, before any write), recorded in status before it is
+//! created: after a crash (or a lost response) before tagging, the untagged
+//! bucket is known to be this site's.
 
 use std::collections::BTreeMap;
 
