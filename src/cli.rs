@@ -101,6 +101,11 @@ pub struct ControllerArgs {
     /// This replica's identity for the Lease and events (the pod name in a cluster).
     #[arg(long, env = "POD_NAME")]
     pub identity: Option<String>,
+    /// TenantPolicies: `enforce` stalls an object asking for what no policy
+    /// allows (NotPermitted); `audit` only reports it (Permitted=False, an
+    /// event); `off` allows everything (one team per controller).
+    #[arg(long, env = "AWSOPS_TENANCY", value_enum, default_value_t = crate::core::tenancy::Mode::Enforce)]
+    pub tenancy: crate::core::tenancy::Mode,
 }
 
 impl ControllerArgs {
@@ -116,6 +121,7 @@ impl ControllerArgs {
             lease_name: self.lease_name,
             lease_namespace: self.lease_namespace,
             identity,
+            tenancy: self.tenancy,
         }
     }
 }

@@ -53,10 +53,15 @@ fn the_chart_renders_and_the_api_server_accepts_it_cluster_wide_and_namespaced()
     server_dry_run(&render(OLD_PDB));
     let namespaced = render(&format!("{OLD_PDB}watchNamespace: web\ncrds:\n  install: false\n"));
     let docs = documents(&namespaced);
-    assert!(
-        docs.iter().all(|d| d["kind"] != "CustomResourceDefinition" && d["kind"] != "ClusterRole"),
-        "namespaced mode grants no cluster-wide role"
+    assert!(docs.iter().all(|d| d["kind"] != "CustomResourceDefinition"), "no CRDs when crds.install is false");
+    let cluster_roles: Vec<_> =
+        docs.iter().filter(|d| d["kind"] == "ClusterRole").map(|d| d["metadata"]["name"].clone()).collect();
+    assert_eq!(
+        cluster_roles,
+        vec!["awsops-tenancy"],
+        "namespaced mode reads only TenantPolicies and namespaces cluster-wide"
     );
+    assert_eq!(find(&docs, "ClusterRole", "awsops-tenancy")["rules"], tenancy_rules());
     assert_eq!(find(&docs, "Role", "awsops")["metadata"]["namespace"], "web");
     let deployment = find(&docs, "Deployment", "awsops");
     let env = deployment["spec"]["template"]["spec"]["containers"][0]["env"].as_array().expect("env").clone();
@@ -93,6 +98,12 @@ fn the_roles_grant_exactly_the_verbs_the_controller_uses() {
         {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
     ]);
     assert_eq!(rules, &expected);
+    assert_eq!(find(&docs, "ClusterRole", "awsops-tenancy")["rules"], tenancy_rules());
+    let env = find(&docs, "Deployment", "awsops")["spec"]["template"]["spec"]["containers"][0]["env"].clone();
+    assert!(
+        env.as_array().expect("env").iter().any(|e| e["name"] == "AWSOPS_TENANCY" && e["value"] == "enforce"),
+        "the chart enforces TenantPolicies by default"
+    );
     let lease = &find(&docs, "Role", "awsops-leader-election")["rules"];
     assert_eq!(
         lease,
@@ -107,6 +118,14 @@ fn the_roles_grant_exactly_the_verbs_the_controller_uses() {
         find(&irsa, "ServiceAccount", "awsops")["metadata"]["annotations"]["eks.amazonaws.com/role-arn"],
         "arn:aws:iam::111122223333:role/awsops"
     );
+}
+
+/// Read-only, cluster-wide: what each namespace may ask for.
+fn tenancy_rules() -> serde_json::Value {
+    serde_json::json!([
+        {"apiGroups": ["awsops.dev"], "resources": ["tenantpolicies"], "verbs": ["get", "list", "watch"]},
+        {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list", "watch"]},
+    ])
 }
 
 /// Validates `values` (YAML) against values.schema.json with Python's

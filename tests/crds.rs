@@ -12,7 +12,7 @@ fn crds_folder_matches_the_generated_crds() {
 #[test]
 fn every_spec_field_has_a_description_for_kubectl_explain() {
     use kube::CustomResourceExt;
-    for crd in [awsops::api::AuroraFailover::crd(), awsops::api::StaticSite::crd()] {
+    for crd in [awsops::api::AuroraFailover::crd(), awsops::api::StaticSite::crd(), awsops::api::TenantPolicy::crd()] {
         let schema = serde_json::to_value(&crd.spec.versions[0].schema).expect("schema");
         let mut missing = Vec::new();
         walk(&schema["openAPIV3Schema"]["properties"]["spec"], "spec", &mut missing);

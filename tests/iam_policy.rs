@@ -51,6 +51,74 @@ fn the_policy_names_each_action_once_and_only_known_services() {
     }
 }
 
+/// Whether an IAM action only reads (its verb is Describe, Get, List or Head).
+fn reads(action: &str) -> bool {
+    let verb = action.split(':').nth(1).unwrap_or_default();
+    ["Describe", "Get", "List", "Head"].iter().any(|v| verb.starts_with(v))
+}
+
+fn resources(statement: &serde_json::Value) -> Vec<String> {
+    match &statement["Resource"] {
+        serde_json::Value::String(one) => vec![one.clone()],
+        many => many.as_array().expect("Resource").iter().filter_map(|r| r.as_str().map(String::from)).collect(),
+    }
+}
+
+fn statements() -> Vec<serde_json::Value> {
+    let doc: serde_json::Value =
+        serde_json::from_str(include_str!("../docs/iam-policy.json")).expect("docs/iam-policy.json is JSON");
+    doc["Statement"].as_array().expect("statements").clone()
+}
+
+#[test]
+fn no_write_is_allowed_on_every_resource_without_a_tag_condition() {
+    for statement in statements() {
+        let on_everything = resources(&statement).iter().any(|r| r == "*");
+        let conditioned = statement.get("Condition").is_some();
+        for action in statement["Action"].as_array().expect("actions").iter().filter_map(|a| a.as_str()) {
+            assert!(
+                reads(action) || !on_everything || conditioned,
+                "{action} may write on Resource \"*\" with no condition ({})",
+                statement["Sid"]
+            );
+        }
+    }
+}
+
+#[test]
+fn writes_to_cloudfront_and_acm_need_the_awsops_tags() {
+    for statement in statements() {
+        let actions: Vec<&str> =
+            statement["Action"].as_array().expect("actions").iter().filter_map(|a| a.as_str()).collect();
+        let writes_tagged = actions.iter().any(|a| {
+            ["cloudfront:CreateDistribution", "cloudfront:UpdateDistribution", "cloudfront:DeleteDistribution"]
+                .contains(a)
+                || (a.starts_with("acm:") && !reads(a))
+        });
+        if writes_tagged {
+            let condition = statement["Condition"].to_string();
+            assert!(
+                condition.contains("Tag/awsops.dev/uid"),
+                "{}: {actions:?} without a tag condition",
+                statement["Sid"]
+            );
+        }
+    }
+}
+
+#[test]
+fn roles_to_assume_are_named_by_a_pattern_not_every_role() {
+    for statement in statements() {
+        let actions = statement["Action"].to_string();
+        if actions.contains("sts:AssumeRole") {
+            for resource in resources(&statement) {
+                let name = resource.split_once(":role/").map(|(_, name)| name).unwrap_or("*");
+                assert!(!name.starts_with('*'), "sts:AssumeRole on {resource}: name the roles by a prefix");
+            }
+        }
+    }
+}
+
 #[test]
 #[ignore = "run by `make test` after the integration suite"]
 fn every_aws_operation_the_suite_recorded_is_allowed_by_the_iam_policy() {

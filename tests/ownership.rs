@@ -251,3 +251,70 @@ async fn a_dropped_name_and_then_a_removed_domain_take_back_only_the_sites_recor
         .collect();
     assert_eq!(left, vec![format!("TXT {drop}.")], "without a domain only the foreign TXT is left");
 }
+
+#[tokio::test]
+async fn a_validation_record_another_certificate_uses_in_any_region_survives_teardown_and_an_unused_one_goes() {
+    let rig = Rig::new("own-acm", "x").await;
+    let (zone_name, zone_id) = rig.zone().await;
+    let (www, api, app) = (format!("www.{zone_name}"), format!("api.{zone_name}"), format!("app.{zone_name}"));
+    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+    let elsewhere = aws_sdk_acm::config::Builder::from(&conf).region(aws_config::Region::new("eu-west-1")).build();
+    let elsewhere = aws_sdk_acm::Client::from_conf(elsewhere);
+    let validated = aws_sdk_acm::types::ValidationMethod::Dns;
+    let load_balancers = elsewhere.request_certificate().domain_name(&www).validation_method(validated.clone());
+    load_balancers.send().await.expect("a certificate of another team in eu-west-1");
+    let same_region = rig.aws.acm.request_certificate().domain_name(&api).validation_method(validated);
+    same_region.send().await.expect("a certificate of another team in us-east-1");
+    let domain = json!({"names": [www, api, app], "hostedZoneName": zone_name});
+    rig.site("certified", json!({"content": {"configMaps": [{"name": "pages"}]}, "domain": domain})).await;
+    let ready = rig.ready("certified").await;
+    let records = ready.certificate.expect("its certificate").validation_records;
+    let record_of = |host: &str| {
+        let found = records.iter().find(|r| r.name.trim_end_matches('.').ends_with(&format!(".{host}")));
+        found.map(|r| r.name.trim_end_matches('.').to_string()).expect("a validation record per name")
+    };
+    let (www_record, api_record, app_record) = (record_of(&www), record_of(&api), record_of(&app));
+
+    rig.gone("certified").await;
+    let sets = rig.aws.route53.list_resource_record_sets().hosted_zone_id(&zone_id).send().await.expect("records");
+    let cnames: Vec<String> = sets
+        .resource_record_sets()
+        .iter()
+        .filter(|r| r.r#type().as_str() == "CNAME")
+        .map(|r| r.name().trim_end_matches('.').to_string())
+        .collect();
+    assert!(cnames.contains(&www_record), "renews a certificate in eu-west-1: {cnames:?}");
+    assert!(cnames.contains(&api_record), "renews another certificate in us-east-1: {cnames:?}");
+    assert!(!cnames.contains(&app_record), "no certificate uses it any more: {cnames:?}");
+}
+
+#[tokio::test]
+async fn a_site_whose_bucket_a_foreign_distribution_also_serves_is_deleted_through_one_refused_oac_delete() {
+    let rig = Rig::new("own-oac", "ours").await;
+    let region = std::env::var("AWS_REGION").expect("AWS_REGION is set by make test");
+    let bucket = unique("shared-origin");
+    let spec = json!({"region": region, "bucket": {"name": bucket}, "content": {"configMaps": [{"name": "pages"}]}});
+    rig.site("shared", spec).await;
+    let ready = rig.ready("shared").await;
+    let oac = ready.origin_access_control_id.expect("its OAC");
+    let theirs = hand_made_distribution(&rig.aws.cloudfront, &format!("{bucket}.s3.{region}.amazonaws.com")).await;
+    let delete_oac = format!("DELETE /2020-05-31/origin-access-control/{oac}");
+    let in_use = "<ErrorResponse><Error><Type>Sender</Type><Code>OriginAccessControlInUse</Code><Message>in use</Message></Error><RequestId>r</RequestId></ErrorResponse>";
+    rig.stage.proxy.refuse(&delete_oac, 409, "text/xml", in_use);
+
+    rig.sites.delete("shared", &DeleteParams::default()).await.expect("delete");
+    let refused =
+        eventually(Duration::from_secs(120), || async { (rig.stage.proxy.count(&delete_oac) >= 1).then_some(()) });
+    assert!(refused.await.is_some(), "the OAC delete was tried:\n{}", rig.controller.log());
+    rig.stage.proxy.allow(&delete_oac);
+    let removed = eventually(Duration::from_secs(120), || async {
+        rig.sites.get_opt("shared").await.ok()?.is_none().then_some(())
+    });
+    assert!(removed.await.is_some(), "the site is deleted once CloudFront accepts:\n{}", rig.controller.log());
+    assert!(rig.stage.proxy.forwarded(&delete_oac) >= 1, "the OAC delete went through on a later try");
+    assert_eq!(enabled(&rig.aws.cloudfront, &theirs).await, Some(true), "the foreign distribution is untouched");
+    assert_eq!(rig.writes_to(&theirs), vec![], "no write reached the foreign distribution");
+    let left = rig.aws.cloudfront.get_origin_access_control().id(&oac).send().await;
+    let no_such = left.err().and_then(|e| e.into_service_error().is_no_such_origin_access_control().then_some(()));
+    assert!(no_such.is_some(), "the site's OAC {oac} is deleted");
+}

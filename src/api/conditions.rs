@@ -53,6 +53,8 @@ reasons! {
     ImmutableField,
     /// AWS refused the controller's credentials for an action.
     AccessDenied,
+    /// No TenantPolicy selecting the namespace allows what the spec asks for.
+    NotPermitted,
 
     // AuroraFailover.
     ClusterNotFound,

@@ -381,6 +381,20 @@ pub struct BucketStatus {
     pub name: String,
     pub arn: String,
     pub region: String,
+    /// What the site reaches AWS through: `spec.roleArn`, or `default` (the
+    /// controller's own credentials). It may not change while a bucket is recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
+}
+
+/// [`BucketStatus::identity`] of a site without `spec.roleArn`.
+pub const DEFAULT_IDENTITY: &str = "default";
+
+impl StaticSiteSpec {
+    /// `spec.roleArn`, or [`DEFAULT_IDENTITY`].
+    pub fn identity(&self) -> &str {
+        self.role_arn.as_deref().unwrap_or(DEFAULT_IDENTITY)
+    }
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]

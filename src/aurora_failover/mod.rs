@@ -22,7 +22,7 @@ use crate::api::aurora_failover::AuroraFailoverStatus;
 use crate::aws::rds::SdkRds;
 use crate::aws::{AwsErrorKind, RoleSession};
 use crate::core::error::ACCESS_DENIED_RECHECK;
-use crate::core::{Context, Error};
+use crate::core::{Context, Error, tenancy};
 use plan::Preflight;
 
 /// What one look at an AuroraFailover decided.
@@ -39,15 +39,23 @@ pub enum Next {
 
 /// Preconditions, the cluster's turn, observe and plan; writes nothing.
 pub async fn decide(failover: &AuroraFailover, ctx: &Context, shared: &Coordination) -> Result<Next, Error> {
-    let current = failover.status.clone().unwrap_or_default();
+    let written = failover.status.clone().unwrap_or_default();
     let generation = failover.metadata.generation;
+    let (namespace, name) = (failover.namespace().unwrap_or_default(), failover.name_any());
+    let verdict = ctx.tenancy.check(&namespace, &tenancy::failover_asks(&failover.spec));
+    let current = match verdict.conditions() {
+        judged if judged.is_empty() => written.clone(),
+        judged => plan::judged(&written, &judged, generation, Timestamp::now()),
+    };
     let refuse = |why: &Preflight| plan::refuse(&current, why, generation, Timestamp::now());
-    match plan::preflight(&failover.spec, generation, &current) {
+    match plan::preflight(&failover.spec, generation, &written) {
         Preflight::Finished => return Ok(Next::Finished),
+        Preflight::Proceed if verdict.stall().is_some() => {
+            return Ok(Next::Refused { status: current, requeue: ctx.resync, turn: None });
+        }
         Preflight::Proceed => {}
         refused => return Ok(Next::Refused { status: refuse(&refused), requeue: ctx.resync, turn: None }),
     }
-    let (namespace, name) = (failover.namespace().unwrap_or_default(), failover.name_any());
     let role = failover.spec.role_arn.as_deref().map(|arn| RoleSession { arn, namespace: &namespace, name: &name });
     let clients = match ctx.aws.clients(failover.spec.region.as_deref(), role).await {
         Ok(clients) => clients,

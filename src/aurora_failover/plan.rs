@@ -102,6 +102,19 @@ pub fn refuse(
     })
 }
 
+/// The status with the tenancy verdict's conditions (`Permitted`, and the
+/// `NotPermitted` stall when enforced); the phase is kept (Pending when unset).
+pub fn judged(
+    current: &AuroraFailoverStatus,
+    verdict: &[Desired],
+    generation: Option<i64>,
+    now: Timestamp,
+) -> AuroraFailoverStatus {
+    with(current, generation, now, verdict.to_vec(), |s| {
+        s.phase = Some(s.phase.unwrap_or(FailoverPhase::Pending));
+    })
+}
+
 /// The status when AWS refused our credentials.
 pub fn access_denied(
     current: &AuroraFailoverStatus,

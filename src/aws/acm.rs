@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use aws_sdk_acm::types::{DomainValidationOption, Tag, ValidationMethod};
+use aws_sdk_acm::types::{DomainValidationOption, Filters, KeyAlgorithm, Tag, ValidationMethod};
 
 use super::{AwsError, AwsErrorKind};
 
@@ -52,7 +52,35 @@ pub trait Certificates: Send + Sync {
     async fn describe(&self, arn: &str) -> Result<Option<Certificate>, AwsError>;
     /// "Already gone" is success.
     async fn delete(&self, arn: &str) -> Result<(), AwsError>;
+    /// Which of `domains` (without `*.`) a certificate other than `except`
+    /// covers, in any of [`ACCOUNT_REGIONS`]: ACM validates and renews every
+    /// certificate for a name, in every region of the account, through the
+    /// same DNS record.
+    async fn covered_elsewhere(&self, domains: &[String], except: &str) -> Result<Vec<String>, AwsError>;
 }
+
+/// The regions every AWS account has enabled (opt-in regions are not
+/// listed: a certificate there keeps its own record alive only if it is in
+/// one of these too).
+pub const ACCOUNT_REGIONS: &[&str] = &[
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    "ca-central-1",
+    "sa-east-1",
+    "eu-central-1",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "eu-north-1",
+    "ap-south-1",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ap-southeast-1",
+    "ap-southeast-2",
+];
 
 pub struct SdkCertificates(pub aws_sdk_acm::Client);
 
@@ -135,4 +163,41 @@ impl Certificates for SdkCertificates {
             Err(e) => AwsError::from_sdk("DeleteCertificate", e).absent_as(()),
         }
     }
+
+    async fn covered_elsewhere(&self, domains: &[String], except: &str) -> Result<Vec<String>, AwsError> {
+        let mut covered = Vec::new();
+        for region in ACCOUNT_REGIONS {
+            let config = self.0.config().to_builder().region(aws_types::region::Region::new(*region)).build();
+            let client = aws_sdk_acm::Client::from_conf(config);
+            for names in certificate_names(&client, except).await? {
+                let names: Vec<&str> = names.iter().map(|n| n.trim_start_matches("*.")).collect();
+                covered.extend(domains.iter().filter(|d| names.contains(&d.as_str())).cloned());
+            }
+        }
+        covered.sort();
+        covered.dedup();
+        Ok(covered)
+    }
+}
+
+/// The names of each certificate in the client's region but `except`, of
+/// every key type and status.
+async fn certificate_names(client: &aws_sdk_acm::Client, except: &str) -> Result<Vec<Vec<String>>, AwsError> {
+    let every_key_type = Filters::builder()
+        .set_key_types(Some(KeyAlgorithm::values().iter().map(|k| KeyAlgorithm::from(*k)).collect()))
+        .build();
+    let mut pages = client.list_certificates().includes(every_key_type).into_paginator().send();
+    let mut out = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::from_sdk("ListCertificates", e))?;
+        for c in page.certificate_summary_list() {
+            if c.certificate_arn() == Some(except) {
+                continue;
+            }
+            let mut names: Vec<String> = c.subject_alternative_name_summaries().to_vec();
+            names.extend(c.domain_name().map(String::from));
+            out.push(names);
+        }
+    }
+    Ok(out)
 }

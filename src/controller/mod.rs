@@ -6,6 +6,7 @@
 
 mod kube_objects;
 pub mod leader;
+mod tenancy;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt;
+use futures::channel::mpsc::{self, UnboundedReceiver};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::Api;
 use kube::core::DeserializeGuard;
@@ -31,7 +33,8 @@ use crate::api::conditions::{self, Reason, Summary};
 use crate::api::{AuroraFailover, FINALIZER, Kind, StaticSite};
 use crate::aurora_failover::Coordination;
 use crate::aws::AwsFactory;
-use crate::core::{Context, Error, reconcile_span};
+use crate::core::tenancy::Mode;
+use crate::core::{Context, Error, Tenancy, reconcile_span};
 use crate::metrics::Metrics;
 
 /// Settings of `awsops controller` (see `cli.rs` for flags and env vars).
@@ -51,6 +54,8 @@ pub struct Config {
     pub lease_namespace: String,
     /// This replica's name (the pod name) for the Lease and event reporter.
     pub identity: String,
+    /// What a TenantPolicy refusal does.
+    pub tenancy: Mode,
 }
 
 /// Runs both controllers until SIGTERM/SIGINT, or until leadership is lost
@@ -80,10 +85,18 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         None
     };
 
+    let (tenancy, policy_changes) = match config.tenancy {
+        Mode::Off => (Tenancy::off(), None),
+        mode => {
+            let (watched, changes) = tenancy::watch(&client).await?;
+            tracing::info!(?mode, "TenantPolicies and namespaces listed");
+            (Tenancy::new(mode, Arc::new(watched)), Some(changes))
+        }
+    };
     let aws = AwsFactory::from_env(metrics.clone()).await;
     let objects = Arc::new(KubeObjects::new(client.clone(), &config.identity));
-    let ctx = Arc::new(Context::new(objects, aws, metrics, config.resync, config.namespace.clone()));
-    let controllers = run_controllers(client, ctx, &config, stop_rx);
+    let ctx = Arc::new(Context::new(objects, aws, metrics, config.resync, config.namespace.clone(), tenancy));
+    let controllers = run_controllers(client, ctx, &config, stop_rx, policy_changes);
     match leadership {
         None => controllers.await,
         Some(mut held) => {
@@ -124,7 +137,13 @@ where
     }
 }
 
-async fn run_controllers(client: kube::Client, ctx: Arc<Context>, config: &Config, stop: watch::Receiver<bool>) {
+async fn run_controllers(
+    client: kube::Client,
+    ctx: Arc<Context>,
+    config: &Config,
+    stop: watch::Receiver<bool>,
+    policy_changes: Option<UnboundedReceiver<()>>,
+) {
     let mut wc = watcher::Config::default();
     if let Some(selector) = &config.label_selector {
         wc = wc.labels(selector);
@@ -132,8 +151,13 @@ async fn run_controllers(client: kube::Client, ctx: Arc<Context>, config: &Confi
     let runtime = controller::Config::default().concurrency(config.concurrency);
     let ns = config.namespace.as_deref();
 
+    let (failover_rechecks, failovers_to_recheck) = mpsc::unbounded();
+    let (site_rechecks, sites_to_recheck) = mpsc::unbounded();
     let shared = Arc::new(Coordination::default());
-    let failovers = Controller::new(scoped::<DeserializeGuard<AuroraFailover>>(client.clone(), ns), wc.clone())
+    let failovers = Controller::new(scoped::<DeserializeGuard<AuroraFailover>>(client.clone(), ns), wc.clone());
+    let failover_store = failovers.store();
+    let failovers = failovers
+        .reconcile_on(failovers_to_recheck)
         .with_config(runtime.clone())
         .graceful_shutdown_on(stopped(stop.clone()))
         .run(move |obj, ctx| reconcile_failover(obj, ctx, shared.clone()), error_policy, ctx.clone())
@@ -150,7 +174,11 @@ async fn run_controllers(client: kube::Client, ctx: Arc<Context>, config: &Confi
             predicates::generation.combine(predicates::finalizers).combine(predicates::annotations),
             Default::default(),
         );
-    let sites = Controller::for_stream(changes, store.clone());
+    let sites = Controller::for_stream(changes, store.clone()).reconcile_on(sites_to_recheck);
+    if let Some(policy_changes) = policy_changes {
+        let to = tenancy::Rechecks { failovers: failover_rechecks, sites: site_rechecks };
+        tokio::spawn(tenancy::recheck_on_change(policy_changes, ctx.clone(), failover_store, store.clone(), to));
+    }
     // An edit to a ConfigMap a site serves reconciles that site.
     let sites = sites
         .watches(scoped::<ConfigMap>(client.clone(), ns), watcher::Config::default(), move |cm| {

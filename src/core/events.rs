@@ -8,6 +8,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::Resource;
 
 use super::objects::{Event, EventType, Objects};
+use super::tenancy;
 use crate::api::conditions::{self, Reason};
 
 /// Publishes events through [`Objects`] (the API server, or the terminal of
@@ -35,8 +36,20 @@ impl Events {
     /// One event when the summary condition (the True one of Ready,
     /// Reconciling, Stalled) changes type or reason: a step started,
     /// finished or failed.
+    /// Also a Warning when `Permitted` turns False without stalling
+    /// (`--tenancy audit`: what enforce would refuse).
     pub async fn transition<K: Resource<DynamicType = ()>>(&self, obj: &K, before: &[Condition], after: &[Condition]) {
         let Some(now) = conditions::current_summary(after) else { return };
+        let refused = |list: &[Condition]| {
+            list.iter().find(|c| c.type_ == tenancy::PERMITTED && c.status == "False").map(|c| c.message.clone())
+        };
+        if let Some(message) = refused(after)
+            && refused(before).as_ref() != Some(&message)
+            && now.reason != Reason::NotPermitted
+        {
+            let note = format!("--tenancy enforce would stall this object: {message}");
+            self.publish(obj, EventType::Warning, Reason::NotPermitted.as_str(), "Audit", note).await;
+        }
         if conditions::current_summary(before).map(|c| (&c.type_, &c.reason)) == Some((&now.type_, &now.reason)) {
             return;
         }

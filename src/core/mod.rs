@@ -1,13 +1,15 @@
 //! What every reconciler stands on, in the controller and in `awsops
 //! plan/apply` alike: the [`Context`] a reconcile gets, the [`Error`] it
 //! returns (classified once: category and requeue delay), the [`Objects`] it
-//! reads and writes status through, [`Events`], and the status writer.
+//! reads and writes status through, [`Events`], the status writer, and
+//! [`Tenancy`] (what each namespace may ask for).
 //! Nothing here knows a resource's steps or kube-runtime.
 
 pub mod error;
 pub mod events;
 pub mod objects;
 pub mod status;
+pub mod tenancy;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +17,7 @@ use std::time::Duration;
 pub use error::Error;
 pub use events::Events;
 pub use objects::Objects;
+pub use tenancy::Tenancy;
 
 use crate::aws::AwsFactory;
 use crate::metrics::Metrics;
@@ -29,6 +32,8 @@ pub struct Context {
     pub resync: Duration,
     /// The watched namespace (`None`: all).
     pub namespace: Option<String>,
+    /// What each namespace may ask for (TenantPolicies).
+    pub tenancy: Tenancy,
 }
 
 impl Context {
@@ -38,8 +43,9 @@ impl Context {
         metrics: Arc<Metrics>,
         resync: Duration,
         namespace: Option<String>,
+        tenancy: Tenancy,
     ) -> Self {
-        Self { events: Events::new(objects.clone()), objects, aws, metrics, resync, namespace }
+        Self { events: Events::new(objects.clone()), objects, aws, metrics, resync, namespace, tenancy }
     }
 }
 

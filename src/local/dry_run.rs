@@ -297,6 +297,9 @@ impl Certificates for DryCertificates {
         self.log.record(Change::Delete(format!("certificate {arn}")));
         Ok(())
     }
+    async fn covered_elsewhere(&self, domains: &[String], except: &str) -> Result<Vec<String>, AwsError> {
+        self.real.covered_elsewhere(domains, except).await
+    }
 }
 
 struct DryDns {

@@ -59,7 +59,7 @@ const RESYNC: Duration = Duration::from_secs(600);
 async fn context(objects: Arc<LocalObjects>) -> Context {
     let metrics = Arc::new(Metrics::default());
     let aws = AwsFactory::from_env(metrics.clone()).await;
-    Context::new(objects, aws, metrics, RESYNC, None)
+    Context::new(objects, aws, metrics, RESYNC, None, crate::core::Tenancy::off())
 }
 
 fn failover_finished(status: &AuroraFailoverStatus) -> bool {

@@ -20,10 +20,10 @@ pub use run::SiteAws;
 
 use crate::api::StaticSite;
 use crate::api::conditions::{Reason, Stall, Summary};
-use crate::api::static_site::SitePhase;
+use crate::api::static_site::{SitePhase, StaticSiteStatus};
 use crate::aws::{AwsErrorKind, RoleSession};
 use crate::core::error::ACCESS_DENIED_RECHECK;
-use crate::core::{Context, Error};
+use crate::core::{Context, Error, tenancy};
 use plan::identity::Identity;
 use run::{Halt, Run};
 use steps::Steps;
@@ -48,6 +48,12 @@ pub async fn apply_with(
             return Ok(ctx.resync);
         }
     };
+    let verdict = ctx.tenancy.check(&id.namespace, &tenancy::site_asks(&site.spec));
+    run.set(verdict.condition().into_iter().collect());
+    if let Some(stall) = verdict.stall() {
+        run.stall(stall, SitePhase::Failed).await?;
+        return Ok(ctx.resync);
+    }
     let aws = wrap(site_aws(site, &id, ctx).await?);
     // A new spec (or the first look) is in progress until converged: never
     // leave Ready=True next to a newer observedGeneration.
@@ -93,6 +99,12 @@ pub async fn cleanup(site: &StaticSite, ctx: &Context) -> Result<Duration, Error
         run.summarise(SitePhase::Deleting, Summary::Reconciling, Reason::Deleting, message);
         run.save().await?;
     }
+    if ctx.tenancy.check(&names(site).0, &tenancy::site_asks(&site.spec)).stall().is_some()
+        && nothing_recorded(&run.written)
+    {
+        // Refused from the start: it never touched AWS, so it has nothing to remove there.
+        return Ok(Duration::ZERO);
+    }
     let Some(id) = recorded_identity(site, &run, ctx) else { return Ok(Duration::ZERO) };
     let aws = site_aws(site, &id, ctx).await?;
     match (Steps { aws: &aws, id: &id }).teardown(&mut run).await {
@@ -105,6 +117,15 @@ pub async fn cleanup(site: &StaticSite, ctx: &Context) -> Result<Duration, Error
             Ok(ctx.resync)
         }
     }
+}
+
+/// Status names nothing the site created in AWS.
+fn nothing_recorded(status: &StaticSiteStatus) -> bool {
+    status.bucket.is_none()
+        && status.origin_access_control_id.is_none()
+        && status.certificate.is_none()
+        && status.distribution.is_none()
+        && status.dns.is_empty()
 }
 
 /// Who the site is in AWS as status recorded it; from the spec when Apply

@@ -6,7 +6,7 @@
 use super::observe;
 use super::plan::bucket::tags_when_released;
 use super::plan::dns::teardown_records;
-use super::plan::teardown::{DistributionTeardown, deletes_bucket, distribution_teardown};
+use super::plan::teardown::{DistributionTeardown, deletes_bucket, distribution_teardown, unshared, validated_domain};
 use super::run::{Halt, Run, WAIT_DEPLOYMENT};
 use super::steps::Steps;
 use crate::api::conditions::Reason;
@@ -20,13 +20,24 @@ impl Steps<'_> {
     pub async fn teardown(self, run: &mut Run<'_>) -> Result<(), Halt> {
         let dist = self.find_distribution(run).await?;
         let certificate = self.requested_certificate(run).await?;
-        let validation = certificate.as_ref().map(|c| c.validation.as_slice()).unwrap_or_default();
-        self.remove_records(run, dist.as_ref().map(|d| d.domain_name.as_str()), validation).await?;
+        let validation = match &certificate {
+            Some(c) => self.unshared_validation(c).await?,
+            None => Vec::new(),
+        };
+        self.remove_records(run, dist.as_ref().map(|d| d.domain_name.as_str()), &validation).await?;
         self.remove_distribution(run, dist).await?;
         self.remove_oac(run).await?;
         self.remove_certificate(run, certificate).await?;
         self.remove_bucket(run).await?;
         Ok(())
+    }
+
+    /// The certificate's validation records that no other certificate of the
+    /// account, in any region, still validates or renews through.
+    async fn unshared_validation(self, certificate: &Certificate) -> Result<Vec<ValidationCname>, AwsError> {
+        let domains: Vec<String> = certificate.validation.iter().filter_map(|v| validated_domain(&v.name)).collect();
+        let shared = self.aws.certificates.covered_elsewhere(&domains, &certificate.arn).await?;
+        Ok(unshared(&certificate.validation, &shared))
     }
 
     /// The site's records (those pointing at `target`, its proven

@@ -60,7 +60,7 @@ pub async fn client() -> Client {
     Client::try_default().await.expect("a kube client from KUBECONFIG")
 }
 
-/// Applies both CRDs (idempotent) and waits until they are Established.
+/// Applies the CRDs (idempotent) and waits until they are Established.
 pub async fn install_crds(client: &Client) {
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
     for crd in awsops::api::crds() {
@@ -93,13 +93,51 @@ pub fn unique(prefix: &str) -> String {
 }
 
 /// Creates a fresh namespace (namespaces never finish deleting on a server
-/// without controller-manager, so each test gets its own).
+/// without controller-manager, so each test gets its own), with a
+/// TenantPolicy of its own that allows everything the suite asks for: the
+/// controllers run with `--tenancy enforce`, the binary's default.
 pub async fn namespace(client: &Client, prefix: &str) -> String {
+    let name = bare_namespace(client, prefix, &[]).await;
+    tenant_policy(client, &name, open_policy(&name)).await;
+    name
+}
+
+/// A fresh namespace with these labels and no TenantPolicy of its own.
+pub async fn bare_namespace(client: &Client, prefix: &str, labels: &[(&str, &str)]) -> String {
     let name = unique(prefix);
+    let mut all: serde_json::Map<String, serde_json::Value> =
+        labels.iter().map(|(k, v)| (k.to_string(), serde_json::json!(v))).collect();
+    all.insert(NAMESPACE_LABEL.into(), serde_json::json!(name));
     let api: Api<Namespace> = Api::all(client.clone());
-    let ns: Namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": name}})).expect("namespace");
+    let ns: Namespace =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": name, "labels": all}})).expect("namespace");
     api.create(&PostParams::default(), &ns).await.expect("namespace created");
     name
+}
+
+/// The label each test namespace carries with its own name (a 1.20 API
+/// server sets no `kubernetes.io/metadata.name`).
+pub const NAMESPACE_LABEL: &str = "awsops.test/namespace";
+
+/// A TenantPolicy spec for namespace `ns` that allows every role of the
+/// emulator's account, every zone, name and bucket, adoption and every cluster.
+pub fn open_policy(ns: &str) -> serde_json::Value {
+    serde_json::json!({
+        "namespaceSelector": {"matchLabels": {NAMESPACE_LABEL: ns}},
+        "identity": {"allowDefault": true, "roleArns": ["arn:aws:iam::123456789012:role/*"]},
+        "staticSites": {"hostedZones": ["*"], "domains": ["*"], "bucketNames": ["*"], "allowAdopt": true},
+        "auroraFailovers": {"clusters": ["*"]}
+    })
+}
+
+/// Creates or replaces the cluster-scoped TenantPolicy `name`.
+pub async fn tenant_policy(client: &Client, name: &str, spec: serde_json::Value) {
+    let api: Api<awsops::api::TenantPolicy> = Api::all(client.clone());
+    let policy = serde_json::json!({
+        "apiVersion": "awsops.dev/v1alpha1", "kind": "TenantPolicy", "metadata": {"name": name}, "spec": spec
+    });
+    let params = kube::api::PatchParams::apply("awsops-test").force();
+    api.patch(name, &params, &kube::api::Patch::Apply(policy)).await.expect("TenantPolicy applied");
 }
 
 /// Polls `check` every 100 ms until it returns `Some` or `timeout` passes.
@@ -270,10 +308,22 @@ impl Stage {
         Self::with(prefix, Some(faults)).await
     }
 
+    /// A stage whose namespace carries `labels` and has no TenantPolicy of its own.
+    pub async fn without_policy(prefix: &str, labels: &[(&str, &str)]) -> Self {
+        let client = client().await;
+        install_crds(&client).await;
+        let ns = bare_namespace(&client, prefix, labels).await;
+        Self::around(client, ns, None).await
+    }
+
     async fn with(prefix: &str, faults: Option<proxy::Faults>) -> Self {
         let client = client().await;
         install_crds(&client).await;
         let ns = namespace(&client, prefix).await;
+        Self::around(client, ns, faults).await
+    }
+
+    async fn around(client: Client, ns: String, faults: Option<proxy::Faults>) -> Self {
         let upstream = std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL is set by make test");
         let proxy = match faults {
             Some(f) => proxy::CountingProxy::with_faults(&upstream, f).await,

@@ -54,6 +54,15 @@ impl Identity {
                     format!("spec.region is immutable: the site lives in {:?}; restore the field", recorded.region),
                 ));
             }
+            // Recorded since the controller checks it; older statuses say nothing.
+            if let Some(identity) = recorded.identity.as_deref().filter(|i| *i != spec.identity()) {
+                return Err(Stall::new(
+                    Reason::ImmutableField,
+                    format!(
+                        "spec.roleArn is immutable: the site's resources were made through {identity:?}; restore the field (another account needs a new StaticSite)"
+                    ),
+                ));
+            }
         }
         Ok(Self { namespace: namespace.into(), name: name.into(), uid: uid.into(), region, bucket })
     }
@@ -139,12 +148,44 @@ mod tests {
     }
 
     #[test]
+    fn the_role_cannot_change_once_a_bucket_is_recorded_through_it() {
+        let recorded = |identity: Option<&str>| StaticSiteStatus {
+            bucket: Some(crate::api::static_site::BucketStatus {
+                name: "b".into(),
+                arn: "a".into(),
+                region: "eu-west-1".into(),
+                identity: identity.map(String::from),
+            }),
+            ..Default::default()
+        };
+        let mut spec = mk_spec();
+        spec.bucket.name = Some("b".into());
+        spec.region = Some("eu-west-1".into());
+        let role = "arn:aws:iam::111122223333:role/awsops-web";
+        let through_default = recorded(Some("default"));
+        assert!(Identity::resolve(&spec, &through_default, "web", "m", "u", None).is_ok());
+        spec.role_arn = Some(role.into());
+        let stall = Identity::resolve(&spec, &through_default, "web", "m", "u", None).expect_err("a role added");
+        assert_eq!(stall.reason, Reason::ImmutableField);
+        assert!(stall.message.contains("spec.roleArn is immutable"), "{}", stall.message);
+        assert!(Identity::resolve(&spec, &recorded(Some(role)), "web", "m", "u", None).is_ok());
+        assert!(
+            Identity::resolve(&spec, &recorded(None), "web", "m", "u", None).is_ok(),
+            "an older status says nothing"
+        );
+        spec.role_arn = None;
+        let removed = Identity::resolve(&spec, &recorded(Some(role)), "web", "m", "u", None);
+        assert_eq!(removed.expect_err("a role removed").reason, Reason::ImmutableField);
+    }
+
+    #[test]
     fn bucket_name_and_region_cannot_change_once_recorded() {
         let status = StaticSiteStatus {
             bucket: Some(crate::api::static_site::BucketStatus {
                 name: "old".into(),
                 arn: "a".into(),
                 region: "eu-west-1".into(),
+                identity: None,
             }),
             ..Default::default()
         };

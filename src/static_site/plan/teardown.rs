@@ -1,7 +1,9 @@
 //! Deletion's decisions: what to do with the distribution this pass
-//! (disable, wait, delete), and whether the bucket goes.
+//! (disable, wait, delete), which validation records go, and whether the
+//! bucket goes.
 
 use crate::api::static_site::DeletionPolicy;
+use crate::aws::acm::ValidationCname;
 use crate::aws::cloudfront::DistributionState;
 
 /// Deletion: what to do with the distribution this reconcile.
@@ -27,9 +29,34 @@ pub fn deletes_bucket(policy: DeletionPolicy) -> bool {
     policy == DeletionPolicy::Delete
 }
 
+/// The domain a validation record proves (`_x.www.example.com.` →
+/// `www.example.com`).
+pub fn validated_domain(record: &str) -> Option<String> {
+    let (_, domain) = record.trim_end_matches('.').split_once('.')?;
+    Some(domain.to_ascii_lowercase())
+}
+
+/// The validation records whose domain no other certificate covers (`shared`).
+pub fn unshared(validation: &[ValidationCname], shared: &[String]) -> Vec<ValidationCname> {
+    validation.iter().filter(|v| validated_domain(&v.name).is_none_or(|d| !shared.contains(&d))).cloned().collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_validation_record_another_certificate_covers_stays_and_the_others_go() {
+        let record = |name: &str| ValidationCname { name: name.into(), value: format!("{name}acm-validations.aws.") };
+        let validation = [record("_a1.www.example.com."), record("_b2.example.com."), record("_c3.api.example.com.")];
+        assert_eq!(validated_domain("_a1.www.example.com."), Some("www.example.com".into()));
+        assert_eq!(validated_domain("_A1.WWW.Example.com"), Some("www.example.com".into()));
+        assert_eq!(validated_domain("nodot"), None);
+        let shared = ["example.com".to_string()];
+        let doomed = unshared(&validation, &shared);
+        assert_eq!(doomed, vec![record("_a1.www.example.com."), record("_c3.api.example.com.")]);
+        assert_eq!(unshared(&validation, &[]), validation.to_vec(), "nothing shared: all go");
+    }
 
     #[test]
     fn a_distribution_is_disabled_then_waited_for_then_deleted() {

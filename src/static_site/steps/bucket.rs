@@ -19,7 +19,12 @@ impl Steps<'_> {
         tags: &BTreeMap<String, String>,
     ) -> Result<(), Halt> {
         let (aws, id) = (self.aws, self.id);
-        let recorded = BucketStatus { name: id.bucket.clone(), arn: id.bucket_arn(), region: id.region.clone() };
+        let recorded = BucketStatus {
+            name: id.bucket.clone(),
+            arn: id.bucket_arn(),
+            region: id.region.clone(),
+            identity: Some(run.site.spec.identity().to_string()),
+        };
         if steps.contains(&BucketStep::Create) {
             run.next.bucket = Some(recorded.clone());
             run.save().await?;

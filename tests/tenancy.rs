@@ -1,0 +1,290 @@
+//! TenantPolicies on the real API server and emulator (API.md, "TenantPolicy"):
+//! what no policy allows stalls `NotPermitted` before any AWS request, a
+//! policy or namespace label change re-checks the objects concerned, and an
+//! install moves from `--tenancy off` through `audit` to `enforce`.
+
+mod support;
+
+use std::time::Duration;
+
+use awsops::api::static_site::{SitePhase, StaticSite, StaticSiteStatus};
+use awsops::api::{AuroraFailover, FailoverPhase};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use serde_json::json;
+use support::aurora::seed_cluster;
+use support::*;
+
+/// A namespace labelled `team=<unique>` with no policy yet, a ConfigMap
+/// `pages`, and API handles; controllers are started by each test.
+struct Rig {
+    stage: Stage,
+    team: String,
+    sites: Api<StaticSite>,
+    failovers: Api<AuroraFailover>,
+    controller: Option<ControllerProcess>,
+}
+
+impl Rig {
+    async fn new(prefix: &str) -> Self {
+        let team = unique("team");
+        let stage = Stage::without_policy(prefix, &[("team", &team)]).await;
+        let cms: Api<ConfigMap> = Api::namespaced(stage.client.clone(), &stage.ns);
+        let cm: ConfigMap =
+            serde_json::from_value(json!({"metadata": {"name": "pages"}, "data": {"index.html": "hi"}})).expect("cm");
+        cms.create(&PostParams::default(), &cm).await.expect("configmap");
+        Self {
+            sites: Api::namespaced(stage.client.clone(), &stage.ns),
+            failovers: Api::namespaced(stage.client.clone(), &stage.ns),
+            stage,
+            team,
+            controller: None,
+        }
+    }
+
+    /// Starts a controller with `--tenancy <mode>` (the default, enforce, when `None`).
+    async fn start(&mut self, mode: Option<&str>) {
+        if let Some(old) = self.controller.take() {
+            old.terminate().await;
+        }
+        let args: Vec<&str> = mode.map(|m| vec!["--tenancy", m]).unwrap_or_default();
+        self.controller = Some(self.stage.controller(&args, &[]));
+    }
+
+    fn log(&self) -> String {
+        self.controller.as_ref().map(ControllerProcess::log).unwrap_or_default()
+    }
+
+    /// A policy selecting this rig's team label.
+    async fn policy(&self, name: &str, allow: serde_json::Value) {
+        let mut spec = allow;
+        spec["namespaceSelector"] = json!({"matchLabels": {"team": self.team}});
+        tenant_policy(&self.stage.client, &format!("{}-{name}", self.stage.ns), spec).await;
+    }
+
+    async fn site(&self, name: &str, spec: serde_json::Value) {
+        let site: StaticSite = serde_json::from_value(json!({
+            "apiVersion": "awsops.dev/v1alpha1", "kind": "StaticSite", "metadata": {"name": name}, "spec": spec,
+        }))
+        .expect("site");
+        self.sites.create(&PostParams::default(), &site).await.expect("site created");
+    }
+
+    async fn failover(&self, name: &str, spec: serde_json::Value) {
+        let failover: AuroraFailover = serde_json::from_value(json!({
+            "apiVersion": "awsops.dev/v1alpha1", "kind": "AuroraFailover", "metadata": {"name": name}, "spec": spec,
+        }))
+        .expect("failover");
+        self.failovers.create(&PostParams::default(), &failover).await.expect("failover created");
+    }
+
+    async fn site_until(&self, name: &str, done: impl Fn(&StaticSiteStatus) -> bool) -> StaticSiteStatus {
+        let got = eventually(Duration::from_secs(90), || async {
+            self.sites.get(name).await.ok()?.status.filter(|s| done(s))
+        });
+        match got.await {
+            Some(status) => status,
+            None => {
+                let last = self.sites.get(name).await.ok().and_then(|s| s.status);
+                panic!("site {name}: {last:#?}\nlog:\n{}", self.log())
+            }
+        }
+    }
+
+    async fn failover_until(&self, name: &str, done: impl Fn(&[Condition], Option<FailoverPhase>) -> bool) {
+        let got = eventually(Duration::from_secs(60), || async {
+            let status = self.failovers.get(name).await.ok()?.status?;
+            done(&status.conditions, status.phase).then_some(())
+        });
+        if got.await.is_none() {
+            let last = self.failovers.get(name).await.ok().and_then(|f| f.status);
+            panic!("failover {name}: {last:#?}\nlog:\n{}", self.log());
+        }
+    }
+
+    async fn gone(&self, name: &str) {
+        self.sites.delete(name, &DeleteParams::default()).await.expect("delete");
+        let removed = eventually(Duration::from_secs(120), || async {
+            self.sites.get_opt(name).await.ok()?.is_none().then_some(())
+        });
+        assert!(removed.await.is_some(), "{name} still has its finalizer:\n{}", self.log());
+    }
+
+    /// The notes of the events with `reason` about object `name`.
+    async fn events(&self, name: &str, reason: &str) -> Vec<String> {
+        let api: Api<Event> = Api::namespaced(self.stage.client.clone(), &self.stage.ns);
+        let list = api.list(&Default::default()).await.expect("events");
+        list.items
+            .into_iter()
+            .filter(|e| e.reason.as_deref() == Some(reason))
+            .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
+            .filter_map(|e| e.note)
+            .collect()
+    }
+
+    fn requests(&self) -> Vec<(String, usize)> {
+        self.stage.proxy.snapshot()
+    }
+}
+
+fn condition<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Condition> {
+    conditions.iter().find(|c| c.type_ == type_)
+}
+
+fn not_permitted(conditions: &[Condition]) -> bool {
+    condition(conditions, "Stalled").is_some_and(|c| c.status == "True" && c.reason == "NotPermitted")
+}
+
+fn permitted(conditions: &[Condition]) -> Option<bool> {
+    condition(conditions, "Permitted").map(|c| c.status == "True")
+}
+
+const ACCOUNT_ROLE: &str = "arn:aws:iam::123456789012:role";
+
+#[tokio::test]
+async fn what_no_policy_allows_stalls_not_permitted_naming_the_field_and_reaches_aws_not_once() {
+    let mut rig = Rig::new("tenancy-refused").await;
+    rig.policy(
+        "web",
+        json!({
+            "identity": {"allowDefault": false, "roleArns": [format!("{ACCOUNT_ROLE}/web-*")]},
+            "staticSites": {"hostedZones": ["allowed.example"], "domains": ["www.allowed.example"], "bucketNames": ["web-*"]},
+            "auroraFailovers": {"clusters": ["orders-*"]}
+        }),
+    )
+    .await;
+    rig.start(None).await;
+    let role = format!("{ACCOUNT_ROLE}/web-site");
+    let cases = [
+        (
+            "foreign-name",
+            json!({"roleArn": role, "domain": {"names": ["shop.allowed.example"], "hostedZoneName": "allowed.example"}}),
+            "spec.domain.names[0] \"shop.allowed.example\"",
+        ),
+        (
+            "foreign-zone",
+            json!({"roleArn": role, "domain": {"names": ["www.victim.example"], "hostedZoneName": "victim.example"}}),
+            "spec.domain.hostedZoneName \"victim.example\"",
+        ),
+        ("foreign-role", json!({"roleArn": format!("{ACCOUNT_ROLE}/db-admin")}), "spec.roleArn"),
+        ("default-identity", json!({}), "spec.identity.allowDefault: true"),
+        (
+            "foreign-bucket",
+            json!({"roleArn": role, "bucket": {"name": "shop-assets", "adopt": true, "deletionPolicy": "Delete"}}),
+            "spec.bucket.name \"shop-assets\"",
+        ),
+    ];
+    for (name, spec, _) in &cases {
+        rig.site(name, spec.clone()).await;
+    }
+    rig.failover("foreign-cluster", json!({"clusterIdentifier": "billing-1", "roleArn": role})).await;
+
+    for (name, _, field) in &cases {
+        let status = rig.site_until(name, |s| not_permitted(&s.conditions)).await;
+        let stalled = condition(&status.conditions, "Stalled").expect("stalled");
+        assert!(stalled.message.contains(field), "{name}: {}", stalled.message);
+        assert!(stalled.message.contains("Nothing was read or changed in AWS"), "{}", stalled.message);
+        assert_eq!(permitted(&status.conditions), Some(false), "{name}");
+    }
+    rig.failover_until("foreign-cluster", |c, _| not_permitted(c)).await;
+    let failover = rig.failovers.get("foreign-cluster").await.expect("failover");
+    let message = failover.status.map(|s| condition(&s.conditions, "Stalled").expect("stalled").message.clone());
+    assert!(message.as_deref().is_some_and(|m| m.contains("spec.clusterIdentifier \"billing-1\"")), "{message:?}");
+    assert!(!rig.events("foreign-role", "NotPermitted").await.is_empty(), "the refusal is an event too");
+
+    for (name, _, _) in &cases {
+        rig.gone(name).await;
+    }
+    assert_eq!(rig.requests(), vec![], "no AWS request of any kind, STS included, for a refused object");
+}
+
+#[tokio::test]
+async fn a_policy_granted_then_a_namespace_relabelled_re_checks_its_objects_and_deletion_still_cleans_up() {
+    let mut rig = Rig::new("tenancy-recheck").await;
+    let rds = Emulator::new().await.rds;
+    let cluster = unique("orders");
+    let (writer, reader) = (format!("{cluster}-w"), format!("{cluster}-r"));
+    seed_cluster(&rds, &cluster, "aurora-mysql", &[(&writer, 1, "db.r6g.large"), (&reader, 0, "db.r6g.large")]).await;
+    rig.start(None).await;
+    let bucket = unique("web-recheck");
+    let site =
+        json!({"bucket": {"name": bucket, "deletionPolicy": "Delete"}, "content": {"configMaps": [{"name": "pages"}]}});
+    rig.site("site", site).await;
+    rig.failover("planned", json!({"clusterIdentifier": cluster, "dryRun": true})).await;
+    rig.site_until("site", |s| not_permitted(&s.conditions)).await;
+    rig.failover_until("planned", |c, _| not_permitted(c)).await;
+    let message = rig.sites.get("site").await.ok().and_then(|s| s.status).map(|s| s.conditions);
+    let message = message.and_then(|c| condition(&c, "Stalled").map(|c| c.message.clone())).unwrap_or_default();
+    assert!(message.contains("no TenantPolicy selects namespace"), "{message}");
+
+    // Granted: the watch of policies wakes both (the resync is 10 minutes away).
+    rig.policy(
+        "grant",
+        json!({
+            "identity": {"allowDefault": true},
+            "staticSites": {"bucketNames": ["web-*"]},
+            "auroraFailovers": {"clusters": ["orders-*"]}
+        }),
+    )
+    .await;
+    let ready = rig.site_until("site", |s| s.phase == Some(SitePhase::Ready)).await;
+    assert_eq!(permitted(&ready.conditions), Some(true));
+    rig.failover_until("planned", |_, phase| phase == Some(FailoverPhase::Planned)).await;
+
+    // The namespace leaves the team: the Ready site stalls; the finished failover is never re-checked.
+    let namespaces: Api<Namespace> = Api::all(rig.stage.client.clone());
+    let relabel = json!({"metadata": {"labels": {"team": "elsewhere"}}});
+    namespaces.patch(&rig.stage.ns, &PatchParams::default(), &Patch::Merge(&relabel)).await.expect("relabelled");
+    rig.site_until("site", |s| not_permitted(&s.conditions)).await;
+    let planned = rig.failovers.get("planned").await.expect("failover").status.expect("status");
+    assert_eq!(planned.phase, Some(FailoverPhase::Planned));
+    assert_eq!(permitted(&planned.conditions), Some(true), "a finished failover keeps its verdict");
+
+    // Refused now, but what it created is still its own to remove.
+    rig.gone("site").await;
+    let s3 = Emulator::new().await.s3;
+    let head = s3.head_bucket().bucket(&bucket).send().await;
+    assert!(head.is_err(), "the site's bucket is deleted (deletionPolicy: Delete)");
+}
+
+#[tokio::test]
+async fn an_install_without_policies_moves_from_off_through_audit_to_enforce() {
+    let mut rig = Rig::new("tenancy-upgrade").await;
+    rig.start(Some("off")).await;
+    let pages = json!({"configMaps": [{"name": "pages"}]});
+    rig.site("kept", json!({"content": pages})).await;
+    let outsider = unique("shop");
+    rig.site("outsider", json!({"bucket": {"name": outsider}, "content": pages})).await;
+    for name in ["kept", "outsider"] {
+        let ready = rig.site_until(name, |s| s.phase == Some(SitePhase::Ready)).await;
+        assert_eq!(permitted(&ready.conditions), None, "off records no verdict");
+    }
+
+    rig.start(Some("audit")).await;
+    for name in ["kept", "outsider"] {
+        let status = rig.site_until(name, |s| permitted(&s.conditions) == Some(false)).await;
+        assert_eq!(status.phase, Some(SitePhase::Ready), "audit stalls nothing");
+        let notes = rig.events(name, "NotPermitted").await;
+        assert!(notes.iter().any(|n| n.contains("--tenancy enforce would stall")), "{name}: {notes:?}");
+    }
+
+    rig.policy("defaults", json!({"identity": {"allowDefault": true}})).await;
+    rig.site_until("kept", |s| permitted(&s.conditions) == Some(true)).await;
+    let outsider_status = rig.sites.get("outsider").await.expect("site").status.expect("status");
+    let refusal = condition(&outsider_status.conditions, "Permitted").map(|c| c.message.clone()).unwrap_or_default();
+    assert!(refusal.contains(&format!("spec.bucket.name {outsider:?}")), "{refusal}");
+
+    rig.start(None).await;
+    rig.site_until("outsider", |s| not_permitted(&s.conditions)).await;
+    let controller = rig.controller.as_ref().expect("controller");
+    let looked = eventually(Duration::from_secs(60), || async {
+        let done = controller.sample("awsops_reconcile_duration_seconds_count{kind=\"StaticSite\"}").await;
+        (done >= 2.0).then_some(())
+    });
+    assert!(looked.await.is_some(), "the enforcing controller looked at both sites:\n{}", rig.log());
+    let kept = rig.sites.get("kept").await.expect("site").status.expect("status");
+    assert_eq!(kept.phase, Some(SitePhase::Ready), "only the unpermitted object stalls");
+    assert_eq!(permitted(&kept.conditions), Some(true));
+}
