@@ -10,6 +10,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 use crate::controller;
+use crate::core::tenancy::Mode;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -104,8 +105,26 @@ pub struct ControllerArgs {
     /// TenantPolicies: `enforce` stalls an object asking for what no policy
     /// allows (NotPermitted); `audit` only reports it (Permitted=False, an
     /// event); `off` allows everything (one team per controller).
-    #[arg(long, env = "AWSOPS_TENANCY", value_enum, default_value_t = crate::core::tenancy::Mode::Enforce)]
-    pub tenancy: crate::core::tenancy::Mode,
+    #[arg(long, env = "AWSOPS_TENANCY", value_enum, default_value_t = Tenancy::Enforce)]
+    pub tenancy: Tenancy,
+}
+
+/// `--tenancy` values (see `core::tenancy::Mode`).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tenancy {
+    Enforce,
+    Audit,
+    Off,
+}
+
+impl From<Tenancy> for Mode {
+    fn from(t: Tenancy) -> Self {
+        match t {
+            Tenancy::Enforce => Mode::Enforce,
+            Tenancy::Audit => Mode::Audit,
+            Tenancy::Off => Mode::Off,
+        }
+    }
 }
 
 impl ControllerArgs {
@@ -121,7 +140,7 @@ impl ControllerArgs {
             lease_name: self.lease_name,
             lease_namespace: self.lease_namespace,
             identity,
-            tenancy: self.tenancy,
+            tenancy: self.tenancy.into(),
         }
     }
 }

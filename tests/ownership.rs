@@ -48,16 +48,7 @@ impl Rig {
     }
 
     async fn until(&self, name: &str, done: impl Fn(&StaticSiteStatus) -> bool) -> StaticSiteStatus {
-        let got = eventually(Duration::from_secs(90), || async {
-            self.sites.get(name).await.ok()?.status.filter(|s| done(s))
-        });
-        match got.await {
-            Some(status) => status,
-            None => {
-                let last = self.sites.get(name).await.ok().and_then(|s| s.status);
-                panic!("{name}: {last:#?}\nlog:\n{}", self.controller.log())
-            }
-        }
+        site_until(&self.sites, name, || self.controller.log(), done).await
     }
 
     async fn ready(&self, name: &str) -> StaticSiteStatus {
@@ -71,11 +62,7 @@ impl Rig {
     }
 
     async fn gone(&self, name: &str) {
-        self.sites.delete(name, &DeleteParams::default()).await.expect("delete");
-        let removed = eventually(Duration::from_secs(120), || async {
-            self.sites.get_opt(name).await.ok()?.is_none().then_some(())
-        });
-        assert!(removed.await.is_some(), "{name} still has its finalizer:\n{}", self.controller.log());
+        delete_site(&self.sites, name, || self.controller.log()).await;
     }
 
     /// A new hosted zone `<unique>.example`: its name and id.
@@ -289,7 +276,7 @@ async fn a_validation_record_another_certificate_uses_in_any_region_survives_tea
 }
 
 #[tokio::test]
-async fn a_site_whose_bucket_a_foreign_distribution_also_serves_is_deleted_through_one_refused_oac_delete() {
+async fn a_site_whose_bucket_a_foreign_distribution_also_serves_is_deleted_through_a_refused_oac_delete() {
     let rig = Rig::new("own-oac", "ours").await;
     let region = std::env::var("AWS_REGION").expect("AWS_REGION is set by make test");
     let bucket = unique("shared-origin");
@@ -317,4 +304,20 @@ async fn a_site_whose_bucket_a_foreign_distribution_also_serves_is_deleted_throu
     let left = rig.aws.cloudfront.get_origin_access_control().id(&oac).send().await;
     let no_such = left.err().and_then(|e| e.into_service_error().is_no_such_origin_access_control().then_some(()));
     assert!(no_such.is_some(), "the site's OAC {oac} is deleted");
+}
+
+#[tokio::test]
+async fn a_site_whose_role_was_changed_stalls_and_is_removed_through_the_identity_that_made_it() {
+    let rig = Rig::new("own-role", "x").await;
+    rig.site("moved", json!({"content": {"configMaps": [{"name": "pages"}]}})).await;
+    rig.ready("moved").await;
+    // A 1.20 API server does not enforce the CEL rule that forbids this.
+    let patch = json!({"spec": {"roleArn": "arn:aws:iam::123456789012:role/awsops-elsewhere"}});
+    rig.sites.patch("moved", &PatchParams::default(), &Patch::Merge(&patch)).await.expect("role changed");
+    assert_eq!(rig.stalled("moved").await, "ImmutableField");
+
+    rig.gone("moved").await;
+    assert_eq!(rig.stage.proxy.count("AssumeRole"), 0, "neither apply nor deletion assumed the new role");
+    let deleted = rig.stage.proxy.snapshot().iter().any(|(op, _)| op.starts_with("DELETE /2020-05-31/distribution/"));
+    assert!(deleted, "its distribution was deleted, through the controller's own credentials");
 }

@@ -136,6 +136,8 @@ impl PartialEq<Reason> for String {
 
 /// What a stall found before any AWS write says at the end of its message.
 pub const NOTHING_CHANGED: &str = "Nothing was changed in AWS.";
+/// What a stall found before any AWS request (a TenantPolicy refusal) says.
+pub const NOTHING_READ: &str = "Nothing was read or changed in AWS.";
 
 /// Why an object cannot make progress without a spec change or outside help:
 /// `Stalled=True` with this reason and a message that says what to do.

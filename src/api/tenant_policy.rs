@@ -64,10 +64,6 @@ pub struct StaticSitePolicy {
     #[serde(default)]
     pub hosted_zones: Vec<String>,
 
-    /// Hosts content sources may be fetched from (`*.` = any depth below).
-    #[serde(default)]
-    pub sources: Vec<String>,
-
     /// Names sites may claim in `spec.domain.names`: exact, or `*.example.com`
     /// for any name at any depth below example.com; `*` for any name.
     #[serde(default)]
@@ -81,6 +77,11 @@ pub struct StaticSitePolicy {
     /// `spec.bucket.adopt` may take an untagged or released bucket.
     #[serde(default)]
     pub allow_adopt: bool,
+
+    /// Certificates sites may name in `spec.domain.certificateArn` (`*`
+    /// matches any run of characters); sites that request their own need none.
+    #[serde(default)]
+    pub certificate_arns: Vec<String>,
 }
 
 /// What AuroraFailovers may fail over.

@@ -17,8 +17,8 @@ use tokio::sync::OwnedMutexGuard;
 pub use coordination::Coordination;
 pub use plan::{Action, Decision};
 
-use crate::api::AuroraFailover;
 use crate::api::aurora_failover::AuroraFailoverStatus;
+use crate::api::{AuroraFailover, FailoverPhase};
 use crate::aws::rds::SdkRds;
 use crate::aws::{AwsErrorKind, RoleSession};
 use crate::core::error::ACCESS_DENIED_RECHECK;
@@ -42,7 +42,11 @@ pub async fn decide(failover: &AuroraFailover, ctx: &Context, shared: &Coordinat
     let written = failover.status.clone().unwrap_or_default();
     let generation = failover.metadata.generation;
     let (namespace, name) = (failover.namespace().unwrap_or_default(), failover.name_any());
-    let verdict = ctx.tenancy.check(&namespace, &tenancy::failover_asks(&failover.spec));
+    // A failover already requested is followed to its end, permitted or not.
+    let verdict = match written.phase {
+        Some(FailoverPhase::FailingOver) => tenancy::Verdict::Unchecked,
+        _ => ctx.tenancy.check(&namespace, &tenancy::failover_asks(&failover.spec)),
+    };
     let current = match verdict.conditions() {
         judged if judged.is_empty() => written.clone(),
         judged => plan::judged(&written, &judged, generation, Timestamp::now()),

@@ -52,11 +52,19 @@ pub trait Certificates: Send + Sync {
     async fn describe(&self, arn: &str) -> Result<Option<Certificate>, AwsError>;
     /// "Already gone" is success.
     async fn delete(&self, arn: &str) -> Result<(), AwsError>;
-    /// Which of `domains` (without `*.`) a certificate other than `except`
-    /// covers, in any of [`ACCOUNT_REGIONS`]: ACM validates and renews every
-    /// certificate for a name, in every region of the account, through the
-    /// same DNS record.
-    async fn covered_elsewhere(&self, domains: &[String], except: &str) -> Result<Vec<String>, AwsError>;
+    /// The names of every certificate but `except` in [`ACCOUNT_REGIONS`]
+    /// (ACM validates and renews all certificates for a name, in every
+    /// region of the account, through the same DNS record).
+    async fn others(&self, except: &str) -> Result<OtherCertificates, AwsError>;
+}
+
+/// What [`Certificates::others`] found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OtherCertificates {
+    /// Each certificate's names (domain and SANs).
+    pub names: Vec<Vec<String>>,
+    /// Regions where listing was denied: what they hold is unknown.
+    pub unreadable: Vec<String>,
 }
 
 /// The regions every AWS account has enabled (opt-in regions are not
@@ -164,19 +172,17 @@ impl Certificates for SdkCertificates {
         }
     }
 
-    async fn covered_elsewhere(&self, domains: &[String], except: &str) -> Result<Vec<String>, AwsError> {
-        let mut covered = Vec::new();
+    async fn others(&self, except: &str) -> Result<OtherCertificates, AwsError> {
+        let mut out = OtherCertificates::default();
         for region in ACCOUNT_REGIONS {
             let config = self.0.config().to_builder().region(aws_types::region::Region::new(*region)).build();
-            let client = aws_sdk_acm::Client::from_conf(config);
-            for names in certificate_names(&client, except).await? {
-                let names: Vec<&str> = names.iter().map(|n| n.trim_start_matches("*.")).collect();
-                covered.extend(domains.iter().filter(|d| names.contains(&d.as_str())).cloned());
+            match certificate_names(&aws_sdk_acm::Client::from_conf(config), except).await {
+                Ok(names) => out.names.extend(names),
+                Err(e) if e.kind == AwsErrorKind::AccessDenied => out.unreadable.push((*region).to_string()),
+                Err(e) => return Err(e),
             }
         }
-        covered.sort();
-        covered.dedup();
-        Ok(covered)
+        Ok(out)
     }
 }
 
@@ -196,6 +202,14 @@ async fn certificate_names(client: &aws_sdk_acm::Client, except: &str) -> Result
             }
             let mut names: Vec<String> = c.subject_alternative_name_summaries().to_vec();
             names.extend(c.domain_name().map(String::from));
+            // The summary holds the first 100 names only.
+            if c.has_additional_subject_alternative_names() == Some(true)
+                && let Some(arn) = c.certificate_arn()
+            {
+                let full = client.describe_certificate().certificate_arn(arn).send().await;
+                let full = full.map_err(|e| AwsError::from_sdk("DescribeCertificate", e))?;
+                names.extend(full.certificate().map(|c| c.subject_alternative_names().to_vec()).unwrap_or_default());
+            }
             out.push(names);
         }
     }

@@ -2,7 +2,8 @@
 //! controller watches one namespace) and held in reflector stores: the
 //! reconcilers' `Policies`. When either changes, the objects whose verdict
 //! changed (permitted now and refused in status, refused for other reasons,
-//! or the reverse) are reconciled again; a finished AuroraFailover never is.
+//! or the reverse) are reconciled again; an AuroraFailover already requested
+//! or finished never is.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -16,7 +17,7 @@ use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, predicates, watcher};
 use kube::{Resource, ResourceExt};
 
-use crate::api::{AuroraFailover, StaticSite, TenantPolicy};
+use crate::api::{AuroraFailover, FailoverPhase, StaticSite, TenantPolicy};
 use crate::core::tenancy::{self, Policies};
 use crate::core::{Context, Tenancy};
 
@@ -84,9 +85,9 @@ pub async fn recheck_on_change(
         for guard in failovers.state() {
             let Ok(failover) = &guard.0 else { continue };
             let status = failover.status.clone().unwrap_or_default();
-            let finished = status.phase.is_some_and(crate::api::FailoverPhase::is_final);
+            let settled = status.phase.is_some_and(|p| p.is_final() || p == FailoverPhase::FailingOver);
             let asks = tenancy::failover_asks(&failover.spec);
-            if !finished && flipped(&ctx.tenancy, failover, &asks, &status.conditions) {
+            if !settled && flipped(&ctx.tenancy, failover, &asks, &status.conditions) {
                 let _ = to.failovers.unbounded_send(ObjectRef::from_obj(guard.as_ref()));
             }
         }

@@ -35,26 +35,31 @@ impl Events {
 
     /// One event when the summary condition (the True one of Ready,
     /// Reconciling, Stalled) changes type or reason: a step started,
-    /// finished or failed.
-    /// Also a Warning when `Permitted` turns False without stalling
-    /// (`--tenancy audit`: what enforce would refuse).
+    /// finished or failed. Also [`Events::refusal`].
     pub async fn transition<K: Resource<DynamicType = ()>>(&self, obj: &K, before: &[Condition], after: &[Condition]) {
         let Some(now) = conditions::current_summary(after) else { return };
-        let refused = |list: &[Condition]| {
-            list.iter().find(|c| c.type_ == tenancy::PERMITTED && c.status == "False").map(|c| c.message.clone())
-        };
-        if let Some(message) = refused(after)
-            && refused(before).as_ref() != Some(&message)
-            && now.reason != Reason::NotPermitted
-        {
-            let note = format!("--tenancy enforce would stall this object: {message}");
-            self.publish(obj, EventType::Warning, Reason::NotPermitted.as_str(), "Audit", note).await;
+        if now.reason != Reason::NotPermitted {
+            self.refusal(obj, before, after).await;
         }
         if conditions::current_summary(before).map(|c| (&c.type_, &c.reason)) == Some((&now.type_, &now.reason)) {
             return;
         }
         let type_ = if now.type_ == conditions::STALLED { EventType::Warning } else { EventType::Normal };
         self.publish(obj, type_, &now.reason, &now.type_, now.message.clone()).await;
+    }
+
+    /// A Warning when `Permitted` turns False (or says something new) without
+    /// stalling: what `--tenancy enforce` would refuse, under `audit`.
+    async fn refusal<K: Resource<DynamicType = ()>>(&self, obj: &K, before: &[Condition], after: &[Condition]) {
+        let refused = |list: &[Condition]| {
+            list.iter().find(|c| c.type_ == tenancy::PERMITTED && c.status == "False").map(|c| c.message.clone())
+        };
+        if let Some(message) = refused(after)
+            && refused(before).as_ref() != Some(&message)
+        {
+            let note = format!("--tenancy enforce would stall this object: {message}");
+            self.publish(obj, EventType::Warning, Reason::NotPermitted.as_str(), "Audit", note).await;
+        }
     }
 
     /// A Warning event about an object known only by reference.

@@ -9,12 +9,12 @@ use std::sync::Arc;
 
 use kube::core::{Selector, SelectorExt};
 
-use crate::api::conditions::{Desired, Reason, Stall};
+use crate::api::conditions::{Desired, NOTHING_READ, Reason, Stall};
 use crate::api::tenant_policy::TenantPolicy;
 use crate::api::{AuroraFailoverSpec, StaticSiteSpec};
 
 /// What a refusal does (`awsops controller --tenancy`).
-#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Mode {
     /// Refused objects stall with `NotPermitted`; nothing in AWS is read or changed for them.
     #[default]
@@ -66,7 +66,10 @@ impl Tenancy {
         if self.mode == Mode::Off {
             return Verdict::Unchecked;
         }
-        let labels = self.policies.labels(namespace).unwrap_or_default();
+        let Some(labels) = self.policies.labels(namespace) else {
+            let message = format!("namespace {namespace:?} is not listed yet; it is checked again when it is");
+            return Verdict::Refused { message, enforced: self.mode == Mode::Enforce };
+        };
         let governing: Vec<_> = self.policies.policies().into_iter().filter(|p| selects(p, &labels)).collect();
         match refusal(namespace, &governing, asks) {
             None => Verdict::Permitted,
@@ -108,7 +111,7 @@ impl Verdict {
     pub fn stall(&self) -> Option<Stall> {
         match self {
             Self::Refused { message, enforced: true } => {
-                Some(Stall::new(Reason::NotPermitted, format!("{message}. Nothing was read or changed in AWS.")))
+                Some(Stall::new(Reason::NotPermitted, format!("{message}. {NOTHING_READ}")))
             }
             _ => None,
         }
@@ -142,6 +145,7 @@ pub enum Want<'a> {
     Domain(&'a str),
     BucketName(&'a str),
     Adopt,
+    Certificate(&'a str),
     Cluster(&'a str),
 }
 
@@ -157,6 +161,7 @@ impl Want<'_> {
             Self::Domain(name) => sites.domains.iter().any(|p| domain_matches(p, name)),
             Self::BucketName(name) => sites.bucket_names.iter().any(|p| glob(p, name)),
             Self::Adopt => sites.allow_adopt,
+            Self::Certificate(arn) => sites.certificate_arns.iter().any(|p| glob(p, arn)),
             Self::Cluster(id) => {
                 policy.spec.aurora_failovers.clusters.iter().any(|p| glob(&p.to_lowercase(), &id.to_lowercase()))
             }
@@ -173,6 +178,7 @@ impl Want<'_> {
             | Self::HostedZoneId(v)
             | Self::Domain(v)
             | Self::BucketName(v)
+            | Self::Certificate(v)
             | Self::Cluster(v) => format!("{v:?}"),
         }
     }
@@ -186,6 +192,7 @@ impl Want<'_> {
             Self::Domain(_) => "spec.staticSites.domains",
             Self::BucketName(_) => "spec.staticSites.bucketNames",
             Self::Adopt => "spec.staticSites.allowAdopt: true",
+            Self::Certificate(_) => "spec.staticSites.certificateArns",
             Self::Cluster(_) => "spec.auroraFailovers.clusters",
         }
     }
@@ -209,6 +216,9 @@ pub fn site_asks(spec: &StaticSiteSpec) -> Vec<Ask<'_>> {
         }
         for (i, name) in domain.names.iter().enumerate() {
             out.push(ask(&format!("spec.domain.names[{i}]"), Want::Domain(&name.0)));
+        }
+        if let Some(arn) = &domain.certificate_arn {
+            out.push(ask("spec.domain.certificateArn", Want::Certificate(arn)));
         }
     }
     out
@@ -246,7 +256,8 @@ fn refusal(namespace: &str, policies: &[Arc<TenantPolicy>], asks: &[Ask<'_>]) ->
     if refused.is_empty() {
         return None;
     }
-    let names: Vec<String> = policies.iter().map(|p| kube::ResourceExt::name_any(p.as_ref())).collect();
+    let mut names: Vec<String> = policies.iter().map(|p| kube::ResourceExt::name_any(p.as_ref())).collect();
+    names.sort();
     Some(format!(
         "in namespace {namespace:?}, {}; TenantPolicies selecting the namespace: {}",
         refused.join("; "),
@@ -256,7 +267,7 @@ fn refusal(namespace: &str, policies: &[Arc<TenantPolicy>], asks: &[Ask<'_>]) ->
 
 /// Whether the policy's namespace selector matches these namespace labels
 /// (a selector the API server should have refused selects nothing).
-pub fn selects(policy: &TenantPolicy, labels: &BTreeMap<String, String>) -> bool {
+fn selects(policy: &TenantPolicy, labels: &BTreeMap<String, String>) -> bool {
     match Selector::try_from(policy.spec.namespace_selector.clone()) {
         Ok(selector) => selector.matches(labels),
         Err(e) => {
@@ -267,7 +278,7 @@ pub fn selects(policy: &TenantPolicy, labels: &BTreeMap<String, String>) -> bool
 }
 
 /// `*` matches any run of characters (none included); everything else is literal.
-pub fn glob(pattern: &str, value: &str) -> bool {
+fn glob(pattern: &str, value: &str) -> bool {
     let mut parts = pattern.split('*');
     let first = parts.next().unwrap_or_default();
     let Some(mut rest) = value.strip_prefix(first) else { return false };
@@ -283,14 +294,19 @@ pub fn glob(pattern: &str, value: &str) -> bool {
 }
 
 /// A role ARN pattern: everything up to the role name exact, `*` only inside
-/// the name (so no pattern reaches another account).
+/// the name and never across a `/` of its path (so no pattern reaches
+/// another account, or a role under a deeper path).
 fn role_matches(pattern: &str, arn: &str) -> bool {
     let (Some((pattern_prefix, pattern_name)), Some((prefix, name))) =
         (pattern.split_once(":role/"), arn.split_once(":role/"))
     else {
         return false;
     };
-    pattern_prefix == prefix && !pattern_prefix.contains('*') && glob(pattern_name, name)
+    let (pattern_parts, parts): (Vec<&str>, Vec<&str>) = (pattern_name.split('/').collect(), name.split('/').collect());
+    pattern_prefix == prefix
+        && !pattern_prefix.contains('*')
+        && pattern_parts.len() == parts.len()
+        && pattern_parts.iter().zip(&parts).all(|(p, n)| glob(p, n))
 }
 
 /// A domain pattern: exact, `*.parent` for any depth below parent, `*` for any name.
@@ -374,7 +390,9 @@ mod tests {
     fn a_role_pattern_never_reaches_another_account() {
         let p = "arn:aws:iam::111122223333:role/awsops-web-*";
         assert!(role_matches(p, "arn:aws:iam::111122223333:role/awsops-web-deploy"));
-        assert!(role_matches(p, "arn:aws:iam::111122223333:role/awsops-web-a/b"));
+        assert!(!role_matches(p, "arn:aws:iam::111122223333:role/awsops-web-x/awsops-db-admin"));
+        assert!(role_matches("arn:aws:iam::1:role/team/web-*", "arn:aws:iam::1:role/team/web-deploy"));
+        assert!(!role_matches("arn:aws:iam::1:role/team/web-*", "arn:aws:iam::1:role/other/web-deploy"));
         assert!(!role_matches(p, "arn:aws:iam::999999999999:role/awsops-web-deploy"));
         assert!(!role_matches(p, "arn:aws:iam::111122223333:role/awsops-db"));
         assert!(!role_matches("arn:aws:iam::*:role/x", "arn:aws:iam::111122223333:role/x"));
@@ -498,8 +516,8 @@ mod tests {
             fn policies(&self) -> Vec<Arc<TenantPolicy>> {
                 self.0.clone()
             }
-            fn labels(&self, _: &str) -> Option<BTreeMap<String, String>> {
-                None
+            fn labels(&self, namespace: &str) -> Option<BTreeMap<String, String>> {
+                (namespace != "unlisted").then(BTreeMap::new)
             }
         }
         let asks = [ask("spec.clusterIdentifier", Want::Cluster("billing"))];
@@ -519,5 +537,8 @@ mod tests {
             .check("web", &[ask("spec.clusterIdentifier", Want::Cluster("orders-9"))]);
         assert_eq!(ok, Verdict::Permitted);
         assert_eq!(ok.condition().map(|c| c.status), Some(true));
+        let unlisted = Tenancy::new(Mode::Enforce, Arc::new(Fixed(vec![everyone()])))
+            .check("unlisted", &[ask("spec.clusterIdentifier", Want::Cluster("orders-9"))]);
+        assert!(unlisted.stall().is_some(), "a namespace not listed yet is refused until it is");
     }
 }

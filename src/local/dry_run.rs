@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
-use crate::aws::acm::{Certificate, CertificateState, Certificates};
+use crate::aws::acm::{Certificate, CertificateState, Certificates, OtherCertificates};
 use crate::aws::clients::GLOBAL_REGION;
 use crate::aws::cloudfront::{Cdn, DistributionSettings, DistributionState, DistributionView};
 use crate::aws::route53::{ChangeStatus, Dns, Record, RecordChange, Zone};
@@ -297,8 +297,8 @@ impl Certificates for DryCertificates {
         self.log.record(Change::Delete(format!("certificate {arn}")));
         Ok(())
     }
-    async fn covered_elsewhere(&self, domains: &[String], except: &str) -> Result<Vec<String>, AwsError> {
-        self.real.covered_elsewhere(domains, except).await
+    async fn others(&self, except: &str) -> Result<OtherCertificates, AwsError> {
+        self.real.others(except).await
     }
 }
 

@@ -20,7 +20,7 @@ pub use run::SiteAws;
 
 use crate::api::StaticSite;
 use crate::api::conditions::{Reason, Stall, Summary};
-use crate::api::static_site::{SitePhase, StaticSiteStatus};
+use crate::api::static_site::{DEFAULT_IDENTITY, SitePhase};
 use crate::aws::{AwsErrorKind, RoleSession};
 use crate::core::error::ACCESS_DENIED_RECHECK;
 use crate::core::{Context, Error, tenancy};
@@ -54,7 +54,7 @@ pub async fn apply_with(
         run.stall(stall, SitePhase::Failed).await?;
         return Ok(ctx.resync);
     }
-    let aws = wrap(site_aws(site, &id, ctx).await?);
+    let aws = wrap(site_aws(site.spec.role_arn.as_deref(), &id, ctx).await?);
     // A new spec (or the first look) is in progress until converged: never
     // leave Ready=True next to a newer observedGeneration.
     if run.next.phase.is_none() || run.written.observed_generation != site.metadata.generation {
@@ -100,13 +100,20 @@ pub async fn cleanup(site: &StaticSite, ctx: &Context) -> Result<Duration, Error
         run.save().await?;
     }
     if ctx.tenancy.check(&names(site).0, &tenancy::site_asks(&site.spec)).stall().is_some()
-        && nothing_recorded(&run.written)
+        && plan::teardown::nothing_recorded(&run.written)
     {
         // Refused from the start: it never touched AWS, so it has nothing to remove there.
         return Ok(Duration::ZERO);
     }
     let Some(id) = recorded_identity(site, &run, ctx) else { return Ok(Duration::ZERO) };
-    let aws = site_aws(site, &id, ctx).await?;
+    // What made the site's resources removes them, whatever the spec says now.
+    let recorded = run.written.bucket.as_ref().and_then(|b| b.identity.as_deref());
+    let role = match recorded {
+        Some(DEFAULT_IDENTITY) => None,
+        Some(arn) => Some(arn),
+        None => site.spec.role_arn.as_deref(),
+    };
+    let aws = site_aws(role, &id, ctx).await?;
     match (Steps { aws: &aws, id: &id }).teardown(&mut run).await {
         Ok(()) => Ok(Duration::ZERO),
         Err(Halt::Wait(wait)) => Err(Error::CleanupPending(wait)),
@@ -117,15 +124,6 @@ pub async fn cleanup(site: &StaticSite, ctx: &Context) -> Result<Duration, Error
             Ok(ctx.resync)
         }
     }
-}
-
-/// Status names nothing the site created in AWS.
-fn nothing_recorded(status: &StaticSiteStatus) -> bool {
-    status.bucket.is_none()
-        && status.origin_access_control_id.is_none()
-        && status.certificate.is_none()
-        && status.distribution.is_none()
-        && status.dns.is_empty()
 }
 
 /// Who the site is in AWS as status recorded it; from the spec when Apply
@@ -142,9 +140,9 @@ fn recorded_identity(site: &StaticSite, run: &Run<'_>, ctx: &Context) -> Option<
     }
 }
 
-/// The site's AWS in its region, through its role's session when it names one.
-async fn site_aws(site: &StaticSite, id: &Identity, ctx: &Context) -> Result<SiteAws, Error> {
-    let role = site.spec.role_arn.as_deref().map(|arn| RoleSession { arn, namespace: &id.namespace, name: &id.name });
+/// The site's AWS in its region, through the session of `role` when there is one.
+async fn site_aws(role: Option<&str>, id: &Identity, ctx: &Context) -> Result<SiteAws, Error> {
+    let role = role.map(|arn| RoleSession { arn, namespace: &id.namespace, name: &id.name });
     let clients = ctx.aws.clients(Some(&id.region), role).await.map_err(Error::AwsConfig)?;
     Ok(SiteAws::from_clients(&clients))
 }

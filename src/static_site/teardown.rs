@@ -5,26 +5,23 @@
 
 use super::observe;
 use super::plan::bucket::tags_when_released;
-use super::plan::dns::teardown_records;
-use super::plan::teardown::{DistributionTeardown, deletes_bucket, distribution_teardown, unshared, validated_domain};
+use super::plan::dns::{present_validation, recorded_zone, teardown_records};
+use super::plan::teardown::{DistributionTeardown, deletes_bucket, distribution_teardown, unshared};
 use super::run::{Halt, Run, WAIT_DEPLOYMENT};
 use super::steps::Steps;
 use crate::api::conditions::Reason;
 use crate::aws::AwsError;
-use crate::aws::acm::{Certificate, ValidationCname};
+use crate::aws::acm::Certificate;
 use crate::aws::cloudfront::DistributionView;
 use crate::aws::s3::BucketPresence;
+use crate::core::tenancy;
 
 impl Steps<'_> {
     /// Removes what the site owns; `Ok` once everything is gone.
     pub async fn teardown(self, run: &mut Run<'_>) -> Result<(), Halt> {
         let dist = self.find_distribution(run).await?;
         let certificate = self.requested_certificate(run).await?;
-        let validation = match &certificate {
-            Some(c) => self.unshared_validation(c).await?,
-            None => Vec::new(),
-        };
-        self.remove_records(run, dist.as_ref().map(|d| d.domain_name.as_str()), &validation).await?;
+        self.remove_records(run, dist.as_ref().map(|d| d.domain_name.as_str()), certificate.as_ref()).await?;
         self.remove_distribution(run, dist).await?;
         self.remove_oac(run).await?;
         self.remove_certificate(run, certificate).await?;
@@ -32,32 +29,39 @@ impl Steps<'_> {
         Ok(())
     }
 
-    /// The certificate's validation records that no other certificate of the
-    /// account, in any region, still validates or renews through.
-    async fn unshared_validation(self, certificate: &Certificate) -> Result<Vec<ValidationCname>, AwsError> {
-        let domains: Vec<String> = certificate.validation.iter().filter_map(|v| validated_domain(&v.name)).collect();
-        let shared = self.aws.certificates.covered_elsewhere(&domains, &certificate.arn).await?;
-        Ok(unshared(&certificate.validation, &shared))
-    }
-
     /// The site's records (those pointing at `target`, its proven
-    /// distribution's domain), and its certificate's `validation` records.
+    /// distribution's domain), and the validation records of its
+    /// `certificate` that no other certificate of the account still uses.
     async fn remove_records(
         self,
         run: &mut Run<'_>,
         target: Option<&str>,
-        validation: &[ValidationCname],
+        certificate: Option<&Certificate>,
     ) -> Result<(), Halt> {
         let Some(domain) = &run.site.spec.domain else {
             self.forget_domain(run, target.unwrap_or_default()).await?;
             run.save().await?;
             return Ok(());
         };
-        if let Some(zone) = observe::zone(self.aws, domain).await? {
+        // The zone the site wrote to, as status recorded it; the spec's only
+        // while the site may still name it.
+        let refused = run.ctx.tenancy.check(&self.id.namespace, &tenancy::site_asks(&run.site.spec)).stall().is_some();
+        let zone = match recorded_zone(&run.written.dns) {
+            Some((zone, _)) => Some(zone),
+            None if refused => None,
+            None => observe::zone(self.aws, domain).await?,
+        };
+        if let Some(zone) = zone {
             let records = self.aws.dns.records(&zone).await?;
+            let validation = match certificate {
+                Some(c) if !present_validation(&records, &c.validation).is_empty() => {
+                    unshared(&present_validation(&records, &c.validation), &self.aws.certificates.others(&c.arn).await?)
+                }
+                _ => Vec::new(),
+            };
             let recorded = run.written.dns.iter().map(|d| d.name.clone());
             let names: Vec<String> = domain.names.iter().map(|n| n.0.clone()).chain(recorded).collect();
-            let doomed = teardown_records(&records, &names, (&self.id.uid, target.unwrap_or_default()), validation);
+            let doomed = teardown_records(&records, &names, (&self.id.uid, target.unwrap_or_default()), &validation);
             if !doomed.is_empty() {
                 self.aws.dns.change(&zone, &doomed).await?;
                 run.note(Reason::DnsRecordsDeleted, format!("{} records in zone {}", doomed.len(), zone.name)).await;

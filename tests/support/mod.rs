@@ -120,12 +120,12 @@ pub async fn bare_namespace(client: &Client, prefix: &str, labels: &[(&str, &str
 pub const NAMESPACE_LABEL: &str = "awsops.test/namespace";
 
 /// A TenantPolicy spec for namespace `ns` that allows every role of the
-/// emulator's account, every zone, name and bucket, adoption and every cluster.
+/// emulator's account, every zone, name, bucket and certificate, adoption and every cluster.
 pub fn open_policy(ns: &str) -> serde_json::Value {
     serde_json::json!({
         "namespaceSelector": {"matchLabels": {NAMESPACE_LABEL: ns}},
         "identity": {"allowDefault": true, "roleArns": ["arn:aws:iam::123456789012:role/*"]},
-        "staticSites": {"hostedZones": ["*"], "domains": ["*"], "bucketNames": ["*"], "allowAdopt": true},
+        "staticSites": {"hostedZones": ["*"], "domains": ["*"], "bucketNames": ["*"], "allowAdopt": true, "certificateArns": ["*"]},
         "auroraFailovers": {"clusters": ["*"]}
     })
 }
@@ -138,6 +138,32 @@ pub async fn tenant_policy(client: &Client, name: &str, spec: serde_json::Value)
     });
     let params = kube::api::PatchParams::apply("awsops-test").force();
     api.patch(name, &params, &kube::api::Patch::Apply(policy)).await.expect("TenantPolicy applied");
+}
+
+/// Waits up to 90 s until site `name`'s status satisfies `done`; panics with
+/// the last status and `log()` (the controller's log) otherwise.
+pub async fn site_until(
+    sites: &Api<awsops::api::StaticSite>,
+    name: &str,
+    log: impl Fn() -> String,
+    done: impl Fn(&awsops::api::StaticSiteStatus) -> bool,
+) -> awsops::api::StaticSiteStatus {
+    let got = eventually(Duration::from_secs(90), || async { sites.get(name).await.ok()?.status.filter(|s| done(s)) });
+    match got.await {
+        Some(status) => status,
+        None => {
+            let last = sites.get(name).await.ok().and_then(|s| s.status);
+            panic!("site {name}: {last:#?}\nlog:\n{}", log())
+        }
+    }
+}
+
+/// Deletes site `name` and waits up to 120 s until its finalizer let it go.
+pub async fn delete_site(sites: &Api<awsops::api::StaticSite>, name: &str, log: impl Fn() -> String) {
+    sites.delete(name, &kube::api::DeleteParams::default()).await.expect("delete");
+    let removed =
+        eventually(Duration::from_secs(120), || async { sites.get_opt(name).await.ok()?.is_none().then_some(()) });
+    assert!(removed.await.is_some(), "{name} still has its finalizer:\n{}", log());
 }
 
 /// Polls `check` every 100 ms until it returns `Some` or `timeout` passes.

@@ -189,14 +189,20 @@ pub fn teardown_records(
     let mut doomed: Vec<RecordChange> =
         owned_records(existing, &names, uid, target).into_iter().map(RecordChange::Delete).collect();
     for v in validation {
-        let (name, value) = (bare(&v.name), v.value.trim_end_matches('.'));
-        let matches = |r: &&Record| {
-            r.name == name && r.type_ == RecordType::Cname && r.values.iter().any(|x| x.trim_end_matches('.') == value)
-        };
-        doomed.extend(existing.iter().filter(matches).cloned().map(RecordChange::Delete));
+        doomed.extend(existing.iter().filter(|r| is_validation_record(r, v)).cloned().map(RecordChange::Delete));
     }
     doomed.dedup();
     doomed
+}
+
+/// The validation records (name and value) the zone holds.
+pub fn present_validation(existing: &[Record], validation: &[ValidationCname]) -> Vec<ValidationCname> {
+    validation.iter().filter(|v| existing.iter().any(|r| is_validation_record(r, v))).cloned().collect()
+}
+
+fn is_validation_record(r: &Record, v: &ValidationCname) -> bool {
+    let (name, value) = (bare(&v.name), v.value.trim_end_matches('.'));
+    r.name == name && r.type_ == RecordType::Cname && r.values.iter().any(|x| x.trim_end_matches('.') == value)
 }
 
 #[cfg(test)]

@@ -2,8 +2,8 @@
 //! (disable, wait, delete), which validation records go, and whether the
 //! bucket goes.
 
-use crate::api::static_site::DeletionPolicy;
-use crate::aws::acm::ValidationCname;
+use crate::api::static_site::{DeletionPolicy, StaticSiteStatus};
+use crate::aws::acm::{OtherCertificates, ValidationCname};
 use crate::aws::cloudfront::DistributionState;
 
 /// Deletion: what to do with the distribution this reconcile.
@@ -36,9 +36,25 @@ pub fn validated_domain(record: &str) -> Option<String> {
     Some(domain.to_ascii_lowercase())
 }
 
-/// The validation records whose domain no other certificate covers (`shared`).
-pub fn unshared(validation: &[ValidationCname], shared: &[String]) -> Vec<ValidationCname> {
-    validation.iter().filter(|v| validated_domain(&v.name).is_none_or(|d| !shared.contains(&d))).cloned().collect()
+/// The validation records no other certificate needs: none of `others`
+/// covers their domain (a wildcard `*.d` renews through `d`'s record), and
+/// no region was unreadable (then every record stays).
+pub fn unshared(validation: &[ValidationCname], others: &OtherCertificates) -> Vec<ValidationCname> {
+    if !others.unreadable.is_empty() {
+        return Vec::new();
+    }
+    let covered =
+        |domain: &str| others.names.iter().flatten().any(|n| n.trim_start_matches("*.").eq_ignore_ascii_case(domain));
+    validation.iter().filter(|v| validated_domain(&v.name).is_none_or(|d| !covered(&d))).cloned().collect()
+}
+
+/// Status names nothing the site created in AWS.
+pub fn nothing_recorded(status: &StaticSiteStatus) -> bool {
+    status.bucket.is_none()
+        && status.origin_access_control_id.is_none()
+        && status.certificate.is_none()
+        && status.distribution.is_none()
+        && status.dns.is_empty()
 }
 
 #[cfg(test)]
@@ -52,10 +68,28 @@ mod tests {
         assert_eq!(validated_domain("_a1.www.example.com."), Some("www.example.com".into()));
         assert_eq!(validated_domain("_A1.WWW.Example.com"), Some("www.example.com".into()));
         assert_eq!(validated_domain("nodot"), None);
-        let shared = ["example.com".to_string()];
-        let doomed = unshared(&validation, &shared);
-        assert_eq!(doomed, vec![record("_a1.www.example.com."), record("_c3.api.example.com.")]);
-        assert_eq!(unshared(&validation, &[]), validation.to_vec(), "nothing shared: all go");
+        let others = |names: &[&str]| OtherCertificates {
+            names: vec![names.iter().map(|n| n.to_string()).collect()],
+            unreadable: vec![],
+        };
+        let doomed = unshared(&validation, &others(&["*.Example.com", "shop.example.org"]));
+        assert_eq!(
+            doomed,
+            vec![record("_a1.www.example.com."), record("_c3.api.example.com.")],
+            "a wildcard shares d's record"
+        );
+        assert_eq!(unshared(&validation, &others(&[])), validation.to_vec(), "nothing shared: all go");
+        let blind = OtherCertificates { names: vec![], unreadable: vec!["eu-west-1".into()] };
+        assert_eq!(unshared(&validation, &blind), vec![], "a region that could not be read keeps every record");
+    }
+
+    #[test]
+    fn a_site_that_recorded_nothing_has_nothing_to_remove() {
+        assert!(nothing_recorded(&StaticSiteStatus::default()));
+        let with_dns = StaticSiteStatus { dns: vec![Default::default()], ..Default::default() };
+        assert!(!nothing_recorded(&with_dns));
+        let with_oac = StaticSiteStatus { origin_access_control_id: Some("E1".into()), ..Default::default() };
+        assert!(!nothing_recorded(&with_oac));
     }
 
     #[test]
