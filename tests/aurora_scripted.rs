@@ -1,7 +1,9 @@
 //! What moto does not model, with scripted RDS responses (aws-smithy-mocks)
 //! through the real SDK client and the real observe and plan code: the
 //! `failing-over` window, a slow swap that times out, a crash after the call
-//! while RDS has not yet changed status, and AccessDenied.
+//! while RDS has not yet changed status, AccessDenied, a target briefly in
+//! the wrong state (RDS's `InvalidDBInstanceState`), and a swap finished while
+//! another member is still rebooting.
 
 use aws_sdk_rds::Client;
 use aws_sdk_rds::config::{BehaviorVersion, Credentials, Region};
@@ -113,7 +115,7 @@ async fn step(rds: &SdkRds, obj: &AuroraFailover, now: Timestamp) -> plan::Decis
 }
 
 #[tokio::test]
-async fn the_failing_over_window_is_polled_until_the_target_is_writer_and_everything_is_available() {
+async fn the_failing_over_window_is_polled_until_the_target_is_writer_and_the_cluster_available() {
     let clusters = mock!(Client::describe_db_clusters)
         .sequence()
         .output(|| cluster("available", "w1"))
@@ -228,4 +230,70 @@ async fn failover_db_cluster_is_never_retried_by_the_sdk() {
     assert_eq!(flaky.num_calls(), 1);
     // The same client still retries reads.
     assert!(rds.describe_cluster("orders").await.is_ok());
+}
+
+/// RDS answers `InvalidDBInstanceState` (HTTP 400) when the target is briefly
+/// not ready (API reference, FailoverDBCluster, Errors); that is a conflict to
+/// retry on a later look, never a permanent failure.
+#[tokio::test]
+async fn a_target_briefly_in_the_wrong_state_is_retried_not_failed() {
+    use awsops::aws::rds::Rds;
+    let busy = mock!(Client::failover_db_cluster).then_http_response(|| {
+        HttpResponse::new(
+            400.try_into().expect("status"),
+            SdkBody::from(
+                "<ErrorResponse><Error><Type>Sender</Type><Code>InvalidDBInstanceState</Code><Message>Instance r0 is not in available state.</Message></Error><RequestId>1</RequestId></ErrorResponse>",
+            ),
+        )
+    });
+    let err = client(&[&busy]).failover("orders", "r0").await.expect_err("refused");
+    assert_eq!(err.kind, AwsErrorKind::Conflict, "{err}");
+}
+
+/// Aurora restarts the old writer as a reader after the swap; API.md: done
+/// when the target is the writer and the cluster is available, members not
+/// available yet listed.
+#[tokio::test]
+async fn a_swap_is_done_when_the_target_writes_and_the_cluster_is_available_even_while_a_reader_reboots() {
+    let clusters = mock!(Client::describe_db_clusters).then_output(|| cluster("available", "r0"));
+    let members = mock!(Client::describe_db_instances).then_output(|| instances(&["w1"]));
+    let rds = client(&[&clusters, &members]);
+    let status = AuroraFailoverStatus { requested_at: Some(Time(t(0))), ..intent() };
+    let done = step(&rds, &failover(600, status), t(9)).await;
+    assert_eq!(done.status.phase, Some(FailoverPhase::Succeeded));
+    let ready = done.status.conditions.iter().find(|c| c.type_ == "Ready").expect("ready");
+    assert!(ready.message.contains("not available yet: w1 is rebooting"), "{}", ready.message);
+    let w1 = done.status.members.iter().find(|m| m.instance == "w1").expect("w1");
+    assert_eq!(w1.status, "rebooting");
+}
+
+/// A response that never comes after the connection is made (a stuck proxy,
+/// a half-open connection) fails the call once the operation timeout passes,
+/// as a retryable error, instead of holding the cluster's lock forever.
+#[tokio::test]
+async fn a_call_whose_response_never_comes_fails_after_the_operation_timeout() {
+    use awsops::aws::rds::Rds;
+    use std::time::Duration;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((connection, _)) = listener.accept().await {
+            held.push(connection); // accepted, read from never, answered never
+        }
+    });
+    let base = aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(format!("http://{address}"))
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("scripted", "scripted", None, None, "tests"))
+        .load()
+        .await;
+    let metrics = std::sync::Arc::new(awsops::metrics::Metrics::default());
+    let factory =
+        awsops::aws::AwsFactory::with_timeouts(base, metrics, Duration::from_millis(300), Duration::from_secs(2));
+    let rds = factory.clients(None, None).await.expect("clients").rds();
+    let outcome = tokio::time::timeout(Duration::from_secs(60), rds.describe_cluster("orders")).await;
+    let err = outcome.expect("the call ends by itself").expect_err("no answer is an error");
+    assert_eq!(err.kind, AwsErrorKind::Retryable, "{err}");
+    assert!(err.to_string().to_lowercase().contains("timeout") || err.to_string().contains("timed out"), "{err}");
 }

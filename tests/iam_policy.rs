@@ -13,8 +13,10 @@ fn iam_actions(service: &str, operation: &str) -> Vec<String> {
     };
     let named: &[&str] = match (prefix.as_str(), operation) {
         ("s3", "HeadBucket" | "ListObjectsV2") => &["s3:ListBucket"],
+        ("s3", "ListBuckets") => &["s3:ListAllMyBuckets"],
+        ("s3", "ListObjectVersions") => &["s3:ListBucketVersions"],
+        ("s3", "DeleteObjects") => &["s3:DeleteObject", "s3:DeleteObjectVersion"],
         ("s3", "HeadObject") => &["s3:GetObject"],
-        ("s3", "DeleteObjects") => &["s3:DeleteObject"],
         ("s3", "GetBucketEncryption") => &["s3:GetEncryptionConfiguration"],
         ("s3", "PutBucketEncryption") => &["s3:PutEncryptionConfiguration"],
         ("s3", "GetPublicAccessBlock") => &["s3:GetBucketPublicAccessBlock"],

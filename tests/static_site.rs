@@ -609,3 +609,127 @@ async fn a_failed_certificate_stalls_the_site_before_any_distribution_and_is_rep
     assert_ne!(replacement, certificate.arn, "a new certificate, not the deleted one");
     assert_eq!(rig.stage.proxy.count("RequestCertificate"), 2);
 }
+
+/// ACM answers `ResourceInUseException` for a certificate CloudFront let go
+/// of moments ago, for minutes (ACM API reference, DeleteCertificate): the
+/// replaced certificate stays in status and is deleted on a later look.
+#[tokio::test]
+async fn a_replaced_certificate_acm_still_calls_in_use_is_deleted_on_a_later_look() {
+    let mut rig = Rig::new("site-retire").await;
+    let (zone_name, _) = rig.zone().await;
+    let (first, second) = (format!("www.{zone_name}"), format!("shop.{zone_name}"));
+    rig.config_map("pages", json!({"index.html": "<h1>retire</h1>"})).await;
+    rig.start(2);
+    let content = json!({"configMaps": [{"name": "pages"}]});
+    let domain = json!({"names": [first], "hostedZoneName": zone_name});
+    rig.site("renamed", json!({"content": content, "domain": domain})).await;
+    let old = rig.ready("renamed", 120).await.certificate.expect("certificate").arn;
+    let in_use = json!({"__type": "ResourceInUseException", "message": "Certificate is in use."});
+    rig.stage.proxy.refuse("DeleteCertificate", 400, "application/x-amz-json-1.1", &in_use.to_string());
+
+    let patch = json!({"spec": {"domain": {"names": [first, second]}}});
+    rig.sites.patch("renamed", &PatchParams::default(), &Patch::Merge(&patch)).await.expect("a name added");
+    let held = rig.until("renamed", 120, |s| s.retired_certificates.contains(&old)).await;
+    assert_ne!(held.certificate.map(|c| c.arn), Some(old.clone()), "the distribution moved to a new certificate");
+    assert!(rig.aws.acm.describe_certificate().certificate_arn(&old).send().await.is_ok(), "still there");
+
+    rig.stage.proxy.allow("DeleteCertificate");
+    rig.until("renamed", 120, |s| s.retired_certificates.is_empty()).await;
+    let gone = rig.aws.acm.describe_certificate().certificate_arn(&old).send().await;
+    assert!(gone.is_err(), "the replaced certificate is deleted once ACM lets go");
+}
+
+/// Route 53 refuses a CNAME at a zone's apex (InvalidChangeBatch) and ACM
+/// validates only through public DNS (a private zone's certificate times out
+/// after 72 hours): both are refused before any AWS write. The private zone
+/// is Route 53's GetHostedZone answer, scripted (the emulator's zone ids do
+/// not look like AWS's `Z...`).
+#[tokio::test]
+async fn a_private_zone_or_a_cname_at_the_apex_stalls_before_any_aws_write() {
+    let mut rig = Rig::new("site-zones").await;
+    let (zone_name, _) = rig.zone().await;
+    let private_id = "Z0PRIVATE00000001";
+    let private_name = format!("{}.internal", unique("private"));
+    let answer = format!(
+        "<?xml version=\"1.0\"?><GetHostedZoneResponse xmlns=\"https://route53.amazonaws.com/doc/2013-04-01/\"><HostedZone><Id>/hostedzone/{private_id}</Id><Name>{private_name}.</Name><CallerReference>r</CallerReference><Config><PrivateZone>true</PrivateZone></Config><ResourceRecordSetCount>2</ResourceRecordSetCount></HostedZone><VPCs><VPC><VPCRegion>us-east-1</VPCRegion><VPCId>vpc-1</VPCId></VPC></VPCs></GetHostedZoneResponse>"
+    );
+    rig.stage.proxy.refuse(&format!("GET /2013-04-01/hostedzone/{private_id}"), 200, "text/xml", &answer);
+    rig.start(600);
+    let apex = json!({"names": [zone_name], "hostedZoneName": zone_name, "record": "CNAME"});
+    rig.site("apex", json!({"domain": apex})).await;
+    let inside = json!({"names": [format!("www.{private_name}")], "hostedZoneId": private_id});
+    rig.site("inside", json!({"domain": inside})).await;
+
+    let (_, apex) = rig.stalled("apex", 60).await;
+    assert_eq!(apex.reason, "InvalidSpec");
+    assert!(apex.message.contains("apex") && apex.message.contains("record: Alias"), "{}", apex.message);
+    let (_, inside) = rig.stalled("inside", 60).await;
+    assert_eq!(inside.reason, "PrivateHostedZone");
+    assert!(inside.message.contains("public DNS"), "{}", inside.message);
+    assert_eq!(rig.writes(), 0, "nothing was written in AWS: {:?}", rig.stage.proxy.writes());
+}
+
+/// In a versioned bucket a delete only adds a delete marker, and S3 refuses
+/// to delete a bucket that still holds versions (BucketNotEmpty): deletion
+/// removes every version of what the site uploaded.
+#[tokio::test]
+async fn a_versioned_adopted_bucket_is_emptied_of_every_version_and_deleted() {
+    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+    let mut rig = Rig::new("site-versions").await;
+    let bucket = unique("versioned");
+    rig.aws.s3.create_bucket().bucket(&bucket).send().await.expect("bucket");
+    let on = VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build();
+    rig.aws.s3.put_bucket_versioning().bucket(&bucket).versioning_configuration(on).send().await.expect("versioning");
+    rig.config_map("pages", json!({"index.html": "<h1>v1</h1>"})).await;
+    rig.start(2);
+    let spec = json!({"bucket": {"name": bucket, "adopt": true, "deletionPolicy": "Delete"}, "content": {"configMaps": [{"name": "pages"}]}});
+    rig.site("versions", spec).await;
+    rig.ready("versions", 90).await;
+    rig.config_map("pages", json!({"index.html": "<h1>v2</h1>"})).await;
+    let changed = eventually(Duration::from_secs(60), || async {
+        rig.object(&bucket, "index.html").await.filter(|(body, _)| body.contains("v2"))
+    });
+    assert!(changed.await.is_some(), "the second version is uploaded");
+    let versions = rig.aws.s3.list_object_versions().bucket(&bucket).send().await.expect("versions");
+    assert!(versions.versions().len() >= 2, "two versions of index.html: {versions:?}");
+
+    rig.sites.delete("versions", &DeleteParams::default()).await.expect("delete");
+    let removed = eventually(Duration::from_secs(120), || async {
+        rig.sites.get_opt("versions").await.ok()?.is_none().then_some(())
+    });
+    assert!(
+        removed.await.is_some(),
+        "the site is deleted:\n{}",
+        rig.controller.as_ref().map(|c| c.log()).unwrap_or_default()
+    );
+    assert!(
+        rig.aws.s3.head_bucket().bucket(&bucket).send().await.is_err(),
+        "the bucket is gone, every version with it"
+    );
+}
+
+/// CloudFront's account quotas (500 distributions, 100 origin access
+/// controls, 100 distributions per OAC) answer `TooMany*`; the emulator has
+/// none, so the answer is scripted: the site stalls `QuotaExceeded` saying
+/// where to raise it, and goes on by itself once CloudFront accepts.
+#[tokio::test]
+async fn a_cloudfront_quota_stalls_the_site_with_where_to_raise_it_and_it_goes_on_once_accepted() {
+    let mut rig = Rig::new("site-quota").await;
+    let too_many = "<ErrorResponse><Error><Type>Sender</Type><Code>TooManyDistributions</Code><Message>Your request contains more CloudFront distributions than are allowed per AWS account.</Message></Error><RequestId>q</RequestId></ErrorResponse>";
+    let create = "POST /2020-05-31/distribution";
+    rig.stage.proxy.refuse(create, 400, "text/xml", too_many);
+    rig.config_map("pages", json!({"index.html": "<h1>quota</h1>"})).await;
+    rig.start(2);
+    rig.site("quota", json!({"content": {"configMaps": [{"name": "pages"}]}})).await;
+    let (_, stalled) = rig.stalled("quota", 60).await;
+    assert_eq!(stalled.reason, "QuotaExceeded");
+    assert!(
+        stalled.message.contains("TooManyDistributions") && stalled.message.contains("Service Quotas"),
+        "{}",
+        stalled.message
+    );
+
+    rig.stage.proxy.allow(create);
+    let ready = rig.ready("quota", 150).await;
+    assert!(ready.distribution.is_some(), "created once CloudFront accepted");
+}

@@ -1,6 +1,7 @@
 //! What moto does not model for StaticSite, with scripted responses through
 //! the real SDK clients and the real adapters: CloudFront ETag conflicts,
-//! `DistributionNotDisabled`, `InProgress` deployments, Route 53 `PENDING`.
+//! `DistributionNotDisabled`, `InProgress` deployments, Route 53 `PENDING`,
+//! HeadBucket's bodiless 301 and 403.
 
 use aws_sdk_cloudfront::operation::get_distribution_config::GetDistributionConfigOutput;
 use aws_sdk_cloudfront::operation::update_distribution::UpdateDistributionOutput;
@@ -36,6 +37,17 @@ fn cdn(rules: &[&Rule]) -> SdkCdn {
         .interceptor(interceptor(rules))
         .build();
     SdkCdn(aws_sdk_cloudfront::Client::from_conf(config))
+}
+
+fn buckets(rules: &[&Rule]) -> awsops::aws::s3::SdkBuckets {
+    let config = aws_sdk_s3::Config::builder()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .region(aws_sdk_s3::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_s3::config::Credentials::new("s", "s", None, None, "tests"))
+        .http_client(create_mock_http_client())
+        .interceptor(interceptor(rules))
+        .build();
+    awsops::aws::s3::SdkBuckets(aws_sdk_s3::Client::from_conf(config))
 }
 
 fn dns(rules: &[&Rule]) -> SdkDns {
@@ -182,4 +194,112 @@ async fn a_pending_route53_change_keeps_the_site_deploying_until_insync() {
     assert!(!finished(&DistributionState::Deployed, &[first]));
     let second = dns.change_status("C1").await.expect("status");
     assert!(finished(&DistributionState::Deployed, &[second]));
+}
+
+/// HeadBucket answers with a status and no body (S3 API reference,
+/// HeadBucket): 301 with `x-amz-bucket-region` for a bucket in another
+/// region, 403 for one we may not read, ours or another account's.
+#[tokio::test]
+async fn head_bucket_without_a_body_still_tells_region_permission_and_owner_apart() {
+    use aws_sdk_s3::operation::list_buckets::ListBucketsOutput;
+    use awsops::aws::s3::{BucketPresence, Buckets};
+    let bare = |status: u16| HttpResponse::new(status.try_into().expect("status"), SdkBody::empty());
+    let moved = mock!(aws_sdk_s3::Client::head_bucket).then_http_response(move || {
+        let mut r = bare(301);
+        r.headers_mut().insert("x-amz-bucket-region", "eu-west-3");
+        r
+    });
+    assert_eq!(
+        buckets(&[&moved]).presence("b").await.expect("presence"),
+        BucketPresence::OtherRegion("eu-west-3".into())
+    );
+
+    let denied = mock!(aws_sdk_s3::Client::head_bucket).then_http_response(move || bare(403));
+    let listed = |names: &'static [&'static str]| {
+        mock!(aws_sdk_s3::Client::list_buckets).then_output(move || {
+            let mut out = ListBucketsOutput::builder();
+            for n in names {
+                out = out.buckets(aws_sdk_s3::types::Bucket::builder().name(*n).build());
+            }
+            out.build()
+        })
+    };
+    let ours = listed(&["b"]);
+    assert_eq!(
+        buckets(&[&denied, &ours]).presence("b").await.expect("presence"),
+        BucketPresence::Forbidden { in_this_account: Some(true) }
+    );
+    let denied = mock!(aws_sdk_s3::Client::head_bucket).then_http_response(move || bare(403));
+    let theirs = listed(&["b-other"]);
+    assert_eq!(
+        buckets(&[&denied, &theirs]).presence("b").await.expect("presence"),
+        BucketPresence::Forbidden { in_this_account: Some(false) }
+    );
+    let denied = mock!(aws_sdk_s3::Client::head_bucket).then_http_response(move || bare(403));
+    let no_list = mock!(aws_sdk_s3::Client::list_buckets).then_http_response(|| {
+        HttpResponse::new(
+            403.try_into().expect("status"),
+            SdkBody::from("<Error><Code>AccessDenied</Code><Message>no</Message></Error>"),
+        )
+    });
+    assert_eq!(
+        buckets(&[&denied, &no_list]).presence("b").await.expect("presence"),
+        BucketPresence::Forbidden { in_this_account: None }
+    );
+}
+
+/// Route 53 pages through routed record sets (weighted, latency...) that
+/// share a name and type with `NextRecordIdentifier` (API reference,
+/// ListResourceRecordSets): the next page starts there, or a page repeats.
+#[tokio::test]
+async fn record_pages_continue_at_the_set_identifier_route53_names() {
+    use aws_sdk_route53::operation::list_resource_record_sets::ListResourceRecordSetsOutput;
+    use aws_sdk_route53::types::{ResourceRecord, ResourceRecordSet, RrType};
+    use awsops::aws::route53::Zone;
+    let weighted = |id: &str| {
+        let value = ResourceRecord::builder().value("192.0.2.1").build().expect("value");
+        let set = ResourceRecordSet::builder().name("www.example.com.").r#type(RrType::A).set_identifier(id);
+        set.weight(1).ttl(60).resource_records(value).build().expect("set")
+    };
+    let first = mock!(aws_sdk_route53::Client::list_resource_record_sets)
+        .match_requests(|r| r.start_record_identifier().is_none())
+        .then_output(move || {
+            let page = ListResourceRecordSetsOutput::builder().resource_record_sets(weighted("a")).is_truncated(true);
+            let page =
+                page.next_record_name("www.example.com.").next_record_type(RrType::A).next_record_identifier("b");
+            page.max_items(1).build().expect("page")
+        });
+    let second = mock!(aws_sdk_route53::Client::list_resource_record_sets)
+        .match_requests(|r| r.start_record_identifier() == Some("b"))
+        .then_output(move || {
+            let page = ListResourceRecordSetsOutput::builder().resource_record_sets(weighted("b")).is_truncated(false);
+            page.max_items(1).build().expect("page")
+        });
+    let zone = Zone { id: "Z1".into(), name: "example.com".into(), private: false };
+    let records = dns(&[&first, &second]).records(&zone).await.expect("records");
+    assert_eq!(records.len(), 2, "{records:?}");
+    assert_eq!((first.num_calls(), second.num_calls()), (1, 1));
+}
+
+/// DeleteObjects in quiet mode answers HTTP 200 and lists only the keys it
+/// could not delete (S3 API reference, DeleteObjects): those are an error.
+#[tokio::test]
+async fn keys_delete_objects_could_not_delete_are_an_error_not_silence() {
+    use aws_sdk_s3::operation::delete_objects::DeleteObjectsOutput;
+    use aws_sdk_s3::operation::list_object_versions::ListObjectVersionsOutput;
+    use aws_sdk_s3::types::ObjectVersion;
+    use awsops::aws::s3::Buckets;
+    let plain = mock!(aws_sdk_s3::Client::list_object_versions).then_output(|| {
+        let version = |key: &str| ObjectVersion::builder().key(key).version_id("null").build();
+        ListObjectVersionsOutput::builder().versions(version("a.html")).versions(version("b.html")).build()
+    });
+    let partly = mock!(aws_sdk_s3::Client::delete_objects).then_output(|| {
+        let failed =
+            aws_sdk_s3::types::Error::builder().key("b.html").code("AccessDenied").message("Access Denied").build();
+        DeleteObjectsOutput::builder().errors(failed).build()
+    });
+    let keys = vec!["a.html".to_string(), "b.html".to_string()];
+    let err = buckets(&[&plain, &partly]).delete("site", &keys).await.expect_err("a key was not deleted");
+    assert_eq!(err.kind, AwsErrorKind::AccessDenied, "{err}");
+    assert!(err.to_string().contains("b.html"), "{err}");
 }

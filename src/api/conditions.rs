@@ -55,6 +55,8 @@ reasons! {
     AccessDenied,
     /// No TenantPolicy selecting the namespace allows what the spec asks for.
     NotPermitted,
+    /// An AWS account quota is reached.
+    QuotaExceeded,
 
     // AuroraFailover.
     ClusterNotFound,
@@ -80,9 +82,13 @@ reasons! {
     // StaticSite.
     Provisioning,
     BucketNotOwned,
+    /// The bucket name exists in another region.
+    BucketInOtherRegion,
     /// Status names an AWS resource this object cannot prove it created.
     NotOwned,
     HostedZoneNotFound,
+    /// A private hosted zone: ACM cannot validate through it.
+    PrivateHostedZone,
     NamesOutsideZone,
     CertificateNotFound,
     CertificateNotUsable,
@@ -157,6 +163,16 @@ impl Stall {
         Self::new(
             Reason::AccessDenied,
             format!("{error}. Grant the controller's role this action (see docs/iam-policy.json)."),
+        )
+    }
+
+    /// AWS refused because an account quota is reached.
+    pub fn quota_exceeded(error: &impl std::fmt::Display) -> Self {
+        Self::new(
+            Reason::QuotaExceeded,
+            format!(
+                "{error}. An AWS account quota is reached: raise it in the Service Quotas console (CloudFront and ACM quotas live in us-east-1), or remove resources you no longer use; the object tries again on its next look."
+            ),
         )
     }
 

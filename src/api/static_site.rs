@@ -10,6 +10,8 @@ use super::validation::{self, Problems};
 
 /// Most names one ACM certificate covers by default (the ACM quota).
 pub const MAX_DOMAIN_NAMES: usize = 10;
+/// Longest name ACM takes as a certificate's common name (its DomainName).
+pub const MAX_COMMON_NAME: usize = 64;
 
 /// A static website: a private S3 bucket with uploaded assets, served by a
 /// CloudFront distribution over HTTPS, optionally on your own domain.
@@ -183,7 +185,10 @@ pub enum PriceClass {
 
 /// The custom-hostname half of a site.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
-#[x_kube(validation = Rule::new("has(self.hostedZoneId) != has(self.hostedZoneName)").message("set exactly one of hostedZoneId and hostedZoneName"))]
+#[x_kube(
+    validation = Rule::new("has(self.hostedZoneId) != has(self.hostedZoneName)").message("set exactly one of hostedZoneId and hostedZoneName"),
+    validation = Rule::new("self.names.exists(n, size(n) <= 64)").message("at least one name must be 64 characters or fewer: ACM uses it as the certificate's common name")
+)]
 #[serde(rename_all = "camelCase")]
 pub struct DomainSpec {
     /// Alternate domain names (CNAMEs) the distribution answers to, lowercase;
@@ -288,6 +293,9 @@ fn validate_domain(domain: &DomainSpec, p: &mut Problems) {
     p.check(domain.hosted_zone_id.is_some() != domain.hosted_zone_name.is_some(), || {
         "spec.domain: set exactly one of hostedZoneId and hostedZoneName".into()
     });
+    p.check(domain.names.is_empty() || domain.names.iter().any(|n| n.0.len() <= MAX_COMMON_NAME), || {
+        format!("spec.domain.names: at least one name must be {MAX_COMMON_NAME} characters or fewer (ACM uses it as the certificate's common name)")
+    });
     p.pattern(
         "spec.domain.hostedZoneId",
         validation::HOSTED_ZONE_ID,
@@ -363,6 +371,10 @@ pub struct StaticSiteStatus {
     pub origin_access_control_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate: Option<CertificateStatus>,
+    /// Certificates this site requested and replaced that CloudFront still
+    /// held when the distribution moved off them: deleted on later looks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retired_certificates: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub distribution: Option<DistributionStatus>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

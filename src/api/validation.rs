@@ -5,10 +5,12 @@
 /// AWS DB cluster and instance identifiers: 1-63 letters, digits or hyphens,
 /// starting with a letter, no trailing or doubled hyphen.
 pub const DB_IDENTIFIER: &str = "^[a-zA-Z]([a-zA-Z0-9]*(-[a-zA-Z0-9]+)*)?$";
-/// AWS region names such as `us-east-1`, `eu-central-2`, `us-gov-west-1`.
-pub const REGION: &str = "^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$";
-/// An IAM role ARN in any partition.
-pub const ROLE_ARN: &str = "^arn:aws(-[a-z]+)*:iam::[0-9]{12}:role/[\\w+=,.@/-]{1,512}$";
+/// Regions of the `aws` partition, such as `us-east-1`, `eu-central-2`. The
+/// controller builds `arn:aws:` ARNs and CloudFront lives there: GovCloud
+/// (`us-gov-*`), China (`cn-*`) and the ISO partitions are refused.
+pub const REGION: &str = "^(us|eu|ap|sa|ca|me|af|il|mx)-[a-z]+-[0-9]{1,2}$";
+/// An IAM role ARN in the `aws` partition.
+pub const ROLE_ARN: &str = "^arn:aws:iam::[0-9]{12}:role/[\\w+=,.@/-]{1,512}$";
 /// S3 bucket names: lowercase labels of letters, digits and hyphens joined by dots.
 pub const BUCKET_NAME: &str = "^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$";
 /// A DNS hostname, optionally a wildcard, lowercase, with a dot.
@@ -16,7 +18,7 @@ pub const HOSTNAME: &str = "^(\\*\\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a
 /// A Route 53 hosted zone id, with or without the `/hostedzone/` prefix.
 pub const HOSTED_ZONE_ID: &str = "^(/hostedzone/)?Z[A-Z0-9]{1,31}$";
 /// An ACM certificate ARN.
-pub const CERTIFICATE_ARN: &str = "^arn:aws(-[a-z]+)*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]{36}$";
+pub const CERTIFICATE_ARN: &str = "^arn:aws:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]{36}$";
 /// A ConfigMap name (DNS subdomain).
 pub const CONFIG_MAP_NAME: &str = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
 
@@ -69,10 +71,10 @@ mod tests {
 
     #[test]
     fn regions_look_like_aws_regions() {
-        for ok in ["us-east-1", "eu-central-2", "us-gov-west-1", "ap-southeast-4"] {
+        for ok in ["us-east-1", "eu-central-2", "ap-southeast-4", "il-central-1", "mx-central-1"] {
             assert!(matches(REGION, ok), "{ok}");
         }
-        for bad in ["us-east", "US-EAST-1", "useast1", "us-east-1a"] {
+        for bad in ["us-east", "US-EAST-1", "useast1", "us-east-1a", "us-gov-west-1", "cn-north-1", "us-iso-east-1"] {
             assert!(!matches(REGION, bad), "{bad}");
         }
     }
@@ -100,7 +102,9 @@ mod tests {
     #[test]
     fn role_and_certificate_arns_are_recognised() {
         assert!(matches(ROLE_ARN, "arn:aws:iam::111122223333:role/aurora-failover"));
-        assert!(matches(ROLE_ARN, "arn:aws-us-gov:iam::111122223333:role/path/x"));
+        assert!(matches(ROLE_ARN, "arn:aws:iam::111122223333:role/path/x"));
+        assert!(!matches(ROLE_ARN, "arn:aws-us-gov:iam::111122223333:role/x"), "other partitions are refused");
+        assert!(!matches(ROLE_ARN, "arn:aws-cn:iam::111122223333:role/x"));
         assert!(!matches(ROLE_ARN, "arn:aws:iam::1111:role/x"));
         assert!(matches(
             CERTIFICATE_ARN,

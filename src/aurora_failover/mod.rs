@@ -4,6 +4,7 @@
 //! both go through it, cluster lock included.
 
 pub mod act;
+mod capacity;
 mod coordination;
 pub mod observe;
 pub mod plan;

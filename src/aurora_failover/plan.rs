@@ -8,6 +8,7 @@ use std::time::Duration;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 
+use super::capacity::capacity;
 use crate::api::aurora_failover::{
     AuroraFailoverSpec, AuroraFailoverStatus, Candidate, FailoverPhase, FailoverPlan, MemberRole, MemberStatus,
 };
@@ -257,8 +258,8 @@ fn preconditions<'c>(spec: &AuroraFailoverSpec, c: &'c DbCluster) -> Result<(&'c
         );
         return Err(Stall::new(Reason::WriterMismatch, message));
     }
-    let candidates = rank(&c.members);
-    let (target, reason) = choose(spec, writer, &c.members, &candidates)?;
+    let candidates = rank(c);
+    let (target, reason) = choose(spec, writer, c, &candidates)?;
     let plan = FailoverPlan {
         current_writer: writer.instance.clone(),
         target,
@@ -278,9 +279,10 @@ pub fn poll_delay(since: Duration) -> Duration {
 fn choose(
     spec: &AuroraFailoverSpec,
     writer: &DbMember,
-    all: &[DbMember],
+    c: &DbCluster,
     ranked: &[&DbMember],
 ) -> Result<(String, String), Stall> {
+    let all = &c.members;
     if let Some(wanted) = &spec.target_instance {
         let Some(member) = all.iter().find(|m| m.instance.eq_ignore_ascii_case(wanted)) else {
             return Err(Stall::new(
@@ -321,15 +323,22 @@ fn choose(
         ));
     };
     let tier = format!("lowest promotion tier (tier-{})", best.promotion_tier);
+    let size = |m: &DbMember| capacity(&m.instance_class, c.serverless_max_gib);
+    let class = |m: &DbMember| match size(m) {
+        Some(cap) => format!("{}, {} GiB", m.instance_class, cap.memory_gib),
+        None => format!("{}: unknown class, ranked last", display_class(&m.instance_class)),
+    };
     let reason = match available.get(1) {
         None => format!("only available reader (tier-{})", best.promotion_tier),
         Some(next) if next.promotion_tier > best.promotion_tier => tier,
-        Some(next) if class_size(&next.instance_class) < class_size(&best.instance_class) => {
-            format!("{tier}, then largest instance class ({})", best.instance_class)
-        }
-        Some(_) => format!("{tier} and instance class ({}), then lowest name", best.instance_class),
+        Some(next) if size(next) < size(best) => format!("{tier}, then largest instance class ({})", class(best)),
+        Some(_) => format!("{tier} and instance class ({}), then lowest name", class(best)),
     };
     Ok((best.instance.clone(), reason))
+}
+
+fn display_class(class: &str) -> &str {
+    if class.is_empty() { "(not reported)" } else { class }
 }
 
 fn plan_wait(
@@ -355,9 +364,18 @@ fn plan_wait(
     let elapsed = now.duration_since(since).as_secs();
     let all_available = c.status.is_available() && c.members.iter().all(|m| m.status.is_available());
 
-    if writer == target && all_available {
+    if writer == target && c.status.is_available() {
         let duration = requested_at.as_ref().map(|t| now.duration_since(t.0).as_secs().max(0));
-        let message = format!("{target:?} is the writer; {previous:?} is a reader");
+        let busy: Vec<String> = c
+            .members
+            .iter()
+            .filter(|m| !m.status.is_available())
+            .map(|m| format!("{} is {}", m.instance, m.status.as_str()))
+            .collect();
+        let message = match busy.as_slice() {
+            [] => format!("{target:?} is the writer; {previous:?} is a reader"),
+            _ => format!("{target:?} is the writer; {previous:?} is a reader; not available yet: {}", busy.join(", ")),
+        };
         let mut desired = conditions::summary(Summary::Ready, Reason::Succeeded, message.clone());
         desired.push(Desired::new(conditions::WRITER_SWAPPED, true, Reason::Succeeded, message));
         let next = with(current, generation, now, desired, |s| {
@@ -459,31 +477,15 @@ fn with(
     next
 }
 
-/// Readers in promotion order: available first, then lowest tier, then largest
-/// instance class, then name.
-pub fn rank(members: &[DbMember]) -> Vec<&DbMember> {
-    let mut readers: Vec<&DbMember> = members.iter().filter(|m| !m.is_writer).collect();
+/// Readers in promotion order: available first, then lowest tier, then
+/// largest instance class (by memory, see `capacity`; unknown last), then name.
+pub fn rank(c: &DbCluster) -> Vec<&DbMember> {
+    let mut readers: Vec<&DbMember> = c.members.iter().filter(|m| !m.is_writer).collect();
     readers.sort_by_key(|m| {
-        (!m.status.is_available(), m.promotion_tier, Reverse(class_size(&m.instance_class)), m.instance.clone())
+        let size = capacity(&m.instance_class, c.serverless_max_gib);
+        (!m.status.is_available(), m.promotion_tier, Reverse(size), m.instance.clone())
     });
     readers
-}
-
-/// Relative capacity of an instance class by its size suffix (`db.r6g.2xlarge`
-/// → 64): nano < micro < small < medium < large < xlarge < 2xlarge < ... .
-/// The family is not compared; unknown sizes and `db.serverless` rank lowest.
-pub fn class_size(class: &str) -> u32 {
-    let size = class.rsplit('.').next().unwrap_or_default();
-    match size {
-        "nano" => 1,
-        "micro" => 2,
-        "small" => 4,
-        "medium" => 8,
-        "large" => 16,
-        "xlarge" => 32,
-        "metal" => 32 * 64,
-        s => s.strip_suffix("xlarge").and_then(|n| n.parse::<u32>().ok()).map(|n| 32 * n).unwrap_or(0),
-    }
 }
 
 fn candidate(m: &DbMember) -> Candidate {
@@ -555,6 +557,7 @@ mod tests {
                 mk_member("r2", false, 2, "db.r6g.large"),
                 mk_member("r0", false, 0, "db.r6g.large"),
             ],
+            serverless_max_gib: None,
         }
     }
 
@@ -609,7 +612,7 @@ mod tests {
         for tier in (0..=15).rev() {
             c.members.push(mk_member(&format!("r{tier:02}"), false, tier, "db.r6g.large"));
         }
-        let ranked: Vec<i32> = rank(&c.members).iter().map(|m| m.promotion_tier).collect();
+        let ranked: Vec<i32> = rank(&c).iter().map(|m| m.promotion_tier).collect();
         assert_eq!(ranked, (0..=15).collect::<Vec<_>>());
         assert_eq!(start(&mk_spec(), &seen(c)).action, Action::Failover { target: "r00".into() });
     }
@@ -627,7 +630,7 @@ mod tests {
         assert_eq!(d.action, Action::Failover { target: "b-big".into() });
         assert_eq!(
             d.status.plan.expect("plan").reason,
-            "lowest promotion tier (tier-1), then largest instance class (db.r6g.4xlarge)"
+            "lowest promotion tier (tier-1), then largest instance class (db.r6g.4xlarge, 128 GiB)"
         );
     }
 
@@ -656,20 +659,41 @@ mod tests {
     }
 
     #[test]
-    fn instance_class_sizes_follow_the_documented_order() {
-        let order = [
-            "db.t3.micro",
-            "db.t3.small",
-            "db.t3.medium",
-            "db.r6g.large",
-            "db.r6g.xlarge",
-            "db.r6g.2xlarge",
-            "db.r6g.16xlarge",
+    fn a_tier_tie_is_broken_by_memory_not_by_the_size_suffix() {
+        let mut c = mk_cluster();
+        c.members = vec![
+            mk_member("w1", true, 0, "db.r6g.large"),
+            mk_member("a-burstable", false, 1, "db.t4g.large"),
+            mk_member("b-memory", false, 1, "db.x2g.large"),
+            mk_member("c-standard", false, 1, "db.r6g.large"),
         ];
-        for pair in order.windows(2) {
-            assert!(class_size(pair[0]) < class_size(pair[1]), "{pair:?}");
-        }
-        assert_eq!(class_size("db.serverless"), 0);
+        let d = start(&mk_spec(), &seen(c));
+        assert_eq!(d.action, Action::Failover { target: "b-memory".into() });
+        let plan = d.status.plan.expect("plan");
+        assert_eq!(plan.reason, "lowest promotion tier (tier-1), then largest instance class (db.x2g.large, 32 GiB)");
+        let order: Vec<&str> = plan.candidates.iter().map(|c| c.instance.as_str()).collect();
+        assert_eq!(order, ["b-memory", "c-standard", "a-burstable"]);
+    }
+
+    #[test]
+    fn serverless_ranks_by_the_clusters_maximum_capacity_and_an_unknown_class_last() {
+        let mut c = mk_cluster();
+        c.serverless_max_gib = Some(128);
+        c.members = vec![
+            mk_member("w1", true, 0, "db.r6g.large"),
+            mk_member("a-odd", false, 1, "db.z9.large"),
+            mk_member("b-provisioned", false, 1, "db.r6g.2xlarge"),
+            mk_member("c-serverless", false, 1, "db.serverless"),
+        ];
+        let d = start(&mk_spec(), &seen(c.clone()));
+        assert_eq!(d.action, Action::Failover { target: "c-serverless".into() });
+        let order: Vec<String> = d.status.plan.expect("plan").candidates.iter().map(|c| c.instance.clone()).collect();
+        assert_eq!(order, ["c-serverless", "b-provisioned", "a-odd"]);
+        c.members.retain(|m| m.instance != "b-provisioned" && m.instance != "c-serverless");
+        c.members.push(mk_member("b-odd", false, 1, "db.z9.large"));
+        let d = start(&mk_spec(), &seen(c));
+        let reason = d.status.plan.expect("plan").reason;
+        assert!(reason.contains("db.z9.large: unknown class, ranked last"), "{reason}");
     }
 
     #[test]
@@ -768,15 +792,19 @@ mod tests {
     }
 
     #[test]
-    fn success_needs_the_target_as_writer_and_everything_available() {
+    fn success_needs_the_target_as_writer_and_the_cluster_available_and_names_members_still_busy() {
         let mut current = intent();
         current.requested_at = Some(Time(t(1)));
         let mut c = swapped(mk_cluster(), "r0");
-        c.members[0].status = "rebooting".into();
+        c.status = "failing-over".into();
         let d = plan(&mk_spec(), &current, &seen(c.clone()), Some(1), t(8));
-        assert_eq!(d.action, Action::Poll, "a member still rebooting");
-        c.members[0].status = AVAILABLE.into();
+        assert_eq!(d.action, Action::Poll, "the cluster is still failing over");
+        c.status = AVAILABLE.into();
+        let busy = c.members.iter().position(|m| m.instance == "w1").expect("w1");
+        c.members[busy].status = "rebooting".into();
         let d = plan(&mk_spec(), &current, &seen(c), Some(1), t(14));
+        let ready = d.status.conditions.iter().find(|c| c.type_ == conditions::READY).expect("ready");
+        assert!(ready.message.ends_with("not available yet: w1 is rebooting"), "{}", ready.message);
         assert_eq!(d.status.phase, Some(FailoverPhase::Succeeded));
         assert_eq!(d.status.new_writer.as_deref(), Some("r0"));
         assert_eq!(d.status.duration_seconds, Some(13));

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use aws_config::retry::RetryConfig;
 use aws_config::sts::AssumeRoleProvider;
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_http_client::tls;
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
@@ -26,6 +27,13 @@ pub const GLOBAL_REGION: &str = "us-east-1";
 
 /// Most attempts per AWS call, first one included.
 const MAX_ATTEMPTS: u32 = 5;
+
+/// How long one attempt of an AWS call may take (connect included), and the
+/// whole call with its retries: a response that hangs after connecting fails
+/// instead of holding a site's pass or a cluster's lock forever (the SDK
+/// sets only a 3.1 s connect timeout by default).
+pub const ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+pub const OPERATION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// SDK clients for one (region, role) pair.
 #[derive(Clone, Debug)]
@@ -94,7 +102,7 @@ pub struct AwsFactory {
     cache: Mutex<HashMap<ClientsKey, AwsClients>>,
     /// The HTTP client every Route 53 client wraps in its account's limiter.
     http: SharedHttpClient,
-    /// One Route 53 rate limit per account (per role; `None`: our own identity).
+    /// One Route 53 rate limit per account (a role's, from its ARN; `None`: our own identity).
     route53_limits: Mutex<HashMap<Option<String>, Arc<Limiter>>>,
     /// The account of the controller's own credentials, asked of STS once.
     own_account: tokio::sync::OnceCell<String>,
@@ -111,6 +119,21 @@ impl AwsFactory {
     }
 
     pub fn from_config(base: SdkConfig, metrics: Arc<Metrics>) -> Self {
+        Self::with_timeouts(base, metrics, ATTEMPT_TIMEOUT, OPERATION_TIMEOUT)
+    }
+
+    /// [`AwsFactory::from_config`] with other limits for one attempt and one
+    /// whole call (tests of a hung endpoint use seconds).
+    pub fn with_timeouts(
+        base: SdkConfig,
+        metrics: Arc<Metrics>,
+        attempt: std::time::Duration,
+        operation: std::time::Duration,
+    ) -> Self {
+        let mut timeouts = base.timeout_config().map(TimeoutConfig::to_builder).unwrap_or_else(TimeoutConfig::builder);
+        timeouts.set_operation_attempt_timeout(Some(attempt));
+        timeouts.set_operation_timeout(Some(operation));
+        let base = base.to_builder().timeout_config(timeouts.build()).build();
         let http = base.http_client().unwrap_or_else(|| {
             aws_smithy_http_client::Builder::new()
                 .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc))
@@ -185,7 +208,7 @@ impl AwsFactory {
             .route53_limits
             .lock()
             .map_err(|_| "rate limits poisoned")?
-            .entry(role_arn.map(str::to_string))
+            .entry(role_arn.and_then(|arn| arn.split(':').nth(4)).map(str::to_string))
             .or_insert_with(|| Limiter::per_second(ROUTE53_REQUESTS_PER_SECOND))
             .clone();
         let clients = self.build(region, &regional, &global, limiter);

@@ -19,6 +19,9 @@ pub enum AwsErrorKind {
     Throttled,
     /// The credentials may not do this; needs outside help.
     AccessDenied,
+    /// An account quota is reached (`TooMany*`, `LimitExceededException`):
+    /// needs the quota raised or resources removed.
+    Quota,
     /// The request is wrong and will stay wrong without a spec change.
     Terminal,
     /// Transient: 5xx, timeouts, dropped connections.
@@ -33,6 +36,7 @@ impl AwsErrorKind {
             Self::Conflict => "conflict",
             Self::Throttled => "throttled",
             Self::AccessDenied => "access_denied",
+            Self::Quota => "quota",
             Self::Terminal => "terminal",
             Self::Retryable => "retryable",
         }
@@ -89,6 +93,11 @@ impl AwsError {
         if self.is_not_found() { Ok(value) } else { Err(self) }
     }
 
+    /// `value` when the error is a denial, else the error.
+    pub fn denied_as<T>(self, value: T) -> Result<T, AwsError> {
+        if self.kind == AwsErrorKind::AccessDenied { Ok(value) } else { Err(self) }
+    }
+
     /// Classifies any SDK error of operation `operation`.
     pub fn from_sdk<E>(operation: &'static str, err: SdkError<E, HttpResponse>) -> Self
     where
@@ -124,6 +133,8 @@ pub fn classify(code: &str, http_status: u16) -> AwsErrorKind {
         "RequestLimitExceeded",
         "SlowDown",
         "PriorRequestNotComplete",
+        // Fifteen invalidations at a time per distribution: it clears by itself.
+        "TooManyInvalidationsInProgress",
         "ProvisionedThroughputExceededException",
     ];
     const ACCESS_DENIED: &[&str] = &[
@@ -152,6 +163,8 @@ pub fn classify(code: &str, http_status: u16) -> AwsErrorKind {
         "OriginAccessControlInUse",
         "ResourceInUseException",
         "InvalidDBClusterStateFault",
+        // RDS sends `InvalidDBInstanceState`; the SDK names the type `...Fault`.
+        "InvalidDBInstanceState",
         "InvalidDBInstanceStateFault",
         "ConflictingDomainExists",
         "HostedZoneAlreadyExists",
@@ -161,6 +174,8 @@ pub fn classify(code: &str, http_status: u16) -> AwsErrorKind {
         AwsErrorKind::Throttled
     } else if ACCESS_DENIED.contains(&code) {
         AwsErrorKind::AccessDenied
+    } else if code.starts_with("TooMany") || code == "LimitExceededException" {
+        AwsErrorKind::Quota
     } else if code.starts_with("NoSuch") || code.contains("NotFound") {
         AwsErrorKind::NotFound
     } else if CONFLICT.contains(&code) || http_status == 409 || http_status == 412 {
@@ -191,6 +206,20 @@ fn error_chain(err: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn account_quotas_are_told_apart_from_throttling() {
+        for code in [
+            "TooManyDistributions",
+            "TooManyOriginAccessControls",
+            "TooManyDistributionsWithSingleOriginAccessControl",
+            "LimitExceededException",
+        ] {
+            assert_eq!(classify(code, 400), Quota, "{code}");
+        }
+        assert_eq!(classify("TooManyRequestsException", 400), Throttled);
+        assert_eq!(classify("TooManyInvalidationsInProgress", 400), Throttled);
+    }
     use AwsErrorKind::*;
 
     #[test]
@@ -217,9 +246,13 @@ mod tests {
 
     #[test]
     fn state_and_etag_conflicts_are_conflicts() {
-        for code in
-            ["PreconditionFailed", "DistributionNotDisabled", "InvalidDBClusterStateFault", "CNAMEAlreadyExists"]
-        {
+        for code in [
+            "PreconditionFailed",
+            "DistributionNotDisabled",
+            "InvalidDBClusterStateFault",
+            "InvalidDBInstanceState",
+            "CNAMEAlreadyExists",
+        ] {
             assert_eq!(classify(code, 400), Conflict, "{code}");
         }
     }

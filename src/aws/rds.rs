@@ -32,6 +32,8 @@ pub struct DbCluster {
     /// e.g. `aurora-mysql`.
     pub engine: String,
     pub members: Vec<DbMember>,
+    /// Serverless v2: the cluster's maximum capacity in GiB (2 per ACU).
+    pub serverless_max_gib: Option<u32>,
 }
 
 /// One cluster member, joined from DescribeDBClusters and DescribeDBInstances.
@@ -112,6 +114,10 @@ impl Rds for SdkRds {
             status: cluster.status().unwrap_or("unknown").into(),
             engine: cluster.engine().unwrap_or("unknown").to_string(),
             members,
+            serverless_max_gib: cluster
+                .serverless_v2_scaling_configuration()
+                .and_then(|s| s.max_capacity())
+                .map(|acu| (acu * 2.0).round() as u32),
         }))
     }
 

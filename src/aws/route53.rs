@@ -80,6 +80,8 @@ pub struct Zone {
     pub id: String,
     /// Without the trailing dot.
     pub name: String,
+    /// A private hosted zone (answers inside its VPCs only).
+    pub private: bool,
 }
 
 /// A record set, normalised: names lowercase without the trailing dot.
@@ -117,7 +119,11 @@ pub fn bare(name: &str) -> String {
 }
 
 fn zone(z: &aws_sdk_route53::types::HostedZone) -> Zone {
-    Zone { id: z.id().trim_start_matches("/hostedzone/").to_string(), name: bare(z.name()) }
+    Zone {
+        id: z.id().trim_start_matches("/hostedzone/").to_string(),
+        name: bare(z.name()),
+        private: z.config().is_some_and(|c| c.private_zone()),
+    }
 }
 
 fn terminal(op: &'static str, e: impl std::fmt::Display) -> AwsError {
@@ -164,21 +170,18 @@ impl Dns for SdkDns {
             .await
             .map_err(|e| AwsError::from_sdk("ListHostedZonesByName", e))?;
         let want = bare(name);
-        Ok(out
-            .hosted_zones()
-            .iter()
-            .filter(|z| !z.config().is_some_and(|c| c.private_zone()))
-            .map(zone)
-            .find(|z| z.name == want))
+        Ok(out.hosted_zones().iter().map(zone).find(|z| z.name == want && !z.private))
     }
 
     async fn records(&self, zone: &Zone) -> Result<Vec<Record>, AwsError> {
         let mut out = Vec::new();
-        let mut next: Option<(String, RrType)> = None;
+        let mut next: Option<(String, RrType, Option<String>)> = None;
         loop {
             let mut req = self.0.list_resource_record_sets().hosted_zone_id(&zone.id);
-            if let Some((name, type_)) = next.take() {
-                req = req.start_record_name(name).start_record_type(type_);
+            if let Some((name, type_, identifier)) = next.take() {
+                // Weighted, latency and other routed sets share a name and
+                // type: the identifier says where the next page starts.
+                req = req.start_record_name(name).start_record_type(type_).set_start_record_identifier(identifier);
             }
             let page = req.send().await.map_err(|e| AwsError::from_sdk("ListResourceRecordSets", e))?;
             for set in page.resource_record_sets() {
@@ -191,7 +194,9 @@ impl Dns for SdkDns {
                 });
             }
             match (page.is_truncated(), page.next_record_name(), page.next_record_type()) {
-                (true, Some(name), Some(type_)) => next = Some((name.to_string(), type_.clone())),
+                (true, Some(name), Some(type_)) => {
+                    next = Some((name.to_string(), type_.clone(), page.next_record_identifier().map(String::from)));
+                }
                 _ => return Ok(out),
             }
         }

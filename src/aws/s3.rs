@@ -21,8 +21,14 @@ pub enum BucketPresence {
     Missing,
     /// Exists in this account.
     Exists,
-    /// Exists and belongs to another account (HeadBucket 403).
-    OtherAccount,
+    /// Exists in another region (HeadBucket 301, the region from `x-amz-bucket-region`).
+    OtherRegion(String),
+    /// HeadBucket 403: `Some(true)` the bucket is in this account's list (our
+    /// credentials may not read it), `Some(false)` it is not (another
+    /// account's), `None` the list was denied too.
+    Forbidden {
+        in_this_account: Option<bool>,
+    },
 }
 
 /// The bucket settings the site owns, as read back.
@@ -33,6 +39,8 @@ pub struct BucketSettings {
     pub public_access_blocked: bool,
     pub owner_enforced: bool,
     pub encrypted: bool,
+    /// The KMS key of SSE-KMS default encryption (`aws/s3` for the AWS managed key).
+    pub kms_key: Option<String>,
     /// The bucket policy document, if any.
     pub policy: Option<String>,
 }
@@ -77,6 +85,31 @@ pub trait Buckets: Send + Sync {
 
 pub struct SdkBuckets(pub aws_sdk_s3::Client);
 
+impl SdkBuckets {
+    /// Every version and delete marker in the bucket: (key, version id).
+    async fn versions(&self, bucket: &str) -> Result<Vec<(String, Option<String>)>, AwsError> {
+        let mut out = Vec::new();
+        let (mut key_marker, mut version_marker) = (None, None);
+        loop {
+            let req = self.0.list_object_versions().bucket(bucket);
+            let req = req.set_key_marker(key_marker.take()).set_version_id_marker(version_marker.take());
+            let page = req.send().await.map_err(|e| AwsError::from_sdk("ListObjectVersions", e))?;
+            let versions = page.versions().iter().map(|v| (v.key(), v.version_id()));
+            let markers = page.delete_markers().iter().map(|m| (m.key(), m.version_id()));
+            for (key, version) in versions.chain(markers) {
+                if let Some(key) = key {
+                    out.push((key.to_string(), version.map(String::from)));
+                }
+            }
+            if page.is_truncated() != Some(true) {
+                return Ok(out);
+            }
+            key_marker = page.next_key_marker().map(String::from);
+            version_marker = page.next_version_id_marker().map(String::from);
+        }
+    }
+}
+
 fn terminal(op: &'static str, e: impl std::fmt::Display) -> AwsError {
     AwsError::new(AwsErrorKind::Terminal, op, "", e.to_string())
 }
@@ -84,16 +117,27 @@ fn terminal(op: &'static str, e: impl std::fmt::Display) -> AwsError {
 #[async_trait]
 impl Buckets for SdkBuckets {
     async fn presence(&self, bucket: &str) -> Result<BucketPresence, AwsError> {
-        match self.0.head_bucket().bucket(bucket).send().await {
-            Ok(_) => Ok(BucketPresence::Exists),
-            Err(e) => {
-                let e = AwsError::from_sdk("HeadBucket", e);
-                match e.kind {
-                    AwsErrorKind::NotFound => Ok(BucketPresence::Missing),
-                    AwsErrorKind::AccessDenied => Ok(BucketPresence::OtherAccount),
-                    _ => Err(e),
-                }
+        let e = match self.0.head_bucket().bucket(bucket).send().await {
+            Ok(_) => return Ok(BucketPresence::Exists),
+            Err(e) => e,
+        };
+        // HeadBucket answers without a body: the status and headers are all there is.
+        let raw = e.raw_response();
+        if raw.is_some_and(|r| r.status().as_u16() == 301) {
+            let region = raw.and_then(|r| r.headers().get("x-amz-bucket-region")).unwrap_or("another region");
+            return Ok(BucketPresence::OtherRegion(region.to_string()));
+        }
+        let e = AwsError::from_sdk("HeadBucket", e);
+        match e.kind {
+            AwsErrorKind::NotFound => Ok(BucketPresence::Missing),
+            AwsErrorKind::AccessDenied => {
+                let listed = match self.0.list_buckets().prefix(bucket).send().await {
+                    Ok(out) => Some(out.buckets().iter().any(|b| b.name() == Some(bucket))),
+                    Err(e) => AwsError::from_sdk("ListBuckets", e).denied_as(None)?,
+                };
+                Ok(BucketPresence::Forbidden { in_this_account: listed })
             }
+            _ => Err(e),
         }
     }
 
@@ -117,15 +161,20 @@ impl Buckets for SdkBuckets {
             }),
             Err(e) => AwsError::from_sdk("GetBucketOwnershipControls", e).absent_as(false)?,
         };
-        let encrypted = match self.0.get_bucket_encryption().bucket(bucket).send().await {
-            Ok(out) => out.server_side_encryption_configuration().is_some_and(|c| !c.rules().is_empty()),
-            Err(e) => AwsError::from_sdk("GetBucketEncryption", e).absent_as(false)?,
+        let rules = match self.0.get_bucket_encryption().bucket(bucket).send().await {
+            Ok(out) => out.server_side_encryption_configuration().map(|c| c.rules().to_vec()).unwrap_or_default(),
+            Err(e) => AwsError::from_sdk("GetBucketEncryption", e).absent_as(Vec::new())?,
         };
+        let encrypted = !rules.is_empty();
+        let kms_key = rules.iter().filter_map(|r| r.apply_server_side_encryption_by_default()).find_map(|d| {
+            matches!(d.sse_algorithm(), ServerSideEncryption::AwsKms | ServerSideEncryption::AwsKmsDsse)
+                .then(|| d.kms_master_key_id().unwrap_or("aws/s3").to_string())
+        });
         let policy = match self.0.get_bucket_policy().bucket(bucket).send().await {
             Ok(out) => out.policy().map(str::to_string),
             Err(e) => AwsError::from_sdk("GetBucketPolicy", e).absent_as(None)?,
         };
-        Ok(BucketSettings { tags, public_access_blocked, owner_enforced, encrypted, policy })
+        Ok(BucketSettings { tags, public_access_blocked, owner_enforced, encrypted, kms_key, policy })
     }
 
     async fn create(&self, bucket: &str, region: &str) -> Result<(), AwsError> {
@@ -277,23 +326,50 @@ impl Buckets for SdkBuckets {
     }
 
     async fn delete(&self, bucket: &str, keys: &[String]) -> Result<(), AwsError> {
-        for chunk in keys.chunks(1000) {
+        // In a versioned bucket a delete only adds a marker: remove every
+        // version (and marker) of these keys, or the bucket never empties.
+        // Listed whatever the versioning, which spares asking for it.
+        let wanted: std::collections::BTreeSet<&String> = keys.iter().collect();
+        let doomed: Vec<(String, Option<String>)> = self
+            .versions(bucket)
+            .await?
+            .into_iter()
+            .filter(|(k, _)| wanted.contains(k))
+            .map(|(k, v)| (k, v.filter(|v| v != "null")))
+            .collect();
+        for chunk in doomed.chunks(1000) {
             let objects = chunk
                 .iter()
-                .map(|k| ObjectIdentifier::builder().key(k).build().map_err(|e| terminal("DeleteObjects", e)))
+                .map(|(k, v)| {
+                    let id = ObjectIdentifier::builder().key(k).set_version_id(v.clone());
+                    id.build().map_err(|e| terminal("DeleteObjects", e))
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             let delete = Delete::builder()
                 .set_objects(Some(objects))
                 .quiet(true)
                 .build()
                 .map_err(|e| terminal("DeleteObjects", e))?;
-            self.0
+            let out = self
+                .0
                 .delete_objects()
                 .bucket(bucket)
                 .delete(delete)
                 .send()
                 .await
                 .map_err(|e| AwsError::from_sdk("DeleteObjects", e))?;
+            // Quiet mode answers with the keys that failed only, and HTTP 200.
+            if let Some(failed) = out.errors().first() {
+                let code = failed.code().unwrap_or_default();
+                let message = format!(
+                    "{} of {} keys not deleted, first {:?}: {}",
+                    out.errors().len(),
+                    chunk.len(),
+                    failed.key().unwrap_or_default(),
+                    failed.message().unwrap_or_default()
+                );
+                return Err(AwsError::new(super::error::classify(code, 200), "DeleteObjects", code, message));
+            }
         }
         Ok(())
     }

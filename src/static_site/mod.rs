@@ -74,6 +74,10 @@ pub async fn apply_with(
             run.stall(Stall::access_denied(&e), SitePhase::Failed).await?;
             Ok(ACCESS_DENIED_RECHECK)
         }
+        Err(Halt::Aws(e)) if e.kind == AwsErrorKind::Quota => {
+            run.stall(Stall::quota_exceeded(&e), SitePhase::Failed).await?;
+            Ok(ACCESS_DENIED_RECHECK)
+        }
         Err(Halt::Aws(e)) => {
             run.save().await?;
             Err(e.into())

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use super::content::{self, File};
 use super::plan::bucket::{self, BucketStep};
 use super::plan::certificate::{check_given_certificate, for_exactly};
-use super::plan::dns::names_outside_zone;
+use super::plan::dns::{names_outside_zone, zone_refusal};
 use super::plan::identity::Identity;
 use super::run::{Halt, Run, SiteAws};
 use crate::api::conditions::{Reason, Stall};
@@ -30,6 +30,8 @@ pub struct Observed {
     pub bucket_tags: BTreeMap<String, String>,
     /// The bucket's policy document as it stands.
     pub policy: Option<String>,
+    /// The KMS key of the bucket's SSE-KMS default encryption, if it has one.
+    pub kms_key: Option<String>,
     pub domain: Option<CheckedDomain>,
     /// The OAC status records, if it still exists.
     pub oac: Option<String>,
@@ -80,8 +82,8 @@ pub async fn observe(run: &Run<'_>, aws: &SiteAws, id: &Identity) -> Result<Obse
         },
         None => None,
     };
-    let (policy, bucket_tags) = settings.map(|s| (s.policy, s.tags)).unwrap_or_default();
-    Ok(Observed { files, bucket_steps, bucket_tags, policy, domain, oac, distribution })
+    let (policy, bucket_tags, kms_key) = settings.map(|s| (s.policy, s.tags, s.kms_key)).unwrap_or_default();
+    Ok(Observed { files, bucket_steps, bucket_tags, policy, kms_key, domain, oac, distribution })
 }
 
 /// The hosted zone the spec names, `None` when it does not exist.
@@ -105,6 +107,9 @@ async fn check_domain(aws: &SiteAws, domain: &DomainSpec, recorded: &StaticSiteS
         let message =
             format!("{outside:?} are not inside hosted zone {}: use names in the zone or another zone", zone.name);
         return Err(Stall::new(Reason::NamesOutsideZone, message).into());
+    }
+    if let Some(stall) = zone_refusal(&zone, &names, domain.record) {
+        return Err(stall.into());
     }
     let records = aws.dns.records(&zone).await?;
     let given = match &domain.certificate_arn {

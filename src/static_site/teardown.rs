@@ -141,10 +141,15 @@ impl Steps<'_> {
         Ok(found.filter(|cert| self.id.owns(&cert.tags)))
     }
 
-    async fn remove_certificate(self, run: &Run<'_>, requested: Option<Certificate>) -> Result<(), AwsError> {
+    async fn remove_certificate(self, run: &mut Run<'_>, requested: Option<Certificate>) -> Result<(), Halt> {
         if let Some(cert) = requested {
             self.aws.certificates.delete(&cert.arn).await?;
             run.note(Reason::CertificateDeleted, cert.arn.clone()).await;
+        }
+        self.retire_certificates_left(run).await?;
+        run.save().await?;
+        if !run.next.retired_certificates.is_empty() {
+            return Err(Halt::Wait(WAIT_DEPLOYMENT));
         }
         Ok(())
     }

@@ -39,6 +39,28 @@ pub fn free_to_adopt(tags: &BTreeMap<String, String>) -> bool {
     !tags.contains_key(TAG_UID) || tags.get(TAG_RELEASED).is_some_and(|v| v == "true")
 }
 
+/// Why HeadBucket's 403 stops the site: our own permissions, another
+/// account's bucket, or (the bucket list denied too) one of the two.
+fn forbidden(bucket: &str, in_this_account: Option<bool>) -> Stall {
+    let grant = format!("grant the controller s3:ListBucket on arn:aws:s3:::{bucket} (docs/iam-policy.json)");
+    match in_this_account {
+        Some(true) => Stall::new(
+            Reason::AccessDenied,
+            format!("bucket {bucket:?} is in this account but HeadBucket was denied: {grant}"),
+        ),
+        Some(false) => Stall::new(
+            Reason::BucketNotOwned,
+            format!("bucket {bucket:?} belongs to another AWS account: choose another spec.bucket.name"),
+        ),
+        None => Stall::new(
+            Reason::BucketNotOwned,
+            format!(
+                "HeadBucket on {bucket:?} was denied and so was ListBuckets: the bucket belongs to another AWS account (choose another spec.bucket.name), or {grant}"
+            ),
+        ),
+    }
+}
+
 /// What the bucket needs, or why it must not be touched.
 pub fn bucket_steps(
     presence: &BucketPresence,
@@ -47,12 +69,16 @@ pub fn bucket_steps(
     claim: BucketClaim,
 ) -> Result<Vec<BucketStep>, Stall> {
     let settings = match presence {
-        BucketPresence::OtherAccount => {
+        BucketPresence::OtherRegion(region) => {
             return Err(Stall::new(
-                Reason::BucketNotOwned,
-                format!("bucket {:?} belongs to another AWS account: choose another spec.bucket.name", id.bucket),
+                Reason::BucketInOtherRegion,
+                format!(
+                    "bucket {:?} exists in {region}, not in {}: set spec.region to {region}, or choose another spec.bucket.name (bucket names are global)",
+                    id.bucket, id.region
+                ),
             ));
         }
+        BucketPresence::Forbidden { in_this_account } => return Err(forbidden(&id.bucket, *in_this_account)),
         BucketPresence::Missing => {
             return Ok(vec![
                 BucketStep::Create,
@@ -148,9 +174,45 @@ pub fn policy_differs(current: Option<&str>, desired: &serde_json::Value) -> boo
     current.and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok()).as_ref() != Some(desired)
 }
 
+/// `BucketReady`'s message. An SSE-KMS bucket (an adopted one) serves
+/// through OAC only if the key policy lets CloudFront decrypt: say so, since
+/// viewers otherwise get 403 while everything looks ready.
+pub fn bucket_ready_message(bucket: &str, kms_key: Option<&str>) -> String {
+    match kms_key {
+        None => format!("bucket {bucket} is private, encrypted and tagged"),
+        Some(key) => format!(
+            "bucket {bucket} is private and tagged, encrypted with SSE-KMS key {key}: its key policy must allow kms:Decrypt to the service principal cloudfront.amazonaws.com for this distribution (AWS:SourceArn), or viewers get 403"
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_sse_kms_bucket_says_what_its_key_policy_needs() {
+        assert_eq!(bucket_ready_message("b", None), "bucket b is private, encrypted and tagged");
+        let kms = bucket_ready_message("b", Some("arn:aws:kms:us-east-1:1:key/k"));
+        assert!(kms.contains("arn:aws:kms:us-east-1:1:key/k") && kms.contains("kms:Decrypt"), "{kms}");
+        assert!(kms.contains("cloudfront.amazonaws.com") && kms.contains("403"), "{kms}");
+    }
+
+    #[test]
+    fn a_403_says_whose_bucket_it_is_and_a_301_names_the_region() {
+        let stall = |presence| bucket_steps(&presence, None, &mk_id(), BucketClaim::None).expect_err("stall");
+        let ours = stall(BucketPresence::Forbidden { in_this_account: Some(true) });
+        assert_eq!(ours.reason, Reason::AccessDenied);
+        assert!(ours.message.contains("s3:ListBucket on arn:aws:s3:::"), "{}", ours.message);
+        let theirs = stall(BucketPresence::Forbidden { in_this_account: Some(false) });
+        assert_eq!(theirs.reason, Reason::BucketNotOwned);
+        assert!(theirs.message.contains("another AWS account"), "{}", theirs.message);
+        let unknown = stall(BucketPresence::Forbidden { in_this_account: None });
+        assert!(unknown.message.contains("another AWS account") && unknown.message.contains("s3:ListBucket"));
+        let moved = stall(BucketPresence::OtherRegion("eu-west-3".into()));
+        assert_eq!(moved.reason, Reason::BucketInOtherRegion);
+        assert!(moved.message.contains("set spec.region to eu-west-3"), "{}", moved.message);
+    }
     use std::collections::BTreeMap;
 
     use super::super::fixtures::{mk_id, ours};
@@ -209,7 +271,8 @@ mod tests {
             bucket_steps(&BucketPresence::Exists, Some(&released), &mk_id(), BucketClaim::Adopt),
             Ok(vec![BucketStep::Tag])
         );
-        let taken = bucket_steps(&BucketPresence::OtherAccount, None, &mk_id(), BucketClaim::Adopt).expect_err("stall");
+        let other = BucketPresence::Forbidden { in_this_account: Some(false) };
+        let taken = bucket_steps(&other, None, &mk_id(), BucketClaim::Adopt).expect_err("stall");
         assert!(taken.message.contains("another AWS account"));
     }
 

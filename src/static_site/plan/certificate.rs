@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use crate::api::conditions::{Reason, Stall};
-use crate::api::static_site::{CertificateStatus, ValidationRecord};
+use crate::api::static_site::{CertificateStatus, MAX_COMMON_NAME, ValidationRecord};
 use crate::aws::acm::{Certificate, CertificateState};
 use crate::aws::route53::{Record, RecordChange, RecordType, bare};
 
@@ -144,9 +144,34 @@ pub fn status_of(cert: &Certificate) -> CertificateStatus {
     }
 }
 
+/// The names in request order: first the one ACM makes the common name,
+/// the shortest of at most 64 characters (ACM requires one), then the rest
+/// as they were.
+pub fn common_name_first(names: &[String]) -> Vec<String> {
+    let common = names.iter().enumerate().filter(|(_, n)| n.len() <= MAX_COMMON_NAME).min_by_key(|(_, n)| n.len());
+    match common {
+        Some((at, _)) => {
+            let mut out = names.to_vec();
+            let first = out.remove(at);
+            out.insert(0, first);
+            out
+        }
+        None => names.to_vec(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_common_name_is_the_shortest_name_that_acm_takes() {
+        let long = format!("{}.example.com", "a".repeat(60));
+        let names = vec![long.clone(), "www.example.com".to_string(), "example.com".to_string()];
+        assert_eq!(common_name_first(&names), vec!["example.com".to_string(), long.clone(), "www.example.com".into()]);
+        let short_first = vec!["a.io".to_string(), long.clone()];
+        assert_eq!(common_name_first(&short_first), short_first);
+    }
     use std::collections::BTreeMap;
 
     use crate::aws::acm::{ISSUED, ValidationCname};

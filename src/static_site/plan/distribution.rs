@@ -43,7 +43,7 @@ pub fn desired_distribution(
         oac_id: Some(oac_id.to_string()),
         enabled: spec.distribution.enabled,
         price_class: price_class.into(),
-        comment: spec.distribution.comment.clone().unwrap_or_else(|| format!("awsops {}/{}", id.namespace, id.name)),
+        comment: spec.distribution.comment.clone().unwrap_or_else(|| default_comment(id)),
         default_root_object: spec.content.index_document.clone(),
         aliases: if with_cert.is_some() { aliases } else { Vec::new() },
         certificate_arn: with_cert.map(str::to_string),
@@ -92,10 +92,28 @@ pub fn replaced_certificate(desired: &DistributionSettings, actual: &Distributio
     actual.certificate_arn.clone().filter(|old| Some(old) != desired.certificate_arn.as_ref())
 }
 
+/// CloudFront keeps at most this many characters of a comment.
+const MAX_COMMENT: usize = 128;
+
+/// `awsops <namespace>/<name>`, cut to what CloudFront accepts.
+fn default_comment(id: &Identity) -> String {
+    let mut comment = format!("awsops {}/{}", id.namespace, id.name);
+    comment.truncate(MAX_COMMENT);
+    comment
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::fixtures::{mk_id, mk_spec, with_domain};
     use super::*;
+
+    #[test]
+    fn the_default_comment_fits_cloudfronts_128_characters() {
+        let mut id = mk_id();
+        assert_eq!(default_comment(&id), format!("awsops {}/{}", id.namespace, id.name));
+        id.name = "n".repeat(253);
+        assert_eq!(default_comment(&id).len(), MAX_COMMENT);
+    }
     use crate::aws::AwsErrorKind;
 
     #[test]

@@ -30,8 +30,18 @@ pub fn ownership_record_name(name: &str) -> String {
 }
 
 pub fn ownership_value(id: &Identity) -> String {
-    format!("\"heritage=awsops,awsops.dev/owner={}/{},awsops.dev/uid={}\"", id.namespace, id.name, id.uid)
+    let full = format!("heritage=awsops,awsops.dev/owner={}/{},awsops.dev/uid={}", id.namespace, id.name, id.uid);
+    if full.len() <= MAX_TXT_STRING {
+        return format!("\"{full}\"");
+    }
+    // Too long for one TXT string: the uid (the proof) first, the owner cut to fit.
+    let mut value = format!("heritage=awsops,awsops.dev/uid={},awsops.dev/owner={}/{}", id.uid, id.namespace, id.name);
+    value.truncate(MAX_TXT_STRING);
+    format!("\"{value}\"")
 }
+
+/// Characters one TXT string holds.
+const MAX_TXT_STRING: usize = 255;
 
 fn owned_by(records: &[Record], name: &str, uid: &str) -> bool {
     let txt = ownership_record_name(name);
@@ -164,7 +174,7 @@ pub fn recorded_zone(recorded: &[DnsRecordStatus]) -> Option<(Zone, Vec<String>)
     let mut names: Vec<String> = recorded.iter().map(|d| d.name.clone()).collect();
     names.sort();
     names.dedup();
-    Some((Zone { name: id.clone(), id }, names))
+    Some((Zone { name: id.clone(), id, private: false }, names))
 }
 
 /// The change status last recorded is waiting for, if any.
@@ -205,12 +215,61 @@ fn is_validation_record(r: &Record, v: &ValidationCname) -> bool {
     r.name == name && r.type_ == RecordType::Cname && r.values.iter().any(|x| x.trim_end_matches('.') == value)
 }
 
+/// Why the zone cannot take the site's records, before anything is written:
+/// a private zone (ACM validates through public DNS only, and viewers could
+/// not resolve the names), or a CNAME asked for at the zone's apex (DNS
+/// allows none there; Route 53 refuses the change).
+pub fn zone_refusal(zone: &Zone, names: &[String], record: RecordKind) -> Option<Stall> {
+    if zone.private {
+        let message = format!(
+            "hosted zone {} ({}) is private: ACM validates certificates through public DNS only and viewers could not resolve the names; name a public zone in spec.domain",
+            zone.name, zone.id
+        );
+        return Some(Stall::new(Reason::PrivateHostedZone, message));
+    }
+    let apex = names.iter().find(|n| bare(n) == zone.name)?;
+    (record == RecordKind::Cname).then(|| {
+        let message = format!(
+            "{apex:?} is the apex of zone {}, where DNS allows no CNAME: use spec.domain.record: Alias (the default), or a name below the apex",
+            zone.name
+        );
+        Stall::new(Reason::InvalidSpec, message)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::fixtures::mk_id;
 
     const D1: &str = "d1.cloudfront.net";
     use super::*;
+
+    #[test]
+    fn the_ownership_txt_fits_one_txt_string_and_keeps_the_uid_for_long_names() {
+        let mut id = mk_id();
+        let short = ownership_value(&id);
+        assert!(short.starts_with("\"heritage=awsops,awsops.dev/owner="), "{short}");
+        id.name = "n".repeat(253);
+        id.namespace = "s".repeat(63);
+        let long = ownership_value(&id);
+        assert_eq!(long.len(), MAX_TXT_STRING + 2, "255 characters inside the quotes");
+        assert!(long.contains(&format!("awsops.dev/uid={}", id.uid)), "{long}");
+    }
+
+    #[test]
+    fn a_private_zone_or_a_cname_at_the_apex_is_refused_before_any_write() {
+        let public = Zone { id: "Z1".into(), name: "example.com".into(), private: false };
+        let names = |list: &[&str]| list.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        assert_eq!(zone_refusal(&public, &names(&["example.com", "www.example.com"]), RecordKind::Alias), None);
+        assert_eq!(zone_refusal(&public, &names(&["www.example.com"]), RecordKind::Cname), None);
+        let apex = zone_refusal(&public, &names(&["www.example.com", "example.com."]), RecordKind::Cname);
+        let apex = apex.expect("a CNAME at the apex");
+        assert_eq!(apex.reason, Reason::InvalidSpec);
+        assert!(apex.message.contains("record: Alias"), "{}", apex.message);
+        let private = Zone { private: true, ..public };
+        let refused = zone_refusal(&private, &names(&["www.example.com"]), RecordKind::Alias).expect("private");
+        assert_eq!(refused.reason, Reason::PrivateHostedZone);
+    }
 
     fn txt(name: &str, uid: &str) -> Record {
         Record {
@@ -344,7 +403,7 @@ mod tests {
     fn record_statuses_list_the_pointing_records_and_the_change_only_while_pending() {
         let names = vec!["a.example.com".to_string()];
         let desired = desired_records(&names, RecordKind::Alias, "d1.cloudfront.net", &mk_id());
-        let zone = Zone { id: "Z1".into(), name: "example.com".into() };
+        let zone = Zone { id: "Z1".into(), name: "example.com".into(), private: false };
         let pending = record_statuses(&desired, (&zone, "d1.cloudfront.net"), Some("C1"), &ChangeStatus::Pending);
         assert_eq!(pending.iter().map(|r| r.type_.as_str()).collect::<Vec<_>>(), vec!["A", "AAAA"]);
         assert_eq!(pending[0].change_id.as_deref(), Some("C1"));

@@ -25,6 +25,7 @@ pub fn ours() -> BucketSettings {
         public_access_blocked: true,
         owner_enforced: true,
         encrypted: true,
+        kms_key: None,
         policy: None,
     }
 }

@@ -53,6 +53,7 @@ pub fn nothing_recorded(status: &StaticSiteStatus) -> bool {
     status.bucket.is_none()
         && status.origin_access_control_id.is_none()
         && status.certificate.is_none()
+        && status.retired_certificates.is_empty()
         && status.distribution.is_none()
         && status.dns.is_empty()
 }

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use super::super::plan::bucket::{BucketStep, tags_when_taken};
+use super::super::plan::bucket::{BucketStep, bucket_ready_message, tags_when_taken};
 use super::super::run::{Halt, Run};
 use super::Steps;
 use crate::api::conditions::{self, Reason};
@@ -17,6 +17,7 @@ impl Steps<'_> {
         run: &mut Run<'_>,
         steps: &[BucketStep],
         tags: &BTreeMap<String, String>,
+        kms_key: Option<&str>,
     ) -> Result<(), Halt> {
         let (aws, id) = (self.aws, self.id);
         let recorded = BucketStatus {
@@ -42,7 +43,7 @@ impl Steps<'_> {
             run.note(Reason::BucketConfigured, format!("bucket {}: {steps:?}", id.bucket)).await;
         }
         run.next.bucket = Some(recorded);
-        let message = format!("bucket {} is private, encrypted and tagged", id.bucket);
+        let message = bucket_ready_message(&id.bucket, kms_key);
         run.condition(conditions::BUCKET_READY, true, Reason::AsExpected, message);
         run.save().await?;
         Ok(())

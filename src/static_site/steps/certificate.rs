@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use super::super::observe::CheckedDomain;
-use super::super::plan::certificate::{self, certificate_failed, certificate_token};
+use super::super::plan::certificate::{self, certificate_failed, certificate_token, common_name_first};
 use super::super::run::{Halt, Run};
 use super::Steps;
 use crate::api::conditions::{self, Reason, Summary};
@@ -71,7 +71,7 @@ impl Steps<'_> {
     async fn request(self, run: &mut Run<'_>, names: &[String]) -> Result<Certificate, Halt> {
         let replaces = run.written.certificate.as_ref().map(|c| c.arn.as_str());
         let token = certificate_token(&self.id.uid, names, replaces);
-        let arn = self.aws.certificates.request(names, &token, &self.id.tags()).await?;
+        let arn = self.aws.certificates.request(&common_name_first(names), &token, &self.id.tags()).await?;
         run.note(Reason::CertificateRequested, format!("certificate {arn} for {names:?}")).await;
         let pending = CertificateState::PendingValidation.to_string();
         run.next.certificate =
@@ -84,22 +84,41 @@ impl Steps<'_> {
     }
 
     /// Deletes a certificate this site requested that the distribution no
-    /// longer uses (the names changed). One still held by CloudFront is left,
-    /// with a warning naming it.
-    pub async fn retire_certificate(self, run: &Run<'_>, arn: &str) -> Result<(), AwsError> {
-        let Some(cert) = self.aws.certificates.describe(arn).await? else { return Ok(()) };
-        if !self.id.owns(&cert.tags) {
-            return Ok(());
+    /// longer uses (the names changed). One CloudFront still holds (ACM
+    /// answers in use for minutes after the update) is kept in
+    /// `status.retiredCertificates` and tried again on later looks.
+    pub async fn retire_certificate(self, run: &mut Run<'_>, arn: &str) -> Result<(), AwsError> {
+        let done = match self.aws.certificates.describe(arn).await? {
+            None => true,
+            Some(cert) if !self.id.owns(&cert.tags) => true,
+            Some(_) => match self.aws.certificates.delete(arn).await {
+                Ok(()) => {
+                    run.note(Reason::CertificateDeleted, format!("{arn} (replaced)")).await;
+                    true
+                }
+                Err(e) if e.kind == AwsErrorKind::Conflict => {
+                    if !run.next.retired_certificates.iter().any(|a| a == arn) {
+                        let message = format!(
+                            "certificate {arn} is replaced but still in use ({e}); deleted on a later look once CloudFront releases it"
+                        );
+                        run.warn(Reason::CertificateNotDeleted, message).await;
+                    }
+                    false
+                }
+                Err(e) => return Err(e),
+            },
+        };
+        run.next.retired_certificates.retain(|a| a != arn);
+        if !done {
+            run.next.retired_certificates.push(arn.to_string());
         }
-        match self.aws.certificates.delete(arn).await {
-            Ok(()) => run.note(Reason::CertificateDeleted, format!("{arn} (replaced)")).await,
-            Err(e) if e.kind == AwsErrorKind::Conflict => {
-                let message = format!(
-                    "certificate {arn} is replaced but still in use ({e}); delete it once CloudFront releases it"
-                );
-                run.warn(Reason::CertificateNotDeleted, message).await;
-            }
-            Err(e) => return Err(e),
+        Ok(())
+    }
+
+    /// Tries again to delete each certificate a replacement left behind.
+    pub async fn retire_certificates_left(self, run: &mut Run<'_>) -> Result<(), AwsError> {
+        for arn in run.written.retired_certificates.clone() {
+            self.retire_certificate(run, &arn).await?;
         }
         Ok(())
     }

@@ -27,8 +27,10 @@ impl Steps<'_> {
         };
         run.record_distribution(&dist);
         run.save().await?;
+        self.retire_certificates_left(run).await?;
         let drift = distribution_drift(&desired, &dist.settings);
         if drift.is_empty() {
+            run.save().await?;
             return Ok(dist);
         }
         let replaced = replaced_certificate(&desired, &dist.settings);

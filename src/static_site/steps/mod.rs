@@ -29,7 +29,7 @@ impl Steps<'_> {
     /// One pass toward the spec; `Ok` once the site is Ready.
     pub async fn converge(self, run: &mut Run<'_>) -> Result<(), Halt> {
         let seen = observe(run, self.aws, self.id).await?;
-        self.bucket(run, &seen.bucket_steps, &seen.bucket_tags).await?;
+        self.bucket(run, &seen.bucket_steps, &seen.bucket_tags, seen.kms_key.as_deref()).await?;
         let oac = self.origin_access_control(run, seen.oac).await?;
         let certificate = self.certificate(run, seen.domain.as_ref()).await?;
         let dist = self.distribution(run, seen.distribution, &oac, certificate.as_deref()).await?;
