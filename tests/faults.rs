@@ -31,7 +31,8 @@ const SEED: u64 = 20261126;
 struct Holdings {
     /// Origin domain of every distribution.
     origins: Vec<String>,
-    oac_names: Vec<String>,
+    /// (id, name) of every origin access control.
+    oacs: Vec<(String, String)>,
     /// Domain name of every certificate.
     certificates: Vec<String>,
     /// `TYPE name` of every record in the zone.
@@ -42,14 +43,14 @@ struct Holdings {
 impl Holdings {
     async fn of(aws: &Emulator, zone_id: &str) -> Self {
         let origins = listing::distribution_origins(&aws.cloudfront).await;
-        let oac_names = listing::oac_names(&aws.cloudfront).await;
+        let oacs = listing::oacs(&aws.cloudfront).await;
         let certificates = listing::certificate_domains(&aws.acm).await;
         let sets = aws.route53.list_resource_record_sets().hosted_zone_id(zone_id).send().await.expect("records");
         let records =
             sets.resource_record_sets().iter().map(|r| format!("{} {}", r.r#type().as_str(), r.name())).collect();
         let buckets = aws.s3.list_buckets().send().await.expect("buckets");
         let buckets = buckets.buckets().iter().filter_map(|b| b.name().map(str::to_string)).collect();
-        Holdings { origins, oac_names, certificates, records, buckets }
+        Holdings { origins, oacs, certificates, records, buckets }
     }
 }
 
@@ -150,7 +151,10 @@ async fn fifty_sites_and_ten_failovers_converge_through_faults_and_ten_crashes_w
         let origin = format!("{bucket}.s3.us-east-1.amazonaws.com");
         assert_eq!(count(&held.origins, |o| *o == origin), 1, "{name}: one distribution for its bucket");
         let uid = site.metadata.uid.as_deref().unwrap_or_default();
-        assert_eq!(count(&held.oac_names, |o| *o == format!("awsops-{uid}")), 1, "{name}: one OAC");
+        let oac = status.origin_access_control_id.clone().unwrap_or_default();
+        let signs_with = held.oacs.iter().find(|(id, _)| *id == oac).map(|(_, n)| n.clone()).unwrap_or_default();
+        assert!(signs_with.starts_with("awsops-oac-"), "{name}: signs with a pool member, not {signs_with:?}");
+        assert_eq!(count(&held.oacs, |(_, n)| n.contains(uid)), 0, "{name}: no OAC of its own");
         assert_eq!(count(&held.buckets, |b| *b == bucket), 1, "{name}: its bucket");
         if let Some(host) = hosts.get(&name) {
             assert_eq!(count(&held.certificates, |c| c == host), 1, "{name}: one certificate");
@@ -187,7 +191,9 @@ async fn fifty_sites_and_ten_failovers_converge_through_faults_and_ten_crashes_w
         assert_eq!(count(&held.buckets, |b| b == bucket), usize::from(retained), "{bucket}: retained only with Retain");
     }
     let uids: Vec<String> = all_sites.iter().filter_map(|s| s.metadata.uid.clone()).collect();
-    assert_eq!(count(&held.oac_names, |o| uids.iter().any(|u| *o == format!("awsops-{u}"))), 0, "no OAC left");
+    assert_eq!(count(&held.oacs, |(_, n)| uids.iter().any(|u| n.contains(u.as_str()))), 0, "no OAC of a site left");
+    let pool = count(&held.oacs, |(_, n)| n.starts_with("awsops-oac-"));
+    assert!(pool <= 2, "{pool} pool members for {} sites: they share, not one per site", PLAIN_SITES + DOMAIN_SITES);
     for host in hosts.values() {
         assert_eq!(count(&held.certificates, |c| c == host), 0, "{host}: certificate deleted");
         assert_eq!(count(&held.records, |r| r.contains(host.as_str())), 0, "{host}: records deleted");

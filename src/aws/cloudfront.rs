@@ -72,6 +72,10 @@ pub struct DistributionView {
 
 #[async_trait]
 pub trait Cdn: Send + Sync {
+    /// Every origin access control of the account: (id, name).
+    async fn oacs(&self) -> Result<Vec<(String, String)>, AwsError>;
+    /// How many distributions sign with each OAC id.
+    async fn oac_users(&self) -> Result<BTreeMap<String, usize>, AwsError>;
     async fn find_oac(&self, name: &str) -> Result<Option<String>, AwsError>;
     /// The name of the OAC with this id, `None` when it does not exist (one
     /// read, unlike [`Cdn::find_oac`]).
@@ -250,10 +254,32 @@ fn view(d: &aws_sdk_cloudfront::types::Distribution) -> DistributionView {
     }
 }
 
+impl SdkCdn {
+    /// Every distribution of the account, as ListDistributions summarises it.
+    async fn summaries(&self) -> Result<Vec<DistributionSummary>, AwsError> {
+        let (mut marker, mut found): (Option<String>, Vec<DistributionSummary>) = (None, Vec::new());
+        loop {
+            let out = self
+                .0
+                .list_distributions()
+                .set_marker(marker.take())
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("ListDistributions", e))?;
+            let Some(list) = out.distribution_list() else { return Ok(found) };
+            found.extend(list.items().iter().cloned());
+            match next_page("ListDistributions", list.next_marker(), list.is_truncated(), list.marker())? {
+                Some(next) => marker = Some(next),
+                None => return Ok(found),
+            }
+        }
+    }
+}
+
 #[async_trait]
 impl Cdn for SdkCdn {
-    async fn find_oac(&self, name: &str) -> Result<Option<String>, AwsError> {
-        let mut marker: Option<String> = None;
+    async fn oacs(&self) -> Result<Vec<(String, String)>, AwsError> {
+        let (mut marker, mut found): (Option<String>, Vec<(String, String)>) = (None, Vec::new());
         loop {
             let out = self
                 .0
@@ -262,15 +288,28 @@ impl Cdn for SdkCdn {
                 .send()
                 .await
                 .map_err(|e| AwsError::from_sdk("ListOriginAccessControls", e))?;
-            let Some(list) = out.origin_access_control_list() else { return Ok(None) };
-            if let Some(found) = list.items().iter().find(|o| o.name() == name) {
-                return Ok(Some(found.id().to_string()));
-            }
+            let Some(list) = out.origin_access_control_list() else { return Ok(found) };
+            found.extend(list.items().iter().map(|o| (o.id().to_string(), o.name().to_string())));
             match next_page("ListOriginAccessControls", list.next_marker(), list.is_truncated(), list.marker())? {
                 Some(next) => marker = Some(next),
-                None => return Ok(None),
+                None => return Ok(found),
             }
         }
+    }
+
+    async fn oac_users(&self) -> Result<BTreeMap<String, usize>, AwsError> {
+        let mut users = BTreeMap::new();
+        for d in self.summaries().await? {
+            let oacs = d.origins().map(|o| o.items()).unwrap_or_default().iter();
+            for oac in oacs.filter_map(|o| o.origin_access_control_id()).filter(|id| !id.is_empty()) {
+                *users.entry(oac.to_string()).or_insert(0) += 1;
+            }
+        }
+        Ok(users)
+    }
+
+    async fn find_oac(&self, name: &str) -> Result<Option<String>, AwsError> {
+        Ok(self.oacs().await?.into_iter().find(|(_, n)| n == name).map(|(id, _)| id))
     }
     async fn oac_name(&self, id: &str) -> Result<Option<String>, AwsError> {
         match self.0.get_origin_access_control().id(id).send().await {
@@ -327,25 +366,10 @@ impl Cdn for SdkCdn {
     }
 
     async fn find_by_origin(&self, origin_domain: &str) -> Result<Vec<String>, AwsError> {
-        let (mut marker, mut found): (Option<String>, Vec<String>) = (None, Vec::new());
-        loop {
-            let out = self
-                .0
-                .list_distributions()
-                .set_marker(marker.take())
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("ListDistributions", e))?;
-            let Some(list) = out.distribution_list() else { return Ok(found) };
-            let with_origin = |d: &&DistributionSummary| {
-                d.origins().is_some_and(|o| o.items().iter().any(|o| o.domain_name() == origin_domain))
-            };
-            found.extend(list.items().iter().filter(with_origin).map(|d| d.id().to_string()));
-            match next_page("ListDistributions", list.next_marker(), list.is_truncated(), list.marker())? {
-                Some(next) => marker = Some(next),
-                None => return Ok(found),
-            }
-        }
+        let with_origin = |d: &DistributionSummary| {
+            d.origins().is_some_and(|o| o.items().iter().any(|o| o.domain_name() == origin_domain))
+        };
+        Ok(self.summaries().await?.iter().filter(|d| with_origin(d)).map(|d| d.id().to_string()).collect())
     }
 
     async fn create(

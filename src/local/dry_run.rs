@@ -173,6 +173,12 @@ struct DryCdn {
 
 #[async_trait]
 impl Cdn for DryCdn {
+    async fn oacs(&self) -> Result<Vec<(String, String)>, AwsError> {
+        self.real.oacs().await
+    }
+    async fn oac_users(&self) -> Result<BTreeMap<String, usize>, AwsError> {
+        self.real.oac_users().await
+    }
     async fn find_oac(&self, name: &str) -> Result<Option<String>, AwsError> {
         self.real.find_oac(name).await
     }

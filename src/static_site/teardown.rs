@@ -6,14 +6,15 @@
 use super::observe;
 use super::plan::bucket::tags_when_released;
 use super::plan::dns::{present_validation, recorded_zone, teardown_records};
+use super::plan::oac::pool_index;
 use super::plan::teardown::{DistributionTeardown, deletes_bucket, distribution_teardown, unshared};
 use super::run::{Halt, Run, WAIT_DEPLOYMENT};
 use super::steps::Steps;
 use crate::api::conditions::Reason;
-use crate::aws::AwsError;
 use crate::aws::acm::Certificate;
 use crate::aws::cloudfront::DistributionView;
 use crate::aws::s3::BucketPresence;
+use crate::aws::{AwsError, AwsErrorKind};
 use crate::core::tenancy;
 
 impl Steps<'_> {
@@ -117,17 +118,27 @@ impl Steps<'_> {
         self.distribution_by_origin().await
     }
 
+    /// The site's own OAC from before the pool goes; a pool member only when
+    /// no distribution signs with it any more (CloudFront refuses in use).
     async fn remove_oac(self, run: &Run<'_>) -> Result<(), AwsError> {
+        let cdn = &self.aws.cdn;
         if let Some(oac) = &run.written.origin_access_control_id
-            && let Some(name) = self.aws.cdn.oac_name(oac).await?
+            && let Some(name) = cdn.oac_name(oac).await?
         {
             match self.id.prove_oac(oac, &name) {
-                Ok(()) => self.aws.cdn.delete_oac(oac).await?,
+                Ok(()) if pool_index(&name).is_none() => cdn.delete_oac(oac).await?,
+                Ok(()) if cdn.oac_users().await?.get(oac).copied().unwrap_or(0) == 0 => {
+                    match cdn.delete_oac(oac).await {
+                        Err(e) if e.kind == AwsErrorKind::Conflict => {} // taken by a new site meanwhile
+                        other => other?,
+                    }
+                }
+                Ok(()) => {}
                 Err(stall) => run.warn(Reason::NotOwned, format!("left in place: {}", stall.message)).await,
             }
         }
-        if let Some(oac) = self.aws.cdn.find_oac(&self.id.oac_name()).await? {
-            self.aws.cdn.delete_oac(&oac).await?;
+        if let Some(oac) = cdn.find_oac(&self.id.oac_name()).await? {
+            cdn.delete_oac(&oac).await?;
         }
         Ok(())
     }

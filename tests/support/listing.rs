@@ -22,12 +22,17 @@ pub async fn distribution_origins(cloudfront: &aws_sdk_cloudfront::Client) -> Ve
 
 /// The name of every Origin Access Control.
 pub async fn oac_names(cloudfront: &aws_sdk_cloudfront::Client) -> Vec<String> {
+    oacs(cloudfront).await.into_iter().map(|(_, name)| name).collect()
+}
+
+/// Every Origin Access Control: (id, name).
+pub async fn oacs(cloudfront: &aws_sdk_cloudfront::Client) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut marker: Option<String> = None;
     loop {
         let page = cloudfront.list_origin_access_controls().set_marker(marker.take()).send().await.expect("oacs");
         let Some(list) = page.origin_access_control_list() else { return out };
-        out.extend(list.items().iter().map(|o| o.name().to_string()));
+        out.extend(list.items().iter().map(|o| (o.id().to_string(), o.name().to_string())));
         match list.next_marker() {
             Some(next) if list.is_truncated() && next != list.marker() => marker = Some(next.to_string()),
             _ => return out,

@@ -94,10 +94,10 @@ impl Identity {
         ))
     }
 
-    /// Proof that an origin access control is this site's: its name is the
-    /// site's OAC name.
+    /// Proof that an origin access control may sign for this site: a pool
+    /// member (`awsops-oac-<n>`), or the site's own from before the pool.
     pub fn prove_oac(&self, oac: &str, name: &str) -> Result<(), Stall> {
-        if name == self.oac_name() {
+        if name == self.oac_name() || super::oac::pool_index(name).is_some() {
             return Ok(());
         }
         Err(Stall::new(
@@ -112,6 +112,7 @@ impl Identity {
         format!("{}.s3.{}.amazonaws.com", self.bucket, self.region)
     }
 
+    /// The site's own OAC name, from before the pool (`awsops-<uid>`).
     pub fn oac_name(&self) -> String {
         format!("awsops-{}", self.uid)
     }
@@ -224,6 +225,7 @@ mod tests {
         assert_eq!(stall.reason, Reason::NotOwned);
         assert!(stall.message.contains("E1") && stall.message.contains("status.distribution"), "{}", stall.message);
         assert_eq!(id.prove_oac("O1", "awsops-uid-1"), Ok(()));
+        assert_eq!(id.prove_oac("O3", "awsops-oac-7"), Ok(()), "a pool member signs for any site");
         let stall = id.prove_oac("O2", "their-oac").expect_err("not ours");
         assert!(stall.message.contains("O2") && stall.message.contains("their-oac"), "{}", stall.message);
     }

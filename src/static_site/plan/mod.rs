@@ -10,6 +10,7 @@ pub mod content;
 pub mod distribution;
 pub mod dns;
 pub mod identity;
+pub mod oac;
 pub mod summary;
 pub mod teardown;
 
