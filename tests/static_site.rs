@@ -670,15 +670,17 @@ async fn a_private_zone_or_a_cname_at_the_apex_stalls_before_any_aws_write() {
 
 /// In a versioned bucket a delete only adds a delete marker, and S3 refuses
 /// to delete a bucket that still holds versions (BucketNotEmpty): deletion
-/// removes every version of what the site uploaded.
+/// removes every version of what the site uploaded, and only that.
 #[tokio::test]
-async fn a_versioned_adopted_bucket_is_emptied_of_every_version_and_deleted() {
+async fn a_versioned_adopted_bucket_loses_every_version_the_site_wrote_and_keeps_the_rest() {
     use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
     let mut rig = Rig::new("site-versions").await;
     let bucket = unique("versioned");
     rig.aws.s3.create_bucket().bucket(&bucket).send().await.expect("bucket");
     let on = VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build();
     rig.aws.s3.put_bucket_versioning().bucket(&bucket).versioning_configuration(on).send().await.expect("versioning");
+    let theirs = rig.aws.s3.put_object().bucket(&bucket).key("theirs.txt").body(b"theirs".to_vec().into());
+    theirs.send().await.expect("a file that was there before");
     rig.config_map("pages", json!({"index.html": "<h1>v1</h1>"})).await;
     rig.start(2);
     let spec = json!({"bucket": {"name": bucket, "adopt": true, "deletionPolicy": "Delete"}, "content": {"configMaps": [{"name": "pages"}]}});
@@ -701,10 +703,12 @@ async fn a_versioned_adopted_bucket_is_emptied_of_every_version_and_deleted() {
         "the site is deleted:\n{}",
         rig.controller.as_ref().map(|c| c.log()).unwrap_or_default()
     );
-    assert!(
-        rig.aws.s3.head_bucket().bucket(&bucket).send().await.is_err(),
-        "the bucket is gone, every version with it"
-    );
+    let left = rig.aws.s3.list_object_versions().bucket(&bucket).send().await.expect("versions");
+    let keys: Vec<&str> = left.versions().iter().filter_map(|v| v.key()).collect();
+    assert_eq!(keys, vec!["theirs.txt"], "every version of index.html is gone, theirs stays");
+    assert!(left.delete_markers().is_empty(), "no marker left over the site's keys");
+    let tags = rig.aws.s3.get_bucket_tagging().bucket(&bucket).send().await.expect("tags");
+    assert!(tags.tag_set().iter().any(|t| t.key() == "awsops.dev/released"), "the bucket is kept and released");
 }
 
 /// CloudFront's account quotas (500 distributions, 100 origin access

@@ -170,11 +170,20 @@ pub fn classify(code: &str, http_status: u16) -> AwsErrorKind {
         "HostedZoneAlreadyExists",
         "ConcurrentModification",
     ];
+    // Account quotas one can raise (Service Quotas); other `TooMany*` codes are fixed limits.
+    const QUOTAS: &[&str] = &[
+        "TooManyDistributions",
+        "TooManyOriginAccessControls",
+        "TooManyDistributionsAssociatedToOriginAccessControl",
+        "TooManyCertificates",
+        "TooManyHostedZones",
+        "LimitExceededException",
+    ];
     if THROTTLED.contains(&code) || http_status == 429 {
         AwsErrorKind::Throttled
     } else if ACCESS_DENIED.contains(&code) {
         AwsErrorKind::AccessDenied
-    } else if code.starts_with("TooMany") || code == "LimitExceededException" {
+    } else if QUOTAS.contains(&code) {
         AwsErrorKind::Quota
     } else if code.starts_with("NoSuch") || code.contains("NotFound") {
         AwsErrorKind::NotFound
@@ -212,13 +221,14 @@ mod tests {
         for code in [
             "TooManyDistributions",
             "TooManyOriginAccessControls",
-            "TooManyDistributionsWithSingleOriginAccessControl",
+            "TooManyDistributionsAssociatedToOriginAccessControl",
             "LimitExceededException",
         ] {
             assert_eq!(classify(code, 400), Quota, "{code}");
         }
         assert_eq!(classify("TooManyRequestsException", 400), Throttled);
         assert_eq!(classify("TooManyInvalidationsInProgress", 400), Throttled);
+        assert_eq!(classify("TooManyTagsException", 400), Terminal, "a fixed limit: no quota to raise");
     }
     use AwsErrorKind::*;
 

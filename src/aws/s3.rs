@@ -78,27 +78,79 @@ pub trait Buckets: Send + Sync {
     /// The owner metadata of an object, if it has one.
     async fn owner_of(&self, bucket: &str, key: &str) -> Result<Option<String>, AwsError>;
     async fn put(&self, bucket: &str, upload: Upload, owner_uid: &str) -> Result<(), AwsError>;
+    /// Deletes the current objects at `keys` (a versioned bucket keeps their history).
     async fn delete(&self, bucket: &str, keys: &[String]) -> Result<(), AwsError>;
+    /// Deletes every version `uid` uploaded (proven version by version by its
+    /// owner metadata) and the delete markers over keys nobody else wrote;
+    /// returns how many versions and markers are left (others').
+    async fn purge(&self, bucket: &str, uid: &str) -> Result<usize, AwsError>;
     /// Deletes the (empty) bucket; "already gone" is success.
     async fn delete_bucket(&self, bucket: &str) -> Result<(), AwsError>;
 }
 
 pub struct SdkBuckets(pub aws_sdk_s3::Client);
 
+/// One object version or delete marker; `id` is `null` for an object written
+/// while versioning was off.
+struct Version {
+    key: String,
+    id: String,
+    marker: bool,
+}
+
 impl SdkBuckets {
-    /// Every version and delete marker in the bucket: (key, version id).
-    async fn versions(&self, bucket: &str) -> Result<Vec<(String, Option<String>)>, AwsError> {
+    /// DeleteObjects of (key, version) pairs, a thousand at a time; a key
+    /// S3 could not delete is an error (quiet mode answers 200 regardless).
+    async fn delete_ids(&self, bucket: &str, doomed: &[(String, Option<String>)]) -> Result<(), AwsError> {
+        for chunk in doomed.chunks(1000) {
+            let objects = chunk
+                .iter()
+                .map(|(k, v)| {
+                    let id = ObjectIdentifier::builder().key(k).set_version_id(v.clone());
+                    id.build().map_err(|e| terminal("DeleteObjects", e))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let delete = Delete::builder()
+                .set_objects(Some(objects))
+                .quiet(true)
+                .build()
+                .map_err(|e| terminal("DeleteObjects", e))?;
+            let out = self
+                .0
+                .delete_objects()
+                .bucket(bucket)
+                .delete(delete)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("DeleteObjects", e))?;
+            if let Some(failed) = out.errors().first() {
+                let code = failed.code().unwrap_or_default();
+                let message = format!(
+                    "{} of {} keys not deleted, the first {:?}: {}",
+                    out.errors().len(),
+                    chunk.len(),
+                    failed.key().unwrap_or_default(),
+                    failed.message().unwrap_or_default()
+                );
+                return Err(AwsError::new(super::error::classify(code, 200), "DeleteObjects", code, message));
+            }
+        }
+        Ok(())
+    }
+
+    /// Every version and delete marker in the bucket.
+    async fn versions(&self, bucket: &str) -> Result<Vec<Version>, AwsError> {
         let mut out = Vec::new();
         let (mut key_marker, mut version_marker) = (None, None);
         loop {
             let req = self.0.list_object_versions().bucket(bucket);
             let req = req.set_key_marker(key_marker.take()).set_version_id_marker(version_marker.take());
             let page = req.send().await.map_err(|e| AwsError::from_sdk("ListObjectVersions", e))?;
-            let versions = page.versions().iter().map(|v| (v.key(), v.version_id()));
-            let markers = page.delete_markers().iter().map(|m| (m.key(), m.version_id()));
-            for (key, version) in versions.chain(markers) {
+            let versions = page.versions().iter().map(|v| (v.key(), v.version_id(), false));
+            let markers = page.delete_markers().iter().map(|m| (m.key(), m.version_id(), true));
+            for (key, id, marker) in versions.chain(markers) {
                 if let Some(key) = key {
-                    out.push((key.to_string(), version.map(String::from)));
+                    out.push(Version { key: key.to_string(), id: id.unwrap_or("null").to_string(), marker });
                 }
             }
             if page.is_truncated() != Some(true) {
@@ -122,9 +174,10 @@ impl Buckets for SdkBuckets {
             Err(e) => e,
         };
         // HeadBucket answers without a body: the status and headers are all there is.
+        // 301 (or 400 for a request signed for the wrong region) names the bucket's region.
         let raw = e.raw_response();
-        if raw.is_some_and(|r| r.status().as_u16() == 301) {
-            let region = raw.and_then(|r| r.headers().get("x-amz-bucket-region")).unwrap_or("another region");
+        let moved = raw.is_some_and(|r| matches!(r.status().as_u16(), 301 | 400));
+        if moved && let Some(region) = raw.and_then(|r| r.headers().get("x-amz-bucket-region")) {
             return Ok(BucketPresence::OtherRegion(region.to_string()));
         }
         let e = AwsError::from_sdk("HeadBucket", e);
@@ -326,52 +379,35 @@ impl Buckets for SdkBuckets {
     }
 
     async fn delete(&self, bucket: &str, keys: &[String]) -> Result<(), AwsError> {
-        // In a versioned bucket a delete only adds a marker: remove every
-        // version (and marker) of these keys, or the bucket never empties.
-        // Listed whatever the versioning, which spares asking for it.
-        let wanted: std::collections::BTreeSet<&String> = keys.iter().collect();
-        let doomed: Vec<(String, Option<String>)> = self
-            .versions(bucket)
-            .await?
-            .into_iter()
-            .filter(|(k, _)| wanted.contains(k))
-            .map(|(k, v)| (k, v.filter(|v| v != "null")))
-            .collect();
-        for chunk in doomed.chunks(1000) {
-            let objects = chunk
-                .iter()
-                .map(|(k, v)| {
-                    let id = ObjectIdentifier::builder().key(k).set_version_id(v.clone());
-                    id.build().map_err(|e| terminal("DeleteObjects", e))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            let delete = Delete::builder()
-                .set_objects(Some(objects))
-                .quiet(true)
-                .build()
-                .map_err(|e| terminal("DeleteObjects", e))?;
-            let out = self
-                .0
-                .delete_objects()
-                .bucket(bucket)
-                .delete(delete)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("DeleteObjects", e))?;
-            // Quiet mode answers with the keys that failed only, and HTTP 200.
-            if let Some(failed) = out.errors().first() {
-                let code = failed.code().unwrap_or_default();
-                let message = format!(
-                    "{} of {} keys not deleted, first {:?}: {}",
-                    out.errors().len(),
-                    chunk.len(),
-                    failed.key().unwrap_or_default(),
-                    failed.message().unwrap_or_default()
-                );
-                return Err(AwsError::new(super::error::classify(code, 200), "DeleteObjects", code, message));
+        let current: Vec<(String, Option<String>)> = keys.iter().map(|k| (k.clone(), None)).collect();
+        self.delete_ids(bucket, &current).await
+    }
+
+    async fn purge(&self, bucket: &str, uid: &str) -> Result<usize, AwsError> {
+        let all = self.versions(bucket).await?;
+        // Only a bucket that was ever versioned needs `null` named; one that
+        // never was takes a plain delete.
+        let versioned = all.iter().any(|v| v.id != "null");
+        let mut ours = Vec::new();
+        let mut foreign_keys = std::collections::BTreeSet::new();
+        for v in all.iter().filter(|v| !v.marker) {
+            let req = self.0.head_object().bucket(bucket).key(&v.key);
+            let req = if versioned { req.version_id(&v.id) } else { req };
+            let owner = match req.send().await {
+                Ok(out) => out.metadata().and_then(|m| m.get(OWNER_METADATA)).cloned(),
+                Err(e) => AwsError::from_sdk("HeadObject", e).absent_as(None)?,
+            };
+            if owner.as_deref() == Some(uid) {
+                ours.push((v.key.clone(), versioned.then(|| v.id.clone())));
+            } else {
+                foreign_keys.insert(v.key.clone());
             }
         }
-        Ok(())
+        let markers = all.iter().filter(|v| v.marker && !foreign_keys.contains(&v.key));
+        let doomed: Vec<(String, Option<String>)> =
+            ours.into_iter().chain(markers.map(|m| (m.key.clone(), Some(m.id.clone())))).collect();
+        self.delete_ids(bucket, &doomed).await?;
+        Ok(all.len() - doomed.len())
     }
 
     async fn delete_bucket(&self, bucket: &str) -> Result<(), AwsError> {

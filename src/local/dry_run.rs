@@ -160,6 +160,10 @@ impl Buckets for DryBuckets {
         }
         Ok(())
     }
+    async fn purge(&self, bucket: &str, _uid: &str) -> Result<usize, AwsError> {
+        self.log.record(Change::Delete(format!("every version this site uploaded to s3://{bucket}")));
+        Ok(0)
+    }
     async fn delete_bucket(&self, bucket: &str) -> Result<(), AwsError> {
         self.log.record(Change::Delete(format!("bucket {bucket}")));
         Ok(())

@@ -152,16 +152,19 @@ impl Steps<'_> {
         Ok(found.filter(|cert| self.id.owns(&cert.tags)))
     }
 
+    /// The certificate it requested, and one last try at those it replaced
+    /// (one still in use, by something else now, is left with a warning
+    /// rather than holding the deletion forever).
     async fn remove_certificate(self, run: &mut Run<'_>, requested: Option<Certificate>) -> Result<(), Halt> {
         if let Some(cert) = requested {
             self.aws.certificates.delete(&cert.arn).await?;
             run.note(Reason::CertificateDeleted, cert.arn.clone()).await;
         }
         self.retire_certificates_left(run).await?;
-        run.save().await?;
-        if !run.next.retired_certificates.is_empty() {
-            return Err(Halt::Wait(WAIT_DEPLOYMENT));
+        for arn in std::mem::take(&mut run.next.retired_certificates) {
+            run.warn(Reason::CertificateNotDeleted, format!("certificate {arn} is still in use: left in place")).await;
         }
+        run.save().await?;
         Ok(())
     }
 
@@ -184,19 +187,12 @@ impl Steps<'_> {
                 .await;
             return Ok(());
         }
-        let mut uploaded = Vec::new();
-        let objects = buckets.list(bucket).await?;
-        for object in &objects {
-            if buckets.owner_of(bucket, &object.key).await?.as_deref() == Some(self.id.uid.as_str()) {
-                uploaded.push(object.key.clone());
-            }
-        }
-        buckets.delete(bucket, &uploaded).await?;
-        if uploaded.len() < objects.len() {
-            let left = objects.len() - uploaded.len();
+        let left = buckets.purge(bucket, &self.id.uid).await?;
+        if left > 0 {
             buckets.put_tags(bucket, &tags_when_released(&tags)).await?;
-            let message =
-                format!("bucket {bucket} kept and released: {left} objects in it were not uploaded by this site");
+            let message = format!(
+                "bucket {bucket} kept and released: {left} objects or versions in it were not uploaded by this site"
+            );
             run.warn(Reason::BucketKept, message).await;
             return Ok(());
         }

@@ -180,6 +180,9 @@ pub fn policy_differs(current: Option<&str>, desired: &serde_json::Value) -> boo
 pub fn bucket_ready_message(bucket: &str, kms_key: Option<&str>) -> String {
     match kms_key {
         None => format!("bucket {bucket} is private, encrypted and tagged"),
+        Some(key) if key == "aws/s3" || key.ends_with("alias/aws/s3") => format!(
+            "bucket {bucket} is private and tagged, encrypted with the AWS managed key aws/s3, whose key policy cannot let CloudFront decrypt: viewers get 403; switch the bucket's default encryption to SSE-S3 or a customer managed key"
+        ),
         Some(key) => format!(
             "bucket {bucket} is private and tagged, encrypted with SSE-KMS key {key}: its key policy must allow kms:Decrypt to the service principal cloudfront.amazonaws.com for this distribution (AWS:SourceArn), or viewers get 403"
         ),
@@ -196,6 +199,8 @@ mod tests {
         let kms = bucket_ready_message("b", Some("arn:aws:kms:us-east-1:1:key/k"));
         assert!(kms.contains("arn:aws:kms:us-east-1:1:key/k") && kms.contains("kms:Decrypt"), "{kms}");
         assert!(kms.contains("cloudfront.amazonaws.com") && kms.contains("403"), "{kms}");
+        let managed = bucket_ready_message("b", Some("aws/s3"));
+        assert!(managed.contains("SSE-S3 or a customer managed key"), "{managed}");
     }
 
     #[test]

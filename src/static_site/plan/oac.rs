@@ -12,6 +12,9 @@ use std::collections::BTreeMap;
 pub const POOL_PREFIX: &str = "awsops-oac-";
 /// Distributions one OAC may serve (the CloudFront quota).
 pub const MAX_DISTRIBUTIONS_PER_OAC: usize = 100;
+/// Room kept for sites that picked a member and have no distribution yet
+/// (a certificate can take hours to validate).
+const HEADROOM: usize = 10;
 
 /// `n` of a pool member's name, `None` for any other name.
 pub fn pool_index(name: &str) -> Option<u32> {
@@ -31,13 +34,13 @@ pub enum OacChoice {
     Create(String),
 }
 
-/// The lowest-numbered pool member with room, else the next name.
+/// The lowest-numbered pool member with room (under 90 distributions), else the next name.
 /// `oacs` is every OAC of the account as (id, name); `users` counts the
 /// distributions signing with each OAC id.
 pub fn pick(oacs: &[(String, String)], users: &BTreeMap<String, usize>) -> OacChoice {
     let mut pool: Vec<(u32, &String)> = oacs.iter().filter_map(|(id, name)| Some((pool_index(name)?, id))).collect();
     pool.sort();
-    let room = |id: &String| users.get(id).copied().unwrap_or(0) < MAX_DISTRIBUTIONS_PER_OAC;
+    let room = |id: &String| users.get(id).copied().unwrap_or(0) < MAX_DISTRIBUTIONS_PER_OAC - HEADROOM;
     if let Some((_, id)) = pool.iter().find(|(_, id)| room(id)) {
         return OacChoice::Use((*id).clone());
     }
@@ -67,8 +70,10 @@ mod tests {
     fn the_first_member_with_room_is_used_else_the_next_is_created() {
         let all = oacs(&[("E2", "awsops-oac-2"), ("E1", "awsops-oac-1"), ("H", "hand-made"), ("L", "awsops-uid-1")]);
         assert_eq!(pick(&all, &BTreeMap::new()), OacChoice::Use("E1".into()));
-        let full = BTreeMap::from([("E1".to_string(), 100)]);
-        assert_eq!(pick(&all, &full), OacChoice::Use("E2".into()));
+        let nearly = BTreeMap::from([("E1".to_string(), 89)]);
+        assert_eq!(pick(&all, &nearly), OacChoice::Use("E1".into()));
+        let full = BTreeMap::from([("E1".to_string(), 90)]);
+        assert_eq!(pick(&all, &full), OacChoice::Use("E2".into()), "room kept for sites still on their way");
         let both = BTreeMap::from([("E1".to_string(), 100), ("E2".to_string(), 100)]);
         assert_eq!(pick(&all, &both), OacChoice::Create("awsops-oac-3".into()));
         assert_eq!(pick(&oacs(&[("H", "hand-made")]), &BTreeMap::new()), OacChoice::Create("awsops-oac-1".into()));

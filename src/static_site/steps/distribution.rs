@@ -23,7 +23,15 @@ impl Steps<'_> {
         let desired = desired_distribution(&run.site.spec, self.id, oac, certificate);
         let dist = match recorded {
             Some(dist) => dist,
-            None => self.create_distribution(run, &desired).await?,
+            None => match self.create_distribution(run, &desired).await {
+                // Filled up by sites that picked it at the same time: pick again on the next look.
+                Err(Halt::Aws(e)) if e.code == OAC_FULL => {
+                    run.next.origin_access_control_id = None;
+                    run.save().await?;
+                    return Err(Halt::Aws(e));
+                }
+                other => other?,
+            },
         };
         run.record_distribution(&dist);
         run.save().await?;
@@ -34,6 +42,13 @@ impl Steps<'_> {
             return Ok(dist);
         }
         let replaced = replaced_certificate(&desired, &dist.settings);
+        if let Some(old) = &replaced {
+            // Recorded before the update, so a crash right after it still retires the old one.
+            if !run.next.retired_certificates.contains(old) {
+                run.next.retired_certificates.push(old.clone());
+                run.save().await?;
+            }
+        }
         let dist = self.aws.cdn.update(&dist.id, &desired).await.map_err(|e| refused(e, &desired))?;
         run.note(Reason::DistributionUpdated, format!("distribution {}: {}", dist.id, drift.join(", "))).await;
         run.record_distribution(&dist);
@@ -76,6 +91,9 @@ impl Steps<'_> {
 }
 
 /// An alias held by another distribution stalls the site; other errors are errors.
+/// CloudFront's answer when the OAC already signs for its 100 distributions.
+const OAC_FULL: &str = "TooManyDistributionsAssociatedToOriginAccessControl";
+
 fn refused(e: AwsError, desired: &DistributionSettings) -> Halt {
     alias_in_use(&e, &desired.aliases).map_or(Halt::Aws(e), Halt::Stall)
 }
