@@ -93,6 +93,12 @@ impl AwsError {
         if self.is_not_found() { Ok(value) } else { Err(self) }
     }
 
+    /// CloudFront's answer when an origin access control already signs for
+    /// as many distributions as it may.
+    pub fn is_oac_full(&self) -> bool {
+        self.code == "TooManyDistributionsAssociatedToOriginAccessControl"
+    }
+
     /// `value` when the error is a denial, else the error.
     pub fn denied_as<T>(self, value: T) -> Result<T, AwsError> {
         if self.kind == AwsErrorKind::AccessDenied { Ok(value) } else { Err(self) }

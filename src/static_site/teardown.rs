@@ -11,10 +11,10 @@ use super::plan::teardown::{DistributionTeardown, deletes_bucket, distribution_t
 use super::run::{Halt, Run, WAIT_DEPLOYMENT};
 use super::steps::Steps;
 use crate::api::conditions::Reason;
+use crate::aws::AwsError;
 use crate::aws::acm::Certificate;
 use crate::aws::cloudfront::DistributionView;
 use crate::aws::s3::BucketPresence;
-use crate::aws::{AwsError, AwsErrorKind};
 use crate::core::tenancy;
 
 impl Steps<'_> {
@@ -118,8 +118,9 @@ impl Steps<'_> {
         self.distribution_by_origin().await
     }
 
-    /// The site's own OAC from before the pool goes; a pool member only when
-    /// no distribution signs with it any more (CloudFront refuses in use).
+    /// The site's own OAC from before the pool goes; a pool member stays for
+    /// the sites that share it or come next (deleting it when idle races
+    /// with a site that just picked it).
     async fn remove_oac(self, run: &Run<'_>) -> Result<(), AwsError> {
         let cdn = &self.aws.cdn;
         if let Some(oac) = &run.written.origin_access_control_id
@@ -127,12 +128,6 @@ impl Steps<'_> {
         {
             match self.id.prove_oac(oac, &name) {
                 Ok(()) if pool_index(&name).is_none() => cdn.delete_oac(oac).await?,
-                Ok(()) if cdn.oac_users().await?.get(oac).copied().unwrap_or(0) == 0 => {
-                    match cdn.delete_oac(oac).await {
-                        Err(e) if e.kind == AwsErrorKind::Conflict => {} // taken by a new site meanwhile
-                        other => other?,
-                    }
-                }
                 Ok(()) => {}
                 Err(stall) => run.warn(Reason::NotOwned, format!("left in place: {}", stall.message)).await,
             }

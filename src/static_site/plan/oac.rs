@@ -3,8 +3,9 @@
 //! one OAC serves many sites; AWS allows 100 OACs per account and 100
 //! distributions per OAC, so a per-site OAC would stop the 101st site. Pool
 //! members are named `awsops-oac-<n>`, each used by at most 100
-//! distributions, and deleted only when none uses it. Sites made before the
-//! pool keep their own `awsops-<uid>` until they are deleted.
+//! distributions; they are kept when idle (free, and a member deleted while
+//! idle races with a site that just picked it). Sites made before the pool
+//! keep their own `awsops-<uid>` until they are deleted.
 
 use std::collections::BTreeMap;
 

@@ -25,7 +25,7 @@ impl Steps<'_> {
             Some(dist) => dist,
             None => match self.create_distribution(run, &desired).await {
                 // Filled up by sites that picked it at the same time: pick again on the next look.
-                Err(Halt::Aws(e)) if e.code == OAC_FULL => {
+                Err(Halt::Aws(e)) if e.is_oac_full() => {
                     run.next.origin_access_control_id = None;
                     run.save().await?;
                     return Err(Halt::Aws(e));
@@ -91,9 +91,6 @@ impl Steps<'_> {
 }
 
 /// An alias held by another distribution stalls the site; other errors are errors.
-/// CloudFront's answer when the OAC already signs for its 100 distributions.
-const OAC_FULL: &str = "TooManyDistributionsAssociatedToOriginAccessControl";
-
 fn refused(e: AwsError, desired: &DistributionSettings) -> Halt {
     alias_in_use(&e, &desired.aliases).map_or(Halt::Aws(e), Halt::Stall)
 }
