@@ -138,6 +138,14 @@ impl SdkBuckets {
         Ok(())
     }
 
+    /// The owner metadata of an object (of one version of it, if given).
+    async fn owner(&self, bucket: &str, key: &str, version: Option<&str>) -> Result<Option<String>, AwsError> {
+        match self.0.head_object().bucket(bucket).key(key).set_version_id(version.map(String::from)).send().await {
+            Ok(out) => Ok(out.metadata().and_then(|m| m.get(OWNER_METADATA)).cloned()),
+            Err(e) => AwsError::from_sdk("HeadObject", e).absent_as(None),
+        }
+    }
+
     /// Every version and delete marker in the bucket.
     async fn versions(&self, bucket: &str) -> Result<Vec<Version>, AwsError> {
         let mut out = Vec::new();
@@ -356,10 +364,7 @@ impl Buckets for SdkBuckets {
     }
 
     async fn owner_of(&self, bucket: &str, key: &str) -> Result<Option<String>, AwsError> {
-        match self.0.head_object().bucket(bucket).key(key).send().await {
-            Ok(out) => Ok(out.metadata().and_then(|m| m.get(OWNER_METADATA)).cloned()),
-            Err(e) => AwsError::from_sdk("HeadObject", e).absent_as(None),
-        }
+        self.owner(bucket, key, None).await
     }
 
     async fn put(&self, bucket: &str, upload: Upload, owner_uid: &str) -> Result<(), AwsError> {
@@ -391,12 +396,7 @@ impl Buckets for SdkBuckets {
         let mut ours = Vec::new();
         let mut foreign_keys = std::collections::BTreeSet::new();
         for v in all.iter().filter(|v| !v.marker) {
-            let req = self.0.head_object().bucket(bucket).key(&v.key);
-            let req = if versioned { req.version_id(&v.id) } else { req };
-            let owner = match req.send().await {
-                Ok(out) => out.metadata().and_then(|m| m.get(OWNER_METADATA)).cloned(),
-                Err(e) => AwsError::from_sdk("HeadObject", e).absent_as(None)?,
-            };
+            let owner = self.owner(bucket, &v.key, versioned.then_some(v.id.as_str())).await?;
             if owner.as_deref() == Some(uid) {
                 ours.push((v.key.clone(), versioned.then(|| v.id.clone())));
             } else {

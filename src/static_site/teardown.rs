@@ -54,9 +54,10 @@ impl Steps<'_> {
         };
         if let Some(zone) = zone {
             let records = self.aws.dns.records(&zone).await?;
-            let validation = match certificate {
-                Some(c) if !present_validation(&records, &c.validation).is_empty() => {
-                    unshared(&present_validation(&records, &c.validation), &self.aws.certificates.others(&c.arn).await?)
+            let present = certificate.map(|c| (c, present_validation(&records, &c.validation)));
+            let validation = match present {
+                Some((c, present)) if !present.is_empty() => {
+                    unshared(&present, &self.aws.certificates.others(&c.arn).await?)
                 }
                 _ => Vec::new(),
             };
