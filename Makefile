@@ -4,7 +4,7 @@ AWSOPS_CACHE ?= $(HOME)/.cache/awsops
 export AWSOPS_CACHE
 export CARGO_TARGET_DIR ?= $(AWSOPS_CACHE)/target
 
-.PHONY: test demo bench crds lint build
+.PHONY: test demo bench crds lint build e2e-aws
 
 ## demo: the reconcilers driving the AWS emulator (no AWS account, no cluster)
 demo:
@@ -13,6 +13,10 @@ demo:
 ## test: every test, against a real kube-apiserver and the moto AWS emulator
 test:
 	scripts/test.sh
+
+## e2e-aws: opt-in, against a real AWS sandbox account (skipped unless AWSOPS_E2E_AWS=1; see README)
+e2e-aws:
+	scripts/e2e-aws.sh
 
 ## bench: speed and AWS cost side by side with the alternatives (writes docs/BENCHMARKS.md)
 bench:

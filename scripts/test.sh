@@ -11,6 +11,8 @@ trap '"$here/testenv.sh" stop "$env_dir"' EXIT
 "$here/testenv.sh" start "$env_dir"
 . "$env_dir/env"
 export AWSOPS_TEST_ENV="$env_dir"
+# The real-account tests run only through `make e2e-aws`.
+unset AWSOPS_E2E_AWS
 cd "$here/.."
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --no-fail-fast "$@"

@@ -107,6 +107,38 @@ pub struct ControllerArgs {
     /// event); `off` allows everything (one team per controller).
     #[arg(long, env = "AWSOPS_TENANCY", value_enum, default_value_t = Tenancy::Enforce)]
     pub tenancy: Tenancy,
+    /// Tags put on every bucket, distribution and certificate a StaticSite
+    /// creates, beside `awsops.dev/owner` and `awsops.dev/uid` (cost
+    /// allocation, a test run's mark): `key=value,key=value`, at most 10.
+    #[arg(long, env = "AWSOPS_RESOURCE_TAGS", value_delimiter = ',', value_parser = resource_tag)]
+    pub resource_tags: Vec<(String, String)>,
+}
+
+/// At most 10, leaving room under AWS's 50 per resource for an adopted
+/// bucket's own tags.
+const MAX_RESOURCE_TAGS: usize = 10;
+
+/// The one `awsops.dev/` key a resource tag may use: the mark of a run of
+/// the real-account suite (`make e2e-aws`).
+const E2E_TAG: &str = "awsops.dev/e2e";
+
+/// One `key=value` of `--resource-tags`, within what S3, CloudFront and ACM
+/// all accept. Keys AWS reserves (`aws:`) are refused, and so is awsops'
+/// own prefix: `awsops.dev/owner`, `uid` and `released` prove ownership.
+fn resource_tag(text: &str) -> Result<(String, String), String> {
+    let (key, value) = text.split_once('=').ok_or_else(|| format!("{text:?} is not key=value"))?;
+    let allowed = |s: &str| s.chars().all(|c| c.is_alphanumeric() || " _.:/=+-@".contains(c));
+    if key.is_empty() || key.len() > 128 || !allowed(key) {
+        return Err(format!("tag key {key:?}: 1 to 128 letters, digits, spaces or _ . : / = + - @"));
+    }
+    if value.len() > 256 || !allowed(value) {
+        return Err(format!("tag value {value:?}: at most 256 letters, digits, spaces or _ . : / = + - @"));
+    }
+    let lower = key.to_ascii_lowercase();
+    if lower.starts_with("aws:") || (lower.starts_with("awsops.dev/") && key != E2E_TAG) {
+        return Err(format!("tag key {key:?} is reserved (aws: and awsops.dev/ prove who made what)"));
+    }
+    Ok((key.to_string(), value.to_string()))
 }
 
 /// `--tenancy` values (see `core::tenancy::Mode`).
@@ -128,9 +160,18 @@ impl From<Tenancy> for Mode {
 }
 
 impl ControllerArgs {
-    pub fn into_config(self) -> controller::Config {
+    pub fn into_config(self) -> anyhow::Result<controller::Config> {
         let identity = self.identity.unwrap_or_else(|| format!("awsops-{}", std::process::id()));
-        controller::Config {
+        let mut resource_tags = std::collections::BTreeMap::new();
+        for (key, value) in self.resource_tags {
+            if resource_tags.insert(key.clone(), value).is_some() {
+                anyhow::bail!("--resource-tags: {key:?} is given twice");
+            }
+        }
+        if resource_tags.len() > MAX_RESOURCE_TAGS {
+            anyhow::bail!("--resource-tags: {} tags, at most {MAX_RESOURCE_TAGS}", resource_tags.len());
+        }
+        Ok(controller::Config {
             namespace: self.namespace,
             label_selector: self.label_selector,
             resync: Duration::from_secs(self.resync_seconds.max(1)),
@@ -141,7 +182,8 @@ impl ControllerArgs {
             lease_namespace: self.lease_namespace,
             identity,
             tenancy: self.tenancy.into(),
-        }
+            resource_tags,
+        })
     }
 }
 
@@ -152,9 +194,44 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print!("{}", crate::api::crds_yaml());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Controller(args) => controller::run(args.into_config()).await.map(|()| ExitCode::SUCCESS),
+        Command::Controller(args) => controller::run(args.into_config()?).await.map(|()| ExitCode::SUCCESS),
         Command::Plan(args) => crate::local::plan(&args.options()).await,
         Command::Apply(args) => crate::local::apply(&args.options()).await,
         Command::Delete(args) => crate::local::delete(&args.options()).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resource_tags_are_key_value_pairs_that_never_replace_the_owner_or_reach_aws_reserved_keys() {
+        assert_eq!(resource_tag("team=web").expect("ok"), ("team".into(), "web".into()));
+        assert_eq!(resource_tag("awsops.dev/e2e=r-1").expect("ok"), ("awsops.dev/e2e".into(), "r-1".into()));
+        assert_eq!(resource_tag("cost-center=").expect("an empty value"), ("cost-center".into(), String::new()));
+        let reserved =
+            ["aws:createdBy=x", "AWS:x=y", "awsops.dev/uid=1", "awsops.dev/owner=a/b", "awsops.dev/released=true"];
+        for bad in ["team", "=web", "k=v;rm", "k=\"v\"", "Awsops.dev/UID=1"].iter().chain(&reserved) {
+            assert!(resource_tag(bad).is_err(), "{bad} accepted");
+        }
+        assert!(resource_tag(&format!("{}=v", "k".repeat(129))).is_err());
+        assert!(resource_tag(&format!("k={}", "v".repeat(257))).is_err());
+    }
+
+    #[test]
+    fn a_resource_tag_given_twice_is_refused_not_overwritten() {
+        let cli = Cli::try_parse_from(["awsops", "controller", "--resource-tags", "team=a,team=b"]).expect("parsed");
+        let Command::Controller(args) = cli.command else { panic!("controller") };
+        assert!(args.into_config().expect_err("twice").to_string().contains("\"team\" is given twice"));
+    }
+
+    #[test]
+    fn more_than_ten_resource_tags_are_refused_with_the_limit() {
+        let tags: Vec<String> = (0..11).map(|i| format!("t{i}=v")).collect();
+        let cli = Cli::try_parse_from(["awsops", "controller", "--resource-tags", &tags.join(",")]).expect("parsed");
+        let Command::Controller(args) = cli.command else { panic!("controller") };
+        let error = args.into_config().expect_err("11 tags");
+        assert!(error.to_string().contains("at most 10"), "{error}");
     }
 }

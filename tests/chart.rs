@@ -168,13 +168,36 @@ fn values_schema_accepts_the_defaults_and_refuses_bad_values() {
     assert!(schema_accepts(
         "watchNamespace: web\nserviceAccount:\n  annotations:\n    eks.amazonaws.com/role-arn: arn:aws:iam::1:role/x\n"
     ));
+    assert!(schema_accepts("resourceTags:\n  team: web\n  cost-center: \"4711\"\n"));
     for bad in [
         "replicas: 0\n",
         "logFormat: xml\n",
+        // A quote or a comma would break out of the flag's value; a key with `=` would split wrongly.
+        "resourceTags:\n  team: \"web\\\"\\n- name: AWS_ENDPOINT_URL\"\n",
+        "resourceTags:\n  team: a,b\n",
+        "resourceTags:\n  a=b: c\n",
         "unknownKey: 1\n",
         "aws:\n  region: mars\n",
         "podDisruptionBudget:\n  apiVersion: policy/v2\n",
     ] {
         assert!(!schema_accepts(bad), "accepted {bad:?}");
     }
+}
+
+#[test]
+fn resource_tags_in_the_values_reach_the_controller_sorted_as_one_flag() {
+    let env_of = |values: &str| {
+        let docs = documents(&render(values));
+        find(&docs, "Deployment", "awsops")["spec"]["template"]["spec"]["containers"][0]["env"].clone()
+    };
+    let tagged = env_of("resourceTags:\n  team: web\n  cost-center: \"4711\"\n");
+    let value = tagged
+        .as_array()
+        .expect("env")
+        .iter()
+        .find(|e| e["name"] == "AWSOPS_RESOURCE_TAGS")
+        .map(|e| e["value"].clone());
+    assert_eq!(value, Some(serde_json::json!("cost-center=4711,team=web")));
+    let plain = env_of("");
+    assert!(plain.as_array().expect("env").iter().all(|e| e["name"] != "AWSOPS_RESOURCE_TAGS"), "none by default");
 }

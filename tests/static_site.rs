@@ -34,7 +34,14 @@ impl Rig {
     }
 
     fn start(&mut self, resync_seconds: u64) {
-        self.controller = Some(self.stage.controller(&["--resync-seconds", &resync_seconds.to_string()], &[]));
+        self.start_with(resync_seconds, &[]);
+    }
+
+    fn start_with(&mut self, resync_seconds: u64, extra: &[&str]) {
+        let mut args = vec!["--resync-seconds".to_string(), resync_seconds.to_string()];
+        args.extend(extra.iter().map(|a| a.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.controller = Some(self.stage.controller(&args, &[]));
     }
 
     async fn config_map(&self, name: &str, data: serde_json::Value) {
@@ -162,7 +169,7 @@ async fn a_site_with_a_domain_gets_a_certificate_aliases_and_dns_records() {
     let mut rig = Rig::new("site-domain").await;
     let (zone_name, zone_id) = rig.zone().await;
     rig.config_map("pages", json!({"index.html": "<h1>domain</h1>"})).await;
-    rig.start(3);
+    rig.start_with(3, &["--resource-tags", "team=web,cost-center=4711"]);
     let host = format!("static.{zone_name}");
     rig.site("branded", json!({"content": {"configMaps": [{"name": "pages"}]}, "domain": {"names": [host], "hostedZoneName": zone_name}})).await;
 
@@ -182,6 +189,17 @@ async fn a_site_with_a_domain_gets_a_certificate_aliases_and_dns_records() {
     assert_eq!(vc.acm_certificate_arn(), Some(cert.arn.as_str()));
     assert_eq!(vc.ssl_support_method().map(|m| m.as_str()), Some("sni-only"));
     assert_eq!(vc.minimum_protocol_version().map(|m| m.as_str()), Some("TLSv1.2_2021"));
+
+    // The controller's --resource-tags are on everything the site created, beside its own.
+    let owner = format!("{}/branded", rig.stage.ns);
+    let wanted = [("team", "web"), ("cost-center", "4711"), ("awsops.dev/owner", owner.as_str())];
+    let has_all = |tags: listing::Tags| wanted.iter().all(|(k, v)| tags.get(*k).map(String::as_str) == Some(*v));
+    assert!(has_all(listing::certificate_tags(&rig.aws.acm, &cert.arn).await.expect("certificate tags")));
+    let arn = rig.aws.cloudfront.get_distribution().id(&dist.id).send().await.expect("distribution");
+    let arn = arn.distribution().expect("distribution").arn().to_string();
+    assert!(has_all(listing::distribution_tags(&rig.aws.cloudfront, &arn).await.expect("distribution tags")));
+    let bucket = status.bucket.clone().expect("bucket").name;
+    assert!(has_all(listing::bucket_tags(&rig.aws.s3, &bucket).await.expect("bucket tags")));
 
     let records = rig.aws.route53.list_resource_record_sets().hosted_zone_id(&zone_id).send().await.expect("records");
     let sets = records.resource_record_sets();
@@ -309,13 +327,14 @@ async fn a_site_is_not_woken_by_its_own_status_writes_and_an_annotation_wakes_it
     let controller = rig.controller.as_ref().expect("controller");
     let reconciles = r#"awsops_reconciles_total{kind="StaticSite"}"#;
 
-    // Each reconcile writes status several times; none of them wakes the site
-    // again: the count settles (the finalizer's pass, one look, one more after
-    // the deployment wait, and on a loaded machine a ConfigMap watch that
-    // lists after the site exists) and then stays put.
+    // Each reconcile writes status several times. Were any of those writes to
+    // wake the site, every look would cause the next and the count would
+    // never settle. How many looks it takes to settle depends on how busy the
+    // machine is (a ConfigMap watch that lists late adds one), so only
+    // settling is asserted, not the number.
     let mut settled = controller.sample(reconciles).await;
     let mut quiet = false;
-    for _ in 0..10 {
+    for _ in 0..20 {
         tokio::time::sleep(Duration::from_secs(3)).await;
         let now = controller.sample(reconciles).await;
         quiet = now == settled;
@@ -324,7 +343,7 @@ async fn a_site_is_not_woken_by_its_own_status_writes_and_an_annotation_wakes_it
             break;
         }
     }
-    assert!(quiet && settled <= 5.0, "{settled} reconciles and counting: status writes wake the site");
+    assert!(quiet, "{settled} reconciles and counting: status writes wake the site");
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(controller.sample(reconciles).await, settled, "nothing ran while nothing changed");
 

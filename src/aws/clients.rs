@@ -5,7 +5,7 @@
 //! clients are always in us-east-1, as CloudFront requires. Route 53 clients
 //! share one rate limit per account (see `rate_limit.rs`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use aws_config::retry::RetryConfig;
@@ -35,6 +35,10 @@ const MAX_ATTEMPTS: u32 = 5;
 pub const ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 pub const OPERATION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
+/// How long building clients waits for STS to name the controller's own
+/// account (once per process; it only picks the Route 53 limit).
+const ACCOUNT_LOOKUP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// SDK clients for one (region, role) pair.
 #[derive(Clone, Debug)]
 pub struct AwsClients {
@@ -44,6 +48,9 @@ pub struct AwsClients {
     pub cloudfront: aws_sdk_cloudfront::Client,
     pub acm: aws_sdk_acm::Client,
     pub route53: aws_sdk_route53::Client,
+    /// The Route 53 limit of the account these clients act in (the
+    /// `route53` client's every request waits on it).
+    pub route53_limit: Arc<Limiter>,
 }
 
 impl AwsClients {
@@ -102,10 +109,13 @@ pub struct AwsFactory {
     cache: Mutex<HashMap<ClientsKey, AwsClients>>,
     /// The HTTP client every Route 53 client wraps in its account's limiter.
     http: SharedHttpClient,
-    /// One Route 53 rate limit per account (a role's, from its ARN; `None`: our own identity).
+    /// One Route 53 rate limit per account: `None` for the controller's own
+    /// (and a role's in that account), else a role's account from its ARN.
     route53_limits: Mutex<HashMap<Option<String>, Arc<Limiter>>>,
     /// The account of the controller's own credentials, asked of STS once.
     own_account: tokio::sync::OnceCell<String>,
+    /// Tags put on every resource created (`--resource-tags`).
+    resource_tags: BTreeMap<String, String>,
 }
 
 impl AwsFactory {
@@ -140,13 +150,24 @@ impl AwsFactory {
                 .build_https()
         });
         Self {
+            http,
             base,
             counter: CallCounter::new(metrics),
             cache: Mutex::new(HashMap::new()),
-            http,
             route53_limits: Mutex::new(HashMap::new()),
             own_account: tokio::sync::OnceCell::new(),
+            resource_tags: BTreeMap::new(),
         }
+    }
+
+    /// This factory with tags for every resource created (cost allocation,
+    /// a test run's mark); the owner and uid tags always win.
+    pub fn with_resource_tags(self, resource_tags: BTreeMap<String, String>) -> Self {
+        Self { resource_tags, ..self }
+    }
+
+    pub fn resource_tags(&self) -> &BTreeMap<String, String> {
+        &self.resource_tags
     }
 
     /// The account an object acts in: the one its role ARN names, else the
@@ -204,16 +225,36 @@ impl AwsFactory {
         };
         let regional = config_for(&region);
         let global = config_for(GLOBAL_REGION);
+        let (account, keep) = self.limit_key(role_arn).await;
         let limiter = self
             .route53_limits
             .lock()
             .map_err(|_| "rate limits poisoned")?
-            .entry(role_arn.and_then(|arn| arn.split(':').nth(4)).map(str::to_string))
+            .entry(account)
             .or_insert_with(|| Limiter::per_second(ROUTE53_REQUESTS_PER_SECOND))
             .clone();
         let clients = self.build(region, &regional, &global, limiter);
-        self.cache.lock().map_err(|_| "client cache poisoned")?.insert(key, clients.clone());
+        // Clients whose account STS could not confirm are not kept: the next
+        // object asks again.
+        if keep {
+            self.cache.lock().map_err(|_| "client cache poisoned")?.insert(key, clients.clone());
+        }
         Ok(clients)
+    }
+
+    /// Which Route 53 limit clients acting through `role_arn` share: `None`
+    /// for the controller's own identity and for a role of its own account
+    /// (asked of STS once), else the role's account. The flag says whether
+    /// STS answered (always true without a role: no question asked).
+    async fn limit_key(&self, role_arn: Option<&str>) -> (Option<String>, bool) {
+        let Some(role_account) = role_arn.and_then(|arn| arn.split(':').nth(4)).filter(|a| !a.is_empty()) else {
+            return (None, true);
+        };
+        match tokio::time::timeout(ACCOUNT_LOOKUP_TIMEOUT, self.account(None)).await {
+            Ok(Ok(own)) if own == role_account => (None, true),
+            Ok(Ok(_)) => (Some(role_account.to_string()), true),
+            _ => (Some(role_account.to_string()), false),
+        }
     }
 
     fn build(&self, region: String, regional: &SdkConfig, global: &SdkConfig, dns_limit: Arc<Limiter>) -> AwsClients {
@@ -236,17 +277,35 @@ impl AwsFactory {
             ),
             route53: aws_sdk_route53::Client::from_conf(
                 aws_sdk_route53::config::Builder::from(global)
-                    .http_client(RateLimited::new(self.http.clone(), dns_limit))
+                    .http_client(RateLimited::new(self.http.clone(), dns_limit.clone()))
                     .interceptor(counter())
                     .build(),
             ),
+            route53_limit: dns_limit,
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::RoleSession;
+    use super::*;
+
+    #[tokio::test]
+    async fn the_controllers_own_identity_and_a_role_of_its_account_share_one_route53_limit() {
+        let base = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new("eu-west-1"))
+            .credentials_provider(aws_sdk_sts::config::Credentials::new("k", "s", None, None, "test"))
+            .load()
+            .await;
+        let factory = AwsFactory::from_config(base, Arc::new(Metrics::default()));
+        factory.own_account.set("111111111111".to_string()).expect("own account");
+        let role = |arn| Some(RoleSession { arn, namespace: "web", name: "site" });
+        let own = factory.clients(None, None).await.expect("own clients");
+        let same = factory.clients(None, role("arn:aws:iam::111111111111:role/web")).await.expect("role");
+        let other = factory.clients(None, role("arn:aws:iam::222222222222:role/web")).await.expect("other role");
+        assert!(Arc::ptr_eq(&own.route53_limit, &same.route53_limit), "one account, one limit");
+        assert!(!Arc::ptr_eq(&own.route53_limit, &other.route53_limit), "another account has its own");
+    }
 
     #[test]
     fn a_role_session_is_named_after_its_object_within_the_limits_of_sts() {

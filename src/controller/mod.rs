@@ -56,6 +56,8 @@ pub struct Config {
     pub identity: String,
     /// What a TenantPolicy refusal does.
     pub tenancy: Mode,
+    /// Tags put on every AWS resource created, beside the owner and uid.
+    pub resource_tags: std::collections::BTreeMap<String, String>,
 }
 
 /// Runs both controllers until SIGTERM/SIGINT, or until leadership is lost
@@ -93,7 +95,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             (Tenancy::new(mode, Arc::new(watched)), Some(changes))
         }
     };
-    let aws = AwsFactory::from_env(metrics.clone()).await;
+    let aws = AwsFactory::from_env(metrics.clone()).await.with_resource_tags(config.resource_tags.clone());
     let objects = Arc::new(KubeObjects::new(client.clone(), &config.identity));
     let ctx = Arc::new(Context::new(objects, aws, metrics, config.resync, config.namespace.clone(), tenancy));
     let controllers = run_controllers(client, ctx, &config, stop_rx, policy_changes);

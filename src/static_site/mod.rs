@@ -92,6 +92,7 @@ fn identify(site: &StaticSite, run: &Run<'_>, ctx: &Context) -> Result<Identity,
     site.spec.validate().map_err(|message| Stall::new(Reason::InvalidSpec, message).untouched())?;
     let (namespace, name, uid) = names(site);
     Identity::resolve(&site.spec, &run.written, &namespace, &name, &uid, ctx.aws.default_region().as_deref())
+        .map(|id| id.with_resource_tags(ctx.aws.resource_tags()))
         .map_err(Stall::untouched)
 }
 
@@ -136,10 +137,19 @@ pub async fn cleanup(site: &StaticSite, ctx: &Context) -> Result<Duration, Error
 fn recorded_identity(site: &StaticSite, run: &Run<'_>, ctx: &Context) -> Option<Identity> {
     let (namespace, name, uid) = names(site);
     match &run.written.bucket {
-        Some(b) => Some(Identity { namespace, name, uid, region: b.region.clone(), bucket: b.name.clone() }),
+        Some(b) => Some(Identity {
+            namespace,
+            name,
+            uid,
+            region: b.region.clone(),
+            bucket: b.name.clone(),
+            resource_tags: ctx.aws.resource_tags().clone(),
+        }),
         None => {
             let default_region = ctx.aws.default_region();
-            Identity::resolve(&site.spec, &Default::default(), &namespace, &name, &uid, default_region.as_deref()).ok()
+            Identity::resolve(&site.spec, &Default::default(), &namespace, &name, &uid, default_region.as_deref())
+                .map(|id| id.with_resource_tags(ctx.aws.resource_tags()))
+                .ok()
         }
     }
 }

@@ -2,15 +2,35 @@
 //! the victims ownership tests check awsops never touches.
 
 use aws_sdk_cloudfront::types::{
-    DefaultCacheBehavior, DistributionConfig, Origin, OriginAccessControlConfig, OriginAccessControlOriginTypes,
-    OriginAccessControlSigningBehaviors, OriginAccessControlSigningProtocols, Origins, S3OriginConfig,
-    ViewerProtocolPolicy,
+    DefaultCacheBehavior, DistributionConfig, DistributionConfigWithTags, Origin, OriginAccessControlConfig,
+    OriginAccessControlOriginTypes, OriginAccessControlSigningBehaviors, OriginAccessControlSigningProtocols, Origins,
+    S3OriginConfig, Tag, Tags, ViewerProtocolPolicy,
 };
 
 use super::unique;
 
 /// A distribution made by hand (not by awsops) with `origin` as its origin.
 pub async fn hand_made_distribution(cloudfront: &aws_sdk_cloudfront::Client, origin: &str) -> String {
+    let out = cloudfront.create_distribution().distribution_config(config(origin)).send().await;
+    out.expect("hand-made distribution").distribution().expect("distribution").id().to_string()
+}
+
+/// As [`hand_made_distribution`], created with these tags.
+pub async fn tagged_distribution(
+    cloudfront: &aws_sdk_cloudfront::Client,
+    origin: &str,
+    tags: &[(&str, &str)],
+) -> String {
+    let tags = tags.iter().map(|(k, v)| Tag::builder().key(*k).value(*v).build().expect("tag")).collect();
+    let with_tags = DistributionConfigWithTags::builder()
+        .distribution_config(config(origin))
+        .tags(Tags::builder().set_items(Some(tags)).build())
+        .build();
+    let out = cloudfront.create_distribution_with_tags().distribution_config_with_tags(with_tags).send().await;
+    out.expect("tagged distribution").distribution().expect("distribution").id().to_string()
+}
+
+fn config(origin: &str) -> DistributionConfig {
     let origin = Origin::builder()
         .id("hand-made")
         .domain_name(origin)
@@ -23,17 +43,14 @@ pub async fn hand_made_distribution(cloudfront: &aws_sdk_cloudfront::Client, ori
         .cache_policy_id(awsops::aws::cloudfront::CACHING_OPTIMIZED)
         .build()
         .expect("behavior");
-    let config = DistributionConfig::builder()
+    DistributionConfig::builder()
         .caller_reference(unique("hand-made"))
         .origins(Origins::builder().quantity(1).items(origin).build().expect("origins"))
         .default_cache_behavior(behavior)
         .comment("made by hand")
         .enabled(true)
         .build()
-        .expect("config");
-    let out =
-        cloudfront.create_distribution().distribution_config(config).send().await.expect("hand-made distribution");
-    out.distribution().expect("distribution").id().to_string()
+        .expect("config")
 }
 
 /// An origin access control made by hand.

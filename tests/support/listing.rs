@@ -53,3 +53,24 @@ pub async fn certificate_domains(acm: &aws_sdk_acm::Client) -> Vec<String> {
         }
     }
 }
+
+/// A distribution's tags (by ARN).
+pub async fn distribution_tags(cloudfront: &aws_sdk_cloudfront::Client, arn: &str) -> Result<Tags, String> {
+    let out = cloudfront.list_tags_for_resource().resource(arn).send().await.map_err(|e| e.to_string())?;
+    let items = out.tags().map(|t| t.items().to_vec()).unwrap_or_default();
+    Ok(items.iter().map(|t| (t.key().to_string(), t.value().unwrap_or_default().to_string())).collect())
+}
+
+/// A certificate's tags.
+pub async fn certificate_tags(acm: &aws_sdk_acm::Client, arn: &str) -> Result<Tags, String> {
+    let out = acm.list_tags_for_certificate().certificate_arn(arn).send().await.map_err(|e| e.to_string())?;
+    Ok(out.tags().iter().map(|t| (t.key().to_string(), t.value().unwrap_or_default().to_string())).collect())
+}
+
+/// A bucket's tags (an error when it has none, lives elsewhere or is gone).
+pub async fn bucket_tags(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<Tags, String> {
+    let out = s3.get_bucket_tagging().bucket(bucket).send().await.map_err(|e| e.to_string())?;
+    Ok(out.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect())
+}
+
+pub type Tags = std::collections::BTreeMap<String, String>;

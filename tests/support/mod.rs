@@ -8,6 +8,7 @@ pub mod aurora;
 pub mod handmade;
 pub mod listing;
 pub mod proxy;
+pub mod sweep;
 
 use std::future::Future;
 use std::net::TcpListener;
@@ -21,7 +22,8 @@ use kube::Client;
 use kube::api::{Api, PostParams};
 
 /// SDK clients for the emulator (`AWS_ENDPOINT_URL`), to arrange and inspect
-/// what it holds. ACM in us-east-1, where CloudFront's certificates live.
+/// what it holds; for AWS itself in the real-account suite, where that
+/// variable is unset. ACM in us-east-1, where CloudFront's certificates live.
 pub struct Emulator {
     pub rds: aws_sdk_rds::Client,
     pub s3: aws_sdk_s3::Client,
@@ -57,6 +59,13 @@ pub fn require_env() {
 
 pub async fn client() -> Client {
     require_env();
+    kube_client().await
+}
+
+/// A client of the test API server, whatever AWS the test talks to (the
+/// real-account suite has no emulator endpoint).
+pub async fn kube_client() -> Client {
+    assert!(std::env::var("KUBECONFIG").is_ok(), "KUBECONFIG is not set: run through make test or make e2e-aws");
     Client::try_default().await.expect("a kube client from KUBECONFIG")
 }
 

@@ -12,6 +12,7 @@ pub fn mk_id() -> Identity {
         uid: "1234abcd-0000".into(),
         region: "eu-west-1".into(),
         bucket: "site-bucket".into(),
+        resource_tags: Default::default(),
     }
 }
 

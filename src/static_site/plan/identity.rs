@@ -16,6 +16,8 @@ pub struct Identity {
     pub uid: String,
     pub region: String,
     pub bucket: String,
+    /// The controller's `--resource-tags`, put on everything the site creates.
+    pub resource_tags: BTreeMap<String, String>,
 }
 
 impl Identity {
@@ -64,14 +66,22 @@ impl Identity {
                 ));
             }
         }
-        Ok(Self { namespace: namespace.into(), name: name.into(), uid: uid.into(), region, bucket })
+        let resource_tags = BTreeMap::new();
+        Ok(Self { namespace: namespace.into(), name: name.into(), uid: uid.into(), region, bucket, resource_tags })
     }
 
+    /// This identity with the controller's resource tags.
+    pub fn with_resource_tags(self, resource_tags: &BTreeMap<String, String>) -> Self {
+        Self { resource_tags: resource_tags.clone(), ..self }
+    }
+
+    /// The tags of everything the site creates: the resource tags, then the
+    /// owner and uid (which no resource tag can replace).
     pub fn tags(&self) -> BTreeMap<String, String> {
-        BTreeMap::from([
-            (TAG_OWNER.to_string(), format!("{}/{}", self.namespace, self.name)),
-            (TAG_UID.to_string(), self.uid.clone()),
-        ])
+        let mut tags = self.resource_tags.clone();
+        tags.insert(TAG_OWNER.to_string(), format!("{}/{}", self.namespace, self.name));
+        tags.insert(TAG_UID.to_string(), self.uid.clone());
+        tags
     }
 
     /// Whether these tags (of a bucket, a certificate, ...) name this site.
