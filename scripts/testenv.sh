@@ -74,14 +74,17 @@ current-context: test
 KUBECONFIG
 }
 
-# install_chart KUBECTL: the chart as `helm install` would create it (RBAC,
-# ServiceAccount, CRDs, Deployment; no pods run: there is no kubelet).
+# install_chart HELM: `helm install` of the chart with its defaults (RBAC,
+# ServiceAccount, CRDs, Deployment, a policy/v1beta1 PDB as this 1.20 server
+# serves; no pods run: there is no kubelet). This 1.20 server predates the
+# CRDs' x-kubernetes-validations (CEL rules, 1.25), which it drops: Helm's
+# check against its OpenAPI schema is skipped, and Helm 4's default
+# server-side apply (beta in 1.20, whose typed patches refuse those fields)
+# gives way to the client-side apply Helm 3 used.
 install_chart() {
-  local kubectl="$1" values="$dir/chart-values.yaml"
-  printf 'podDisruptionBudget:\n  apiVersion: policy/v1beta1\n' >"$values"
-  "$here/render-chart.sh" -name awsops -namespace "$CHART_NAMESPACE" -f "$values" >"$dir/chart.yaml"
-  KUBECONFIG="$dir/kubeconfig" "$kubectl" create namespace "$CHART_NAMESPACE" >/dev/null
-  KUBECONFIG="$dir/kubeconfig" "$kubectl" apply --validate=false -f "$dir/chart.yaml" >/dev/null
+  "$1" install awsops "$here/../charts/awsops" --kubeconfig "$dir/kubeconfig" \
+    --namespace "$CHART_NAMESPACE" --create-namespace \
+    --disable-openapi-validation --server-side=false >"$dir/helm-install.log"
 }
 
 # run_apiserver: starts DIR/apiserver.sh and waits until it is ready.
@@ -166,12 +169,14 @@ case "$cmd" in
     rm -rf "$dir/etcd" "$dir/pki" "$dir/aws-operations.txt"
     apt_install curl openssl etcd-server
     kube_bin=$(start_kube)
-    install_chart "$kube_bin/kubectl"
+    helm=$("$here/install-helm.sh")
+    install_chart "$helm"
     moto_port=$(start_moto)
     write_aws_env "$moto_port"
     cat >>"$dir/env" <<ENV
 export KUBECONFIG="$dir/kubeconfig"
 export AWSOPS_TEST_KUBECTL="$kube_bin/kubectl"
+export AWSOPS_TEST_HELM="$helm"
 export AWSOPS_TEST_CONTROLLER_KUBECONFIG="$dir/kubeconfig-controller"
 export AWSOPS_TEST_CHART_NAMESPACE="$CHART_NAMESPACE"
 ENV

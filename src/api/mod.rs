@@ -84,10 +84,27 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
     [AuroraFailover::crd(), StaticSite::crd(), TenantPolicy::crd()]
         .into_iter()
         .map(|crd| {
-            let value = normalise(serde_json::to_value(&crd).expect("a CRD always serialises"));
+            let mut value = normalise(serde_json::to_value(&crd).expect("a CRD always serialises"));
+            default_status_unobserved(&mut value);
             serde_json::from_value(value).expect("a normalised CRD is still a CRD")
         })
         .collect()
+}
+
+/// Gives `status` the default `{observedGeneration: 0}`: the API server then
+/// serves a brand-new object (which has no status until the controller
+/// writes one) as not yet observed, so kstatus (Helm 4's `--wait`, Flux),
+/// which calls an object without status or conditions Current, reads it as
+/// in progress, not done.
+fn default_status_unobserved(crd: &mut serde_json::Value) {
+    let Some(versions) = crd.pointer_mut("/spec/versions").and_then(|v| v.as_array_mut()) else { return };
+    for version in versions {
+        if let Some(status) = version.pointer_mut("/schema/openAPIV3Schema/properties/status")
+            && status.pointer("/properties/observedGeneration").is_some()
+        {
+            status["default"] = serde_json::json!({"observedGeneration": 0});
+        }
+    }
 }
 
 /// The CRDs as one multi-document YAML stream, as `crds/` holds it.
@@ -124,5 +141,21 @@ fn normalise(value: serde_json::Value) -> serde_json::Value {
         }
         Value::Array(items) => Value::Array(items.into_iter().map(normalise).collect()),
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn failover_and_site_schemas_default_status_to_not_yet_observed_and_a_policy_has_no_status() {
+        for crd in super::crds() {
+            let value = serde_json::to_value(&crd).expect("serialises");
+            let default = value.pointer("/spec/versions/0/schema/openAPIV3Schema/properties/status/default").cloned();
+            let expected = match crd.spec.names.kind.as_str() {
+                "TenantPolicy" => None,
+                _ => Some(serde_json::json!({"observedGeneration": 0})),
+            };
+            assert_eq!(default, expected, "{}", crd.spec.names.kind);
+        }
     }
 }

@@ -376,6 +376,17 @@ impl Stage {
     }
 }
 
+/// The Helm binary `make test` installed (scripts/install-helm.sh; installed
+/// now when a test runs outside `make test`).
+pub fn helm() -> String {
+    if let Ok(path) = std::env::var("AWSOPS_TEST_HELM") {
+        return path;
+    }
+    let out = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/install-helm.sh")).output().expect("runs");
+    assert!(out.status.success(), "install-helm: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 /// Runs the kubectl that scripts/build-apiserver.sh built, returning stdout.
 pub fn kubectl(args: &[&str]) -> String {
     let bin = std::env::var("AWSOPS_TEST_KUBECTL").expect("AWSOPS_TEST_KUBECTL is set by make test");
