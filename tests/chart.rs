@@ -231,3 +231,39 @@ fn helm_lint_strict_passes_with_the_defaults_and_every_values_example_in_the_rea
         assert!(text.contains("0 chart(s) failed"), "{text}");
     }
 }
+
+#[test]
+fn the_crds_are_kept_on_helm_uninstall_and_an_image_digest_pins_the_image() {
+    let docs = documents(&render(""));
+    let crds: Vec<_> = docs.iter().filter(|d| d["kind"] == "CustomResourceDefinition").collect();
+    assert_eq!(crds.len(), 3, "AuroraFailover, StaticSite, TenantPolicy");
+    for crd in &crds {
+        assert_eq!(crd["metadata"]["annotations"]["helm.sh/resource-policy"], "keep", "{}", crd["metadata"]["name"]);
+    }
+    // Helm's YAML round trip writes 86400.0 as 86400: numbers compare as numbers.
+    let generated: Vec<serde_json::Value> = documents(&awsops::api::crds_yaml()).into_iter().map(numbers).collect();
+    for crd in &crds {
+        let mut plain = numbers((*crd).clone());
+        plain["metadata"].as_object_mut().expect("metadata").remove("annotations");
+        assert!(generated.contains(&plain), "the chart's {} is the generated one", crd["metadata"]["name"]);
+    }
+    let image = |values: &str| {
+        let docs = documents(&render(values));
+        find(&docs, "Deployment", "awsops")["spec"]["template"]["spec"]["containers"][0]["image"].clone()
+    };
+    let digest = format!("sha256:{}", "a".repeat(64));
+    assert_eq!(image(&format!("image:\n  digest: {digest}\n")), format!("ghcr.io/awsops/awsops@{digest}"));
+    assert_eq!(image("image:\n  tag: v9\n"), "ghcr.io/awsops/awsops:v9");
+    assert!(!schema_accepts("image:\n  digest: latest\n"));
+}
+
+/// `v` with every number as a float.
+fn numbers(v: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::Number(n) => n.as_f64().map_or(Value::Number(n), |f| serde_json::json!(f)),
+        Value::Array(items) => Value::Array(items.into_iter().map(numbers).collect()),
+        Value::Object(map) => Value::Object(map.into_iter().map(|(k, v)| (k, numbers(v))).collect()),
+        other => other,
+    }
+}
