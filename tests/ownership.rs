@@ -6,13 +6,11 @@
 
 mod support;
 
-use std::time::Duration;
-
 use awsops::api::static_site::{SitePhase, StaticSite, StaticSiteStatus};
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
-use support::handmade::{enabled, hand_made_distribution, hand_made_oac};
+use support::handmade::{enabled, hand_made_distribution, hand_made_oac, hand_made_record};
 use support::*;
 
 /// A namespace with a ConfigMap `pages` (an index page), a controller for
@@ -186,21 +184,12 @@ async fn a_live_sites_bucket_is_never_adopted_and_a_retained_one_is_taken_back_b
 
 #[tokio::test]
 async fn a_dropped_name_and_then_a_removed_domain_take_back_only_the_sites_records_and_keep_a_foreign_txt() {
-    use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType};
+    use aws_sdk_route53::types::RrType;
     let rig = Rig::new("own-dns", "x").await;
     let route53 = &rig.aws.route53;
     let (zone_name, zone_id) = rig.zone().await;
     let (keep, drop) = (format!("www.{zone_name}"), format!("old.{zone_name}"));
-    let spf = ResourceRecordSet::builder()
-        .name(format!("{drop}."))
-        .r#type(RrType::Txt)
-        .ttl(60)
-        .resource_records(ResourceRecord::builder().value("\"v=spf1 -all\"").build().expect("rr"))
-        .build()
-        .expect("set");
-    let change = Change::builder().action(ChangeAction::Create).resource_record_set(spf).build().expect("change");
-    let batch = ChangeBatch::builder().changes(change).build().expect("batch");
-    route53.change_resource_record_sets().hosted_zone_id(&zone_id).change_batch(batch).send().await.expect("spf");
+    hand_made_record(route53, &zone_id, &drop, RrType::Txt, "\"v=spf1 -all\"").await;
     let domain = json!({"names": [keep, drop], "hostedZoneName": zone_name});
     rig.site("named", json!({"content": {"configMaps": [{"name": "pages"}]}, "domain": domain})).await;
     rig.ready("named").await;
@@ -287,15 +276,7 @@ async fn a_site_whose_bucket_a_foreign_distribution_also_serves_is_deleted_while
     rig.stage.proxy.refuse(&delete_oac, 409, "text/xml", in_use);
 
     // Deleted only when no distribution signs with it; CloudFront may still say in use.
-    rig.sites.delete("shared", &DeleteParams::default()).await.expect("delete");
-    let removed = eventually(Duration::from_secs(120), || async {
-        rig.sites.get_opt("shared").await.ok()?.is_none().then_some(())
-    });
-    assert!(
-        removed.await.is_some(),
-        "the site is deleted, its shared OAC left to its users:\n{}",
-        rig.controller.log()
-    );
+    delete_site(&rig.sites, "shared", || rig.controller.log()).await;
     rig.stage.proxy.allow(&delete_oac);
     assert_eq!(enabled(&rig.aws.cloudfront, &theirs).await, Some(true), "the foreign distribution is untouched");
     assert_eq!(rig.writes_to(&theirs), vec![], "no write reached the foreign distribution");

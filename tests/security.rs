@@ -66,25 +66,8 @@ async fn a_dns_record_someone_else_owns_stalls_the_site_and_stays_as_it_was() {
         route53.create_hosted_zone().name(&zone_name).caller_reference(unique("ref")).send().await.expect("zone");
     let zone_id = zone.hosted_zone().expect("zone").id().trim_start_matches("/hostedzone/").to_string();
     let host = format!("www.{zone_name}");
-    let theirs = aws_sdk_route53::types::ResourceRecordSet::builder()
-        .name(format!("{host}."))
-        .r#type(aws_sdk_route53::types::RrType::A)
-        .ttl(60)
-        .resource_records(aws_sdk_route53::types::ResourceRecord::builder().value("192.0.2.10").build().expect("rr"))
-        .build()
-        .expect("set");
-    let change = aws_sdk_route53::types::Change::builder()
-        .action(aws_sdk_route53::types::ChangeAction::Create)
-        .resource_record_set(theirs)
-        .build()
-        .expect("change");
-    route53
-        .change_resource_record_sets()
-        .hosted_zone_id(&zone_id)
-        .change_batch(aws_sdk_route53::types::ChangeBatch::builder().changes(change).build().expect("batch"))
-        .send()
-        .await
-        .expect("their record");
+    let a = aws_sdk_route53::types::RrType::A;
+    support::handmade::hand_made_record(&route53, &zone_id, &host, a, "192.0.2.10").await;
 
     let _controller = stage.controller(&[], &[]);
     let sites: Api<StaticSite> = Api::namespaced(stage.client.clone(), &stage.ns);

@@ -713,15 +713,7 @@ async fn a_versioned_adopted_bucket_loses_every_version_the_site_wrote_and_keeps
     let versions = rig.aws.s3.list_object_versions().bucket(&bucket).send().await.expect("versions");
     assert!(versions.versions().len() >= 2, "two versions of index.html: {versions:?}");
 
-    rig.sites.delete("versions", &DeleteParams::default()).await.expect("delete");
-    let removed = eventually(Duration::from_secs(120), || async {
-        rig.sites.get_opt("versions").await.ok()?.is_none().then_some(())
-    });
-    assert!(
-        removed.await.is_some(),
-        "the site is deleted:\n{}",
-        rig.controller.as_ref().map(|c| c.log()).unwrap_or_default()
-    );
+    delete_site(&rig.sites, "versions", || rig.controller.as_ref().map(|c| c.log()).unwrap_or_default()).await;
     let left = rig.aws.s3.list_object_versions().bucket(&bucket).send().await.expect("versions");
     let keys: Vec<&str> = left.versions().iter().filter_map(|v| v.key()).collect();
     assert_eq!(keys, vec!["theirs.txt"], "every version of index.html is gone, theirs stays");

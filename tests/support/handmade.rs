@@ -1,5 +1,5 @@
-//! CloudFront resources made by hand, as a team's own console work would be:
-//! the victims ownership tests check awsops never touches.
+//! CloudFront resources and DNS records made by hand, as a team's own console
+//! work would be: the victims ownership tests check awsops never touches.
 
 use aws_sdk_cloudfront::types::{
     DefaultCacheBehavior, DistributionConfig, DistributionConfigWithTags, Origin, OriginAccessControlConfig,
@@ -70,4 +70,25 @@ pub async fn hand_made_oac(cloudfront: &aws_sdk_cloudfront::Client) -> String {
 pub async fn enabled(cloudfront: &aws_sdk_cloudfront::Client, id: &str) -> Option<bool> {
     let out = cloudfront.get_distribution().id(id).send().await.ok()?;
     out.distribution()?.distribution_config().map(|c| c.enabled())
+}
+
+/// A record made by hand in zone `zone_id`: `name` (no root dot) of `type_` with one value.
+pub async fn hand_made_record(
+    route53: &aws_sdk_route53::Client,
+    zone_id: &str,
+    name: &str,
+    type_: aws_sdk_route53::types::RrType,
+    value: &str,
+) {
+    use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet};
+    let set = ResourceRecordSet::builder()
+        .name(format!("{name}."))
+        .r#type(type_)
+        .ttl(60)
+        .resource_records(ResourceRecord::builder().value(value).build().expect("record"))
+        .build()
+        .expect("set");
+    let change = Change::builder().action(ChangeAction::Create).resource_record_set(set).build().expect("change");
+    let batch = ChangeBatch::builder().changes(change).build().expect("batch");
+    route53.change_resource_record_sets().hosted_zone_id(zone_id).change_batch(batch).send().await.expect("record");
 }
