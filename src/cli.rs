@@ -26,6 +26,17 @@ pub struct Cli {
     pub command: Command,
 }
 
+impl Cli {
+    /// The SDK's warnings are for the controller's logs and `--verbose`:
+    /// `plan`, `apply` and `delete` say what is missing in one line instead.
+    pub fn sdk_warnings(&self) -> bool {
+        match &self.command {
+            Command::Plan(args) | Command::Apply(args) | Command::Delete(args) => args.verbose,
+            Command::Controller(_) | Command::Crds => true,
+        }
+    }
+}
+
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogFormat {
     Text,
@@ -60,6 +71,10 @@ pub struct LocalArgs {
     /// Give up after this many seconds (the state folder keeps the progress).
     #[arg(long, env = "AWSOPS_TIMEOUT_SECONDS", default_value_t = 3600)]
     pub timeout_seconds: u64,
+    /// Also show the AWS SDK's warnings (each credential and region source it
+    /// tried); without it a missing region or credential is one line.
+    #[arg(short, long)]
+    pub verbose: bool,
 }
 
 impl LocalArgs {

@@ -50,7 +50,16 @@ impl Cli {
 
     /// Runs `awsops VERB -f <manifests> --state-dir <state>` with AWS through the proxy.
     async fn run(&self, verb: &str, env: &[(&str, &str)]) -> Run {
-        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_awsops"))
+        self.run_without(verb, env, &[]).await
+    }
+
+    /// [`Cli::run`] with the variables `unset` removed from the environment.
+    async fn run_without(&self, verb: &str, env: &[(&str, &str)], unset: &[&str]) -> Run {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_awsops"));
+        for name in unset {
+            command.env_remove(name);
+        }
+        let out = command
             .args([verb, "-f"])
             .arg(self.manifests.path())
             .arg("--state-dir")
@@ -302,4 +311,83 @@ async fn delete_leaves_a_hand_made_distribution_on_the_bucket_a_stalled_site_nam
     assert_eq!(enabled(&aws.cloudfront, &theirs).await, Some(true), "the hand-made distribution is untouched");
     assert!(aws.s3.get_object().bucket(&bucket).key("index.html").send().await.is_ok(), "its files stay");
     assert_eq!(cli.writes(), 0, "nothing was changed in AWS: {:?}", cli.proxy.writes());
+}
+
+/// What a first run on a laptop has: no region, no credentials, no profile.
+const AWS_SETTINGS: &[&str] = &[
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+];
+
+/// `plan` of a failover without `spec.region` and a site with one.
+fn first_contact(cli: &Cli) -> (String, String) {
+    let (failover, site) = (unique("first"), unique("first"));
+    cli.write("failover.yaml", &failover_yaml(&failover, "orders", None));
+    cli.write("site.yaml", &site_yaml("web", &site, "v1"));
+    (format!("AuroraFailover ops/{failover}"), format!("StaticSite web/{site}"))
+}
+
+/// The lines `plan` printed under one object.
+fn report_of<'a>(stdout: &'a str, key: &str) -> Vec<&'a str> {
+    stdout.lines().skip_while(|l| *l != key).skip(1).take_while(|l| l.starts_with("  ")).collect()
+}
+
+fn assert_no_sdk_dump(run: &Run) {
+    for dump in ["WARN", "IMDS", "FailedToLoadToken", "dispatch failure", "Response {"] {
+        assert!(!run.stderr.contains(dump) && !run.stdout.contains(dump), "{dump:?} shown without --verbose");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_without_region_or_credentials_says_what_to_set_for_each_object_and_calls_no_aws() {
+    support::require_env();
+    let cli = Cli::new().await;
+    let (failover, site) = first_contact(&cli);
+    let home = tempfile::tempdir().expect("tempdir");
+    let nowhere = home.path().join("absent");
+    let nowhere = nowhere.to_str().expect("utf-8 path");
+    let env = [
+        ("HOME", home.path().to_str().expect("utf-8 path")),
+        ("AWS_CONFIG_FILE", nowhere),
+        ("AWS_SHARED_CREDENTIALS_FILE", nowhere),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ];
+
+    let run = cli.run_without("plan", &env, AWS_SETTINGS).await;
+    assert_eq!(run.code, 1, "plan of objects it cannot look at fails");
+    let failover_report = report_of(&run.stdout, &failover);
+    assert_eq!(failover_report.len(), 1, "one line for the failover: {failover_report:?}");
+    assert!(failover_report[0].contains("no AWS region: set spec.region, or AWS_REGION"), "{failover_report:?}");
+    let site_report = report_of(&run.stdout, &site);
+    assert_eq!(site_report.len(), 1, "plan goes on to the site, one line: {site_report:?}");
+    for part in
+        ["error: HeadBucket: no AWS credentials", "the profile (AWS_PROFILE", "set AWS_PROFILE, or AWS_ACCESS_KEY_ID"]
+    {
+        assert!(site_report[0].contains(part), "{part:?} in {site_report:?}");
+    }
+    assert_no_sdk_dump(&run);
+    assert!(cli.proxy.snapshot().is_empty(), "nothing reached AWS: {:?}", cli.proxy.snapshot());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_against_an_endpoint_that_does_not_answer_names_it_for_each_object() {
+    support::require_env();
+    let cli = Cli::new().await;
+    let (failover, site) = first_contact(&cli);
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("address");
+    let endpoint = format!("http://{closed}");
+
+    let run = cli.run("plan", &[("AWS_ENDPOINT_URL", &endpoint), ("AWS_REGION", "us-east-1")]).await;
+    assert_eq!(run.code, 1, "plan that reached nothing fails");
+    let expected = format!("cannot reach the AWS endpoint {endpoint} (AWS_ENDPOINT_URL): Connection refused");
+    for key in [&failover, &site] {
+        let report = report_of(&run.stdout, key);
+        assert_eq!(report.len(), 1, "one line for {key}: {report:?}");
+        assert!(report[0].contains(&expected), "{expected:?} in {report:?}");
+    }
+    assert_no_sdk_dump(&run);
 }

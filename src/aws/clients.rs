@@ -25,6 +25,10 @@ use crate::metrics::Metrics;
 /// (like Route 53's) is served from it.
 pub const GLOBAL_REGION: &str = "us-east-1";
 
+/// An object without `spec.region` where awsops runs without a region.
+pub const NO_REGION: &str = "no AWS region: set spec.region, or AWS_REGION where awsops runs (the controller's \
+                             environment, or your shell for awsops plan and apply)";
+
 /// Most attempts per AWS call, first one included.
 const MAX_ATTEMPTS: u32 = 5;
 
@@ -197,7 +201,7 @@ impl AwsFactory {
     pub async fn clients(&self, region: Option<&str>, role: Option<RoleSession<'_>>) -> Result<AwsClients, String> {
         let region = match region.map(str::to_string).or_else(|| self.default_region()) {
             Some(r) => r,
-            None => return Err("no AWS region: set spec.region or the controller's AWS_REGION".into()),
+            None => return Err(NO_REGION.into()),
         };
         let key = (region.clone(), role.map(|r| (r.arn.to_string(), r.namespace.to_string(), r.name.to_string())));
         if let Some(found) = self.cache.lock().map_err(|_| "client cache poisoned")?.get(&key) {

@@ -122,9 +122,41 @@ impl AwsError {
                 Self::new(kind, operation, "", format!("unreadable response (HTTP {status})"))
             }
             SdkError::ConstructionFailure(_) => Self::new(AwsErrorKind::Terminal, operation, "", error_chain(&err)),
+            SdkError::DispatchFailure(_) => Self::new(AwsErrorKind::Retryable, operation, "", not_sent(&err)),
             _ => Self::new(AwsErrorKind::Retryable, operation, "", error_chain(&err)),
         }
     }
+}
+
+/// Why a request never got an answer, in one line that says what to set: no
+/// credentials (and where the SDK looked), or an endpoint that does not
+/// answer (and which). The SDK's own text nests five errors deep.
+fn not_sent(err: &(dyn std::error::Error + 'static)) -> String {
+    let innermost = innermost(err);
+    if chain(err).any(|e| e.is::<aws_credential_types::provider::error::CredentialsError>()) {
+        return format!(
+            "no AWS credentials: none in the environment (AWS_ACCESS_KEY_ID), the profile (AWS_PROFILE or \
+             default, in ~/.aws/config and ~/.aws/credentials), a web identity token (AWS_WEB_IDENTITY_TOKEN_FILE), \
+             the container endpoint (ECS, EKS Pod Identity) or instance metadata ({innermost}); set AWS_PROFILE, \
+             or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+        );
+    }
+    let endpoint = match std::env::var("AWS_ENDPOINT_URL") {
+        Ok(url) if !url.is_empty() => format!("the AWS endpoint {url} (AWS_ENDPOINT_URL)"),
+        _ => "AWS".to_string(),
+    };
+    format!("cannot reach {endpoint}: {innermost}")
+}
+
+fn chain<'a>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(err), |e| e.source())
+}
+
+/// The root cause's own words (`Connection refused (os error 111)`).
+fn innermost(err: &(dyn std::error::Error + 'static)) -> String {
+    chain(err).last().map(|e| e.to_string().trim_end_matches('.').to_string()).unwrap_or_default()
 }
 
 /// Maps an AWS error code (any service, any protocol) and HTTP status to a kind.
@@ -237,6 +269,34 @@ mod tests {
         assert_eq!(classify("TooManyTagsException", 400), Terminal, "a fixed limit: no quota to raise");
     }
     use AwsErrorKind::*;
+
+    fn not_sent_because(cause: aws_smithy_runtime_api::client::result::ConnectorError) -> AwsError {
+        let err: SdkError<aws_sdk_s3::operation::head_bucket::HeadBucketError, HttpResponse> =
+            SdkError::dispatch_failure(cause);
+        AwsError::from_sdk("HeadBucket", err)
+    }
+
+    #[test]
+    fn a_request_without_credentials_says_where_the_sdk_looked_and_what_to_set() {
+        use aws_credential_types::provider::error::CredentialsError;
+        use aws_smithy_runtime_api::client::result::ConnectorError;
+        let missing = CredentialsError::not_loaded("no providers in chain provided credentials");
+        let error = not_sent_because(ConnectorError::other(Box::new(missing), None));
+        assert_eq!(error.kind, Retryable);
+        for part in ["no AWS credentials", "AWS_PROFILE", "AWS_ACCESS_KEY_ID", "instance metadata", "no providers"] {
+            assert!(error.message.contains(part), "{part:?} in {error}");
+        }
+    }
+
+    #[test]
+    fn a_request_that_cannot_connect_says_so_in_the_operating_systems_words() {
+        use aws_smithy_runtime_api::client::result::ConnectorError;
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        let error = not_sent_because(ConnectorError::io(Box::new(refused)));
+        assert_eq!(error.kind, Retryable);
+        assert!(error.message.starts_with("cannot reach "), "{error}");
+        assert!(error.message.ends_with("connection refused"), "{error}");
+    }
 
     #[test]
     fn throttling_is_recognised_in_every_protocol_spelling() {

@@ -13,7 +13,7 @@ pub const ACCESS_DENIED_RECHECK: Duration = Duration::from_secs(60);
 pub enum Error {
     #[error("Kubernetes API: {0}")]
     Kube(#[from] kube::Error),
-    #[error("{0}")]
+    #[error(transparent)]
     Aws(#[from] AwsError),
     #[error("AWS configuration: {0}")]
     AwsConfig(String),

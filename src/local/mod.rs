@@ -89,18 +89,27 @@ pub async fn plan(options: &Options) -> anyhow::Result<ExitCode> {
     for failover in &manifests.failovers {
         let key = Key::of(failover);
         println!("{key}");
-        let code = plan_failover(&objects.get(&key)?, &ctx).await?;
-        worst = worst.max(code);
+        let planned = async { plan_failover(&objects.get(&key)?, &ctx).await };
+        worst = worst.max(reported(planned.await));
     }
     for site in &manifests.sites {
         let key = Key::of(site);
         println!("{key}");
-        let code = plan_site(&objects.get(&key)?, &objects, &key, &ctx).await?;
-        worst = worst.max(code);
+        let planned = async { plan_site(&objects.get(&key)?, &objects, &key, &ctx).await };
+        worst = worst.max(reported(planned.await));
     }
     // 1 (error) outranks 2 (changes): CI must see a manifest that would stall.
     let code = if worst == 1 { 1 } else { worst };
     Ok(ExitCode::from(code))
+}
+
+/// The exit code of one object's plan; an error is shown under the object
+/// (one line) and the plan goes on to the next object.
+fn reported(planned: anyhow::Result<u8>) -> u8 {
+    planned.unwrap_or_else(|e| {
+        println!("  error: {e:#}");
+        1
+    })
 }
 
 async fn plan_failover(failover: &AuroraFailover, ctx: &Context) -> anyhow::Result<u8> {
