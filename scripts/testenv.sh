@@ -122,11 +122,15 @@ start_kube() {
 
   token=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
   sa_token=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  unbound_token=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
   printf '%s,admin,admin,"system:masters"\n' "$token" >"$pki/tokens.csv"
   # The controller authenticates as the chart's ServiceAccount (static token:
   # this API server runs no token controller), so RBAC is exactly the chart's.
   printf '%s,system:serviceaccount:%s:awsops,awsops-sa,"system:serviceaccounts,system:serviceaccounts:%s"\n' \
     "$sa_token" "$CHART_NAMESPACE" "$CHART_NAMESPACE" >>"$pki/tokens.csv"
+  # A user no role binds (tests grant it what they need: a controller that may
+  # not watch what it must is unready).
+  printf '%s,awsops-unbound,awsops-unbound\n' "$unbound_token" >>"$pki/tokens.csv"
   port=$(free_port)
   # Kept as a script so `restart-apiserver` can start the same server again.
   cat >"$dir/apiserver.sh" <<APISERVER
@@ -148,6 +152,7 @@ APISERVER
 
   write_kubeconfig "$dir/kubeconfig" "$port" "$token" admin
   write_kubeconfig "$dir/kubeconfig-controller" "$port" "$sa_token" awsops
+  write_kubeconfig "$dir/kubeconfig-unbound" "$port" "$unbound_token" awsops-unbound
   echo "$bin"
 }
 
@@ -178,6 +183,7 @@ export KUBECONFIG="$dir/kubeconfig"
 export AWSOPS_TEST_KUBECTL="$kube_bin/kubectl"
 export AWSOPS_TEST_HELM="$helm"
 export AWSOPS_TEST_CONTROLLER_KUBECONFIG="$dir/kubeconfig-controller"
+export AWSOPS_TEST_UNBOUND_KUBECONFIG="$dir/kubeconfig-unbound"
 export AWSOPS_TEST_CHART_NAMESPACE="$CHART_NAMESPACE"
 ENV
     log "test environment up: $dir/env"

@@ -1,9 +1,9 @@
 //! The HTTP endpoints for operators: `/metrics` (Prometheus text format),
-//! `/healthz` (the process runs) and `/readyz` (connected to the API server).
+//! `/healthz` (the process runs) and `/readyz` (connected to the API server,
+//! no watch broken: see [`crate::health`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Router;
 use axum::extract::State;
@@ -11,21 +11,22 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 
+use crate::health::Health;
 use crate::metrics::Metrics;
 
 #[derive(Clone)]
 struct Shared {
     metrics: Arc<Metrics>,
-    ready: Arc<AtomicBool>,
+    health: Arc<Health>,
 }
 
 /// Binds `addr` and serves the endpoints in the background; returns the bound address.
-pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>, ready: Arc<AtomicBool>) -> anyhow::Result<SocketAddr> {
+pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>, health: Arc<Health>) -> anyhow::Result<SocketAddr> {
     let app = Router::new()
         .route("/metrics", get(metrics_text))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
-        .with_state(Shared { metrics, ready });
+        .with_state(Shared { metrics, health });
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
     tokio::spawn(async move {
@@ -42,9 +43,8 @@ async fn metrics_text(State(s): State<Shared>) -> impl IntoResponse {
 }
 
 async fn readyz(State(s): State<Shared>) -> impl IntoResponse {
-    if s.ready.load(Ordering::Relaxed) {
-        (StatusCode::OK, "ok")
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "not ready")
+    match s.health.readiness() {
+        Ok(()) => (StatusCode::OK, "ok".to_string()),
+        Err(why) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {why}\n")),
     }
 }

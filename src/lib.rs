@@ -14,7 +14,8 @@
 //!   policy, leader election).
 //! - [`local`]: `awsops plan/apply/delete`, the same reconcilers over a local
 //!   state folder instead of the API server.
-//! - [`metrics`], [`http`], [`telemetry`]: what operators scrape and read.
+//! - [`metrics`], [`http`], [`health`], [`telemetry`]: what operators scrape
+//!   and read.
 //!
 //! Imports flow one way: `cli` → `controller`, `local` → the resources →
 //! `core` → `api`, `aws`, `metrics`. `tests/layout.rs` checks there is no circle.
@@ -26,6 +27,7 @@ pub mod cli;
 pub mod controller;
 pub mod core;
 pub mod failpoint;
+pub mod health;
 pub mod http;
 pub mod local;
 pub mod metrics;

@@ -208,3 +208,63 @@ async fn metrics_count_reconciles_and_health_endpoints_answer() {
         assert_eq!(resp.status(), 200, "{path}");
     }
 }
+
+/// `GET /<path>` of a controller's endpoints: status and body.
+async fn probe(controller: &ControllerProcess, path: &str) -> Option<(u16, String)> {
+    let resp = reqwest::get(format!("http://127.0.0.1:{}/{path}", controller.metrics_port)).await.ok()?;
+    let status = resp.status().as_u16();
+    Some((status, resp.text().await.ok()?))
+}
+
+#[tokio::test]
+async fn a_controller_that_may_not_watch_config_maps_is_unready_naming_the_watch_until_granted_and_stays_live() {
+    use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+    let client = client().await;
+    install_crds(&client).await;
+    let ns = namespace(&client, "ready").await;
+    // What a namespaced controller needs, except reading ConfigMaps.
+    let mut rules = json!([
+        {"apiGroups": ["awsops.dev"], "resources": ["*"], "verbs": ["*"]},
+        {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
+    ]);
+    let role = |rules: &serde_json::Value| -> Role {
+        serde_json::from_value(json!({"metadata": {"name": "controller"}, "rules": rules})).expect("a Role")
+    };
+    let roles: Api<Role> = Api::namespaced(client.clone(), &ns);
+    roles.create(&PostParams::default(), &role(&rules)).await.expect("role created");
+    let binding: RoleBinding = serde_json::from_value(json!({
+        "metadata": {"name": "controller"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "controller"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "awsops-unbound"}],
+    }))
+    .expect("a RoleBinding");
+    Api::<RoleBinding>::namespaced(client.clone(), &ns).create(&PostParams::default(), &binding).await.expect("bound");
+    let kubeconfig = std::env::var("AWSOPS_TEST_UNBOUND_KUBECONFIG").expect("set by make test");
+    let controller = ControllerProcess::start_with_env(
+        &ns,
+        "awsops",
+        &unique("unready"),
+        &["--leader-election", "false", "--tenancy", "off"],
+        &[("KUBECONFIG", &kubeconfig)],
+    );
+
+    // kube-runtime retries the watch with backoff; past it, the pod says why.
+    let unready = eventually(Duration::from_secs(150), || async {
+        probe(&controller, "readyz").await.filter(|(status, body)| *status == 503 && body.contains("ConfigMap"))
+    })
+    .await
+    .unwrap_or_else(|| panic!("readyz stayed ready with a forbidden ConfigMap watch:\n{}", controller.log()));
+    assert!(unready.1.contains("watch of ConfigMap failing for") && unready.1.contains("forbidden"), "{}", unready.1);
+    assert_eq!(probe(&controller, "healthz").await.map(|(s, _)| s), Some(200), "liveness is not readiness");
+
+    rules
+        .as_array_mut()
+        .expect("rules")
+        .push(json!({"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch"]}));
+    roles.replace("controller", &PostParams::default(), &role(&rules)).await.expect("role widened");
+    let ready = eventually(Duration::from_secs(150), || async {
+        probe(&controller, "readyz").await.filter(|(status, _)| *status == 200)
+    })
+    .await;
+    assert!(ready.is_some(), "readyz stayed unready after the grant:\n{}", controller.log());
+}

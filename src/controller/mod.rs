@@ -10,13 +10,12 @@ mod tenancy;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt;
 use futures::channel::mpsc::{self, UnboundedReceiver};
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::Api;
+use kube::api::{Api, PartialObjectMeta};
 use kube::core::DeserializeGuard;
 use kube::core::error_boundary::InvalidObject;
 use kube::runtime::controller::{self, Action, Controller};
@@ -35,6 +34,7 @@ use crate::aurora_failover::Coordination;
 use crate::aws::AwsFactory;
 use crate::core::tenancy::Mode;
 use crate::core::{Context, Error, Tenancy, reconcile_span};
+use crate::health::Health;
 use crate::metrics::Metrics;
 
 /// Settings of `awsops controller` (see `cli.rs` for flags and env vars).
@@ -65,11 +65,11 @@ pub struct Config {
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let client = kube::Client::try_default().await?;
     let metrics = Arc::new(Metrics::default());
-    let ready = Arc::new(AtomicBool::new(false));
-    crate::http::serve(config.metrics_addr, metrics.clone(), ready.clone()).await?;
+    let health = Arc::new(Health::default());
+    crate::http::serve(config.metrics_addr, metrics.clone(), health.clone()).await?;
     let version = client.apiserver_version().await?;
     tracing::info!(version = %version.git_version, "connected to the API server");
-    ready.store(true, Ordering::Relaxed);
+    health.connected();
 
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
@@ -90,7 +90,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let (tenancy, policy_changes) = match config.tenancy {
         Mode::Off => (Tenancy::off(), None),
         mode => {
-            let (watched, changes) = tenancy::watch(&client).await?;
+            let (watched, changes) = tenancy::watch(&client, &health).await?;
             tracing::info!(?mode, "TenantPolicies and namespaces listed");
             (Tenancy::new(mode, Arc::new(watched)), Some(changes))
         }
@@ -98,7 +98,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let aws = AwsFactory::from_env(metrics.clone()).await.with_resource_tags(config.resource_tags.clone());
     let objects = Arc::new(KubeObjects::new(client.clone(), &config.identity));
     let ctx = Arc::new(Context::new(objects, aws, metrics, config.resync, config.namespace.clone(), tenancy));
-    let controllers = run_controllers(client, ctx, &config, stop_rx, policy_changes);
+    let controllers = run_controllers(client, ctx, &config, stop_rx, policy_changes, health);
     match leadership {
         None => controllers.await,
         Some(mut held) => {
@@ -145,6 +145,7 @@ async fn run_controllers(
     config: &Config,
     stop: watch::Receiver<bool>,
     policy_changes: Option<UnboundedReceiver<()>>,
+    health: Arc<Health>,
 ) {
     let mut wc = watcher::Config::default();
     if let Some(selector) = &config.label_selector {
@@ -156,9 +157,13 @@ async fn run_controllers(
     let (failover_rechecks, failovers_to_recheck) = mpsc::unbounded();
     let (site_rechecks, sites_to_recheck) = mpsc::unbounded();
     let shared = Arc::new(Coordination::default());
-    let failovers = Controller::new(scoped::<DeserializeGuard<AuroraFailover>>(client.clone(), ns), wc.clone());
-    let failover_store = failovers.store();
-    let failovers = failovers
+    let (failover_store, failover_writer) = reflector::store();
+    let failover_changes = watcher(scoped::<DeserializeGuard<AuroraFailover>>(client.clone(), ns), wc.clone())
+        .default_backoff()
+        .inspect(reporting(&health, "AuroraFailover"))
+        .reflect(failover_writer)
+        .applied_objects();
+    let failovers = Controller::for_stream(failover_changes, failover_store.clone())
         .reconcile_on(failovers_to_recheck)
         .with_config(runtime.clone())
         .graceful_shutdown_on(stopped(stop.clone()))
@@ -170,6 +175,7 @@ async fn run_controllers(
     let (store, writer) = reflector::store();
     let changes = watcher(scoped::<DeserializeGuard<StaticSite>>(client.clone(), ns), wc)
         .default_backoff()
+        .inspect(reporting(&health, "StaticSite"))
         .reflect(writer)
         .applied_objects()
         .predicate_filter(
@@ -181,9 +187,14 @@ async fn run_controllers(
         let to = tenancy::Rechecks { failovers: failover_rechecks, sites: site_rechecks };
         tokio::spawn(tenancy::recheck_on_change(policy_changes, ctx.clone(), failover_store, store.clone(), to));
     }
-    // An edit to a ConfigMap a site serves reconciles that site.
+    // An edit to a ConfigMap a site serves reconciles that site. Only names
+    // are watched: a site reads the data when it reconciles.
+    let config_maps = watcher(scoped::<PartialObjectMeta<ConfigMap>>(client.clone(), ns), watcher::Config::default())
+        .default_backoff()
+        .inspect(reporting(&health, "ConfigMap"))
+        .touched_objects();
     let sites = sites
-        .watches(scoped::<ConfigMap>(client.clone(), ns), watcher::Config::default(), move |cm| {
+        .watches_stream(config_maps, move |cm| {
             let (namespace, name) = (cm.namespace(), cm.name_any());
             store
                 .state()
@@ -201,6 +212,33 @@ async fn run_controllers(
         .run(move |site, ctx| reconcile_site(site, ctx, client.clone()), error_policy, ctx)
         .for_each(log_outcome);
     futures::join!(failovers, sites);
+}
+
+/// What a watch stream reports to [`Health`]: `Init` comes before the
+/// listing is asked for, so only the events after it are an answer.
+fn reporting<K>(
+    health: &Arc<Health>,
+    name: &'static str,
+) -> impl Fn(&Result<watcher::Event<K>, watcher::Error>) + use<K> {
+    let health = health.clone();
+    move |item| match item {
+        Ok(watcher::Event::Init) => {}
+        Ok(_) => health.answered(name),
+        Err(e) => health.failed(name, &watch_failure(e)),
+    }
+}
+
+/// A watch error in one line: the API server's own message when it sent
+/// one (`configmaps is forbidden: User ...`), not the whole Status dump.
+fn watch_failure(error: &watcher::Error) -> String {
+    let refused = |status: &kube::core::Status| format!("{} (HTTP {})", status.message, status.code);
+    match error {
+        watcher::Error::InitialListFailed(kube::Error::Api(status)) => format!("list: {}", refused(status)),
+        watcher::Error::WatchStartFailed(kube::Error::Api(status))
+        | watcher::Error::WatchFailed(kube::Error::Api(status)) => format!("watch: {}", refused(status)),
+        watcher::Error::WatchError(status) => format!("watch: {}", refused(status)),
+        other => other.to_string(),
+    }
 }
 
 async fn log_outcome<T: std::fmt::Debug, E: std::fmt::Display>(outcome: Result<T, E>) {

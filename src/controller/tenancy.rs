@@ -20,6 +20,7 @@ use kube::{Resource, ResourceExt};
 use crate::api::{AuroraFailover, FailoverPhase, StaticSite, TenantPolicy};
 use crate::core::tenancy::{self, Policies};
 use crate::core::{Context, Tenancy};
+use crate::health::Health;
 
 /// The stores of both watches.
 #[derive(Clone)]
@@ -40,17 +41,22 @@ impl Policies for Watched {
 
 /// Starts both watches. Returns the stores (ready: both listed once) and a
 /// stream that yields each time a policy or a namespace's labels change.
-pub async fn watch(client: &kube::Client) -> anyhow::Result<(Watched, mpsc::UnboundedReceiver<()>)> {
+pub async fn watch(
+    client: &kube::Client,
+    health: &Arc<Health>,
+) -> anyhow::Result<(Watched, mpsc::UnboundedReceiver<()>)> {
     let (policies, policy_writer) = reflector::store();
     let (namespaces, namespace_writer) = reflector::store();
     let policy_changes = watcher(Api::<TenantPolicy>::all(client.clone()), watcher::Config::default())
         .default_backoff()
+        .inspect(super::reporting(health, "TenantPolicy"))
         .reflect(policy_writer)
         .touched_objects()
         .map(|_| ());
     let namespace_changes =
         watcher(Api::<PartialObjectMeta<Namespace>>::all(client.clone()), watcher::Config::default())
             .default_backoff()
+            .inspect(super::reporting(health, "Namespace"))
             .reflect(namespace_writer)
             .touched_objects()
             .predicate_filter(predicates::labels, Default::default())
