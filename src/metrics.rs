@@ -1,12 +1,17 @@
-//! Prometheus metrics: reconciles, their durations and errors per kind, and
-//! every AWS call by service, operation and outcome. Labels are bounded:
-//! kinds, error categories, SDK operation names, outcome classes.
+//! Prometheus metrics: reconciles, their durations and errors per kind,
+//! every AWS call by service, operation and outcome, and how many objects
+//! of each kind are in each state (counted from the watch cache at each
+//! scrape). Labels are bounded: kinds, states, error categories, SDK
+//! operation names, outcome classes. `charts/awsops/files/alerts.yaml`
+//! alerts on them.
 
+use std::sync::Mutex;
 use std::time::Instant;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -29,6 +34,16 @@ struct AwsCallLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabels {
+    kind: String,
+    state: String,
+}
+
+/// The (kind, state) of every object the controller watches, asked at
+/// each scrape.
+pub type ObjectStates = Box<dyn Fn() -> Vec<(&'static str, &'static str)> + Send + Sync>;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct AwsRequestLabels {
     service: String,
     operation: String,
@@ -42,6 +57,8 @@ pub struct Metrics {
     reconcile_duration: Family<KindLabels, Histogram>,
     aws_calls: Family<AwsCallLabels, Counter>,
     aws_requests: Family<AwsRequestLabels, Counter>,
+    objects: Family<StateLabels, Gauge>,
+    object_states: Mutex<Option<ObjectStates>>,
 }
 
 impl Default for Metrics {
@@ -71,7 +88,23 @@ impl Default for Metrics {
             "HTTP requests sent to AWS (each attempt), by service and operation",
             aws_requests.clone(),
         );
-        Self { registry, reconciles, reconcile_errors, reconcile_duration, aws_calls, aws_requests }
+        let objects = Family::<StateLabels, Gauge>::default();
+        registry.register(
+            "objects",
+            "Objects watched, by kind and state (Ready, Reconciling, Stalled; a failover's Succeeded or Failed)",
+            objects.clone(),
+        );
+        let object_states = Mutex::new(None);
+        Self {
+            registry,
+            reconciles,
+            reconcile_errors,
+            reconcile_duration,
+            aws_calls,
+            aws_requests,
+            objects,
+            object_states,
+        }
     }
 }
 
@@ -98,8 +131,23 @@ impl Metrics {
             .inc();
     }
 
+    /// Where `awsops_objects` is counted from (the controller's watch caches).
+    pub fn count_objects_from(&self, states: ObjectStates) {
+        if let Ok(mut slot) = self.object_states.lock() {
+            *slot = Some(states);
+        }
+    }
+
     /// The OpenMetrics text exposition.
     pub fn encode(&self) -> String {
+        if let Ok(slot) = self.object_states.lock()
+            && let Some(states) = slot.as_ref()
+        {
+            self.objects.clear();
+            for (kind, state) in states() {
+                self.objects.get_or_create(&StateLabels { kind: kind.into(), state: state.into() }).inc();
+            }
+        }
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("writing to a String cannot fail");
         out
@@ -147,5 +195,19 @@ mod tests {
             "{text}"
         );
         assert!(text.contains(r#"awsops_reconcile_duration_seconds_count{kind="StaticSite"} 1"#), "{text}");
+    }
+
+    #[test]
+    fn objects_are_counted_by_kind_and_state_at_each_scrape() {
+        let metrics = Metrics::default();
+        let states = std::sync::Arc::new(Mutex::new(vec![("StaticSite", "Ready"), ("StaticSite", "Stalled")]));
+        let source = states.clone();
+        metrics.count_objects_from(Box::new(move || source.lock().expect("states").clone()));
+        let text = metrics.encode();
+        assert!(text.contains(r#"awsops_objects{kind="StaticSite",state="Stalled"} 1"#), "{text}");
+        *states.lock().expect("states") = vec![("StaticSite", "Ready"), ("StaticSite", "Ready")];
+        let text = metrics.encode();
+        assert!(text.contains(r#"awsops_objects{kind="StaticSite",state="Ready"} 2"#), "{text}");
+        assert!(!text.contains("Stalled"), "a state no object is in any more is gone: {text}");
     }
 }

@@ -267,3 +267,69 @@ fn numbers(v: serde_json::Value) -> serde_json::Value {
         other => other,
     }
 }
+
+const ALERTS: &str = "charts/awsops/files/alerts.yaml";
+
+#[test]
+fn the_alerts_pass_promtool_and_its_unit_tests_and_the_prometheus_rule_carries_them_unchanged() {
+    let checked = support::promtool(&["check", "rules", ALERTS]);
+    assert!(checked.contains("SUCCESS: 4 rules found"), "{checked}");
+    let tested = support::promtool(&["test", "rules", "tests/alerts/alerts_test.yaml"]);
+    assert!(tested.contains("SUCCESS"), "{tested}");
+
+    let file: serde_json::Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(format!("{CHART}/files/alerts.yaml")).expect("alerts"))
+            .expect("YAML");
+    assert!(documents(&render("")).iter().all(|d| d["kind"] != "PrometheusRule"), "off by default");
+    let docs = documents(&render("metrics:\n  prometheusRule:\n    enabled: true\n    labels: {release: kps}\n"));
+    let rule = find(&docs, "PrometheusRule", "awsops");
+    assert_eq!(rule["spec"], file, "the PrometheusRule holds exactly the rules promtool checked");
+    assert_eq!(rule["metadata"]["labels"]["release"], "kps", "labels for the operator's ruleSelector");
+}
+
+#[test]
+fn every_metric_an_alert_reads_is_one_the_controller_exports() {
+    // A family is exported once it has a sample.
+    let metrics = awsops::metrics::Metrics::default();
+    metrics.reconcile_error("StaticSite", "aws_throttled");
+    metrics.count_objects_from(Box::new(|| vec![("StaticSite", "Stalled")]));
+    let exported = metrics.encode();
+    let families: Vec<&str> = exported.lines().filter_map(|l| l.strip_prefix("# TYPE ")?.split(' ').next()).collect();
+    let alerts = std::fs::read_to_string(format!("{CHART}/files/alerts.yaml")).expect("alerts");
+    let mut read = 0;
+    for word in alerts.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).filter(|w| w.starts_with("awsops_")) {
+        let family = word.strip_suffix("_total").unwrap_or(word);
+        assert!(families.contains(&family), "{word} is not exported (families: {families:?})");
+        read += 1;
+    }
+    assert!(read >= 4, "the alerts read the controller's metrics");
+}
+
+#[test]
+fn a_network_policy_when_enabled_lets_in_only_the_metrics_port_and_out_only_the_listed_rules() {
+    support::require_env();
+    assert!(documents(&render("")).iter().all(|d| d["kind"] != "NetworkPolicy"), "off by default");
+    let values =
+        "networkPolicy:\n  enabled: true\n  metricsFrom:\n    - namespaceSelector: {matchLabels: {team: monitoring}}\n";
+    let rendered = render(&format!("{OLD_PDB}{values}"));
+    let docs = documents(&rendered);
+    let policy = &find(&docs, "NetworkPolicy", "awsops")["spec"];
+    assert_eq!(policy["policyTypes"], serde_json::json!(["Ingress", "Egress"]));
+    assert_eq!(policy["podSelector"]["matchLabels"]["app.kubernetes.io/name"], "awsops");
+    assert_eq!(
+        policy["ingress"],
+        serde_json::json!([{"ports": [{"port": "metrics", "protocol": "TCP"}],
+                            "from": [{"namespaceSelector": {"matchLabels": {"team": "monitoring"}}}]}])
+    );
+    let ports: Vec<(i64, String)> = policy["egress"]
+        .as_array()
+        .expect("egress")
+        .iter()
+        .flat_map(|rule| rule["ports"].as_array().cloned().unwrap_or_default())
+        .map(|p| (p["port"].as_i64().expect("port"), p["protocol"].as_str().expect("protocol").to_string()))
+        .collect();
+    for wanted in [(53, "UDP"), (53, "TCP"), (443, "TCP"), (6443, "TCP"), (3306, "TCP")] {
+        assert!(ports.contains(&(wanted.0, wanted.1.to_string())), "{wanted:?} out: {ports:?}");
+    }
+    server_dry_run(&rendered);
+}

@@ -203,6 +203,9 @@ async fn metrics_count_reconciles_and_health_endpoints_answer() {
     })
     .await;
     assert!(counted.is_some(), "no StaticSite reconcile counted:\n{}", controller.metrics().await.unwrap_or_default());
+    // Counted from the watch cache at each scrape: the one site, in whatever state it reached.
+    let objects = controller.sample("awsops_objects{kind=\"StaticSite\"").await;
+    assert_eq!(objects, 1.0, "{}", controller.metrics().await.unwrap_or_default());
     for path in ["healthz", "readyz"] {
         let resp = reqwest::get(format!("http://127.0.0.1:{}/{path}", controller.metrics_port)).await.expect(path);
         assert_eq!(resp.status(), 200, "{path}");

@@ -238,6 +238,18 @@ pub fn is_true(conditions: &[Condition], type_: &str) -> bool {
     conditions.iter().any(|c| c.type_ == type_ && c.status == "True")
 }
 
+/// One word for an object's state, for the `awsops_objects` metric:
+/// `Stalled`, `Ready` or `Reconciling` (no status yet included).
+pub fn state(conditions: &[Condition]) -> &'static str {
+    if is_true(conditions, STALLED) {
+        STALLED
+    } else if is_true(conditions, READY) {
+        READY
+    } else {
+        RECONCILING
+    }
+}
+
 /// The summary condition that is True (one of Ready, Reconciling, Stalled), if any.
 pub fn current_summary(conditions: &[Condition]) -> Option<&Condition> {
     conditions.iter().find(|c| c.status == "True" && [READY, RECONCILING, STALLED].contains(&c.type_.as_str()))

@@ -29,7 +29,7 @@ use tracing::Instrument;
 pub use kube_objects::KubeObjects;
 
 use crate::api::conditions::{self, Reason, Summary};
-use crate::api::{AuroraFailover, FINALIZER, Kind, StaticSite};
+use crate::api::{AuroraFailover, FINALIZER, FailoverPhase, Kind, StaticSite};
 use crate::aurora_failover::Coordination;
 use crate::aws::AwsFactory;
 use crate::core::tenancy::Mode;
@@ -183,6 +183,7 @@ async fn run_controllers(
             Default::default(),
         );
     let sites = Controller::for_stream(changes, store.clone()).reconcile_on(sites_to_recheck);
+    ctx.metrics.count_objects_from(object_states(failover_store.clone(), store.clone()));
     if let Some(policy_changes) = policy_changes {
         let to = tenancy::Rechecks { failovers: failover_rechecks, sites: site_rechecks };
         tokio::spawn(tenancy::recheck_on_change(policy_changes, ctx.clone(), failover_store, store.clone(), to));
@@ -212,6 +213,33 @@ async fn run_controllers(
         .run(move |site, ctx| reconcile_site(site, ctx, client.clone()), error_policy, ctx)
         .for_each(log_outcome);
     futures::join!(failovers, sites);
+}
+
+/// The state of every object in both watch caches, for `awsops_objects`; an
+/// object that does not match the schema is `Stalled` (as its status says).
+fn object_states(
+    failovers: reflector::Store<DeserializeGuard<AuroraFailover>>,
+    sites: reflector::Store<DeserializeGuard<StaticSite>>,
+) -> crate::metrics::ObjectStates {
+    Box::new(move || {
+        let failovers = failovers.state().into_iter().map(|guard| match &guard.0 {
+            Ok(failover) => {
+                let status = failover.status.clone().unwrap_or_default();
+                match status.phase {
+                    Some(FailoverPhase::Succeeded) => "Succeeded",
+                    Some(FailoverPhase::Failed) => "Failed",
+                    _ => conditions::state(&status.conditions),
+                }
+            }
+            Err(_) => conditions::STALLED,
+        });
+        let failovers: Vec<_> = failovers.map(|state| (Kind::AuroraFailover.as_str(), state)).collect();
+        let sites = sites.state().into_iter().map(|guard| match &guard.0 {
+            Ok(site) => conditions::state(site.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default()),
+            Err(_) => conditions::STALLED,
+        });
+        failovers.into_iter().chain(sites.map(|state| (Kind::StaticSite.as_str(), state))).collect()
+    })
 }
 
 /// What a watch stream reports to [`Health`]: `Init` comes before the

@@ -387,6 +387,18 @@ pub fn helm() -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// Debian's `promtool` (package `prometheus`, installed by scripts/test.sh).
+pub fn promtool(args: &[&str]) -> String {
+    let out = Command::new("promtool")
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("promtool runs: make test installs Debian's prometheus package");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "promtool {args:?} failed:\n{text}");
+    text
+}
+
 /// Runs the kubectl that scripts/build-apiserver.sh built, returning stdout.
 pub fn kubectl(args: &[&str]) -> String {
     let bin = std::env::var("AWSOPS_TEST_KUBECTL").expect("AWSOPS_TEST_KUBECTL is set by make test");
