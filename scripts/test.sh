@@ -18,13 +18,13 @@ if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --no-fail-fast "$@"
   # Alone after the suite: it restarts the API server the others use.
   cargo nextest run --test restart --run-ignored only
-  # Alone after the suite: it uninstalls (and installs again) the release the others run as.
-  cargo nextest run --test chart_lifecycle --run-ignored only
   # After the suite: every AWS operation it recorded is in docs/iam-policy.json.
   cargo nextest run --test iam_policy --run-ignored only
+  # Last and alone: it uninstalls (and installs again) the release the others run as.
+  cargo nextest run --test chart_lifecycle --run-ignored only
 else
   cargo test --no-fail-fast "$@"
   cargo test --test restart -- --ignored
-  cargo test --test chart_lifecycle -- --ignored
   cargo test --test iam_policy -- --ignored
+  cargo test --test chart_lifecycle -- --ignored
 fi

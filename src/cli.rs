@@ -72,8 +72,8 @@ pub struct LocalArgs {
     #[arg(long, env = "AWSOPS_TIMEOUT_SECONDS", default_value_t = 3600)]
     pub timeout_seconds: u64,
     /// Also show the AWS SDK's warnings (each credential and region source it
-    /// tried); without it a missing region or credential is one line.
-    #[arg(short, long)]
+    /// tried); without them a missing region or credential is one line.
+    #[arg(short, long, env = "AWSOPS_VERBOSE")]
     pub verbose: bool,
 }
 

@@ -140,9 +140,10 @@ impl Metrics {
 
     /// The OpenMetrics text exposition.
     pub fn encode(&self) -> String {
-        if let Ok(slot) = self.object_states.lock()
-            && let Some(states) = slot.as_ref()
-        {
+        // Held until the text is written: a second scrape waits instead of
+        // seeing the family between `clear` and the new counts.
+        let slot = self.object_states.lock();
+        if let Ok(Some(states)) = slot.as_deref() {
             self.objects.clear();
             for (kind, state) in states() {
                 self.objects.get_or_create(&StateLabels { kind: kind.into(), state: state.into() }).inc();
@@ -150,6 +151,7 @@ impl Metrics {
         }
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("writing to a String cannot fail");
+        drop(slot);
         out
     }
 }
@@ -208,6 +210,6 @@ mod tests {
         *states.lock().expect("states") = vec![("StaticSite", "Ready"), ("StaticSite", "Ready")];
         let text = metrics.encode();
         assert!(text.contains(r#"awsops_objects{kind="StaticSite",state="Ready"} 2"#), "{text}");
-        assert!(!text.contains("Stalled"), "a state no object is in any more is gone: {text}");
+        assert!(!text.contains(r#"state="Stalled""#), "a state no object is in any more is gone: {text}");
     }
 }

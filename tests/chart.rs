@@ -273,7 +273,9 @@ const ALERTS: &str = "charts/awsops/files/alerts.yaml";
 #[test]
 fn the_alerts_pass_promtool_and_its_unit_tests_and_the_prometheus_rule_carries_them_unchanged() {
     let checked = support::promtool(&["check", "rules", ALERTS]);
-    assert!(checked.contains("SUCCESS: 4 rules found"), "{checked}");
+    let rules =
+        std::fs::read_to_string(format!("{CHART}/files/alerts.yaml")).expect("alerts").matches("- alert:").count();
+    assert!(checked.contains(&format!("{rules} rules found")), "{checked}");
     let tested = support::promtool(&["test", "rules", "tests/alerts/alerts_test.yaml"]);
     assert!(tested.contains("SUCCESS"), "{tested}");
 
@@ -328,8 +330,21 @@ fn a_network_policy_when_enabled_lets_in_only_the_metrics_port_and_out_only_the_
         .flat_map(|rule| rule["ports"].as_array().cloned().unwrap_or_default())
         .map(|p| (p["port"].as_i64().expect("port"), p["protocol"].as_str().expect("protocol").to_string()))
         .collect();
-    for wanted in [(53, "UDP"), (53, "TCP"), (443, "TCP"), (6443, "TCP"), (3306, "TCP")] {
+    for wanted in [(53, "UDP"), (53, "TCP"), (443, "TCP"), (6443, "TCP"), (80, "TCP")] {
         assert!(ports.contains(&(wanted.0, wanted.1.to_string())), "{wanted:?} out: {ports:?}");
     }
+    assert!(!ports.contains(&(3306, "TCP".to_string())), "nothing opens MySQL yet: {ports:?}");
+    let port_80 = policy["egress"].as_array().expect("egress").iter().find(|r| r["ports"][0]["port"] == 80).cloned();
+    assert_eq!(
+        port_80.expect("port 80")["to"][0]["ipBlock"]["cidr"],
+        "169.254.170.23/32",
+        "only the Pod Identity agent"
+    );
     server_dry_run(&rendered);
+    // An older release's values (helm upgrade --reuse-values) have no egress rules: refused, not a pod cut off.
+    let refused = template("networkPolicy:\n  enabled: true\n  egress: null\n").expect_err("no egress rules");
+    assert!(
+        refused.contains("networkPolicy.egress is empty") && refused.contains("--reset-then-reuse-values"),
+        "{refused}"
+    );
 }

@@ -1,7 +1,8 @@
 //! The chart's life with the real Helm binary on the test API server: pushed
 //! as an OCI artifact to a registry on loopback (Debian's docker-registry),
-//! the release upgraded from `oci://`, uninstalled (the CRDs and every object
-//! stay), and installed again from `oci://` as the README shows. Ignored in
+//! a release of an older chart upgraded from `oci://` keeping its values,
+//! uninstalled (the CRDs and every object stay), and installed again from
+//! `oci://` as the README shows. Ignored in
 //! the main run (it uninstalls the release whose ServiceAccount every other
 //! test's controller runs as); `make test` runs it alone afterwards.
 
@@ -84,6 +85,56 @@ fn helm(home: &Path, args: &[&str]) -> String {
     text
 }
 
+/// Values the chart gained after releases were installed: a release
+/// upgraded with `--reuse-values` keeps its old chart's values, which lack
+/// them, so every template reading one must render without it.
+const NEWER_VALUES: &[&[&str]] = &[&["networkPolicy"], &["metrics", "prometheusRule"]];
+
+/// A copy of the chart as it was before [`NEWER_VALUES`] existed.
+fn older_chart(home: &Path) -> std::path::PathBuf {
+    let copy = home.join("older").join("awsops");
+    std::fs::create_dir_all(copy.parent().expect("parent")).expect("folder");
+    let status = Command::new("cp").arg("-r").arg(CHART).arg(&copy).status().expect("cp runs");
+    assert!(status.success(), "chart copied");
+    let file = copy.join("values.yaml");
+    let mut values: serde_json::Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(&file).expect("values")).expect("YAML");
+    for path in NEWER_VALUES {
+        let (last, parents) = path.split_last().expect("a path");
+        let parent = parents.iter().fold(&mut values, |v, key| &mut v[*key]);
+        parent.as_object_mut().expect("a map").remove(*last).expect("the value exists today");
+    }
+    std::fs::write(&file, serde_yaml_ng::to_string(&values).expect("YAML")).expect("values written");
+    copy
+}
+
+/// The release's latest revision number.
+fn revision(home: &Path, namespace: &str) -> u32 {
+    let history = helm(home, &["history", "awsops", "--namespace", namespace, "--max", "1"]);
+    let last = history.lines().last().and_then(|l| l.split_whitespace().next()).expect("a revision");
+    last.parse().unwrap_or_else(|_| panic!("a revision number in {history}"))
+}
+
+/// Installs the release again from the chart folder if the test stops
+/// between the uninstall and its own install: the other tests run as it.
+struct Reinstall<'a> {
+    home: &'a Path,
+    namespace: &'a str,
+    armed: bool,
+}
+
+impl Drop for Reinstall<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            let install: [&[&str]; 2] = [&["install", "awsops", CHART, "--namespace", self.namespace], OLD_SERVER];
+            let _ = Command::new(support::helm())
+                .args(install.concat())
+                .env("HELM_CONFIG_HOME", self.home.join("config"))
+                .status();
+        }
+    }
+}
+
 fn chart_version() -> String {
     let chart = std::fs::read_to_string(format!("{CHART}/Chart.yaml")).expect("Chart.yaml");
     let line = chart.lines().find_map(|l| l.strip_prefix("version:")).expect("a version");
@@ -113,7 +164,11 @@ async fn the_chart_pushed_to_an_oci_registry_upgrades_the_release_and_uninstall_
     assert!(pushed.contains(&format!("Pushed: 127.0.0.1:{}/charts/awsops:{version}", registry.port)), "{pushed}");
     let reference = format!("{target}/awsops");
 
-    // The release `make test` installed from the folder, upgraded from the registry.
+    // The release as an older chart left it, then upgraded from the registry keeping its values.
+    let before = revision(home.path(), &release_ns);
+    let older = older_chart(home.path()).to_string_lossy().into_owned();
+    let downgrade: [&[&str]; 2] = [&["upgrade", "awsops", &older, "--namespace", &release_ns], OLD_SERVER];
+    helm(home.path(), &downgrade.concat());
     let release = ["--namespace", release_ns.as_str(), "--version", version.as_str(), "--plain-http"];
     let upgrade: [&[&str]; 3] =
         [&["upgrade", "awsops", &reference, "--reuse-values", "--set", "concurrency=3"], &release, OLD_SERVER];
@@ -121,7 +176,8 @@ async fn the_chart_pushed_to_an_oci_registry_upgrades_the_release_and_uninstall_
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), &release_ns);
     assert_eq!(concurrency(&deployments).await.as_deref(), Some("3"), "the upgrade's value reached the Deployment");
     let history = helm(home.path(), &["history", "awsops", "--namespace", &release_ns]);
-    assert!(history.lines().any(|l| l.starts_with("2 ") && l.contains("Upgrade complete")), "{history}");
+    let upgraded = format!("{} ", before + 2);
+    assert!(history.lines().any(|l| l.starts_with(&upgraded) && l.contains("Upgrade complete")), "{history}");
 
     // An object the CRDs hold, and no controller (nothing removes its finalizer-free self).
     let ns = support::namespace(&client, "uninstall").await;
@@ -133,6 +189,7 @@ async fn the_chart_pushed_to_an_oci_registry_upgrades_the_release_and_uninstall_
     .expect("a StaticSite");
     sites.create(&PostParams::default(), &site).await.expect("site created");
 
+    let mut reinstall = Reinstall { home: home.path(), namespace: &release_ns, armed: true };
     let uninstalled = helm(home.path(), &["uninstall", "awsops", "--namespace", &release_ns]);
     assert!(uninstalled.contains("kept due to the resource policy"), "{uninstalled}");
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
@@ -147,6 +204,7 @@ async fn the_chart_pushed_to_an_oci_registry_upgrades_the_release_and_uninstall_
     // The README's command; the kept CRDs are the release's again.
     let install: [&[&str]; 3] = [&["install", "awsops", &reference], &release, OLD_SERVER];
     helm(home.path(), &install.concat());
+    reinstall.armed = false;
     assert!(deployments.get_opt("awsops").await.expect("read").is_some(), "installed from oci://");
     assert!(roles.get_opt("awsops").await.expect("read").is_some(), "the controller's roles are back");
     let manifest = helm(home.path(), &["get", "manifest", "awsops", "--namespace", &release_ns]);

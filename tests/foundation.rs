@@ -257,7 +257,9 @@ async fn a_controller_that_may_not_watch_config_maps_is_unready_naming_the_watch
     })
     .await
     .unwrap_or_else(|| panic!("readyz stayed ready with a forbidden ConfigMap watch:\n{}", controller.log()));
-    assert!(unready.1.contains("watch of ConfigMap failing for") && unready.1.contains("forbidden"), "{}", unready.1);
+    assert!(unready.1.contains("watch of ConfigMap failing for"), "{}", unready.1);
+    assert!(!unready.1.contains("awsops-unbound"), "/readyz is unauthenticated: no identities in it: {}", unready.1);
+    assert!(controller.log().contains("configmaps is forbidden"), "the log has the API server's answer");
     assert_eq!(probe(&controller, "healthz").await.map(|(s, _)| s), Some(200), "liveness is not readiness");
 
     rules

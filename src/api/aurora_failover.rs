@@ -236,9 +236,37 @@ impl std::fmt::Display for MemberRole {
     }
 }
 
+impl AuroraFailoverStatus {
+    /// One word for the `awsops_objects` metric: `Succeeded` or `Failed` once
+    /// finished, else the summary condition's (see [`super::conditions::state`]).
+    pub fn state(&self) -> &'static str {
+        match self.phase {
+            Some(FailoverPhase::Succeeded) => "Succeeded",
+            Some(FailoverPhase::Failed) => "Failed",
+            _ => super::conditions::state(&self.conditions),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failovers_state_is_its_final_phase_or_its_summary_condition() {
+        use crate::api::conditions::{Reason, Summary, merge, summary};
+        let gone = summary(Summary::Stalled, Reason::ClusterNotFound, "gone");
+        let stalled = merge(&[], &gone, Some(1), k8s_openapi::jiff::Timestamp::UNIX_EPOCH);
+        let status = |phase: Option<FailoverPhase>, conditions: &[Condition]| AuroraFailoverStatus {
+            phase,
+            conditions: conditions.to_vec(),
+            ..Default::default()
+        };
+        assert_eq!(status(None, &[]).state(), "Reconciling", "no status yet");
+        assert_eq!(status(Some(FailoverPhase::Pending), &stalled).state(), "Stalled");
+        assert_eq!(status(Some(FailoverPhase::Succeeded), &[]).state(), "Succeeded");
+        assert_eq!(status(Some(FailoverPhase::Failed), &stalled).state(), "Failed", "the phase wins");
+    }
 
     fn mk_spec() -> AuroraFailoverSpec {
         AuroraFailoverSpec {

@@ -98,6 +98,9 @@ reasons! {
     RecordOwnedElsewhere,
     AliasInUse,
     WaitingForCertificate,
+    /// CloudFront refused the invalidation of changed content (too many in
+    /// progress, throttling): the paths are kept in status and asked again.
+    InvalidationPending,
     Deploying,
     Ready,
     Deleting,
@@ -292,6 +295,15 @@ pub enum Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_objects_state_is_stalled_over_ready_and_reconciling_otherwise() {
+        let at = |summary, why| merge(&[], &super::summary(summary, why, "m"), Some(1), Timestamp::UNIX_EPOCH);
+        assert_eq!(state(&[]), RECONCILING, "no status yet");
+        assert_eq!(state(&at(Summary::Ready, Reason::Ready)), READY);
+        assert_eq!(state(&at(Summary::Stalled, Reason::InvalidSpec)), STALLED);
+        assert_eq!(state(&at(Summary::Reconciling, Reason::Provisioning)), RECONCILING);
+    }
 
     fn ts(s: i64) -> Timestamp {
         Timestamp::from_second(s).expect("valid")

@@ -122,30 +122,45 @@ impl AwsError {
                 Self::new(kind, operation, "", format!("unreadable response (HTTP {status})"))
             }
             SdkError::ConstructionFailure(_) => Self::new(AwsErrorKind::Terminal, operation, "", error_chain(&err)),
-            SdkError::DispatchFailure(_) => Self::new(AwsErrorKind::Retryable, operation, "", not_sent(&err)),
+            SdkError::DispatchFailure(_) => Self::new(AwsErrorKind::Retryable, operation, "", unanswered(&err)),
             _ => Self::new(AwsErrorKind::Retryable, operation, "", error_chain(&err)),
         }
     }
 }
 
-/// Why a request never got an answer, in one line that says what to set: no
-/// credentials (and where the SDK looked), or an endpoint that does not
-/// answer (and which). The SDK's own text nests five errors deep.
-fn not_sent(err: &(dyn std::error::Error + 'static)) -> String {
+/// Why a request got no answer, in one line that says what to set: no
+/// credentials (and where the SDK looked), credentials that failed to load
+/// (and why), or an endpoint that does not answer (and which). The SDK's own
+/// text nests five errors deep.
+fn unanswered(err: &(dyn std::error::Error + 'static)) -> String {
+    use aws_credential_types::provider::error::CredentialsError;
     let innermost = innermost(err);
-    if chain(err).any(|e| e.is::<aws_credential_types::provider::error::CredentialsError>()) {
-        return format!(
-            "no AWS credentials: none in the environment (AWS_ACCESS_KEY_ID), the profile (AWS_PROFILE or \
-             default, in ~/.aws/config and ~/.aws/credentials), a web identity token (AWS_WEB_IDENTITY_TOKEN_FILE), \
-             the container endpoint (ECS, EKS Pod Identity) or instance metadata ({innermost}); set AWS_PROFILE, \
-             or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
-        );
+    match chain(err).find_map(|e| e.downcast_ref::<CredentialsError>()) {
+        Some(CredentialsError::CredentialsNotLoaded(_)) => {
+            return format!(
+                "no AWS credentials: none in the environment (AWS_ACCESS_KEY_ID), the profile (AWS_PROFILE or \
+                 default, in ~/.aws/config and ~/.aws/credentials), a web identity token (IRSA, \
+                 AWS_WEB_IDENTITY_TOKEN_FILE), the container endpoint (ECS, EKS Pod Identity) or instance metadata \
+                 ({innermost}); set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (in a cluster: the \
+                 ServiceAccount's role annotation or a Pod Identity association)"
+            );
+        }
+        Some(_) => return format!("AWS credentials could not be loaded: {innermost}"),
+        None => {}
     }
     let endpoint = match std::env::var("AWS_ENDPOINT_URL") {
-        Ok(url) if !url.is_empty() => format!("the AWS endpoint {url} (AWS_ENDPOINT_URL)"),
+        Ok(url) if !url.is_empty() => format!("the AWS endpoint {} (AWS_ENDPOINT_URL)", scheme_and_host(&url)),
         _ => "AWS".to_string(),
     };
     format!("cannot reach {endpoint}: {innermost}")
+}
+
+/// `scheme://host:port` of a URL: no user, password, path or query reaches a message.
+fn scheme_and_host(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    if scheme.is_empty() { host.to_string() } else { format!("{scheme}://{host}") }
 }
 
 fn chain<'a>(
@@ -270,7 +285,7 @@ mod tests {
     }
     use AwsErrorKind::*;
 
-    fn not_sent_because(cause: aws_smithy_runtime_api::client::result::ConnectorError) -> AwsError {
+    fn unanswered_because(cause: aws_smithy_runtime_api::client::result::ConnectorError) -> AwsError {
         let err: SdkError<aws_sdk_s3::operation::head_bucket::HeadBucketError, HttpResponse> =
             SdkError::dispatch_failure(cause);
         AwsError::from_sdk("HeadBucket", err)
@@ -281,7 +296,7 @@ mod tests {
         use aws_credential_types::provider::error::CredentialsError;
         use aws_smithy_runtime_api::client::result::ConnectorError;
         let missing = CredentialsError::not_loaded("no providers in chain provided credentials");
-        let error = not_sent_because(ConnectorError::other(Box::new(missing), None));
+        let error = unanswered_because(ConnectorError::other(Box::new(missing), None));
         assert_eq!(error.kind, Retryable);
         for part in ["no AWS credentials", "AWS_PROFILE", "AWS_ACCESS_KEY_ID", "instance metadata", "no providers"] {
             assert!(error.message.contains(part), "{part:?} in {error}");
@@ -289,13 +304,30 @@ mod tests {
     }
 
     #[test]
-    fn a_request_that_cannot_connect_says_so_in_the_operating_systems_words() {
+    fn credentials_that_failed_to_load_are_told_apart_from_none_found() {
+        use aws_credential_types::provider::error::CredentialsError;
+        use aws_smithy_runtime_api::client::result::ConnectorError;
+        let refused = CredentialsError::provider_error("AssumeRoleWithWebIdentity: not authorized");
+        let error = unanswered_because(ConnectorError::other(Box::new(refused), None));
+        assert!(error.message.starts_with("AWS credentials could not be loaded: "), "{error}");
+        assert!(error.message.contains("not authorized") && !error.message.contains("set AWS_PROFILE"), "{error}");
+    }
+
+    #[test]
+    fn a_request_that_cannot_connect_says_so_with_the_root_cause() {
         use aws_smithy_runtime_api::client::result::ConnectorError;
         let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
-        let error = not_sent_because(ConnectorError::io(Box::new(refused)));
+        let error = unanswered_because(ConnectorError::io(Box::new(refused)));
         assert_eq!(error.kind, Retryable);
         assert!(error.message.starts_with("cannot reach "), "{error}");
         assert!(error.message.ends_with("connection refused"), "{error}");
+    }
+
+    #[test]
+    fn an_endpoint_is_named_without_its_credentials_path_or_query() {
+        assert_eq!(scheme_and_host("http://127.0.0.1:5000"), "http://127.0.0.1:5000");
+        assert_eq!(scheme_and_host("https://user:secret@proxy.example:8443/x?token=t"), "https://proxy.example:8443");
+        assert_eq!(scheme_and_host("localhost:4566"), "localhost:4566");
     }
 
     #[test]

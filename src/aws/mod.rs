@@ -52,7 +52,7 @@ pub mod rds;
 pub mod route53;
 pub mod s3;
 
-pub use clients::{AwsClients, AwsFactory, RoleSession};
+pub use clients::{AwsClients, AwsFactory, NO_REGION, RoleSession};
 pub use error::{AwsError, AwsErrorKind};
 
 /// What a create whose name or idempotency key must be unique came to.

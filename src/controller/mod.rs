@@ -7,6 +7,7 @@
 mod kube_objects;
 pub mod leader;
 mod tenancy;
+mod watch_health;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -29,13 +30,14 @@ use tracing::Instrument;
 pub use kube_objects::KubeObjects;
 
 use crate::api::conditions::{self, Reason, Summary};
-use crate::api::{AuroraFailover, FINALIZER, FailoverPhase, Kind, StaticSite};
+use crate::api::{AuroraFailover, FINALIZER, Kind, StaticSite};
 use crate::aurora_failover::Coordination;
 use crate::aws::AwsFactory;
 use crate::core::tenancy::Mode;
 use crate::core::{Context, Error, Tenancy, reconcile_span};
 use crate::health::Health;
 use crate::metrics::Metrics;
+use watch_health::reporting;
 
 /// Settings of `awsops controller` (see `cli.rs` for flags and env vars).
 #[derive(Clone, Debug)]
@@ -222,51 +224,22 @@ fn object_states(
     sites: reflector::Store<DeserializeGuard<StaticSite>>,
 ) -> crate::metrics::ObjectStates {
     Box::new(move || {
-        let failovers = failovers.state().into_iter().map(|guard| match &guard.0 {
-            Ok(failover) => {
-                let status = failover.status.clone().unwrap_or_default();
-                match status.phase {
-                    Some(FailoverPhase::Succeeded) => "Succeeded",
-                    Some(FailoverPhase::Failed) => "Failed",
-                    _ => conditions::state(&status.conditions),
-                }
-            }
-            Err(_) => conditions::STALLED,
+        let failovers = failovers.state().into_iter().map(|guard| {
+            let state = guard
+                .0
+                .as_ref()
+                .map_or(conditions::STALLED, |f| f.status.as_ref().map_or(conditions::RECONCILING, |s| s.state()));
+            (Kind::AuroraFailover.as_str(), state)
         });
-        let failovers: Vec<_> = failovers.map(|state| (Kind::AuroraFailover.as_str(), state)).collect();
-        let sites = sites.state().into_iter().map(|guard| match &guard.0 {
-            Ok(site) => conditions::state(site.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default()),
-            Err(_) => conditions::STALLED,
+        let sites = sites.state().into_iter().map(|guard| {
+            let state = guard
+                .0
+                .as_ref()
+                .map_or(conditions::STALLED, |s| s.status.as_ref().map_or(conditions::RECONCILING, |s| s.state()));
+            (Kind::StaticSite.as_str(), state)
         });
-        failovers.into_iter().chain(sites.map(|state| (Kind::StaticSite.as_str(), state))).collect()
+        failovers.chain(sites).collect()
     })
-}
-
-/// What a watch stream reports to [`Health`]: `Init` comes before the
-/// listing is asked for, so only the events after it are an answer.
-fn reporting<K>(
-    health: &Arc<Health>,
-    name: &'static str,
-) -> impl Fn(&Result<watcher::Event<K>, watcher::Error>) + use<K> {
-    let health = health.clone();
-    move |item| match item {
-        Ok(watcher::Event::Init) => {}
-        Ok(_) => health.answered(name),
-        Err(e) => health.failed(name, &watch_failure(e)),
-    }
-}
-
-/// A watch error in one line: the API server's own message when it sent
-/// one (`configmaps is forbidden: User ...`), not the whole Status dump.
-fn watch_failure(error: &watcher::Error) -> String {
-    let refused = |status: &kube::core::Status| format!("{} (HTTP {})", status.message, status.code);
-    match error {
-        watcher::Error::InitialListFailed(kube::Error::Api(status)) => format!("list: {}", refused(status)),
-        watcher::Error::WatchStartFailed(kube::Error::Api(status))
-        | watcher::Error::WatchFailed(kube::Error::Api(status)) => format!("watch: {}", refused(status)),
-        watcher::Error::WatchError(status) => format!("watch: {}", refused(status)),
-        other => other.to_string(),
-    }
 }
 
 async fn log_outcome<T: std::fmt::Debug, E: std::fmt::Display>(outcome: Result<T, E>) {

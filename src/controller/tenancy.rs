@@ -49,14 +49,14 @@ pub async fn watch(
     let (namespaces, namespace_writer) = reflector::store();
     let policy_changes = watcher(Api::<TenantPolicy>::all(client.clone()), watcher::Config::default())
         .default_backoff()
-        .inspect(super::reporting(health, "TenantPolicy"))
+        .inspect(super::watch_health::reporting(health, "TenantPolicy"))
         .reflect(policy_writer)
         .touched_objects()
         .map(|_| ());
     let namespace_changes =
         watcher(Api::<PartialObjectMeta<Namespace>>::all(client.clone()), watcher::Config::default())
             .default_backoff()
-            .inspect(super::reporting(health, "Namespace"))
+            .inspect(super::watch_health::reporting(health, "Namespace"))
             .reflect(namespace_writer)
             .touched_objects()
             .predicate_filter(predicates::labels, Default::default())

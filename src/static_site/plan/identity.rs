@@ -33,7 +33,7 @@ impl Identity {
         let region = match spec.region.as_deref().or(default_region) {
             Some(r) => r.to_string(),
             None => {
-                return Err(Stall::new(Reason::InvalidSpec, crate::aws::clients::NO_REGION));
+                return Err(Stall::new(Reason::InvalidSpec, crate::aws::NO_REGION));
             }
         };
         let bucket = spec.bucket.name.clone().unwrap_or_else(|| default_bucket_name(namespace, name, uid));
