@@ -747,3 +747,79 @@ async fn a_cloudfront_quota_stalls_the_site_with_where_to_raise_it_and_it_goes_o
     let ready = rig.ready("quota", 150).await;
     assert!(ready.distribution.is_some(), "created once CloudFront accepted");
 }
+
+/// Every invalidation the emulator holds for a distribution: its CallerReference and paths.
+async fn invalidations(aws: &Emulator, dist: &str) -> Vec<(String, Vec<String>)> {
+    let listed = aws.cloudfront.list_invalidations().distribution_id(dist).send().await.expect("invalidations");
+    let ids: Vec<String> =
+        listed.invalidation_list().map(|l| l.items().iter().map(|i| i.id().to_string()).collect()).unwrap_or_default();
+    let mut out = Vec::new();
+    for id in ids {
+        let inv = aws.cloudfront.get_invalidation().distribution_id(dist).id(&id).send().await.expect("invalidation");
+        let batch = inv.invalidation().and_then(|i| i.invalidation_batch()).expect("batch");
+        let paths = batch.paths().map(|p| p.items().to_vec()).unwrap_or_default();
+        out.push((batch.caller_reference().to_string(), paths));
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_refused_invalidation_is_kept_until_accepted_and_content_b_a_b_gets_three_with_their_own_references() {
+    let mut rig = Rig::new("site-inval").await;
+    let page = |v: &str| json!({"index.html": format!("<h1>{v}</h1>"), "app.js": "same"});
+    rig.config_map("pages", page("A")).await;
+    rig.start(2);
+    rig.site("inval", json!({"content": {"configMaps": [{"name": "pages"}]}})).await;
+    let first = rig.ready("inval", 60).await;
+    let dist = first.distribution.clone().expect("distribution").id;
+    assert!(first.content.clone().expect("content").invalidation_id.is_none(), "a new distribution has cached nothing");
+    assert!(invalidations(&rig.aws, &dist).await.is_empty());
+
+    let create = format!("POST /2020-05-31/distribution/{dist}/invalidation");
+    let busy = "<ErrorResponse><Error><Type>Sender</Type><Code>TooManyInvalidationsInProgress</Code><Message>Processing your request will cause you to exceed the maximum number of in-progress wildcard invalidations.</Message></Error><RequestId>i</RequestId></ErrorResponse>";
+    rig.stage.proxy.refuse(&create, 400, "text/xml", busy);
+    rig.config_map("pages", page("B")).await;
+    let refused =
+        rig.until("inval", 60, |s| s.content.as_ref().is_some_and(|c| !c.pending_invalidation.is_empty())).await;
+    assert_eq!(refused.content.expect("content").pending_invalidation, vec!["/", "/index.html"]);
+    let synced = refused.conditions.iter().find(|c| c.type_ == "ContentSynced").expect("ContentSynced");
+    assert_eq!(
+        (synced.status.as_str(), synced.reason.as_str()),
+        ("False", "InvalidationPending"),
+        "{}",
+        synced.message
+    );
+    assert!(synced.message.contains("TooManyInvalidationsInProgress"), "{}", synced.message);
+    assert!(
+        rig.object(&first.bucket.clone().expect("bucket").name, "index.html")
+            .await
+            .is_some_and(|o| o.0 == "<h1>B</h1>")
+    );
+
+    // The bucket already holds B: only status remembers the invalidation, asked again until accepted.
+    rig.stage.proxy.allow(&create);
+    let accepted = rig
+        .until("inval", 120, |s| {
+            s.phase == Some(SitePhase::Ready) && s.content.as_ref().is_some_and(|c| c.pending_invalidation.is_empty())
+        })
+        .await;
+    assert!(accepted.content.expect("content").invalidation_id.is_some());
+    assert_eq!(invalidations(&rig.aws, &dist).await.len(), 1, "B's invalidation, accepted once");
+
+    for (version, count) in [("A", 2), ("B", 3)] {
+        rig.config_map("pages", page(version)).await;
+        eventually(Duration::from_secs(60), || async {
+            (invalidations(&rig.aws, &dist).await.len() == count).then_some(())
+        })
+        .await
+        .unwrap_or_else(|| panic!("no invalidation for content {version}"));
+    }
+    let made = invalidations(&rig.aws, &dist).await;
+    let references: std::collections::BTreeSet<&String> = made.iter().map(|(r, _)| r).collect();
+    assert_eq!(
+        references.len(),
+        3,
+        "CloudFront would answer a reused CallerReference with the old invalidation: {made:?}"
+    );
+    assert!(made.iter().all(|(_, paths)| paths == &vec!["/".to_string(), "/index.html".to_string()]), "{made:?}");
+}

@@ -448,6 +448,11 @@ pub struct ContentStatus {
     pub deleted: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invalidation_id: Option<String>,
+    /// Paths of changed content whose invalidation CloudFront has not
+    /// accepted yet (too many in progress, throttling): asked again on every
+    /// look until it is.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending_invalidation: Vec<String>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
@@ -465,6 +470,13 @@ pub struct DnsRecordStatus {
     /// The hosted zone that holds the record (to remove it once spec.domain is gone).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub zone_id: Option<String>,
+}
+
+impl StaticSiteStatus {
+    /// One word for the `awsops_objects` metric (see [`super::conditions::state`]).
+    pub fn state(&self) -> &'static str {
+        super::conditions::state(&self.conditions)
+    }
 }
 
 #[cfg(test)]

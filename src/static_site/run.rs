@@ -74,13 +74,15 @@ pub struct Run<'a> {
     pub ctx: &'a Context,
     pub written: StaticSiteStatus,
     pub next: StaticSiteStatus,
+    /// This pass created the distribution (it has cached nothing to invalidate).
+    pub distribution_created: bool,
     now: Timestamp,
 }
 
 impl<'a> Run<'a> {
     pub fn new(site: &'a StaticSite, ctx: &'a Context) -> Self {
         let written = site.status.clone().unwrap_or_default();
-        Self { site, ctx, next: written.clone(), written, now: Timestamp::now() }
+        Self { site, ctx, next: written.clone(), written, distribution_created: false, now: Timestamp::now() }
     }
 
     /// Merges conditions into `next`.

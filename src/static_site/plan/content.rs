@@ -43,18 +43,46 @@ pub fn content_plan(desired: &[DesiredFile], existing: &[ObjectInfo], prune: boo
     plan
 }
 
-/// CloudFront paths to invalidate for changed keys: exactly those, plus `/`
-/// when the index document changed; `/*` past CloudFront's in-flight limit.
-pub fn invalidation_paths(changed: &[String], index_document: &str) -> Vec<String> {
-    const MAX_PATHS: usize = 3000;
-    let mut paths: BTreeSet<String> = changed.iter().map(|k| format!("/{}", k.replace(' ', "%20"))).collect();
-    if changed.iter().any(|k| k == index_document) {
-        paths.insert("/".into());
+/// Most paths in one invalidation (CloudFront allows 3,000 in flight per
+/// distribution); past it, `/*`.
+const MAX_PATHS: usize = 3000;
+/// Most pending paths status keeps; past it, `/*` (one path to CloudFront).
+const MAX_PENDING: usize = 100;
+
+/// CloudFront paths to invalidate: those of the keys changed now, plus what
+/// an invalidation CloudFront refused left `pending`. A changed index
+/// document is also served at its folder (`/`, `/docs/` and `/docs` for
+/// `docs/index.html`). Nothing for a distribution created in this pass: it
+/// has cached nothing yet.
+pub fn invalidation_paths(
+    changed: &[String],
+    pending: &[String],
+    index_document: &str,
+    new_distribution: bool,
+) -> Vec<String> {
+    if new_distribution {
+        return Vec::new();
     }
-    if paths.len() > MAX_PATHS {
+    let mut paths: BTreeSet<String> = pending.iter().cloned().collect();
+    for key in changed {
+        let path = format!("/{}", key.replace(' ', "%20"));
+        if let Some(folder) = path.strip_suffix(index_document).filter(|f| f.ends_with('/')) {
+            paths.insert(folder.to_string());
+            if folder.len() > 1 {
+                paths.insert(folder.trim_end_matches('/').to_string());
+            }
+        }
+        paths.insert(path);
+    }
+    if paths.len() > MAX_PATHS || paths.contains("/*") {
         return vec!["/*".into()];
     }
     paths.into_iter().collect()
+}
+
+/// What status keeps of an invalidation CloudFront refused.
+pub fn pending(paths: Vec<String>) -> Vec<String> {
+    if paths.len() > MAX_PENDING { vec!["/*".into()] } else { paths }
 }
 
 /// What status says about content after a sync: the counts of the last sync
@@ -65,6 +93,7 @@ pub fn status(
     objects: usize,
     (uploaded, pruned): (usize, usize),
     invalidation_id: Option<String>,
+    pending_invalidation: Vec<String>,
 ) -> ContentStatus {
     let unchanged = previous.filter(|c| c.revision == revision && uploaded + pruned == 0);
     ContentStatus {
@@ -73,6 +102,7 @@ pub fn status(
         uploaded: unchanged.map_or(uploaded as i64, |c| c.uploaded),
         deleted: unchanged.map_or(pruned as i64, |c| c.deleted),
         invalidation_id: invalidation_id.or_else(|| previous.and_then(|c| c.invalidation_id.clone())),
+        pending_invalidation,
     }
 }
 
@@ -101,20 +131,50 @@ mod tests {
 
     #[test]
     fn invalidation_covers_exactly_the_changed_paths() {
-        assert_eq!(invalidation_paths(&["app.js".into()], "index.html"), vec!["/app.js"]);
-        assert_eq!(invalidation_paths(&["index.html".into()], "index.html"), vec!["/", "/index.html"]);
+        let paths = |changed: &[&str]| {
+            let changed: Vec<String> = changed.iter().map(|k| k.to_string()).collect();
+            invalidation_paths(&changed, &[], "index.html", false)
+        };
+        assert_eq!(paths(&["app.js"]), vec!["/app.js"]);
+        assert_eq!(paths(&["my file.txt"]), vec!["/my%20file.txt"]);
+        assert_eq!(paths(&["index.html"]), vec!["/", "/index.html"]);
+        assert_eq!(paths(&["docs/index.html"]), vec!["/docs", "/docs/", "/docs/index.html"]);
+        assert_eq!(paths(&["docs/old-index.html"]), vec!["/docs/old-index.html"], "not the index document");
         let many: Vec<String> = (0..3001).map(|i| format!("f{i}")).collect();
-        assert_eq!(invalidation_paths(&many, "index.html"), vec!["/*"]);
+        assert_eq!(invalidation_paths(&many, &[], "index.html", false), vec!["/*"]);
+    }
+
+    #[test]
+    fn a_refused_invalidation_is_asked_again_with_what_changed_since() {
+        let pending = vec!["/app.js".to_string()];
+        assert_eq!(invalidation_paths(&[], &pending, "index.html", false), vec!["/app.js"], "nothing new changed");
+        assert_eq!(invalidation_paths(&["a.css".into()], &pending, "index.html", false), vec!["/a.css", "/app.js"]);
+        assert_eq!(invalidation_paths(&["a.css".into()], &["/*".into()], "index.html", false), vec!["/*"]);
+    }
+
+    #[test]
+    fn a_distribution_created_in_this_pass_is_not_invalidated() {
+        assert!(invalidation_paths(&["index.html".into()], &[], "index.html", true).is_empty());
+    }
+
+    #[test]
+    fn status_keeps_at_most_a_hundred_pending_paths_then_everything() {
+        let few: Vec<String> = (0..100).map(|i| format!("/f{i}")).collect();
+        assert_eq!(pending(few.clone()), few);
+        let many: Vec<String> = (0..101).map(|i| format!("/f{i}")).collect();
+        assert_eq!(pending(many), vec!["/*"]);
     }
 
     #[test]
     fn content_status_keeps_the_last_changes_while_nothing_changes() {
-        let first = status(None, "r1".into(), 3, (2, 1), Some("I1".into()));
+        let first = status(None, "r1".into(), 3, (2, 1), Some("I1".into()), vec![]);
         assert_eq!((first.uploaded, first.deleted, first.objects), (2, 1, 3));
-        let quiet = status(Some(&first), "r1".into(), 3, (0, 0), None);
+        let quiet = status(Some(&first), "r1".into(), 3, (0, 0), None, vec![]);
         assert_eq!((quiet.uploaded, quiet.deleted), (2, 1), "counts of the last change are kept");
         assert_eq!(quiet.invalidation_id.as_deref(), Some("I1"));
-        let next = status(Some(&first), "r2".into(), 3, (1, 0), Some("I2".into()));
+        let next = status(Some(&first), "r2".into(), 3, (1, 0), Some("I2".into()), vec![]);
         assert_eq!((next.uploaded, next.deleted, next.invalidation_id.as_deref()), (1, 0, Some("I2")));
+        let refused = status(Some(&first), "r3".into(), 3, (1, 0), None, vec!["/a".into()]);
+        assert_eq!((refused.invalidation_id.as_deref(), refused.pending_invalidation), (Some("I1"), vec!["/a".into()]));
     }
 }

@@ -1,7 +1,8 @@
 //! Step 6: the bucket holds exactly the sources' files (see
 //! `static_site::content::sync`), then one invalidation for exactly the
-//! changed paths.
+//! changed paths, kept in status until CloudFront accepts it.
 
+use k8s_openapi::jiff::Timestamp;
 use kube::Resource;
 
 use super::super::content::{self, File};
@@ -23,17 +24,39 @@ impl Steps<'_> {
         let synced = content::sync(buckets, &id.bucket, &id.uid, files, &desired, spec, &progress).await?;
         let changed: Vec<String> = synced.uploaded.iter().chain(synced.pruned.iter()).cloned().collect();
         let counts = (synced.uploaded.len(), synced.pruned.len());
-        let mut invalidation = None;
-        if !changed.is_empty() {
-            let paths = invalidation_paths(&changed, &spec.index_document);
-            let inv = self.aws.cdn.invalidate(&dist.id, &paths, &format!("{}-{}", id.uid, &revision[..16])).await?;
-            let message =
-                format!("uploaded {}, deleted {}, invalidated {} paths ({inv})", counts.0, counts.1, paths.len());
-            run.note(Reason::ContentSynced, message).await;
-            invalidation = Some(inv);
-        }
+        let previous = run.written.content.as_ref();
+        let pending = previous.map(|c| c.pending_invalidation.clone()).unwrap_or_default();
+        let paths = invalidation_paths(&changed, &pending, &spec.index_document, run.distribution_created);
         let objects = desired.len();
-        run.next.content = Some(decide::status(run.written.content.as_ref(), revision, objects, counts, invalidation));
+        let mut invalidation = None;
+        if !paths.is_empty() {
+            // New for every batch: CloudFront answers a CallerReference it saw
+            // with that old invalidation (content A, B, then A again).
+            let reference = format!("{}-{}-{}", id.uid, &revision[..16], Timestamp::now().as_millisecond());
+            match self.aws.cdn.invalidate(&dist.id, &paths, &reference).await {
+                Ok(inv) => {
+                    let message = format!(
+                        "uploaded {}, deleted {}, invalidated {} paths ({inv})",
+                        counts.0,
+                        counts.1,
+                        paths.len()
+                    );
+                    run.note(Reason::ContentSynced, message).await;
+                    invalidation = Some(inv);
+                }
+                Err(e) => {
+                    // The files are in the bucket: the next look finds nothing
+                    // changed, so only status remembers what to invalidate.
+                    let message =
+                        format!("{objects} objects in sync; invalidating {} paths is retried: {e}", paths.len());
+                    let pending = decide::pending(paths);
+                    run.next.content = Some(decide::status(previous, revision, objects, counts, None, pending));
+                    run.condition(conditions::CONTENT_SYNCED, false, Reason::InvalidationPending, message);
+                    return Err(Halt::Aws(e));
+                }
+            }
+        }
+        run.next.content = Some(decide::status(previous, revision, objects, counts, invalidation, Vec::new()));
         run.condition(conditions::CONTENT_SYNCED, true, Reason::AsExpected, format!("{objects} objects in sync"));
         run.save().await?;
         Ok(())

@@ -60,7 +60,7 @@ impl Steps<'_> {
 
     async fn create_distribution(
         self,
-        run: &Run<'_>,
+        run: &mut Run<'_>,
         desired: &DistributionSettings,
     ) -> Result<DistributionView, Halt> {
         let (cdn, id) = (&self.aws.cdn, self.id);
@@ -72,6 +72,7 @@ impl Steps<'_> {
         };
         crate::failpoint::crash_point("site-after-distribution-create");
         run.note(Reason::DistributionCreated, format!("distribution {} ({})", created.id, created.domain_name)).await;
+        run.distribution_created = true;
         Ok(created)
     }
 
