@@ -290,11 +290,35 @@ async fn a_crash_at_any_point_resumes_from_status_with_exactly_one_failover_call
         }
 
         rig.start(None);
-        let status = rig.phase("crashy", FailoverPhase::Succeeded).await;
+        // After the intent the call is issued again only once no call can still be on its way (35 s).
+        let status = rig.until("crashy", 120, |s| s.phase == Some(FailoverPhase::Succeeded)).await;
         assert_eq!(status.new_writer.as_deref(), Some(r0.as_str()), "{point}");
         assert_eq!(writer(&rig.rds, &cluster).await, r0, "{point}");
         assert_eq!(rig.stage.proxy.count("FailoverDBCluster"), 1, "{point}: exactly one FailoverDBCluster call");
     }
+}
+
+#[tokio::test]
+async fn two_controllers_acting_at_once_on_one_failover_call_failover_db_cluster_exactly_once() {
+    let mut rig = Rig::new("af-two").await;
+    let cluster = unique("orders");
+    let [_, r0, _] = seed_three(&rig.rds, &cluster).await;
+    // No leader election: as a paused leader whose lease expired, acting beside the new one.
+    rig.controller = Some(rig.stage.controller(&["--leader-election", "false"], &[]));
+    let second = rig.stage.controller(&["--leader-election", "false"], &[]);
+    rig.create("twice", json!({"clusterIdentifier": cluster})).await;
+
+    let status = rig.phase("twice", FailoverPhase::Succeeded).await;
+    assert_eq!(status.new_writer.as_deref(), Some(r0.as_str()));
+    let first = rig.controller.as_ref().expect("controller");
+    let reconciles = "awsops_reconciles_total{kind=\"AuroraFailover\"}";
+    let looked = eventually(Duration::from_secs(30), || async {
+        (first.sample(reconciles).await >= 1.0 && second.sample(reconciles).await >= 1.0).then_some(())
+    })
+    .await;
+    assert!(looked.is_some(), "both controllers looked at the failover");
+    assert_eq!(writer(&rig.rds, &cluster).await, r0);
+    assert_eq!(rig.stage.proxy.count("FailoverDBCluster"), 1, "exactly one call:\n{}\n{}", first.log(), second.log());
 }
 
 #[tokio::test]

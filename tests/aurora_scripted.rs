@@ -181,12 +181,14 @@ async fn after_a_crash_right_after_the_call_an_rds_failover_event_prevents_a_sec
     let members = mock!(Client::describe_db_instances).sequence().output(|| instances(&[])).repeatedly().build();
     let logged =
         mock!(Client::describe_events).then_output(|| events(&["Started cross AZ failover to DB instance r0"]));
-    let d = step(&client(&[&clusters, &members, &logged]), &failover(600, intent.clone()), t(2)).await;
+    // Long enough after the intent that no call can still be on its way.
+    let settled = t(plan::CALL_AGAIN_AFTER.as_secs() as i64);
+    let d = step(&client(&[&clusters, &members, &logged]), &failover(600, intent.clone()), settled).await;
     assert_eq!(d.action, plan::Action::Poll, "the event proves the call went through");
 
     // No event: the call never reached RDS, so it is issued now, to the recorded target.
     let quiet = mock!(Client::describe_events).then_output(|| events(&[]));
-    let d = step(&client(&[&clusters, &members, &quiet]), &failover(600, intent), t(2)).await;
+    let d = step(&client(&[&clusters, &members, &quiet]), &failover(600, intent), settled).await;
     assert_eq!(d.action, plan::Action::Failover { target: "r0".into() });
 }
 

@@ -31,11 +31,13 @@ pub async fn act(
     if matches!(decision.action, Action::Failover { .. }) {
         crash_point("aurora-before-intent");
     }
-    write(failover, &decision.status, ctx).await?;
+    // The object as the decision read it; each write moves it to the version written.
+    let mut failover = failover.clone();
+    write(&mut failover, &decision.status, ctx).await?;
     match decision.action {
         Action::None => {}
         Action::Poll => {
-            mirror_rds_events(rds, failover, &decision.status, ctx, shared).await;
+            mirror_rds_events(rds, &failover, &decision.status, ctx, shared).await;
             crash_point("aurora-while-waiting");
         }
         Action::Failover { target } => {
@@ -46,19 +48,19 @@ pub async fn act(
                     crash_point("aurora-after-call");
                     let mut accepted = decision.status.clone();
                     accepted.requested_at = Some(Time(Timestamp::now()));
-                    write_after(failover, &decision.status, &accepted, ctx).await?;
+                    write(&mut failover, &accepted, ctx).await?;
                 }
                 Err(e) if e.kind == AwsErrorKind::AccessDenied => {
                     let next = plan::access_denied(&decision.status, generation, Timestamp::now(), &e.to_string());
-                    write_after(failover, &decision.status, &next, ctx).await?;
+                    write(&mut failover, &next, ctx).await?;
                     requeue = ACCESS_DENIED_RECHECK;
                 }
                 Err(e) if e.kind == AwsErrorKind::Terminal || e.kind == AwsErrorKind::NotFound => {
                     let next = plan::rejected(&decision.status, generation, Timestamp::now(), &e.to_string());
-                    write_after(failover, &decision.status, &next, ctx).await?;
+                    write(&mut failover, &next, ctx).await?;
                     requeue = Duration::ZERO;
                 }
-                // Transient: the intent stays; the next reconcile sees the writer unmoved and calls again.
+                // Transient: the intent stays; a later look sees the writer unmoved and calls again.
                 Err(e) => return Err(e.into()),
             }
         }
@@ -66,21 +68,17 @@ pub async fn act(
     Ok(requeue)
 }
 
-/// Writes `next` over the object's current status, with an event when the
-/// summary condition changes.
-pub async fn write(failover: &AuroraFailover, next: &AuroraFailoverStatus, ctx: &Context) -> Result<(), Error> {
+/// Writes `next` over the object's status, with an event when the summary
+/// condition changes; only while the object is at the resourceVersion it was
+/// read at (any other write in between, a second replica's or one the watch
+/// has not shown yet, is a 409: the next look reads it fresh and decides
+/// again). `failover` then holds what was written.
+pub async fn write(failover: &mut AuroraFailover, next: &AuroraFailoverStatus, ctx: &Context) -> Result<(), Error> {
     let before = failover.status.clone().unwrap_or_default();
-    write_after(failover, &before, next, ctx).await
-}
-
-async fn write_after(
-    failover: &AuroraFailover,
-    before: &AuroraFailoverStatus,
-    next: &AuroraFailoverStatus,
-    ctx: &Context,
-) -> Result<(), Error> {
-    if status::apply(ctx.objects.as_ref(), failover, Some(before), next).await? {
-        ctx.events.transition(failover, &before.conditions, &next.conditions).await;
+    if let Some(written) = status::apply_at(ctx.objects.as_ref(), &*failover, Some(&before), next).await? {
+        failover.metadata.resource_version = written.resource_version;
+        failover.status = Some(next.clone());
+        ctx.events.transition(&*failover, &before.conditions, &next.conditions).await;
     }
     Ok(())
 }

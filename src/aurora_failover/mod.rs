@@ -90,7 +90,7 @@ pub async fn reconcile(failover: &AuroraFailover, ctx: &Context, shared: &Coordi
     match decide(failover, ctx, shared).await? {
         Next::Finished => Ok(ctx.resync),
         Next::Refused { status, requeue, turn } => {
-            act::write(failover, &status, ctx).await?;
+            act::write(&mut failover.clone(), &status, ctx).await?;
             drop(turn);
             Ok(requeue)
         }

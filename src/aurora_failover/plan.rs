@@ -26,6 +26,12 @@ pub const FIRST_POLL: Duration = Duration::from_millis(100);
 /// How often to re-check a failed precondition or wait for another failover.
 pub const RECHECK: Duration = Duration::from_secs(30);
 pub const WAIT_TURN: Duration = Duration::from_secs(5);
+/// How long after a recorded intent whose call RDS shows no sign of (no
+/// swap, no failover event, no `requestedAt`) it is issued again: the call
+/// is sent once (the SDK never retries it) and an attempt ends within
+/// `ATTEMPT_TIMEOUT` (30 s), so by then no call of this or another replica
+/// is still on its way (a crash between intent and call resumes after it).
+pub const CALL_AGAIN_AFTER: Duration = Duration::from_secs(crate::aws::clients::ATTEMPT_TIMEOUT.as_secs() + 5);
 
 /// What the controller may do with an object before looking at AWS.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -400,8 +406,12 @@ fn plan_wait(
         );
         return with_members(finish_failed(current, generation, now, Reason::Timeout, message), c);
     }
-    let retry_call =
-        requested_at.is_none() && writer == previous && c.status.is_available() && !observed.failover_event_seen;
+    let call_settled = elapsed >= CALL_AGAIN_AFTER.as_secs() as i64;
+    let retry_call = requested_at.is_none()
+        && call_settled
+        && writer == previous
+        && c.status.is_available()
+        && !observed.failover_event_seen;
     let target_ready = c.members.iter().any(|m| m.instance == target && m.status.is_available() && !m.is_writer);
     let message = format!(
         "waiting for {target:?} to become the writer (cluster {:?}, writer {writer:?}, {elapsed} s)",
@@ -818,12 +828,27 @@ mod tests {
     #[test]
     fn after_a_crash_between_intent_and_call_the_call_is_issued_once_to_the_recorded_target() {
         let current = intent();
+        let started = current.started_at.clone().expect("started").0;
         // The cluster changed meanwhile: r2 is now tier 0. The recorded target still wins.
         let mut c = mk_cluster();
         c.members[1].promotion_tier = 0;
         c.members[2].promotion_tier = 5;
-        let d = plan(&mk_spec(), &current, &seen(c), Some(1), t(3));
+        let settled = Timestamp::from_second(started.as_second() + CALL_AGAIN_AFTER.as_secs() as i64).expect("valid");
+        let d = plan(&mk_spec(), &current, &seen(c), Some(1), settled);
         assert_eq!(d.action, Action::Failover { target: "r0".into() });
+    }
+
+    #[test]
+    fn a_recorded_intent_is_not_called_again_while_a_call_may_still_be_on_its_way() {
+        // Another replica (or this one, before a crash) may be sending it right now.
+        let current = intent();
+        let started = current.started_at.clone().expect("started").0;
+        for waited in [0, 3, CALL_AGAIN_AFTER.as_secs() - 1] {
+            let now = Timestamp::from_second(started.as_second() + waited as i64).expect("valid");
+            let d = plan(&mk_spec(), &current, &seen(mk_cluster()), Some(1), now);
+            assert_eq!(d.action, Action::Poll, "{waited} s after the intent");
+            assert_eq!(d.status.phase, Some(FailoverPhase::FailingOver));
+        }
     }
 
     #[test]

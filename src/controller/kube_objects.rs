@@ -1,5 +1,6 @@
 //! The API server as the reconcilers' [`Objects`]: status by server-side
-//! apply with the one field manager `awsops` (every write with a timeout),
+//! apply with the one field manager `awsops` (every write with a timeout,
+//! an AuroraFailover's only at the resourceVersion its decision read),
 //! ConfigMaps and AuroraFailovers read through the client, events through
 //! kube-runtime's recorder.
 
@@ -32,20 +33,28 @@ impl KubeObjects {
         Self { recorder: Recorder::new(client.clone(), reporter), client }
     }
 
-    async fn patch_status<K>(&self, object: &ObjectReference, status: serde_json::Value) -> Result<(), Error>
+    async fn patch_status<K>(
+        &self,
+        object: &ObjectReference,
+        status: serde_json::Value,
+    ) -> Result<Option<String>, Error>
     where
         K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope> + Clone + DeserializeOwned + Debug,
     {
         let api: Api<K> = Api::namespaced(self.client.clone(), object.namespace.as_deref().unwrap_or_default());
-        let body = serde_json::json!({
+        let mut body = serde_json::json!({
             "apiVersion": K::api_version(&()),
             "kind": K::kind(&()),
             "status": status,
         });
+        // Server-side apply compares a resourceVersion in the body with the object's.
+        if let Some(version) = &object.resource_version {
+            body["metadata"] = serde_json::json!({ "resourceVersion": version });
+        }
         let params = PatchParams::apply(FIELD_MANAGER).force();
         let name = object.name.as_deref().unwrap_or_default();
         match tokio::time::timeout(STATUS_WRITE_TIMEOUT, api.patch_status(name, &params, &Patch::Apply(&body))).await {
-            Ok(result) => result.map(|_| ()).map_err(Error::Kube),
+            Ok(result) => result.map(|written| written.meta().resource_version.clone()).map_err(Error::Kube),
             Err(_) => Err(Error::StatusTimeout(STATUS_WRITE_TIMEOUT)),
         }
     }
@@ -53,7 +62,7 @@ impl KubeObjects {
 
 #[async_trait]
 impl Objects for KubeObjects {
-    async fn apply_status(&self, object: &ObjectReference, status: serde_json::Value) -> Result<(), Error> {
+    async fn apply_status(&self, object: &ObjectReference, status: serde_json::Value) -> Result<Option<String>, Error> {
         match Kind::of_reference(object) {
             Some(Kind::AuroraFailover) => self.patch_status::<AuroraFailover>(object, status).await,
             Some(Kind::StaticSite) => self.patch_status::<StaticSite>(object, status).await,

@@ -30,7 +30,7 @@ use tracing::Instrument;
 pub use kube_objects::KubeObjects;
 
 use crate::api::conditions::{self, Reason, Summary};
-use crate::api::{AuroraFailover, FINALIZER, Kind, StaticSite};
+use crate::api::{AuroraFailover, FINALIZER, FailoverPhase, Kind, StaticSite};
 use crate::aurora_failover::Coordination;
 use crate::aws::AwsFactory;
 use crate::core::tenancy::Mode;
@@ -169,7 +169,14 @@ async fn run_controllers(
         .reconcile_on(failovers_to_recheck)
         .with_config(runtime.clone())
         .graceful_shutdown_on(stopped(stop.clone()))
-        .run(move |obj, ctx| reconcile_failover(obj, ctx, shared.clone()), error_policy, ctx.clone())
+        .run(
+            {
+                let client = client.clone();
+                move |obj, ctx| reconcile_failover(obj, ctx, shared.clone(), client.clone())
+            },
+            error_policy,
+            ctx.clone(),
+        )
         .for_each(log_outcome);
     // A site's own status writes do not wake it again (each would cost a full
     // look at AWS): only a new generation (spec edit, deletion), a finalizer
@@ -253,15 +260,29 @@ async fn reconcile_failover(
     obj: Arc<DeserializeGuard<AuroraFailover>>,
     ctx: Arc<Context>,
     shared: Arc<Coordination>,
+    client: kube::Client,
 ) -> Result<Action, Error> {
     let _timer = ctx.metrics.reconcile(Kind::AuroraFailover.as_str());
     let span = reconcile_span(Kind::AuroraFailover, &obj.namespace().unwrap_or_default(), &obj.name_any());
     match &obj.0 {
-        Ok(failover) => {
-            crate::aurora_failover::reconcile(failover, &ctx, &shared).instrument(span).await.map(Action::requeue)
+        Ok(cached) => {
+            let failover = fresh_unless_finished(cached, &client).await?;
+            crate::aurora_failover::reconcile(&failover, &ctx, &shared).instrument(span).await.map(Action::requeue)
         }
         Err(invalid) => report_invalid::<AuroraFailover>(invalid, &ctx).instrument(span).await,
     }
+}
+
+/// A failover that may still act is read from the API server, not the watch
+/// cache: a cache that has not shown the intent this controller (or another
+/// replica) wrote would decide to fail over again. A finished one never acts.
+async fn fresh_unless_finished(cached: &AuroraFailover, client: &kube::Client) -> Result<AuroraFailover, Error> {
+    let finished = cached.status.as_ref().and_then(|s| s.phase).is_some_and(FailoverPhase::is_final);
+    if finished {
+        return Ok(cached.clone());
+    }
+    let api: Api<AuroraFailover> = Api::namespaced(client.clone(), &cached.namespace().unwrap_or_default());
+    Ok(api.get(&cached.name_any()).await?)
 }
 
 async fn reconcile_site(

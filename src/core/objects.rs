@@ -33,8 +33,11 @@ pub struct Event {
 /// The reconcilers' view of the objects they manage.
 #[async_trait]
 pub trait Objects: Send + Sync {
-    /// Replaces the status fields this controller owns on the referenced object.
-    async fn apply_status(&self, object: &ObjectReference, status: serde_json::Value) -> Result<(), Error>;
+    /// Replaces the status fields this controller owns on the referenced
+    /// object; only while it is at `object.resource_version` when that is set
+    /// (the API server answers 409 Conflict after any other write). Returns
+    /// the object's new resourceVersion where the store keeps one.
+    async fn apply_status(&self, object: &ObjectReference, status: serde_json::Value) -> Result<Option<String>, Error>;
     /// A ConfigMap, `None` when it does not exist.
     async fn config_map(&self, namespace: &str, name: &str) -> Result<Option<ConfigMap>, Error>;
     /// Every AuroraFailover in `namespace` (all namespaces when `None`).

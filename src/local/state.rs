@@ -129,7 +129,8 @@ fn write(dir: &Path, key: &Key, object: &serde_json::Value) -> Result<(), Error>
 
 #[async_trait]
 impl Objects for LocalObjects {
-    async fn apply_status(&self, object: &ObjectReference, status: serde_json::Value) -> Result<(), Error> {
+    /// One awsops at a time holds the state folder (its lock): no version to compare.
+    async fn apply_status(&self, object: &ObjectReference, status: serde_json::Value) -> Result<Option<String>, Error> {
         let key = Key::of_reference(object)?;
         let (before, updated) = {
             let mut objects = self.lock();
@@ -148,7 +149,7 @@ impl Objects for LocalObjects {
                 terminal.line(&key, &format!("{was} -> {now}"));
             }
         }
-        Ok(())
+        Ok(None)
     }
 
     async fn config_map(&self, namespace: &str, name: &str) -> Result<Option<ConfigMap>, Error> {
