@@ -16,12 +16,7 @@ where
     K: Resource<DynamicType = ()>,
     S: Serialize + PartialEq,
 {
-    if current == Some(status) {
-        return Ok(false);
-    }
-    let value = serde_json::to_value(status).map_err(|e| Error::State(e.to_string()))?;
-    objects.apply_status(&obj.object_ref(&()), value).await?;
-    Ok(true)
+    Ok(write(objects, obj.object_ref(&()), current, status).await?.is_some())
 }
 
 /// A status write that landed: the object's new resourceVersion, where the
@@ -42,12 +37,21 @@ where
     K: Resource<DynamicType = ()>,
     S: Serialize + PartialEq,
 {
+    let mut reference = obj.object_ref(&());
+    reference.resource_version = obj.meta().resource_version.clone();
+    write(objects, reference, current, status).await
+}
+
+async fn write<S: Serialize + PartialEq>(
+    objects: &dyn Objects,
+    reference: k8s_openapi::api::core::v1::ObjectReference,
+    current: Option<&S>,
+    status: &S,
+) -> Result<Option<Written>, Error> {
     if current == Some(status) {
         return Ok(None);
     }
     let value = serde_json::to_value(status).map_err(|e| Error::State(e.to_string()))?;
-    let mut reference = obj.object_ref(&());
-    reference.resource_version = obj.meta().resource_version.clone();
     let resource_version = objects.apply_status(&reference, value).await?;
     Ok(Some(Written { resource_version }))
 }
