@@ -306,11 +306,19 @@ async fn two_controllers_acting_at_once_on_one_failover_call_failover_db_cluster
     // No leader election: as a paused leader whose lease expired, acting beside the new one.
     rig.controller = Some(rig.stage.controller(&["--leader-election", "false"], &[]));
     let second = rig.stage.controller(&["--leader-election", "false"], &[]);
+    let first = rig.controller.as_ref().expect("controller");
+    let ready = |c: &ControllerProcess| format!("http://127.0.0.1:{}/readyz", c.metrics_port);
+    let both_ready = eventually(Duration::from_secs(30), || async {
+        let a = reqwest::get(ready(first)).await.ok()?.status().is_success();
+        let b = reqwest::get(ready(&second)).await.ok()?.status().is_success();
+        (a && b).then_some(())
+    })
+    .await;
+    assert!(both_ready.is_some(), "both controllers watch before the object exists");
     rig.create("twice", json!({"clusterIdentifier": cluster})).await;
 
     let status = rig.phase("twice", FailoverPhase::Succeeded).await;
     assert_eq!(status.new_writer.as_deref(), Some(r0.as_str()));
-    let first = rig.controller.as_ref().expect("controller");
     let reconciles = "awsops_reconciles_total{kind=\"AuroraFailover\"}";
     let looked = eventually(Duration::from_secs(30), || async {
         (first.sample(reconciles).await >= 1.0 && second.sample(reconciles).await >= 1.0).then_some(())

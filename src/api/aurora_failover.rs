@@ -163,6 +163,10 @@ pub struct AuroraFailoverStatus {
     /// was called (the timeout counts from here until the call is accepted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<Time>,
+    /// When FailoverDBCluster was last decided and sent (recorded before the
+    /// call): a call RDS shows no sign of is sent again only 35 s after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub called_at: Option<Time>,
     /// When FailoverDBCluster was accepted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_at: Option<Time>,

@@ -126,6 +126,8 @@ reasons! {
     DistributionDisabled,
     DistributionDeleted,
     ContentSynced,
+    /// CloudFront refused an invalidation's paths as invalid: dropped (a Warning).
+    InvalidationDropped,
     DnsRecordsChanged,
     DnsRecordsDeleted,
 }

@@ -33,7 +33,8 @@ pub async fn act(
     }
     // The object as the decision read it; each write moves it to the version written.
     let mut failover = failover.clone();
-    write(&mut failover, &decision.status, ctx).await?;
+    let fenced = matches!(decision.action, Action::Failover { .. });
+    write_fenced(&mut failover, &decision.status, ctx, fenced).await?;
     match decision.action {
         Action::None => {}
         Action::Poll => {
@@ -42,6 +43,10 @@ pub async fn act(
         }
         Action::Failover { target } => {
             crash_point("aurora-after-intent");
+            if !sent_in_time(&decision.status) {
+                // Too long since the decision: another replica may call again soon. The next look decides anew.
+                return Ok(plan::FIRST_POLL);
+            }
             let cluster = &failover.spec.cluster_identifier;
             match rds.failover(cluster, &target).await {
                 Ok(()) => {
@@ -74,13 +79,32 @@ pub async fn act(
 /// has not shown yet, is a 409: the next look reads it fresh and decides
 /// again). `failover` then holds what was written.
 pub async fn write(failover: &mut AuroraFailover, next: &AuroraFailoverStatus, ctx: &Context) -> Result<(), Error> {
+    write_fenced(failover, next, ctx, false).await
+}
+
+/// [`write`]; `fenced` writes even an unchanged status, so a call that
+/// follows is sent only by the replica whose write landed.
+async fn write_fenced(
+    failover: &mut AuroraFailover,
+    next: &AuroraFailoverStatus,
+    ctx: &Context,
+    fenced: bool,
+) -> Result<(), Error> {
     let before = failover.status.clone().unwrap_or_default();
-    if let Some(written) = status::apply_at(ctx.objects.as_ref(), &*failover, Some(&before), next).await? {
+    let compare = if fenced { None } else { Some(&before) };
+    if let Some(written) = status::apply_at(ctx.objects.as_ref(), &*failover, compare, next).await? {
         failover.metadata.resource_version = written.resource_version;
         failover.status = Some(next.clone());
         ctx.events.transition(&*failover, &before.conditions, &next.conditions).await;
     }
     Ok(())
+}
+
+/// The call is still within [`plan::SEND_WITHIN`] of the `calledAt` its
+/// fenced write recorded.
+fn sent_in_time(status: &AuroraFailoverStatus) -> bool {
+    let Some(called) = &status.called_at else { return true };
+    Timestamp::now().duration_since(called.0).as_secs() <= plan::SEND_WITHIN.as_secs() as i64
 }
 
 /// RDS cluster events since the intent, each published once as a Kubernetes Event.

@@ -76,7 +76,7 @@ pub async fn decide(failover: &AuroraFailover, ctx: &Context, shared: &Coordinat
     let observed = match observe::observe(&rds, failover, holder).await {
         Ok(observed) => observed,
         Err(e) if e.kind == AwsErrorKind::AccessDenied => {
-            let status = plan::access_denied(&current, generation, Timestamp::now(), &e.to_string());
+            let status = plan::read_denied(&current, generation, Timestamp::now(), &e.to_string());
             return Ok(Next::Refused { status, requeue: ACCESS_DENIED_RECHECK, turn: Some(turn) });
         }
         Err(e) => return Err(e.into()),

@@ -32,6 +32,10 @@ pub const WAIT_TURN: Duration = Duration::from_secs(5);
 /// `ATTEMPT_TIMEOUT` (30 s), so by then no call of this or another replica
 /// is still on its way (a crash between intent and call resumes after it).
 pub const CALL_AGAIN_AFTER: Duration = Duration::from_secs(crate::aws::clients::ATTEMPT_TIMEOUT.as_secs() + 5);
+/// A call decided (and fenced by its status write) is sent only this soon
+/// after `calledAt`: a slow status write, event or paused process would
+/// otherwise send it when another replica may already call again.
+pub const SEND_WITHIN: Duration = Duration::from_secs(3);
 
 /// What the controller may do with an object before looking at AWS.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -122,18 +126,36 @@ pub fn judged(
     })
 }
 
-/// The status when AWS refused our credentials.
+/// The status when AWS refused FailoverDBCluster: the intent is withdrawn
+/// (RDS never took the call), so the object starts over once IAM allows it.
 pub fn access_denied(
     current: &AuroraFailoverStatus,
     generation: Option<i64>,
     now: Timestamp,
     error: &str,
 ) -> AuroraFailoverStatus {
+    let mut next = read_denied(current, generation, now, error);
+    if next.phase != Some(FailoverPhase::FailingOver) || next.requested_at.is_none() {
+        next.phase = Some(FailoverPhase::Pending);
+        next.previous_writer = None;
+        next.started_at = None;
+        next.called_at = None;
+    }
+    next
+}
+
+/// The status when AWS refused a read: the stall is reported, and an intent
+/// is kept whatever became of its call (a read says nothing about it, and
+/// starting over from a writer that may have moved would fail over back).
+pub fn read_denied(
+    current: &AuroraFailoverStatus,
+    generation: Option<i64>,
+    now: Timestamp,
+    error: &str,
+) -> AuroraFailoverStatus {
     with(current, generation, now, Stall::access_denied(&error).untouched().conditions(), |s| {
-        if s.phase != Some(FailoverPhase::FailingOver) || s.requested_at.is_none() {
+        if s.phase != Some(FailoverPhase::FailingOver) {
             s.phase = Some(FailoverPhase::Pending);
-            s.previous_writer = None;
-            s.started_at = None;
         }
     })
 }
@@ -222,6 +244,7 @@ fn plan_start(
         s.plan = Some(plan.clone());
         s.previous_writer = Some(writer.instance.clone());
         s.started_at = Some(Time(now));
+        s.called_at = Some(Time(now));
         s.requested_at = None;
         s.members = members(c);
     });
@@ -406,7 +429,9 @@ fn plan_wait(
         );
         return with_members(finish_failed(current, generation, now, Reason::Timeout, message), c);
     }
-    let call_settled = elapsed >= CALL_AGAIN_AFTER.as_secs() as i64;
+    // From the last call (another replica's retry included), not the first.
+    let last_call = current.called_at.as_ref().or(current.started_at.as_ref()).map(|t| t.0).unwrap_or(now);
+    let call_settled = now.duration_since(last_call).as_secs() >= CALL_AGAIN_AFTER.as_secs() as i64;
     let retry_call = requested_at.is_none()
         && call_settled
         && writer == previous
@@ -425,6 +450,8 @@ fn plan_wait(
     if retry_call && target_ready {
         // The intent was written but the call never reached RDS (or was refused
         // transiently): the writer has not moved, so issuing it now is the first.
+        let mut next = next;
+        next.called_at = Some(Time(now));
         return Decision { status: next, action: Action::Failover { target }, requeue: FIRST_POLL };
     }
     let started = current.started_at.as_ref().map(|t| t.0).unwrap_or(now);
@@ -836,6 +863,33 @@ mod tests {
         let settled = Timestamp::from_second(started.as_second() + CALL_AGAIN_AFTER.as_secs() as i64).expect("valid");
         let d = plan(&mk_spec(), &current, &seen(c), Some(1), settled);
         assert_eq!(d.action, Action::Failover { target: "r0".into() });
+    }
+
+    #[test]
+    fn a_denied_read_keeps_the_intent_and_a_denied_call_withdraws_it() {
+        let read = read_denied(&intent(), Some(1), t(2), "DescribeDBClusters: AccessDenied");
+        assert_eq!(read.phase, Some(FailoverPhase::FailingOver), "a read says nothing about the call");
+        assert!(read.started_at.is_some() && read.previous_writer.is_some());
+        let stalled = read.conditions.iter().find(|c| c.type_ == conditions::STALLED).expect("stalled");
+        assert_eq!(stalled.reason, "AccessDenied");
+        let call = access_denied(&intent(), Some(1), t(2), "FailoverDBCluster: AccessDenied");
+        assert_eq!(call.phase, Some(FailoverPhase::Pending));
+        assert!(call.started_at.is_none() && call.called_at.is_none());
+    }
+
+    #[test]
+    fn a_call_made_again_moves_the_wait_for_the_next_one() {
+        // A replica re-issued the call at 40 s: another one waits from there, not from the intent.
+        let mut current = intent();
+        let started = current.started_at.clone().expect("started").0;
+        let at = |s: i64| Timestamp::from_second(started.as_second() + s).expect("valid");
+        current.called_at = Some(Time(at(40)));
+        let d = plan(&mk_spec(), &current, &seen(mk_cluster()), Some(1), at(41));
+        assert_eq!(d.action, Action::Poll);
+        let again = at(40 + CALL_AGAIN_AFTER.as_secs() as i64);
+        let d = plan(&mk_spec(), &current, &seen(mk_cluster()), Some(1), again);
+        assert_eq!(d.action, Action::Failover { target: "r0".into() });
+        assert_eq!(d.status.called_at, Some(Time(again)), "recorded before the call");
     }
 
     #[test]

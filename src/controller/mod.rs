@@ -266,7 +266,9 @@ async fn reconcile_failover(
     let span = reconcile_span(Kind::AuroraFailover, &obj.namespace().unwrap_or_default(), &obj.name_any());
     match &obj.0 {
         Ok(cached) => {
-            let failover = fresh_unless_finished(cached, &client).await?;
+            let Some(failover) = fresh_unless_finished(cached, &client).await? else {
+                return Ok(Action::await_change());
+            };
             crate::aurora_failover::reconcile(&failover, &ctx, &shared).instrument(span).await.map(Action::requeue)
         }
         Err(invalid) => report_invalid::<AuroraFailover>(invalid, &ctx).instrument(span).await,
@@ -276,13 +278,17 @@ async fn reconcile_failover(
 /// A failover that may still act is read from the API server, not the watch
 /// cache: a cache that has not shown the intent this controller (or another
 /// replica) wrote would decide to fail over again. A finished one never acts.
-async fn fresh_unless_finished(cached: &AuroraFailover, client: &kube::Client) -> Result<AuroraFailover, Error> {
+/// `None`: deleted since the watch saw it.
+async fn fresh_unless_finished(
+    cached: &AuroraFailover,
+    client: &kube::Client,
+) -> Result<Option<AuroraFailover>, Error> {
     let finished = cached.status.as_ref().and_then(|s| s.phase).is_some_and(FailoverPhase::is_final);
     if finished {
-        return Ok(cached.clone());
+        return Ok(Some(cached.clone()));
     }
     let api: Api<AuroraFailover> = Api::namespaced(client.clone(), &cached.namespace().unwrap_or_default());
-    Ok(api.get(&cached.name_any()).await?)
+    Ok(api.get_opt(&cached.name_any()).await?)
 }
 
 async fn reconcile_site(

@@ -46,14 +46,14 @@ pub fn content_plan(desired: &[DesiredFile], existing: &[ObjectInfo], prune: boo
 /// Most paths in one invalidation (CloudFront allows 3,000 in flight per
 /// distribution); past it, `/*`.
 const MAX_PATHS: usize = 3000;
-/// Most pending paths status keeps; past it, `/*` (one path to CloudFront).
-const MAX_PENDING: usize = 100;
+/// Most bytes of pending paths status keeps; past it, `/*` (one path to
+/// CloudFront, though one of its 15 wildcards in flight).
+const MAX_PENDING_BYTES: usize = 16 * 1024;
 
-/// CloudFront paths to invalidate: those of the keys changed now, plus what
-/// an invalidation CloudFront refused left `pending`. A changed index
-/// document is also served at its folder (`/`, `/docs/` and `/docs` for
-/// `docs/index.html`). Nothing for a distribution created in this pass: it
-/// has cached nothing yet.
+/// CloudFront paths to invalidate: those of the keys changed now (a changed
+/// index document also at `/`), plus what an invalidation CloudFront refused
+/// left `pending`. Nothing for a distribution created in this pass: it has
+/// cached nothing yet.
 pub fn invalidation_paths(
     changed: &[String],
     pending: &[String],
@@ -65,14 +65,10 @@ pub fn invalidation_paths(
     }
     let mut paths: BTreeSet<String> = pending.iter().cloned().collect();
     for key in changed {
-        let path = format!("/{}", key.replace(' ', "%20"));
-        if let Some(folder) = path.strip_suffix(index_document).filter(|f| f.ends_with('/')) {
-            paths.insert(folder.to_string());
-            if folder.len() > 1 {
-                paths.insert(folder.trim_end_matches('/').to_string());
-            }
+        if key == index_document {
+            paths.insert("/".into());
         }
-        paths.insert(path);
+        paths.insert(format!("/{}", percent_encoded(key)));
     }
     if paths.len() > MAX_PATHS || paths.contains("/*") {
         return vec!["/*".into()];
@@ -80,9 +76,24 @@ pub fn invalidation_paths(
     paths.into_iter().collect()
 }
 
+/// A key as CloudFront wants it in a path: every byte but the unreserved
+/// characters and `/` percent-encoded (a raw `?`, `#` or space would name
+/// another URL or be refused).
+fn percent_encoded(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    for byte in key.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~/".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
 /// What status keeps of an invalidation CloudFront refused.
 pub fn pending(paths: Vec<String>) -> Vec<String> {
-    if paths.len() > MAX_PENDING { vec!["/*".into()] } else { paths }
+    if paths.iter().map(String::len).sum::<usize>() > MAX_PENDING_BYTES { vec!["/*".into()] } else { paths }
 }
 
 /// What status says about content after a sync: the counts of the last sync
@@ -136,12 +147,20 @@ mod tests {
             invalidation_paths(&changed, &[], "index.html", false)
         };
         assert_eq!(paths(&["app.js"]), vec!["/app.js"]);
-        assert_eq!(paths(&["my file.txt"]), vec!["/my%20file.txt"]);
         assert_eq!(paths(&["index.html"]), vec!["/", "/index.html"]);
-        assert_eq!(paths(&["docs/index.html"]), vec!["/docs", "/docs/", "/docs/index.html"]);
-        assert_eq!(paths(&["docs/old-index.html"]), vec!["/docs/old-index.html"], "not the index document");
+        assert_eq!(paths(&["docs/index.html"]), vec!["/docs/index.html"], "a folder is not served without routing");
         let many: Vec<String> = (0..3001).map(|i| format!("f{i}")).collect();
         assert_eq!(invalidation_paths(&many, &[], "index.html", false), vec!["/*"]);
+    }
+
+    #[test]
+    fn keys_are_percent_encoded_so_the_path_names_the_same_url() {
+        let paths = |key: &str| invalidation_paths(&[key.to_string()], &[], "my index.html", false);
+        assert_eq!(paths("my file.txt"), vec!["/my%20file.txt"]);
+        assert_eq!(paths("a?b#c"), vec!["/a%3Fb%23c"]);
+        assert_eq!(paths("café/ü.css"), vec!["/caf%C3%A9/%C3%BC.css"]);
+        assert_eq!(paths("x*"), vec!["/x%2A"], "a key is not a wildcard");
+        assert_eq!(paths("my index.html"), vec!["/", "/my%20index.html"], "the index document compared unencoded");
     }
 
     #[test]
@@ -158,11 +177,11 @@ mod tests {
     }
 
     #[test]
-    fn status_keeps_at_most_a_hundred_pending_paths_then_everything() {
-        let few: Vec<String> = (0..100).map(|i| format!("/f{i}")).collect();
-        assert_eq!(pending(few.clone()), few);
-        let many: Vec<String> = (0..101).map(|i| format!("/f{i}")).collect();
-        assert_eq!(pending(many), vec!["/*"]);
+    fn status_keeps_pending_paths_up_to_sixteen_kib_then_everything() {
+        let few: Vec<String> = (0..1000).map(|i| format!("/f{i:05}")).collect();
+        assert_eq!(pending(few.clone()), few, "7 KiB");
+        let many: Vec<String> = (0..3000).map(|i| format!("/f{i:05}")).collect();
+        assert_eq!(pending(many), vec!["/*"], "21 KiB");
     }
 
     #[test]

@@ -10,6 +10,7 @@ use super::super::plan::content::{self as decide, invalidation_paths};
 use super::super::run::{Halt, Run};
 use super::Steps;
 use crate::api::conditions::{self, Reason};
+use crate::aws::AwsErrorKind;
 use crate::aws::cloudfront::DistributionView;
 
 impl Steps<'_> {
@@ -43,6 +44,11 @@ impl Steps<'_> {
                     );
                     run.note(Reason::ContentSynced, message).await;
                     invalidation = Some(inv);
+                }
+                Err(e) if e.kind == AwsErrorKind::Terminal => {
+                    // Never accepted as asked (paths CloudFront refuses): dropped, said once.
+                    let message = format!("invalidating {} paths was refused and dropped: {e}", paths.len());
+                    run.warn(Reason::InvalidationDropped, message).await;
                 }
                 Err(e) => {
                     // The files are in the bucket: the next look finds nothing
