@@ -307,11 +307,9 @@ async fn two_controllers_acting_at_once_on_one_failover_call_failover_db_cluster
     rig.controller = Some(rig.stage.controller(&["--leader-election", "false"], &[]));
     let second = rig.stage.controller(&["--leader-election", "false"], &[]);
     let first = rig.controller.as_ref().expect("controller");
-    let ready = |c: &ControllerProcess| format!("http://127.0.0.1:{}/readyz", c.metrics_port);
     let both_ready = eventually(Duration::from_secs(30), || async {
-        let a = reqwest::get(ready(first)).await.ok()?.status().is_success();
-        let b = reqwest::get(ready(&second)).await.ok()?.status().is_success();
-        (a && b).then_some(())
+        let (a, b) = (first.get("readyz").await?.0, second.get("readyz").await?.0);
+        (a == 200 && b == 200).then_some(())
     })
     .await;
     assert!(both_ready.is_some(), "both controllers watch before the object exists");

@@ -212,13 +212,6 @@ async fn metrics_count_reconciles_and_health_endpoints_answer() {
     }
 }
 
-/// `GET /<path>` of a controller's endpoints: status and body.
-async fn probe(controller: &ControllerProcess, path: &str) -> Option<(u16, String)> {
-    let resp = reqwest::get(format!("http://127.0.0.1:{}/{path}", controller.metrics_port)).await.ok()?;
-    let status = resp.status().as_u16();
-    Some((status, resp.text().await.ok()?))
-}
-
 #[tokio::test]
 async fn a_controller_that_may_not_watch_config_maps_is_unready_naming_the_watch_until_granted_and_stays_live() {
     use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
@@ -253,14 +246,14 @@ async fn a_controller_that_may_not_watch_config_maps_is_unready_naming_the_watch
 
     // kube-runtime retries the watch with backoff; past it, the pod says why.
     let unready = eventually(Duration::from_secs(150), || async {
-        probe(&controller, "readyz").await.filter(|(status, body)| *status == 503 && body.contains("ConfigMap"))
+        controller.get("readyz").await.filter(|(status, body)| *status == 503 && body.contains("ConfigMap"))
     })
     .await
     .unwrap_or_else(|| panic!("readyz stayed ready with a forbidden ConfigMap watch:\n{}", controller.log()));
     assert!(unready.1.contains("watch of ConfigMap failing for"), "{}", unready.1);
     assert!(!unready.1.contains("awsops-unbound"), "/readyz is unauthenticated: no identities in it: {}", unready.1);
     assert!(controller.log().contains("configmaps is forbidden"), "the log has the API server's answer");
-    assert_eq!(probe(&controller, "healthz").await.map(|(s, _)| s), Some(200), "liveness is not readiness");
+    assert_eq!(controller.get("healthz").await.map(|(s, _)| s), Some(200), "liveness is not readiness");
 
     rules
         .as_array_mut()
@@ -268,7 +261,7 @@ async fn a_controller_that_may_not_watch_config_maps_is_unready_naming_the_watch
         .push(json!({"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch"]}));
     roles.replace("controller", &PostParams::default(), &role(&rules)).await.expect("role widened");
     let ready = eventually(Duration::from_secs(150), || async {
-        probe(&controller, "readyz").await.filter(|(status, _)| *status == 200)
+        controller.get("readyz").await.filter(|(status, _)| *status == 200)
     })
     .await;
     assert!(ready.is_some(), "readyz stayed unready after the grant:\n{}", controller.log());

@@ -259,9 +259,15 @@ impl ControllerProcess {
 
     /// The text of `/metrics`, or `None` while the server is not up.
     pub async fn metrics(&self) -> Option<String> {
-        let url = format!("http://127.0.0.1:{}/metrics", self.metrics_port);
-        let resp = reqwest::get(url).await.ok()?;
-        resp.text().await.ok()
+        self.get("metrics").await.map(|(_, body)| body)
+    }
+
+    /// `GET /<path>` of this controller's endpoints: status and body, or
+    /// `None` while the server is not up.
+    pub async fn get(&self, path: &str) -> Option<(u16, String)> {
+        let resp = reqwest::get(format!("http://127.0.0.1:{}/{path}", self.metrics_port)).await.ok()?;
+        let status = resp.status().as_u16();
+        Some((status, resp.text().await.ok()?))
     }
 
     /// The value of one sample in `/metrics` (0 when absent).
