@@ -60,7 +60,8 @@ async fn sync_client(dir: &Path, bucket: &str) -> anyhow::Result<()> {
     let clients = factory.clients(Some("us-east-1"), None).await.map_err(anyhow::Error::msg)?;
     let spec: ContentSpec = serde_json::from_value(json!({"prune": false}))?;
     let desired = content::desired(&files);
-    content::sync(&clients.buckets(), bucket, "bench", &files, &desired, &spec, &|_, _| {}).await?;
+    let plan = content::planned(&clients.buckets(), bucket, &desired, spec.prune).await?;
+    content::sync(&clients.buckets(), bucket, "bench", &files, &plan, &spec, &|_, _| {}).await?;
     Ok(())
 }
 

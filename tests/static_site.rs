@@ -779,8 +779,12 @@ async fn a_refused_invalidation_is_kept_until_accepted_and_content_b_a_b_gets_th
     let busy = "<ErrorResponse><Error><Type>Sender</Type><Code>TooManyInvalidationsInProgress</Code><Message>Processing your request will cause you to exceed the maximum number of in-progress wildcard invalidations.</Message></Error><RequestId>i</RequestId></ErrorResponse>";
     rig.stage.proxy.refuse(&create, 400, "text/xml", busy);
     rig.config_map("pages", page("B")).await;
-    let refused =
-        rig.until("inval", 60, |s| s.content.as_ref().is_some_and(|c| !c.pending_invalidation.is_empty())).await;
+    // Written ahead of the upload, then kept when CloudFront refuses.
+    let refused = rig
+        .until("inval", 60, |s| {
+            s.conditions.iter().any(|c| c.type_ == "ContentSynced" && c.reason == "InvalidationPending")
+        })
+        .await;
     assert_eq!(refused.content.expect("content").pending_invalidation, vec!["/", "/index.html"]);
     let synced = refused.conditions.iter().find(|c| c.type_ == "ContentSynced").expect("ContentSynced");
     assert_eq!(
@@ -822,4 +826,31 @@ async fn a_refused_invalidation_is_kept_until_accepted_and_content_b_a_b_gets_th
         "CloudFront would answer a reused CallerReference with the old invalidation: {made:?}"
     );
     assert!(made.iter().all(|(_, paths)| paths == &vec!["/".to_string(), "/index.html".to_string()]), "{made:?}");
+}
+
+#[tokio::test]
+async fn a_crash_between_upload_and_invalidation_still_invalidates_the_uploaded_paths() {
+    let mut rig = Rig::new("site-crash-inval").await;
+    rig.config_map("pages", json!({"index.html": "<h1>A</h1>"})).await;
+    rig.start(2);
+    rig.site("crashy", json!({"content": {"configMaps": [{"name": "pages"}]}})).await;
+    let dist = rig.ready("crashy", 60).await.distribution.expect("distribution").id;
+    rig.controller.take().expect("controller").terminate().await;
+
+    // B is uploaded, then the process dies before CloudFront hears of it.
+    let mut crashing = rig.stage.controller(&["--resync-seconds", "2"], &[("AWSOPS_FAILPOINT", "site-after-upload")]);
+    rig.config_map("pages", json!({"index.html": "<h1>B</h1>"})).await;
+    let exited = crashing.wait_exit(Duration::from_secs(60)).await;
+    assert!(exited.is_some_and(|s| !s.success()), "the controller died at the failpoint:\n{}", crashing.log());
+    assert!(invalidations(&rig.aws, &dist).await.is_empty(), "nothing invalidated before the crash");
+
+    // The bucket already holds B: only the paths written ahead say what to invalidate.
+    rig.start(2);
+    rig.until("crashy", 60, |s| {
+        s.content.as_ref().is_some_and(|c| c.pending_invalidation.is_empty() && c.invalidation_id.is_some())
+    })
+    .await;
+    let made = invalidations(&rig.aws, &dist).await;
+    assert_eq!(made.len(), 1, "{made:?}");
+    assert_eq!(made[0].1, vec!["/".to_string(), "/index.html".to_string()]);
 }

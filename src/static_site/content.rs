@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use futures::StreamExt;
 
-use super::plan::content::{DesiredFile, content_plan};
+use super::plan::content::{ContentPlan, DesiredFile, content_plan};
 use crate::api::conditions::{Reason, Stall};
 use crate::api::static_site::ContentSpec;
 use crate::aws::AwsError;
@@ -119,8 +119,7 @@ pub struct Synced {
     pub pruned: Vec<String>,
 }
 
-/// Makes `bucket` hold `files` (`desired` is [`desired`] of them): one
-/// listing, MD5 (ETag) compare, uploads of what differs
+/// Makes `bucket` hold `files` as [`planned`] found it: uploads of what differs
 /// [`UPLOAD_PARALLELISM`] at a time (`progress(done, total)` after each),
 /// and, with `prune`, deletion of objects this site uploaded (owner metadata
 /// `uid`) that are no longer declared.
@@ -129,12 +128,10 @@ pub async fn sync(
     bucket: &str,
     uid: &str,
     files: &[File],
-    desired: &[DesiredFile],
+    plan: &ContentPlan,
     spec: &ContentSpec,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Synced, AwsError> {
-    let existing = buckets.list(bucket).await?;
-    let plan = content_plan(desired, &existing, spec.prune);
     let uploads: Vec<Upload> = files.iter().filter(|f| plan.upload.contains(&f.key)).map(|f| upload(f, spec)).collect();
     let (total, done) = (uploads.len(), AtomicUsize::new(0));
     let done = &done;
@@ -155,7 +152,18 @@ pub async fn sync(
     if !pruned.is_empty() {
         buckets.delete(bucket, &pruned).await?;
     }
-    Ok(Synced { uploaded: plan.upload, pruned })
+    Ok(Synced { uploaded: plan.upload.clone(), pruned })
+}
+
+/// One listing of `bucket`, and what [`sync`] will upload and consider for pruning.
+pub async fn planned(
+    buckets: &dyn Buckets,
+    bucket: &str,
+    desired: &[DesiredFile],
+    prune: bool,
+) -> Result<ContentPlan, AwsError> {
+    let existing = buckets.list(bucket).await?;
+    Ok(content_plan(desired, &existing, prune))
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Step 6: the bucket holds exactly the sources' files (see
 //! `static_site::content::sync`), then one invalidation for exactly the
-//! changed paths, kept in status until CloudFront accepts it.
+//! changed paths, written to status before the uploads and kept there until
+//! CloudFront accepts it.
 
 use k8s_openapi::jiff::Timestamp;
 use kube::Resource;
@@ -22,11 +23,25 @@ impl Steps<'_> {
         let objects = run.ctx.objects.as_ref();
         let progress = |done, total| objects.upload_progress(&reference, done, total);
         let buckets = self.aws.buckets.as_ref();
-        let synced = content::sync(buckets, &id.bucket, &id.uid, files, &desired, spec, &progress).await?;
+        let plan = content::planned(buckets, &id.bucket, &desired, spec.prune).await?;
+        let mut pending = run.written.content.as_ref().map(|c| c.pending_invalidation.clone()).unwrap_or_default();
+        if !plan.upload.is_empty() && !run.distribution_created {
+            // Written ahead: a crash or a failed upload after this still
+            // invalidates what may have changed (pruned keys are added after).
+            let ahead = decide::pending(invalidation_paths(&plan.upload, &pending, &spec.index_document, false));
+            if ahead != pending {
+                let mut content = run.written.content.clone().unwrap_or_default();
+                content.pending_invalidation = ahead.clone();
+                run.next.content = Some(content);
+                run.save().await?;
+                pending = ahead;
+            }
+        }
+        let synced = content::sync(buckets, &id.bucket, &id.uid, files, &plan, spec, &progress).await?;
+        crate::failpoint::crash_point("site-after-upload");
         let changed: Vec<String> = synced.uploaded.iter().chain(synced.pruned.iter()).cloned().collect();
         let counts = (synced.uploaded.len(), synced.pruned.len());
         let previous = run.written.content.as_ref();
-        let pending = previous.map(|c| c.pending_invalidation.clone()).unwrap_or_default();
         let paths = invalidation_paths(&changed, &pending, &spec.index_document, run.distribution_created);
         let objects = desired.len();
         let mut invalidation = None;
