@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the pinned moto server (the AWS emulator) into a virtualenv under
-# AWSOPS_CACHE and prints the path of its moto_server.
+# AWSOPS_CACHE with awsops' additions (scripts/moto_awsops.py) and prints the
+# path of the server to start (same options as moto_server).
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 venv="$AWSOPS_CACHE/venv-moto-$MOTO_VERSION"
@@ -33,4 +34,16 @@ assert src.count(old) == 1, "moto's create_origin_access_control changed: revisi
 open(path, "w").write(src.replace(old, new))
 PY
 fi
-echo "$venv/bin/moto_server"
+# CloudFront functions' stages, function associations and response headers
+# policies: added at start-up by scripts/moto_awsops.py (copied on every run,
+# so the venv always has this clone's version).
+# Written aside and renamed: a test environment starting meanwhile sees the old or the new file.
+cp "$(dirname "$0")/moto_awsops.py" "$venv/moto_awsops.py.$$"
+mv -f "$venv/moto_awsops.py.$$" "$venv/moto_awsops.py"
+cat >"$venv/bin/awsops-moto-server.$$" <<WRAPPER
+#!/bin/sh
+exec "$venv/bin/python" "$venv/moto_awsops.py" "\$@"
+WRAPPER
+chmod +x "$venv/bin/awsops-moto-server.$$"
+mv -f "$venv/bin/awsops-moto-server.$$" "$venv/bin/awsops-moto-server"
+echo "$venv/bin/awsops-moto-server"

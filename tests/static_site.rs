@@ -60,6 +60,18 @@ impl Rig {
         self.sites.create(&PostParams::default(), &site).await.expect("site created");
     }
 
+    /// Creates or changes a site by server-side apply (manager `tests`): a
+    /// field left out is removed, and, unlike an update on a 1.20 API server,
+    /// the test never becomes a co-owner of status fields the controller
+    /// later removes.
+    async fn apply_site(&self, name: &str, spec: serde_json::Value) {
+        let site: StaticSite = serde_json::from_value(json!({
+            "apiVersion": "awsops.dev/v1alpha1", "kind": "StaticSite", "metadata": {"name": name}, "spec": spec,
+        }))
+        .expect("site");
+        self.sites.patch(name, &PatchParams::apply("tests").force(), &Patch::Apply(&site)).await.expect("site applied");
+    }
+
     async fn until(&self, name: &str, secs: u64, done: impl Fn(&StaticSiteStatus) -> bool) -> StaticSiteStatus {
         let got = eventually(Duration::from_secs(secs), || async {
             self.sites.get(name).await.ok()?.status.filter(|s| done(s))
@@ -853,4 +865,218 @@ async fn a_crash_between_upload_and_invalidation_still_invalidates_the_uploaded_
     let made = invalidations(&rig.aws, &dist).await;
     assert_eq!(made.len(), 1, "{made:?}");
     assert_eq!(made[0].1, vec!["/".to_string(), "/index.html".to_string()]);
+}
+
+/// The distribution's default behaviour: its viewer-request function ARN,
+/// response headers policy id and (code, page, response code) error responses.
+async fn edge_of(aws: &Emulator, dist: &str) -> (Option<String>, Option<String>, Vec<(i32, String, String)>) {
+    let out = aws.cloudfront.get_distribution_config().id(dist).send().await.expect("config");
+    let config = out.distribution_config().expect("config");
+    let behaviour = config.default_cache_behavior().expect("behaviour");
+    let function = behaviour
+        .function_associations()
+        .and_then(|f| f.items().iter().find(|a| a.event_type().as_str() == "viewer-request"))
+        .map(|a| a.function_arn().to_string());
+    let policy = behaviour.response_headers_policy_id().filter(|p| !p.is_empty()).map(str::to_string);
+    let mut pages: Vec<(i32, String, String)> = config
+        .custom_error_responses()
+        .map(|r| r.items())
+        .unwrap_or_default()
+        .iter()
+        .map(|r| {
+            (
+                r.error_code(),
+                r.response_page_path().unwrap_or_default().to_string(),
+                r.response_code().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    pages.sort();
+    (function, policy, pages)
+}
+
+/// The LIVE code of a function, `None` when it does not exist.
+async fn live_code(aws: &Emulator, name: &str) -> Option<String> {
+    let out = aws
+        .cloudfront
+        .get_function()
+        .name(name)
+        .stage(aws_sdk_cloudfront::types::FunctionStage::Live)
+        .send()
+        .await
+        .ok()?;
+    Some(String::from_utf8_lossy(out.function_code()?.as_ref()).into_owned())
+}
+
+/// The Content-Security-Policy a response headers policy sets, `None` when it does not exist.
+async fn csp_of(aws: &Emulator, id: &str) -> Option<String> {
+    let out = aws.cloudfront.get_response_headers_policy().id(id).send().await.ok()?;
+    let config = out.response_headers_policy()?.response_headers_policy_config()?;
+    let csp = config.security_headers_config()?.content_security_policy()?;
+    Some(csp.content_security_policy().to_string())
+}
+
+#[tokio::test]
+async fn routing_and_headers_are_attached_shared_repaired_after_drift_and_released_by_the_last_site() {
+    let mut rig = Rig::new("site-routing").await;
+    let token = unique("r");
+    rig.config_map("pages", json!({"index.html": "<h1>home</h1>", "404.html": "not here"})).await;
+    rig.config_map("docs", json!({"index.html": "<h1>docs v1</h1>"})).await;
+    rig.start(2);
+    let csp = format!("default-src 'self'; report-uri /{token}");
+    let spec = json!({
+        "content": {"configMaps": [{"name": "pages"}, {"name": "docs", "prefix": "docs/"}]},
+        "routing": {"notFound": "404.html", "redirects": [{"from": format!("/{token}/*"), "to": "/new/:splat"}]},
+        "headers": {"contentSecurityPolicy": csp},
+    });
+    rig.apply_site("routed", spec.clone()).await;
+    let status = rig.ready("routed", 60).await;
+    let dist = status.distribution.clone().expect("distribution").id;
+    let function = status.routing.clone().and_then(|r| r.function).expect("status names the routing function");
+    let headers = status.headers.clone().expect("status names the headers policy");
+    assert!(function.starts_with("awsops-routing-") && headers.policy_name.starts_with("awsops-headers-"));
+
+    // Attached as declared, and the code CloudFront runs serves folders and redirects.
+    let (attached, policy, pages) = edge_of(&rig.aws, &dist).await;
+    assert!(attached.as_deref().is_some_and(|arn| arn.ends_with(&format!("function/{function}"))), "{attached:?}");
+    assert_eq!(policy.as_deref(), Some(headers.policy_id.as_str()));
+    let not_found = |code: i32| (code, "/404.html".to_string(), "404".to_string());
+    assert_eq!(pages, vec![not_found(403), not_found(404)]);
+    let code = live_code(&rig.aws, &function).await.expect("published to LIVE");
+    let served = support::node::run(&code, &["/docs", "/docs/", &format!("/{token}/a/b")]);
+    assert_eq!(
+        served,
+        [
+            support::node::uri("/docs/index.html"),
+            support::node::uri("/docs/index.html"),
+            support::node::redirect(301, "/new/a/b")
+        ]
+    );
+    assert_eq!(csp_of(&rig.aws, &headers.policy_id).await.as_deref(), Some(csp.as_str()));
+
+    // A second site with the same routing and headers shares both.
+    rig.site("twin", spec.clone()).await;
+    let twin = rig.ready("twin", 60).await;
+    assert_eq!(twin.routing.and_then(|r| r.function).as_deref(), Some(function.as_str()));
+    assert_eq!(twin.headers.as_ref().map(|h| h.policy_id.as_str()), Some(headers.policy_id.as_str()));
+    assert_eq!(rig.stage.proxy.count("POST /2020-05-31/function"), 1, "one function for both sites");
+    assert_eq!(rig.stage.proxy.count("POST /2020-05-31/response-headers-policy"), 1, "one policy for both sites");
+
+    // A changed folder index invalidates the folder's URLs too.
+    rig.config_map("docs", json!({"index.html": "<h1>docs v2</h1>"})).await;
+    let folder_paths = eventually(Duration::from_secs(60), || async {
+        invalidations(&rig.aws, &dist).await.into_iter().map(|(_, p)| p).find(|p| p.iter().any(|x| x == "/docs/"))
+    })
+    .await;
+    assert_eq!(folder_paths, Some(vec!["/docs".to_string(), "/docs/".into(), "/docs/index.html".into()]));
+
+    // Hand edits: the function detached and its LIVE code changed, the policy's CSP changed.
+    let current = rig.aws.cloudfront.get_distribution_config().id(&dist).send().await.expect("config");
+    let mut config = current.distribution_config().expect("config").clone();
+    let mut behaviour = config.default_cache_behavior.take().expect("behaviour");
+    behaviour.function_associations = Some(
+        aws_sdk_cloudfront::types::FunctionAssociations::builder()
+            .quantity(0)
+            .set_items(Some(vec![]))
+            .build()
+            .expect("empty"),
+    );
+    config.default_cache_behavior = Some(behaviour);
+    rig.aws
+        .cloudfront
+        .update_distribution()
+        .id(&dist)
+        .if_match(current.e_tag().unwrap_or_default())
+        .distribution_config(config)
+        .send()
+        .await
+        .expect("detached");
+    let dev = rig.aws.cloudfront.describe_function().name(&function).send().await.expect("described");
+    let edited = rig
+        .aws
+        .cloudfront
+        .update_function()
+        .name(&function)
+        .if_match(dev.e_tag().unwrap_or_default())
+        .function_config(dev.function_summary().and_then(|s| s.function_config()).cloned().expect("config"))
+        .function_code(aws_sdk_cloudfront::primitives::Blob::new(b"function handler(e) { return e.request; }".to_vec()))
+        .send()
+        .await
+        .expect("edited");
+    rig.aws
+        .cloudfront
+        .publish_function()
+        .name(&function)
+        .if_match(edited.e_tag().unwrap_or_default())
+        .send()
+        .await
+        .expect("published");
+    let held = rig.aws.cloudfront.get_response_headers_policy().id(&headers.policy_id).send().await.expect("policy");
+    let mut policy_config =
+        held.response_headers_policy().and_then(|p| p.response_headers_policy_config()).cloned().expect("config");
+    let mut security = policy_config.security_headers_config.take().expect("security");
+    security.content_security_policy = Some(
+        aws_sdk_cloudfront::types::ResponseHeadersPolicyContentSecurityPolicy::builder()
+            .r#override(true)
+            .content_security_policy("default-src *")
+            .build()
+            .expect("csp"),
+    );
+    policy_config.security_headers_config = Some(security);
+    rig.aws
+        .cloudfront
+        .update_response_headers_policy()
+        .id(&headers.policy_id)
+        .if_match(held.e_tag().unwrap_or_default())
+        .response_headers_policy_config(policy_config)
+        .send()
+        .await
+        .expect("policy edited");
+    let repaired = eventually(Duration::from_secs(60), || async {
+        let (attached, _, _) = edge_of(&rig.aws, &dist).await;
+        (attached.is_some()
+            && live_code(&rig.aws, &function).await? == code
+            && csp_of(&rig.aws, &headers.policy_id).await? == csp)
+            .then_some(())
+    })
+    .await;
+    assert!(
+        repaired.is_some(),
+        "drift not repaired:\n{}",
+        rig.controller.as_ref().map(|c| c.log()).unwrap_or_default()
+    );
+
+    // The first site moves to SPA mode without headers: its own new function;
+    // the old function and the policy stay while the twin uses them.
+    let mut spa = spec.clone();
+    spa["routing"]["mode"] = json!("SPA");
+    spa.as_object_mut().expect("spec").remove("headers");
+    rig.apply_site("routed", spa).await;
+    let moved = rig
+        .until("routed", 60, |s| {
+            s.phase == Some(SitePhase::Ready)
+                && s.routing.as_ref().and_then(|r| r.function.as_ref()).is_some_and(|f| f != &function)
+                && s.headers.is_none()
+        })
+        .await;
+    let spa_function = moved.routing.and_then(|r| r.function).expect("spa function");
+    let (attached, policy, _) = edge_of(&rig.aws, &dist).await;
+    assert!(attached.is_some_and(|arn| arn.ends_with(&spa_function)));
+    assert_eq!(policy, None);
+    let spa_code = live_code(&rig.aws, &spa_function).await.expect("spa function LIVE");
+    assert_eq!(support::node::run(&spa_code, &["/users/42"]), [support::node::uri("/index.html")]);
+    assert!(live_code(&rig.aws, &function).await.is_some(), "the twin still uses the static function");
+    assert!(csp_of(&rig.aws, &headers.policy_id).await.is_some(), "the twin still uses the policy");
+
+    // The twin deleted: the last user of the function and the policy releases both.
+    rig.sites.delete("twin", &DeleteParams::default()).await.expect("delete");
+    let released = eventually(Duration::from_secs(90), || async {
+        (rig.sites.get_opt("twin").await.ok()?.is_none()
+            && live_code(&rig.aws, &function).await.is_none()
+            && csp_of(&rig.aws, &headers.policy_id).await.is_none())
+        .then_some(())
+    })
+    .await;
+    assert!(released.is_some(), "not released:\n{}", rig.controller.as_ref().map(|c| c.log()).unwrap_or_default());
+    assert!(live_code(&rig.aws, &spa_function).await.is_some(), "the first site's function stays");
 }

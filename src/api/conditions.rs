@@ -121,6 +121,12 @@ reasons! {
     CertificateDeleted,
     /// A replaced certificate CloudFront still holds (a Warning).
     CertificateNotDeleted,
+    /// Routing compiled into a CloudFront Function and published (or put back after an edit).
+    RoutingPublished,
+    /// A response headers policy created (or put back after an edit).
+    HeadersPolicyApplied,
+    /// A routing function or headers policy no site uses any more, deleted.
+    EdgeReleased,
     DistributionCreated,
     DistributionUpdated,
     DistributionDisabled,

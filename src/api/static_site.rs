@@ -73,6 +73,95 @@ pub struct StaticSiteSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = validation::ROLE_ARN))]
     pub role_arn: Option<String>,
+
+    /// How request paths map to objects: a CloudFront Function in front of
+    /// the bucket. Without it only `/` serves the index document (`/docs/`
+    /// answers 403).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing: Option<RoutingSpec>,
+
+    /// Response headers added by CloudFront (a response headers policy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headers: Option<HeadersSpec>,
+}
+
+/// Most redirects one site declares (CloudFront Function code is at most 10 KB).
+pub const MAX_REDIRECTS: usize = 20;
+/// Longest header value CloudFront accepts in a response headers policy.
+pub const MAX_HEADER_VALUE: usize = 1783;
+
+/// Request routing, compiled into one CloudFront Function (viewer request).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RoutingSpec {
+    /// `Static` (a key per path) or `SPA` (paths without a file extension
+    /// serve the index document with 200, for client-side routers).
+    #[serde(default)]
+    pub mode: RoutingMode,
+    /// `Static` mode: `/docs/` and `/docs` serve `docs/<indexDocument>`. Default true.
+    #[serde(default = "default_true")]
+    pub subdirectory_index: bool,
+    /// A key served with status 404 when the requested key does not exist,
+    /// e.g. `404.html`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 1024), regex(pattern = "^[^/\\s][^\\s]*$"))]
+    pub not_found: Option<String>,
+    /// Redirects, first match wins, applied before the rewrites above.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 20))]
+    pub redirects: Vec<Redirect>,
+}
+
+/// How paths without a key are served.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
+pub enum RoutingMode {
+    #[default]
+    Static,
+    #[serde(rename = "SPA")]
+    Spa,
+}
+
+/// One redirect.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Redirect {
+    /// A path (`/old.html`), or a prefix ending in `*` (`/blog/*`).
+    #[schemars(length(min = 1, max = 128), regex(pattern = validation::REDIRECT_FROM))]
+    pub from: String,
+    /// A path or an https URL; `:splat` stands for what `*` matched.
+    #[schemars(length(min = 1, max = 200), regex(pattern = validation::REDIRECT_TO))]
+    pub to: String,
+    /// 301 (default), 302, 307 or 308.
+    #[serde(default = "default_redirect_status")]
+    #[schemars(extend("enum" = [301, 302, 307, 308]))]
+    pub status: u16,
+}
+
+fn default_redirect_status() -> u16 {
+    301
+}
+
+/// Response headers.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HeadersSpec {
+    /// `Secure` (default): Strict-Transport-Security, X-Content-Type-Options,
+    /// X-Frame-Options, Referrer-Policy and X-XSS-Protection as CloudFront's
+    /// managed SecurityHeadersPolicy sets them; `None`: none of those.
+    #[serde(default)]
+    pub preset: HeadersPreset,
+    /// A Content-Security-Policy header value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 1783))]
+    pub content_security_policy: Option<String>,
+}
+
+/// The security headers preset.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
+pub enum HeadersPreset {
+    #[default]
+    Secure,
+    None,
 }
 
 /// The bucket.
@@ -273,6 +362,20 @@ impl StaticSiteSpec {
         if let Some(domain) = &self.domain {
             validate_domain(domain, &mut p);
         }
+        if let Some(routing) = &self.routing {
+            validate_routing(routing, &mut p);
+        }
+        if let Some(csp) = self.headers.as_ref().and_then(|h| h.content_security_policy.as_ref()) {
+            p.check(!csp.is_empty() && csp.len() <= MAX_HEADER_VALUE, || {
+                format!(
+                    "spec.headers.contentSecurityPolicy is {} characters; CloudFront takes 1 to {MAX_HEADER_VALUE}",
+                    csp.len()
+                )
+            });
+            p.check(!csp.chars().any(char::is_control), || {
+                "spec.headers.contentSecurityPolicy must be one line without control characters".into()
+            });
+        }
         p.into_result()
     }
 }
@@ -335,6 +438,43 @@ fn validate_domain(domain: &DomainSpec, p: &mut Problems) {
     }
 }
 
+fn validate_routing(routing: &RoutingSpec, p: &mut Problems) {
+    if let Some(page) = &routing.not_found {
+        p.check(!page.starts_with('/') && !page.is_empty() && !page.chars().any(char::is_whitespace), || {
+            format!("spec.routing.notFound {page:?} must be a key without a leading '/' or spaces, e.g. 404.html")
+        });
+    }
+    p.check(routing.redirects.len() <= MAX_REDIRECTS, || {
+        format!(
+            "spec.routing.redirects lists {}; at most {MAX_REDIRECTS} fit in one CloudFront Function",
+            routing.redirects.len()
+        )
+    });
+    for (i, r) in routing.redirects.iter().enumerate() {
+        p.pattern(
+            &format!("spec.routing.redirects[{i}].from"),
+            validation::REDIRECT_FROM,
+            Some(&r.from),
+            "a path starting with '/', optionally ending in '*'",
+        );
+        p.pattern(
+            &format!("spec.routing.redirects[{i}].to"),
+            validation::REDIRECT_TO,
+            Some(&r.to),
+            "a path starting with '/' or an https:// URL",
+        );
+        p.check(r.from.len() <= 128 && r.to.len() <= 200, || {
+            format!("spec.routing.redirects[{i}]: from is at most 128 characters and to at most 200")
+        });
+        p.check([301, 302, 307, 308].contains(&r.status), || {
+            format!("spec.routing.redirects[{i}].status {} is not one of 301, 302, 307, 308", r.status)
+        });
+        p.check(!r.to.contains(":splat") || r.from.ends_with('*'), || {
+            format!("spec.routing.redirects[{i}].to uses :splat but from {:?} does not end in '*'", r.from)
+        });
+    }
+}
+
 fn looks_like_ipv4(name: &str) -> bool {
     let parts: Vec<&str> = name.split('.').collect();
     parts.len() == 4 && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
@@ -377,6 +517,14 @@ pub struct StaticSiteStatus {
     pub retired_certificates: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub distribution: Option<DistributionStatus>,
+    /// The CloudFront Function serving `spec.routing` (shared by every site
+    /// with the same routing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing: Option<RoutingStatus>,
+    /// The response headers policy serving `spec.headers` (shared by every
+    /// site with the same headers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headers: Option<HeadersStatus>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<ContentStatus>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -436,6 +584,27 @@ pub struct DistributionStatus {
     pub domain_name: String,
     /// CloudFront status: InProgress or Deployed.
     pub status: String,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RoutingStatus {
+    /// The function's name, `awsops-routing-` and a hash of its code (none
+    /// when routing only sets `notFound`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function: Option<String>,
+    /// The page the distribution's 403 and 404 error responses serve.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_found: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HeadersStatus {
+    pub policy_id: String,
+    /// `awsops-headers-` and a hash of its settings, or CloudFront's managed
+    /// `Managed-SecurityHeadersPolicy`.
+    pub policy_name: String,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
@@ -570,5 +739,54 @@ mod tests {
         let refs: Vec<&str> = many.iter().map(String::as_str).collect();
         spec.domain = Some(mk_domain(&refs));
         assert!(spec.validate().expect_err("invalid").contains("at most 10"));
+    }
+
+    #[test]
+    fn routing_and_headers_parse_with_their_defaults() {
+        let spec: StaticSiteSpec = serde_json::from_value(serde_json::json!({
+            "routing": {"mode": "SPA", "redirects": [{"from": "/old/*", "to": "/new/:splat"}]},
+            "headers": {}
+        }))
+        .expect("parses");
+        let routing = spec.routing.as_ref().expect("routing");
+        assert_eq!(routing.mode, RoutingMode::Spa);
+        assert!(routing.subdirectory_index);
+        assert_eq!(routing.redirects[0].status, 301);
+        assert_eq!(spec.headers.as_ref().map(|h| h.preset), Some(HeadersPreset::Secure));
+        assert_eq!(spec.validate(), Ok(()));
+    }
+
+    #[test]
+    fn redirects_and_pages_the_function_cannot_serve_are_invalid() {
+        let invalid = |routing: serde_json::Value| {
+            let spec: StaticSiteSpec = serde_json::from_value(serde_json::json!({"routing": routing})).expect("parses");
+            spec.validate().expect_err("invalid")
+        };
+        assert!(invalid(serde_json::json!({"notFound": "/404.html"})).contains("spec.routing.notFound"));
+        let redirect = |from: &str, to: &str, status: u16| {
+            invalid(serde_json::json!({"redirects": [{"from": from, "to": to, "status": status}]}))
+        };
+        assert!(redirect("old", "/new", 301).contains("redirects[0].from"));
+        assert!(redirect("/a*b", "/new", 301).contains("redirects[0].from"));
+        assert!(redirect("/old", "javascript:alert(1)", 301).contains("redirects[0].to"));
+        assert!(redirect("/old", "/new\"'", 301).contains("redirects[0].to"));
+        assert!(redirect("/old", "/new", 200).contains("not one of 301, 302, 307, 308"));
+        assert!(redirect("/old", "/new/:splat", 301).contains(":splat"));
+        let many: Vec<serde_json::Value> =
+            (0..21).map(|i| serde_json::json!({"from": format!("/{i}"), "to": "/x"})).collect();
+        assert!(invalid(serde_json::json!({"redirects": many})).contains("at most 20"));
+    }
+
+    #[test]
+    fn a_content_security_policy_is_one_line_of_at_most_1783_characters() {
+        let mut spec = mk_spec();
+        let csp =
+            |value: String| Some(HeadersSpec { preset: HeadersPreset::Secure, content_security_policy: Some(value) });
+        spec.headers = csp("a".repeat(1784));
+        assert!(spec.validate().expect_err("invalid").contains("1783"));
+        spec.headers = csp("default-src 'self'\nX-Evil: 1".into());
+        assert!(spec.validate().expect_err("invalid").contains("one line"));
+        spec.headers = csp("default-src 'self'".into());
+        assert_eq!(spec.validate(), Ok(()));
     }
 }

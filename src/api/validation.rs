@@ -22,6 +22,12 @@ pub const CERTIFICATE_ARN: &str = "^arn:aws:acm:[a-z0-9-]+:[0-9]{12}:certificate
 /// A ConfigMap name (DNS subdomain).
 pub const CONFIG_MAP_NAME: &str = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
 
+/// A redirect's source: a path, optionally a prefix ending in `*` (no other
+/// wildcard, no spaces or quotes).
+pub const REDIRECT_FROM: &str = "^/[^*\\s\"'\\\\]*\\*?$";
+/// A redirect's target: a path or an https URL (no spaces or quotes).
+pub const REDIRECT_TO: &str = "^(/|https://)[^\\s\"'\\\\]*$";
+
 /// Checks `value` against one of the patterns above, as the API server would.
 pub fn matches(pattern: &str, value: &str) -> bool {
     regex_lite::Regex::new(pattern).is_ok_and(|re| re.is_match(value))

@@ -70,6 +70,10 @@ impl AwsClients {
         super::cloudfront::SdkCdn(self.cloudfront.clone())
     }
 
+    pub fn edge(&self) -> super::edge::SdkEdge {
+        super::edge::SdkEdge(self.cloudfront.clone())
+    }
+
     pub fn certificates(&self) -> super::acm::SdkCertificates {
         super::acm::SdkCertificates(self.acm.clone())
     }

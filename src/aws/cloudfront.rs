@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use aws_sdk_cloudfront::types::{
-    Aliases, AllowedMethods, CachedMethods, DefaultCacheBehavior, DistributionConfig, DistributionSummary, HttpVersion,
-    Method, MinimumProtocolVersion, Origin, OriginAccessControlConfig, OriginAccessControlOriginTypes,
+    Aliases, AllowedMethods, CachedMethods, CustomErrorResponse, CustomErrorResponses, DefaultCacheBehavior,
+    DistributionConfig, DistributionSummary, EventType, FunctionAssociation, FunctionAssociations, HttpVersion, Method,
+    MinimumProtocolVersion, Origin, OriginAccessControlConfig, OriginAccessControlOriginTypes,
     OriginAccessControlSigningBehaviors, OriginAccessControlSigningProtocols, Origins, Paths, PriceClass,
     S3OriginConfig, SslSupportMethod, Tag, Tags, ViewerCertificate, ViewerProtocolPolicy,
 };
@@ -36,6 +37,8 @@ impl AwsError {
     }
 }
 const ETAG_RETRIES: usize = 3;
+/// How long CloudFront caches an error response before asking S3 again.
+const ERROR_CACHING_SECONDS: i64 = 10;
 
 /// The settings a site owns on its distribution, normalised for comparison.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -57,6 +60,31 @@ pub struct DistributionSettings {
     pub compress: bool,
     pub cache_policy_id: String,
     pub ipv6: bool,
+    /// The function run on viewer requests (routing), by ARN.
+    pub viewer_request_function: Option<String>,
+    pub response_headers_policy_id: Option<String>,
+    /// The 403 and 404 custom error responses, by code.
+    pub error_pages: Vec<ErrorPage>,
+}
+
+/// A custom error response for 403 or 404 (the ones a site owns).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ErrorPage {
+    pub code: i32,
+    /// `/` and the key.
+    pub page: String,
+    pub response_code: String,
+}
+
+impl ErrorPage {
+    /// `key` served with status 404 for `code`.
+    pub fn new(code: i32, key: &str) -> Self {
+        Self { code, page: format!("/{key}"), response_code: "404".into() }
+    }
+
+    fn owned(code: i32) -> bool {
+        code == 403 || code == 404
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -128,6 +156,7 @@ fn build_err(op: &'static str, e: impl std::fmt::Display) -> AwsError {
 fn apply(
     mut config: aws_sdk_cloudfront::types::builders::DistributionConfigBuilder,
     s: &DistributionSettings,
+    current: Option<&DistributionConfig>,
     op: &'static str,
 ) -> Result<DistributionConfig, AwsError> {
     let origin = Origin::builder()
@@ -143,6 +172,8 @@ fn apply(
         .viewer_protocol_policy(ViewerProtocolPolicy::from(s.viewer_protocol_policy.as_str()))
         .compress(s.compress)
         .cache_policy_id(&s.cache_policy_id)
+        .set_response_headers_policy_id(s.response_headers_policy_id.clone())
+        .function_associations(function_associations(s.viewer_request_function.as_deref(), op)?)
         .allowed_methods(
             AllowedMethods::builder()
                 .quantity(2)
@@ -186,8 +217,54 @@ fn apply(
         )
         .viewer_certificate(certificate)
         .is_ipv6_enabled(s.ipv6)
-        .http_version(HttpVersion::Http2and3);
+        .http_version(HttpVersion::Http2and3)
+        .custom_error_responses(error_responses(&s.error_pages, current, op)?);
     config.build().map_err(|e| build_err(op, e))
+}
+
+fn function_associations(arn: Option<&str>, op: &'static str) -> Result<FunctionAssociations, AwsError> {
+    let mut items = Vec::new();
+    if let Some(arn) = arn {
+        items.push(
+            FunctionAssociation::builder()
+                .function_arn(arn)
+                .event_type(EventType::ViewerRequest)
+                .build()
+                .map_err(|e| build_err(op, e))?,
+        );
+    }
+    FunctionAssociations::builder()
+        .quantity(items.len() as i32)
+        .set_items(Some(items))
+        .build()
+        .map_err(|e| build_err(op, e))
+}
+
+/// `pages` for 403 and 404, and whatever `current` has for other codes.
+fn error_responses(
+    pages: &[ErrorPage],
+    current: Option<&DistributionConfig>,
+    op: &'static str,
+) -> Result<CustomErrorResponses, AwsError> {
+    let kept = current.and_then(|c| c.custom_error_responses()).map(|r| r.items()).unwrap_or_default();
+    let mut items: Vec<CustomErrorResponse> =
+        kept.iter().filter(|r| !ErrorPage::owned(r.error_code())).cloned().collect();
+    for p in pages {
+        items.push(
+            CustomErrorResponse::builder()
+                .error_code(p.code)
+                .response_page_path(&p.page)
+                .response_code(&p.response_code)
+                .error_caching_min_ttl(ERROR_CACHING_SECONDS)
+                .build()
+                .map_err(|e| build_err(op, e))?,
+        );
+    }
+    CustomErrorResponses::builder()
+        .quantity(items.len() as i32)
+        .set_items(Some(items))
+        .build()
+        .map_err(|e| build_err(op, e))
 }
 
 /// A builder holding every field of `current` the site does not own, so an
@@ -197,7 +274,6 @@ fn preserve(current: &DistributionConfig) -> aws_sdk_cloudfront::types::builders
         .caller_reference(current.caller_reference())
         .set_origin_groups(current.origin_groups().cloned())
         .set_cache_behaviors(current.cache_behaviors().cloned())
-        .set_custom_error_responses(current.custom_error_responses().cloned())
         .set_logging(current.logging().cloned())
         .set_restrictions(current.restrictions().cloned())
         .set_web_acl_id(current.web_acl_id().map(str::to_string))
@@ -231,7 +307,31 @@ fn read(config: &DistributionConfig) -> DistributionSettings {
         compress: behavior.and_then(|b| b.compress()).unwrap_or(false),
         cache_policy_id: behavior.and_then(|b| b.cache_policy_id()).unwrap_or_default().to_string(),
         ipv6: config.is_ipv6_enabled().unwrap_or(false),
+        viewer_request_function: behavior
+            .and_then(|b| b.function_associations())
+            .and_then(|f| f.items().iter().find(|a| a.event_type() == &EventType::ViewerRequest))
+            .map(|a| a.function_arn().to_string()),
+        response_headers_policy_id: behavior
+            .and_then(|b| b.response_headers_policy_id())
+            .filter(|id| !id.is_empty())
+            .map(str::to_string),
+        error_pages: error_pages(config),
     }
+}
+
+fn error_pages(config: &DistributionConfig) -> Vec<ErrorPage> {
+    let items = config.custom_error_responses().map(|r| r.items()).unwrap_or_default();
+    let mut pages: Vec<ErrorPage> = items
+        .iter()
+        .filter(|r| ErrorPage::owned(r.error_code()))
+        .map(|r| ErrorPage {
+            code: r.error_code(),
+            page: r.response_page_path().unwrap_or_default().to_string(),
+            response_code: r.response_code().unwrap_or_default().to_string(),
+        })
+        .collect();
+    pages.sort();
+    pages
 }
 
 impl SdkCdn {
@@ -381,6 +481,7 @@ impl Cdn for SdkCdn {
         let config = apply(
             DistributionConfig::builder().caller_reference(caller_reference),
             settings,
+            None,
             "CreateDistributionWithTags",
         )?;
         let mut tag_items = Vec::new();
@@ -412,7 +513,7 @@ impl Cdn for SdkCdn {
             let Some((current, etag)) = self.config(id).await? else {
                 return Err(AwsError::new(AwsErrorKind::NotFound, "UpdateDistribution", "NoSuchDistribution", id));
             };
-            let config = apply(preserve(&current), settings, "UpdateDistribution")?;
+            let config = apply(preserve(&current), settings, Some(&current), "UpdateDistribution")?;
             match self.0.update_distribution().id(id).if_match(etag).distribution_config(config).send().await {
                 Ok(out) => {
                     return out

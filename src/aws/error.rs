@@ -174,6 +174,46 @@ fn innermost(err: &(dyn std::error::Error + 'static)) -> String {
     chain(err).last().map(|e| e.to_string().trim_end_matches('.').to_string()).unwrap_or_default()
 }
 
+/// Codes of a request that lost a race or met a resource in use: decided again on a later look.
+const CONFLICT: &[&str] = &[
+    "PreconditionFailed",
+    "InvalidIfMatchVersion",
+    "BucketAlreadyExists",
+    "BucketAlreadyOwnedByYou",
+    "OperationAborted",
+    "CNAMEAlreadyExists",
+    "DistributionAlreadyExists",
+    "DistributionNotDisabled",
+    "OriginAccessControlAlreadyExists",
+    "OriginAccessControlInUse",
+    "FunctionAlreadyExists",
+    "FunctionInUse",
+    "ResponseHeadersPolicyAlreadyExists",
+    "ResponseHeadersPolicyInUse",
+    "ResourceInUseException",
+    "InvalidDBClusterStateFault",
+    // RDS sends `InvalidDBInstanceState`; the SDK names the type `...Fault`.
+    "InvalidDBInstanceState",
+    "InvalidDBInstanceStateFault",
+    "ConflictingDomainExists",
+    "HostedZoneAlreadyExists",
+    "ConcurrentModification",
+];
+// Account quotas one can raise (Service Quotas); other `TooMany*` codes are fixed limits.
+const QUOTAS: &[&str] = &[
+    "TooManyDistributions",
+    "TooManyOriginAccessControls",
+    "TooManyDistributionsAssociatedToOriginAccessControl",
+    "TooManyCertificates",
+    "TooManyFunctions",
+    "TooManyDistributionsWithSingleFunctionARN",
+    "TooManyDistributionsWithFunctionAssociations",
+    "TooManyResponseHeadersPolicies",
+    "TooManyDistributionsAssociatedToResponseHeadersPolicy",
+    "TooManyHostedZones",
+    "LimitExceededException",
+];
+
 /// Maps an AWS error code (any service, any protocol) and HTTP status to a kind.
 pub fn classify(code: &str, http_status: u16) -> AwsErrorKind {
     const THROTTLED: &[&str] = &[
@@ -202,35 +242,6 @@ pub fn classify(code: &str, http_status: u16) -> AwsErrorKind {
         "AuthFailure",
         "InvalidAccessKeyId",
         "AllAccessDisabled",
-    ];
-    const CONFLICT: &[&str] = &[
-        "PreconditionFailed",
-        "InvalidIfMatchVersion",
-        "BucketAlreadyExists",
-        "BucketAlreadyOwnedByYou",
-        "OperationAborted",
-        "CNAMEAlreadyExists",
-        "DistributionAlreadyExists",
-        "DistributionNotDisabled",
-        "OriginAccessControlAlreadyExists",
-        "OriginAccessControlInUse",
-        "ResourceInUseException",
-        "InvalidDBClusterStateFault",
-        // RDS sends `InvalidDBInstanceState`; the SDK names the type `...Fault`.
-        "InvalidDBInstanceState",
-        "InvalidDBInstanceStateFault",
-        "ConflictingDomainExists",
-        "HostedZoneAlreadyExists",
-        "ConcurrentModification",
-    ];
-    // Account quotas one can raise (Service Quotas); other `TooMany*` codes are fixed limits.
-    const QUOTAS: &[&str] = &[
-        "TooManyDistributions",
-        "TooManyOriginAccessControls",
-        "TooManyDistributionsAssociatedToOriginAccessControl",
-        "TooManyCertificates",
-        "TooManyHostedZones",
-        "LimitExceededException",
     ];
     if THROTTLED.contains(&code) || http_status == 429 {
         AwsErrorKind::Throttled
@@ -275,9 +286,16 @@ mod tests {
             "TooManyDistributions",
             "TooManyOriginAccessControls",
             "TooManyDistributionsAssociatedToOriginAccessControl",
+            "TooManyFunctions",
+            "TooManyDistributionsWithSingleFunctionARN",
+            "TooManyResponseHeadersPolicies",
+            "TooManyDistributionsAssociatedToResponseHeadersPolicy",
             "LimitExceededException",
         ] {
             assert_eq!(classify(code, 400), Quota, "{code}");
+        }
+        for code in ["FunctionInUse", "ResponseHeadersPolicyInUse", "ResponseHeadersPolicyAlreadyExists"] {
+            assert_eq!(classify(code, 409), Conflict, "{code}");
         }
         assert_eq!(classify("TooManyRequestsException", 400), Throttled);
         assert_eq!(classify("TooManyInvalidationsInProgress", 400), Throttled);

@@ -13,6 +13,7 @@ use async_trait::async_trait;
 use crate::aws::acm::{Certificate, CertificateState, Certificates, OtherCertificates};
 use crate::aws::clients::GLOBAL_REGION;
 use crate::aws::cloudfront::{Cdn, DistributionSettings, DistributionState, DistributionView};
+use crate::aws::edge::{Edge, HeadersPolicy, HeadersPolicyConfig, LiveFunction, Release};
 use crate::aws::route53::{ChangeStatus, Dns, Record, RecordChange, Zone};
 use crate::aws::s3::{BucketPresence, BucketSettings, Buckets, ObjectInfo, Upload};
 use crate::aws::{AwsError, CreateOutcome};
@@ -73,6 +74,7 @@ impl Recorder {
         SiteAws {
             buckets: Box::new(DryBuckets { real: real.buckets, log: self.clone() }),
             cdn: Box::new(DryCdn { real: real.cdn, log: self.clone() }),
+            edge: Box::new(DryEdge { real: real.edge, log: self.clone() }),
             certificates: Box::new(DryCertificates { real: real.certificates, log: self.clone() }),
             dns: Box::new(DryDns { real: real.dns, log: self.clone() }),
         }
@@ -267,6 +269,50 @@ impl Cdn for DryCdn {
     async fn invalidate(&self, id: &str, paths: &[String], _caller_reference: &str) -> Result<String, AwsError> {
         self.log.record(Change::Invalidate(format!("{} paths on distribution {id}: {}", paths.len(), paths.join(" "))));
         Ok("(new invalidation)".into())
+    }
+}
+
+struct DryEdge {
+    real: Box<dyn Edge>,
+    log: Recorder,
+}
+
+#[async_trait]
+impl Edge for DryEdge {
+    async fn live_function(&self, name: &str) -> Result<Option<LiveFunction>, AwsError> {
+        self.real.live_function(name).await
+    }
+    async fn publish_function(&self, name: &str, _comment: &str, code: &str) -> Result<String, AwsError> {
+        let what = format!("routing function {name} ({} bytes), published to LIVE", code.len());
+        let exists = self.real.live_function(name).await?.is_some();
+        self.log.record(if exists { Change::Update(what) } else { Change::Create(what) });
+        Ok(format!("arn:aws:cloudfront::(account):function/{name}"))
+    }
+    async fn delete_function(&self, name: &str) -> Result<Release, AwsError> {
+        self.log
+            .record(Change::Delete(format!("routing function {name} (unless another site's distribution uses it)")));
+        Ok(Release::Deleted)
+    }
+    async fn policy(&self, id: &str) -> Result<Option<HeadersPolicy>, AwsError> {
+        self.real.policy(id).await
+    }
+    async fn find_policy(&self, name: &str) -> Result<Option<HeadersPolicy>, AwsError> {
+        self.real.find_policy(name).await
+    }
+    async fn create_policy(&self, config: &HeadersPolicyConfig) -> Result<CreateOutcome<String>, AwsError> {
+        let headers: Vec<&str> = config.security.keys().map(String::as_str).collect();
+        self.log.record(Change::Create(format!("response headers policy {} ({})", config.name, headers.join(", "))));
+        Ok(CreateOutcome::Created(format!("(new response headers policy {})", config.name)))
+    }
+    async fn update_policy(&self, id: &str, config: &HeadersPolicyConfig) -> Result<(), AwsError> {
+        self.log.record(Change::Update(format!("response headers policy {} ({id})", config.name)));
+        Ok(())
+    }
+    async fn delete_policy(&self, id: &str) -> Result<Release, AwsError> {
+        self.log.record(Change::Delete(format!(
+            "response headers policy {id} (unless another site's distribution uses it)"
+        )));
+        Ok(Release::Deleted)
     }
 }
 

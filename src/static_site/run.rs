@@ -9,18 +9,22 @@ use k8s_openapi::jiff::Timestamp;
 
 use crate::api::StaticSite;
 use crate::api::conditions::{self, Desired, Reason, Stall, Summary};
-use crate::api::static_site::{DistributionStatus, SitePhase, StaticSiteStatus};
+use crate::api::static_site::{DistributionStatus, HeadersStatus, RoutingStatus, SitePhase, StaticSiteStatus};
 use crate::aws::acm::Certificates;
 use crate::aws::cloudfront::{Cdn, DistributionView};
+use crate::aws::edge::Edge;
 use crate::aws::route53::Dns;
 use crate::aws::s3::Buckets;
 use crate::aws::{AwsClients, AwsError};
 use crate::core::{Context, Error, status};
 
+use super::plan::routing::Attached;
+
 /// The AWS capabilities a site uses.
 pub struct SiteAws {
     pub buckets: Box<dyn Buckets>,
     pub cdn: Box<dyn Cdn>,
+    pub edge: Box<dyn Edge>,
     pub certificates: Box<dyn Certificates>,
     pub dns: Box<dyn Dns>,
 }
@@ -30,6 +34,7 @@ impl SiteAws {
         Self {
             buckets: Box::new(c.buckets()),
             cdn: Box::new(c.cdn()),
+            edge: Box::new(c.edge()),
             certificates: Box::new(c.certificates()),
             dns: Box::new(c.dns()),
         }
@@ -130,6 +135,19 @@ impl<'a> Run<'a> {
             domain_name: d.domain_name.clone(),
             status: d.status.to_string(),
         });
+    }
+
+    /// What the distribution runs for `routing` and `headers`, as it runs it now.
+    pub fn record_edge(&mut self, attached: &Attached) {
+        let routing = self.site.spec.routing.as_ref();
+        self.next.routing = routing.map(|r| RoutingStatus {
+            function: attached.function.as_ref().map(|(name, _)| name.clone()),
+            not_found: r.not_found.clone(),
+        });
+        self.next.headers = attached
+            .policy
+            .as_ref()
+            .map(|(id, name)| HeadersStatus { policy_id: id.clone(), policy_name: name.clone() });
     }
 
     /// Writes the stall as the site's status.

@@ -7,6 +7,7 @@
 pub mod aurora;
 pub mod handmade;
 pub mod listing;
+pub mod node;
 pub mod proxy;
 pub mod sweep;
 

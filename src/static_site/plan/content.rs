@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::routing::Served;
 use crate::api::static_site::ContentStatus;
 use crate::aws::s3::ObjectInfo;
 
@@ -50,14 +51,16 @@ const MAX_PATHS: usize = 3000;
 /// CloudFront, though one of its 15 wildcards in flight).
 const MAX_PENDING_BYTES: usize = 16 * 1024;
 
-/// CloudFront paths to invalidate: those of the keys changed now (a changed
-/// index document also at `/`), plus what an invalidation CloudFront refused
-/// left `pending`. Nothing for a distribution created in this pass: it has
-/// cached nothing yet.
+/// CloudFront paths to invalidate: those of the keys changed now and the
+/// other URLs that serve them (`served`: a changed index document at `/`, a
+/// folder's at `/dir/` and `/dir` with routing, everywhere in SPA mode),
+/// plus what an invalidation CloudFront refused left `pending`. Nothing for a
+/// distribution created in this pass: it has cached nothing yet.
 pub fn invalidation_paths(
     changed: &[String],
     pending: &[String],
     index_document: &str,
+    served: Served,
     new_distribution: bool,
 ) -> Vec<String> {
     if new_distribution {
@@ -65,10 +68,16 @@ pub fn invalidation_paths(
     }
     let mut paths: BTreeSet<String> = pending.iter().cloned().collect();
     for key in changed {
+        let path = percent_encoded(key);
         if key == index_document {
-            paths.insert("/".into());
+            paths.insert(if served == Served::SinglePage { "/*".into() } else { "/".into() });
+        } else if served == Served::Folders
+            && let Some(folder) = path.strip_suffix(&format!("/{}", percent_encoded(index_document)))
+        {
+            paths.insert(format!("/{folder}/"));
+            paths.insert(format!("/{folder}"));
         }
-        paths.insert(format!("/{}", percent_encoded(key)));
+        paths.insert(format!("/{path}"));
     }
     if paths.len() > MAX_PATHS || paths.contains("/*") {
         return vec!["/*".into()];
@@ -144,18 +153,30 @@ mod tests {
     fn invalidation_covers_exactly_the_changed_paths() {
         let paths = |changed: &[&str]| {
             let changed: Vec<String> = changed.iter().map(|k| k.to_string()).collect();
-            invalidation_paths(&changed, &[], "index.html", false)
+            invalidation_paths(&changed, &[], "index.html", Served::Keys, false)
         };
         assert_eq!(paths(&["app.js"]), vec!["/app.js"]);
         assert_eq!(paths(&["index.html"]), vec!["/", "/index.html"]);
         assert_eq!(paths(&["docs/index.html"]), vec!["/docs/index.html"], "a folder is not served without routing");
         let many: Vec<String> = (0..3001).map(|i| format!("f{i}")).collect();
-        assert_eq!(invalidation_paths(&many, &[], "index.html", false), vec!["/*"]);
+        assert_eq!(invalidation_paths(&many, &[], "index.html", Served::Keys, false), vec!["/*"]);
+    }
+
+    #[test]
+    fn with_routing_a_changed_folder_index_invalidates_the_folder_urls_and_in_spa_mode_everything() {
+        let paths = |key: &str, served| invalidation_paths(&[key.to_string()], &[], "index.html", served, false);
+        assert_eq!(paths("docs/index.html", Served::Folders), vec!["/docs", "/docs/", "/docs/index.html"]);
+        assert_eq!(paths("a b/index.html", Served::Folders), vec!["/a%20b", "/a%20b/", "/a%20b/index.html"]);
+        assert_eq!(paths("index.html", Served::Folders), vec!["/", "/index.html"]);
+        assert_eq!(paths("docs/page.html", Served::Folders), vec!["/docs/page.html"]);
+        assert_eq!(paths("index.html", Served::SinglePage), vec!["/*"]);
+        assert_eq!(paths("app.js", Served::SinglePage), vec!["/app.js"]);
+        assert_eq!(paths("docs/index.html", Served::SinglePage), vec!["/docs/index.html"]);
     }
 
     #[test]
     fn keys_are_percent_encoded_so_the_path_names_the_same_url() {
-        let paths = |key: &str| invalidation_paths(&[key.to_string()], &[], "my index.html", false);
+        let paths = |key: &str| invalidation_paths(&[key.to_string()], &[], "my index.html", Served::Keys, false);
         assert_eq!(paths("my file.txt"), vec!["/my%20file.txt"]);
         assert_eq!(paths("a?b#c"), vec!["/a%3Fb%23c"]);
         assert_eq!(paths("café/ü.css"), vec!["/caf%C3%A9/%C3%BC.css"]);
@@ -166,14 +187,24 @@ mod tests {
     #[test]
     fn a_refused_invalidation_is_asked_again_with_what_changed_since() {
         let pending = vec!["/app.js".to_string()];
-        assert_eq!(invalidation_paths(&[], &pending, "index.html", false), vec!["/app.js"], "nothing new changed");
-        assert_eq!(invalidation_paths(&["a.css".into()], &pending, "index.html", false), vec!["/a.css", "/app.js"]);
-        assert_eq!(invalidation_paths(&["a.css".into()], &["/*".into()], "index.html", false), vec!["/*"]);
+        assert_eq!(
+            invalidation_paths(&[], &pending, "index.html", Served::Keys, false),
+            vec!["/app.js"],
+            "nothing new changed"
+        );
+        assert_eq!(
+            invalidation_paths(&["a.css".into()], &pending, "index.html", Served::Keys, false),
+            vec!["/a.css", "/app.js"]
+        );
+        assert_eq!(
+            invalidation_paths(&["a.css".into()], &["/*".into()], "index.html", Served::Keys, false),
+            vec!["/*"]
+        );
     }
 
     #[test]
     fn a_distribution_created_in_this_pass_is_not_invalidated() {
-        assert!(invalidation_paths(&["index.html".into()], &[], "index.html", true).is_empty());
+        assert!(invalidation_paths(&["index.html".into()], &[], "index.html", Served::Keys, true).is_empty());
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! fields that drifted, and what an alias held elsewhere means.
 
 use super::identity::Identity;
+use super::routing::Attached;
 use crate::api::conditions::{Reason, Stall};
 use crate::api::static_site::{PriceClass, StaticSiteSpec};
 use crate::aws::AwsError;
@@ -28,6 +29,7 @@ pub fn desired_distribution(
     id: &Identity,
     oac_id: &str,
     certificate_arn: Option<&str>,
+    attached: &Attached,
 ) -> DistributionSettings {
     let mut aliases: Vec<String> = spec.domain.iter().flat_map(|d| d.names.iter().map(|n| n.0.clone())).collect();
     aliases.sort();
@@ -53,6 +55,9 @@ pub fn desired_distribution(
         compress: true,
         cache_policy_id: CACHING_OPTIMIZED.into(),
         ipv6: true,
+        viewer_request_function: attached.function.as_ref().map(|(_, arn)| arn.clone()),
+        response_headers_policy_id: attached.policy.as_ref().map(|(id, _)| id.clone()),
+        error_pages: super::routing::error_pages(spec.routing.as_ref(), None, &[]),
     }
 }
 
@@ -83,6 +88,9 @@ pub fn distribution_drift(desired: &DistributionSettings, actual: &DistributionS
     check("compress", desired.compress != actual.compress);
     check("cachePolicy", desired.cache_policy_id != actual.cache_policy_id);
     check("ipv6", desired.ipv6 != actual.ipv6);
+    check("routing", desired.viewer_request_function != actual.viewer_request_function);
+    check("headers", desired.response_headers_policy_id != actual.response_headers_policy_id);
+    check("errorPages", desired.error_pages != actual.error_pages);
     out
 }
 
@@ -118,8 +126,8 @@ mod tests {
 
     #[test]
     fn the_distribution_uses_sni_tls12_https_and_the_oac() {
-        let d =
-            desired_distribution(&with_domain(&["b.example.com", "a.example.com"]), &mk_id(), "OAC1", Some("arn:cert"));
+        let names = with_domain(&["b.example.com", "a.example.com"]);
+        let d = desired_distribution(&names, &mk_id(), "OAC1", Some("arn:cert"), &Attached::default());
         assert_eq!(d.aliases, vec!["a.example.com", "b.example.com"]);
         assert_eq!(d.ssl_support_method.as_deref(), Some("sni-only"));
         assert_eq!(d.minimum_protocol_version.as_deref(), Some("TLSv1.2_2021"));
@@ -130,13 +138,19 @@ mod tests {
         assert!(d.compress && d.ipv6);
         assert_eq!(d.price_class, "PriceClass_100");
         assert_eq!(d.default_root_object, "index.html");
-        let plain = desired_distribution(&mk_spec(), &mk_id(), "OAC1", None);
+        let plain = desired_distribution(&mk_spec(), &mk_id(), "OAC1", None, &Attached::default());
         assert!(plain.aliases.is_empty() && plain.certificate_arn.is_none());
     }
 
     #[test]
     fn drift_compares_only_owned_fields_and_tolerates_a_missing_oac_read_back() {
-        let desired = desired_distribution(&with_domain(&["a.example.com"]), &mk_id(), "OAC1", Some("arn:cert"));
+        let desired = desired_distribution(
+            &with_domain(&["a.example.com"]),
+            &mk_id(),
+            "OAC1",
+            Some("arn:cert"),
+            &Attached::default(),
+        );
         let mut actual = desired.clone();
         actual.oac_id = None;
         assert!(distribution_drift(&desired, &actual).is_empty());
@@ -144,6 +158,30 @@ mod tests {
         actual.aliases.clear();
         actual.certificate_arn = Some("arn:other".into());
         assert_eq!(distribution_drift(&desired, &actual), vec!["enabled", "aliases", "certificate"]);
+    }
+
+    #[test]
+    fn routing_headers_and_error_pages_are_owned_and_their_drift_named() {
+        let mut spec = mk_spec();
+        spec.routing = Some(crate::api::static_site::RoutingSpec {
+            mode: crate::api::static_site::RoutingMode::Static,
+            subdirectory_index: true,
+            not_found: Some("404.html".into()),
+            redirects: Vec::new(),
+        });
+        let attached = Attached {
+            function: Some(("awsops-routing-1".into(), "arn:fn".into())),
+            policy: Some(("P1".into(), "awsops-headers-1".into())),
+        };
+        let desired = desired_distribution(&spec, &mk_id(), "OAC1", None, &attached);
+        assert_eq!(desired.viewer_request_function.as_deref(), Some("arn:fn"));
+        assert_eq!(desired.response_headers_policy_id.as_deref(), Some("P1"));
+        assert_eq!(desired.error_pages.len(), 2);
+        let mut actual = desired.clone();
+        actual.viewer_request_function = None;
+        actual.response_headers_policy_id = Some("P2".into());
+        actual.error_pages.clear();
+        assert_eq!(distribution_drift(&desired, &actual), vec!["routing", "headers", "errorPages"]);
     }
 
     #[test]
@@ -159,7 +197,13 @@ mod tests {
 
     #[test]
     fn a_certificate_is_replaced_only_when_the_desired_one_differs() {
-        let desired = desired_distribution(&with_domain(&["a.example.com"]), &mk_id(), "OAC1", Some("arn:new"));
+        let desired = desired_distribution(
+            &with_domain(&["a.example.com"]),
+            &mk_id(),
+            "OAC1",
+            Some("arn:new"),
+            &Attached::default(),
+        );
         let mut actual = desired.clone();
         assert_eq!(replaced_certificate(&desired, &actual), None);
         actual.certificate_arn = Some("arn:old".into());

@@ -11,6 +11,7 @@ pub mod distribution;
 pub mod dns;
 pub mod identity;
 pub mod oac;
+pub mod routing;
 pub mod summary;
 pub mod teardown;
 

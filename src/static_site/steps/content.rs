@@ -8,6 +8,7 @@ use kube::Resource;
 
 use super::super::content::{self, File};
 use super::super::plan::content::{self as decide, invalidation_paths};
+use super::super::plan::routing::served;
 use super::super::run::{Halt, Run};
 use super::Steps;
 use crate::api::conditions::{self, Reason};
@@ -23,14 +24,17 @@ impl Steps<'_> {
         let objects = run.ctx.objects.as_ref();
         let progress = |done, total| objects.upload_progress(&reference, done, total);
         let buckets = self.aws.buckets.as_ref();
+        let served = served(run.site.spec.routing.as_ref());
         let plan = content::planned(buckets, &id.bucket, &desired, spec.prune).await?;
         let mut pending = run.written.content.as_ref().map(|c| c.pending_invalidation.clone()).unwrap_or_default();
-        if !plan.upload.is_empty() && !run.distribution_created {
+        // A site that never synced served nothing a cache could hold.
+        let served_before = run.written.content.clone();
+        if let Some(mut content) = served_before.filter(|_| !plan.upload.is_empty() && !run.distribution_created) {
             // Written ahead: a crash or a failed upload after this still
             // invalidates what may have changed (pruned keys are added after).
-            let ahead = decide::pending(invalidation_paths(&plan.upload, &pending, &spec.index_document, false));
+            let ahead =
+                decide::pending(invalidation_paths(&plan.upload, &pending, &spec.index_document, served, false));
             if ahead != pending {
-                let mut content = run.written.content.clone().unwrap_or_default();
                 content.pending_invalidation = ahead.clone();
                 run.next.content = Some(content);
                 run.save().await?;
@@ -42,7 +46,7 @@ impl Steps<'_> {
         let changed: Vec<String> = synced.uploaded.iter().chain(synced.pruned.iter()).cloned().collect();
         let counts = (synced.uploaded.len(), synced.pruned.len());
         let previous = run.written.content.as_ref();
-        let paths = invalidation_paths(&changed, &pending, &spec.index_document, run.distribution_created);
+        let paths = invalidation_paths(&changed, &pending, &spec.index_document, served, run.distribution_created);
         let objects = desired.len();
         let mut invalidation = None;
         if !paths.is_empty() {

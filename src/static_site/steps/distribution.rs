@@ -4,6 +4,7 @@
 //! whose response was lost ("exists") is answered by a search by origin.
 
 use super::super::plan::distribution::{alias_in_use, desired_distribution, distribution_drift, replaced_certificate};
+use super::super::plan::routing::{Attached, error_pages};
 use super::super::run::{Halt, Run};
 use super::Steps;
 use crate::api::conditions::Reason;
@@ -19,8 +20,9 @@ impl Steps<'_> {
         recorded: Option<DistributionView>,
         oac: &str,
         certificate: Option<&str>,
+        attached: &Attached,
     ) -> Result<DistributionView, Halt> {
-        let desired = desired_distribution(&run.site.spec, self.id, oac, certificate);
+        let mut desired = desired_distribution(&run.site.spec, self.id, oac, certificate, attached);
         let dist = match recorded {
             Some(dist) => dist,
             None => match self.create_distribution(run, &desired).await {
@@ -36,8 +38,11 @@ impl Steps<'_> {
         run.record_distribution(&dist);
         run.save().await?;
         self.retire_certificates_left(run).await?;
+        let set_before = run.written.routing.as_ref().and_then(|r| r.not_found.as_deref());
+        desired.error_pages = error_pages(run.site.spec.routing.as_ref(), set_before, &dist.settings.error_pages);
         let drift = distribution_drift(&desired, &dist.settings);
         if drift.is_empty() {
+            run.record_edge(attached);
             run.save().await?;
             return Ok(dist);
         }
@@ -49,9 +54,13 @@ impl Steps<'_> {
                 run.save().await?;
             }
         }
+        let before = dist.settings;
         let dist = self.aws.cdn.update(&dist.id, &desired).await.map_err(|e| refused(e, &desired))?;
         run.note(Reason::DistributionUpdated, format!("distribution {}: {}", dist.id, drift.join(", "))).await;
         run.record_distribution(&dist);
+        run.record_edge(attached);
+        run.save().await?;
+        self.release_edge(run, &before, &desired).await?;
         if let Some(old) = replaced {
             self.retire_certificate(run, &old).await?;
         }

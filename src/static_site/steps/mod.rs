@@ -9,6 +9,7 @@ mod certificate;
 mod content;
 mod distribution;
 mod dns;
+mod edge;
 mod oac;
 mod policy;
 mod summary;
@@ -32,7 +33,8 @@ impl Steps<'_> {
         self.bucket(run, &seen.bucket_steps, &seen.bucket_tags, seen.kms_key.as_deref()).await?;
         let oac = self.origin_access_control(run, seen.oac).await?;
         let certificate = self.certificate(run, seen.domain.as_ref()).await?;
-        let dist = self.distribution(run, seen.distribution, &oac, certificate.as_deref()).await?;
+        let attached = self.edge(run).await?;
+        let dist = self.distribution(run, seen.distribution, &oac, certificate.as_deref(), &attached).await?;
         self.bucket_policy(run, seen.policy.as_deref(), &dist).await?;
         self.content(run, &dist, &seen.files).await?;
         self.dns(run, seen.domain.as_ref(), &dist).await?;

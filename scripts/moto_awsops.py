@@ -1,0 +1,291 @@
+"""What awsops needs from CloudFront that moto 5.2.5 lacks, added to its server.
+
+Started in place of `moto_server` (scripts/install-moto.sh writes the
+wrapper); everything else is moto as released. Modelled on CloudFront's
+documented behaviour:
+
+- Functions have two stages. UpdateFunction changes DEVELOPMENT,
+  PublishFunction copies it to LIVE; DescribeFunction and GetFunction take
+  `Stage`, each stage has its own ETag, and IfMatch must be the DEVELOPMENT
+  ETag. DeleteFunction refuses a function a distribution uses (FunctionInUse).
+- A distribution's default cache behaviour keeps its FunctionAssociations
+  (moto forces them to zero).
+- Response headers policies: create, get, get config, update, delete, list;
+  names are unique (ResponseHeadersPolicyAlreadyExists); a policy in use
+  cannot be deleted (ResponseHeadersPolicyInUse); at most
+  AWSOPS_MOTO_MAX_RESPONSE_HEADERS_POLICIES custom ones (default 20, the
+  account quota: TooManyResponseHeadersPolicies).
+"""
+
+import os
+import sys
+
+from moto.cloudfront import models, responses, urls
+from moto.cloudfront.exceptions import CloudFrontException, NoSuchFunctionExists
+from moto.cloudfront.models import CloudFrontBackend, CloudFrontFunction, random_id
+from moto.core.responses import ActionResult, EmptyResult
+from moto.core.utils import utcnow
+
+MAX_POLICIES = int(os.environ.get("AWSOPS_MOTO_MAX_RESPONSE_HEADERS_POLICIES", "20"))
+
+
+def _refuse(code, message):
+    raise CloudFrontException(code, message)
+
+
+def _check_if_match(given, current):
+    if not given:
+        _refuse("InvalidIfMatchVersion", "The If-Match version is missing or not valid for the resource.")
+    if given != current:
+        _refuse("PreconditionFailed", "The precondition given in one or more of the request header fields evaluated to false.")
+
+
+# Distributions keep the function associations they are given.
+_behaviour_init = models.DefaultCacheBehaviour.__init__
+
+
+def _behaviour_with_functions(self, config):
+    _behaviour_init(self, config)
+    items = (config.get("FunctionAssociations") or {}).get("Items") or []
+    self.function_associations = {"Quantity": len(items), "Items": items} if items else {"Quantity": 0}
+
+
+models.DefaultCacheBehaviour.__init__ = _behaviour_with_functions
+
+
+def _behaviours(backend):
+    for dist in backend.distributions.values():
+        config = dist.distribution_config
+        yield config.DefaultCacheBehavior
+        for behaviour in (config.CacheBehaviors or {}).get("Items") or []:
+            yield behaviour
+
+
+def _function_in_use(backend, arn):
+    for behaviour in _behaviours(backend):
+        items = (behaviour.function_associations or {}).get("Items") or []
+        if any(item.get("FunctionARN") == arn for item in items):
+            return True
+    return False
+
+
+# Function stages.
+_function_init = CloudFrontFunction.__init__
+
+
+def _function_with_stages(self, *args, **kwargs):
+    _function_init(self, *args, **kwargs)
+    self.live = None  # (code, config, etag) once published
+
+
+CloudFrontFunction.__init__ = _function_with_stages
+
+
+def _summary(function, stage):
+    summary = function.function_summary
+    summary["Status"] = "UNASSOCIATED" if function.live else "UNPUBLISHED"
+    summary["FunctionMetadata"]["Stage"] = stage
+    if stage == "LIVE":
+        summary["FunctionConfig"] = function.live[1]
+    return summary
+
+
+def _stage(function, stage):
+    """(code, etag) of the stage asked for."""
+    if stage == "LIVE":
+        if function.live is None:
+            raise NoSuchFunctionExists(function.name)
+        return function.live[0], function.live[2]
+    return function.code, function.etag
+
+
+def update_function(self, name, if_match, function_config, function_code):
+    function = self.describe_function(name)
+    _check_if_match(if_match, function.etag)
+    function.config = function_config
+    function.code = function_code
+    function.etag = random_id()
+    function.last_modified_time = utcnow()
+    return function
+
+
+def publish_function(self, name, if_match):
+    function = self.describe_function(name)
+    _check_if_match(if_match, function.etag)
+    function.live = (function.code, function.config, random_id())
+    function.last_modified_time = utcnow()
+    return function
+
+
+def delete_function(self, name, if_match):
+    function = self.describe_function(name)
+    _check_if_match(if_match, function.etag)
+    if _function_in_use(self, function.arn):
+        _refuse("FunctionInUse", f"Cannot delete function {name}: it is associated with a distribution.")
+    del self.functions[name]
+
+
+CloudFrontBackend.update_function = update_function
+CloudFrontBackend.publish_function = publish_function
+CloudFrontBackend.delete_function = delete_function
+
+
+def r_describe_function(self):
+    function = self.backend.describe_function(name=self._get_param("Name"))
+    stage = self._get_param("Stage") or "DEVELOPMENT"
+    _, etag = _stage(function, stage)
+    return ActionResult({"FunctionSummary": _summary(function, stage), "ETag": etag})
+
+
+def r_get_function(self):
+    function = self.backend.get_function(name=self._get_param("Name"))
+    code, etag = _stage(function, self._get_param("Stage") or "DEVELOPMENT")
+    return ActionResult({"FunctionCode": code, "ETag": etag, "ContentType": "application/octet-stream"})
+
+
+def r_update_function(self):
+    function = self.backend.update_function(
+        name=self._get_param("Name"),
+        if_match=self._get_param("IfMatch"),
+        function_config=self._get_param("FunctionConfig", {}),
+        function_code=self._get_param("FunctionCode"),
+    )
+    return ActionResult({"FunctionSummary": _summary(function, "DEVELOPMENT"), "ETag": function.etag})
+
+
+def r_publish_function(self):
+    function = self.backend.publish_function(name=self._get_param("Name"), if_match=self._get_param("IfMatch"))
+    return ActionResult({"FunctionSummary": _summary(function, "LIVE")})
+
+
+responses.CloudFrontResponse.describe_function = r_describe_function
+responses.CloudFrontResponse.get_function = r_get_function
+responses.CloudFrontResponse.update_function = r_update_function
+responses.CloudFrontResponse.publish_function = r_publish_function
+
+
+# Response headers policies.
+class ResponseHeadersPolicy:
+    def __init__(self, config):
+        self.id = random_id(uppercase=False, length=36)
+        self.config = config
+        self.etag = random_id()
+        self.last_modified = utcnow()
+
+    def view(self):
+        return {"Id": self.id, "LastModifiedTime": self.last_modified, "ResponseHeadersPolicyConfig": self.config}
+
+
+def _policies(backend):
+    if not hasattr(backend, "response_headers_policies"):
+        backend.response_headers_policies = {}
+    return backend.response_headers_policies
+
+
+def _policy(backend, policy_id):
+    policy = _policies(backend).get(policy_id)
+    if policy is None:
+        _refuse("NoSuchResponseHeadersPolicy", f"The response headers policy {policy_id} does not exist.")
+    return policy
+
+
+def _name_taken(backend, name, except_id=None):
+    return any(p.config.get("Name") == name and p.id != except_id for p in _policies(backend).values())
+
+
+def create_response_headers_policy(self, config):
+    if _name_taken(self, config.get("Name")):
+        _refuse("ResponseHeadersPolicyAlreadyExists", "A response headers policy with this name already exists.")
+    if len(_policies(self)) >= MAX_POLICIES:
+        _refuse("TooManyResponseHeadersPolicies", f"You have reached the maximum number of response headers policies ({MAX_POLICIES}).")
+    policy = ResponseHeadersPolicy(config)
+    _policies(self)[policy.id] = policy
+    return policy
+
+
+def update_response_headers_policy(self, policy_id, if_match, config):
+    policy = _policy(self, policy_id)
+    _check_if_match(if_match, policy.etag)
+    if _name_taken(self, config.get("Name"), except_id=policy_id):
+        _refuse("ResponseHeadersPolicyAlreadyExists", "A response headers policy with this name already exists.")
+    policy.config = config
+    policy.etag = random_id()
+    policy.last_modified = utcnow()
+    return policy
+
+
+def delete_response_headers_policy(self, policy_id, if_match):
+    policy = _policy(self, policy_id)
+    _check_if_match(if_match, policy.etag)
+    if any(b.response_headers_policy_id == policy_id for b in _behaviours(self)):
+        _refuse("ResponseHeadersPolicyInUse", f"The response headers policy {policy_id} is attached to a distribution.")
+    del _policies(self)[policy_id]
+
+
+CloudFrontBackend.create_response_headers_policy = create_response_headers_policy
+CloudFrontBackend.update_response_headers_policy = update_response_headers_policy
+CloudFrontBackend.delete_response_headers_policy = delete_response_headers_policy
+
+
+def r_create_response_headers_policy(self):
+    policy = self.backend.create_response_headers_policy(self._get_param("ResponseHeadersPolicyConfig", {}))
+    return ActionResult(
+        {
+            "ResponseHeadersPolicy": policy.view(),
+            "Location": f"https://cloudfront.amazonaws.com/2020-05-31/response-headers-policy/{policy.id}",
+            "ETag": policy.etag,
+        }
+    )
+
+
+def r_get_response_headers_policy(self):
+    policy = _policy(self.backend, self._get_param("Id"))
+    return ActionResult({"ResponseHeadersPolicy": policy.view(), "ETag": policy.etag})
+
+
+def r_get_response_headers_policy_config(self):
+    policy = _policy(self.backend, self._get_param("Id"))
+    return ActionResult({"ResponseHeadersPolicyConfig": policy.config, "ETag": policy.etag})
+
+
+def r_update_response_headers_policy(self):
+    policy = self.backend.update_response_headers_policy(
+        self._get_param("Id"), self._get_param("IfMatch"), self._get_param("ResponseHeadersPolicyConfig", {})
+    )
+    return ActionResult({"ResponseHeadersPolicy": policy.view(), "ETag": policy.etag})
+
+
+def r_delete_response_headers_policy(self):
+    self.backend.delete_response_headers_policy(self._get_param("Id"), self._get_param("IfMatch"))
+    return EmptyResult()
+
+
+def r_list_response_headers_policies(self):
+    # Custom policies only, on one page: moto models no managed ones.
+    kind = self._get_param("Type")
+    policies = [] if kind == "managed" else list(_policies(self.backend).values())
+    items = [{"Type": "custom", "ResponseHeadersPolicy": p.view()} for p in policies]
+    return ActionResult({"ResponseHeadersPolicyList": {"MaxItems": 100, "Quantity": len(items), "Items": items}})
+
+
+responses.CloudFrontResponse.create_response_headers_policy = r_create_response_headers_policy
+responses.CloudFrontResponse.get_response_headers_policy = r_get_response_headers_policy
+responses.CloudFrontResponse.get_response_headers_policy_config = r_get_response_headers_policy_config
+responses.CloudFrontResponse.update_response_headers_policy = r_update_response_headers_policy
+responses.CloudFrontResponse.delete_response_headers_policy = r_delete_response_headers_policy
+responses.CloudFrontResponse.list_response_headers_policies = r_list_response_headers_policies
+
+dispatch = responses.CloudFrontResponse.dispatch
+urls.url_paths.update(
+    {
+        "{0}/2020-05-31/function/(?P<function_name>[^/]+)/publish$": dispatch,
+        "{0}/2020-05-31/response-headers-policy$": dispatch,
+        "{0}/2020-05-31/response-headers-policy/(?P<policy_id>[^/]+)$": dispatch,
+        "{0}/2020-05-31/response-headers-policy/(?P<policy_id>[^/]+)/config$": dispatch,
+    }
+)
+
+if __name__ == "__main__":
+    from moto.server import main
+
+    sys.exit(main())
