@@ -87,6 +87,14 @@ fn redirects_come_first_and_a_prefix_carries_what_it_matched_as_splat() {
 }
 
 #[test]
+fn a_splat_cannot_turn_a_path_redirect_into_another_host() {
+    let mut r = routing(RoutingMode::Static, true);
+    r.redirects = vec![Redirect { from: "/x/*".into(), to: "/:splat".into(), status: 302 }];
+    let got = served(&r, &["/x//evil.example/a", "/x/\\evil.example", "/x/a/b"]);
+    assert_eq!(got, [redirect(302, "/evil.example/a"), redirect(302, "/evil.example"), redirect(302, "/a/b")]);
+}
+
+#[test]
 fn the_index_document_named_in_the_spec_is_the_one_served() {
     let f = function(&routing(RoutingMode::Static, true), "default.htm").expect("a function");
     assert_eq!(node::run(&f.code, &["/", "/docs/"]), [uri("/default.htm"), uri("/docs/default.htm")]);

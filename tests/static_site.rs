@@ -1079,4 +1079,33 @@ async fn routing_and_headers_are_attached_shared_repaired_after_drift_and_releas
     .await;
     assert!(released.is_some(), "not released:\n{}", rig.controller.as_ref().map(|c| c.log()).unwrap_or_default());
     assert!(live_code(&rig.aws, &spa_function).await.is_some(), "the first site's function stays");
+
+    // Routing removed, Secure headers without a CSP: the function detached
+    // and released, its error pages gone, CloudFront's managed policy attached.
+    let mut plain = spec.clone();
+    let fields = plain.as_object_mut().expect("spec");
+    fields.remove("routing");
+    fields.insert("headers".into(), json!({"preset": "Secure"}));
+    rig.apply_site("routed", plain).await;
+    let managed = "67f7725c-6f97-4210-82d7-5512b31e9d03".to_string();
+    let unrouted = eventually(Duration::from_secs(60), || async {
+        let (attached, policy, pages) = edge_of(&rig.aws, &dist).await;
+        (attached.is_none()
+            && policy.as_ref() == Some(&managed)
+            && pages.is_empty()
+            && live_code(&rig.aws, &spa_function).await.is_none())
+        .then_some(())
+    })
+    .await;
+    assert!(
+        unrouted.is_some(),
+        "routing not removed:\n{}",
+        rig.controller.as_ref().map(|c| c.log()).unwrap_or_default()
+    );
+    let status = rig
+        .until("routed", 30, |s| {
+            s.phase == Some(SitePhase::Ready) && s.routing.is_none() && s.edge_resources.is_empty()
+        })
+        .await;
+    assert_eq!(status.headers.map(|h| h.policy_name).as_deref(), Some("Managed-SecurityHeadersPolicy"));
 }

@@ -104,7 +104,7 @@ pub struct RoutingSpec {
     /// A key served with status 404 when the requested key does not exist,
     /// e.g. `404.html`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 1024), regex(pattern = "^[^/\\s][^\\s]*$"))]
+    #[schemars(length(min = 1, max = 1024), regex(pattern = validation::PAGE_KEY))]
     pub not_found: Option<String>,
     /// Redirects, first match wins, applied before the rewrites above.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -439,11 +439,12 @@ fn validate_domain(domain: &DomainSpec, p: &mut Problems) {
 }
 
 fn validate_routing(routing: &RoutingSpec, p: &mut Problems) {
-    if let Some(page) = &routing.not_found {
-        p.check(!page.starts_with('/') && !page.is_empty() && !page.chars().any(char::is_whitespace), || {
-            format!("spec.routing.notFound {page:?} must be a key without a leading '/' or spaces, e.g. 404.html")
-        });
-    }
+    p.pattern(
+        "spec.routing.notFound",
+        validation::PAGE_KEY,
+        routing.not_found.as_deref(),
+        "a key without a leading '/', in printable ASCII without spaces or quotes, e.g. 404.html",
+    );
     p.check(routing.redirects.len() <= MAX_REDIRECTS, || {
         format!(
             "spec.routing.redirects lists {}; at most {MAX_REDIRECTS} fit in one CloudFront Function",
@@ -471,6 +472,10 @@ fn validate_routing(routing: &RoutingSpec, p: &mut Problems) {
         });
         p.check(!r.to.contains(":splat") || r.from.ends_with('*'), || {
             format!("spec.routing.redirects[{i}].to uses :splat but from {:?} does not end in '*'", r.from)
+        });
+        let host = r.to.strip_prefix("https://").map(|rest| rest.split('/').next().unwrap_or(rest));
+        p.check(!host.is_some_and(|h| h.contains(":splat")), || {
+            format!("spec.routing.redirects[{i}].to puts :splat in the host; put it in the path after the first '/'")
         });
     }
 }
@@ -525,6 +530,12 @@ pub struct StaticSiteStatus {
     /// site with the same headers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub headers: Option<HeadersStatus>,
+    /// Routing functions (`function/<name>`) and headers policies
+    /// (`policy/<name>`) this site made or uses, recorded before they are
+    /// made; each is deleted once the distribution no longer runs it, unless
+    /// another site's does.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub edge_resources: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<ContentStatus>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -771,6 +782,17 @@ mod tests {
         assert!(redirect("/old", "javascript:alert(1)", 301).contains("redirects[0].to"));
         assert!(redirect("/old", "/new\"'", 301).contains("redirects[0].to"));
         assert!(redirect("/old", "/new", 200).contains("not one of 301, 302, 307, 308"));
+        assert!(
+            redirect("/x/*", "//evil.example/:splat", 301).contains("redirects[0].to"),
+            "another host, path-relative"
+        );
+        assert!(redirect("/x/*", "https://example.com:splat", 301).contains("in the host"));
+        assert!(redirect("/old\u{7}", "/new", 301).contains("redirects[0].from"), "control characters");
+        assert!(
+            redirect("/caf\u{e9}", "/new", 301).contains("redirects[0].from"),
+            "non-ASCII: the URI arrives percent-encoded"
+        );
+        assert!(invalid(serde_json::json!({"notFound": "404 .html"})).contains("spec.routing.notFound"));
         assert!(redirect("/old", "/new/:splat", 301).contains(":splat"));
         let many: Vec<serde_json::Value> =
             (0..21).map(|i| serde_json::json!({"from": format!("/{i}"), "to": "/x"})).collect();

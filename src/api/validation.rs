@@ -22,11 +22,16 @@ pub const CERTIFICATE_ARN: &str = "^arn:aws:acm:[a-z0-9-]+:[0-9]{12}:certificate
 /// A ConfigMap name (DNS subdomain).
 pub const CONFIG_MAP_NAME: &str = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
 
-/// A redirect's source: a path, optionally a prefix ending in `*` (no other
-/// wildcard, no spaces or quotes).
-pub const REDIRECT_FROM: &str = "^/[^*\\s\"'\\\\]*\\*?$";
-/// A redirect's target: a path or an https URL (no spaces or quotes).
-pub const REDIRECT_TO: &str = "^(/|https://)[^\\s\"'\\\\]*$";
+/// A redirect's source: a path, optionally a prefix ending in `*`; printable
+/// ASCII without spaces, quotes, backslashes or another `*` (what the
+/// function embeds and a `Location` header may carry).
+pub const REDIRECT_FROM: &str = "^/[!#-&(-)+-\\[\\]-~]*\\*?$";
+/// A redirect's target: a path (not `//`, which browsers read as another
+/// host) or an https URL, of the same characters.
+pub const REDIRECT_TO: &str =
+    "^(/([!#-&(-)+-.0-\\[\\]-~][!#-&(-)+-\\[\\]-~]*)?|https://[!#-&(-)+-.0-\\[\\]-~]+(/[!#-&(-)+-\\[\\]-~]*)?)$";
+/// A key served as a page (`notFound`): the same characters, not starting with `/`.
+pub const PAGE_KEY: &str = "^[!#-&(-)+-.0-\\[\\]-~][!#-&(-)+-\\[\\]-~]*$";
 
 /// Checks `value` against one of the patterns above, as the API server would.
 pub fn matches(pattern: &str, value: &str) -> bool {

@@ -173,7 +173,7 @@ fn apply(
         .compress(s.compress)
         .cache_policy_id(&s.cache_policy_id)
         .set_response_headers_policy_id(s.response_headers_policy_id.clone())
-        .function_associations(function_associations(s.viewer_request_function.as_deref(), op)?)
+        .function_associations(function_associations(s.viewer_request_function.as_deref(), current, op)?)
         .allowed_methods(
             AllowedMethods::builder()
                 .quantity(2)
@@ -222,8 +222,19 @@ fn apply(
     config.build().map_err(|e| build_err(op, e))
 }
 
-fn function_associations(arn: Option<&str>, op: &'static str) -> Result<FunctionAssociations, AwsError> {
-    let mut items = Vec::new();
+/// `arn` on viewer requests, and whatever `current` runs on other events.
+fn function_associations(
+    arn: Option<&str>,
+    current: Option<&DistributionConfig>,
+    op: &'static str,
+) -> Result<FunctionAssociations, AwsError> {
+    let kept = current
+        .and_then(|c| c.default_cache_behavior())
+        .and_then(|b| b.function_associations())
+        .map(|f| f.items())
+        .unwrap_or_default();
+    let mut items: Vec<FunctionAssociation> =
+        kept.iter().filter(|a| a.event_type() != &EventType::ViewerRequest).cloned().collect();
     if let Some(arn) = arn {
         items.push(
             FunctionAssociation::builder()
@@ -562,5 +573,64 @@ impl Cdn for SdkCdn {
             .await
             .map_err(|e| AwsError::from_sdk("CreateInvalidation", e))?;
         Ok(out.invalidation().map(|i| i.id().to_string()).unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> DistributionSettings {
+        DistributionSettings {
+            origin_id: "s3-b".into(),
+            origin_domain: "b.s3.us-east-1.amazonaws.com".into(),
+            oac_id: Some("OAC1".into()),
+            enabled: true,
+            price_class: "PriceClass_100".into(),
+            comment: "c".into(),
+            default_root_object: "index.html".into(),
+            viewer_protocol_policy: "redirect-to-https".into(),
+            compress: true,
+            cache_policy_id: CACHING_OPTIMIZED.into(),
+            ipv6: true,
+            viewer_request_function: Some("arn:aws:cloudfront::1:function/awsops-routing-0123456789abcdef".into()),
+            response_headers_policy_id: Some("P1".into()),
+            error_pages: vec![ErrorPage::new(403, "404.html"), ErrorPage::new(404, "404.html")],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_owned_settings_read_back_as_they_were_written() {
+        let config =
+            apply(DistributionConfig::builder().caller_reference("r"), &settings(), None, "Test").expect("built");
+        assert_eq!(read(&config), settings());
+    }
+
+    #[test]
+    fn an_update_keeps_other_error_responses_and_functions_on_other_events() {
+        let other_page =
+            CustomErrorResponse::builder().error_code(500).response_page_path("/oops.html").build().expect("page");
+        let viewer_response = FunctionAssociation::builder()
+            .function_arn("arn:aws:cloudfront::1:function/theirs")
+            .event_type(EventType::ViewerResponse)
+            .build()
+            .expect("association");
+        let mut current =
+            apply(DistributionConfig::builder().caller_reference("r"), &settings(), None, "Test").expect("built");
+        current.custom_error_responses =
+            Some(CustomErrorResponses::builder().quantity(1).items(other_page.clone()).build().expect("pages"));
+        let mut behaviour = current.default_cache_behavior.clone().expect("behaviour");
+        behaviour.function_associations = Some(
+            FunctionAssociations::builder().quantity(1).items(viewer_response.clone()).build().expect("functions"),
+        );
+        current.default_cache_behavior = Some(behaviour);
+
+        let updated = apply(preserve(&current), &settings(), Some(&current), "Test").expect("built");
+        let pages = updated.custom_error_responses().expect("pages").items();
+        assert!(pages.contains(&other_page) && pages.len() == 3, "{pages:?}");
+        let functions = updated.default_cache_behavior().and_then(|b| b.function_associations()).expect("functions");
+        assert!(functions.items().contains(&viewer_response) && functions.quantity() == 2, "{functions:?}");
+        assert_eq!(read(&updated), settings());
     }
 }

@@ -73,6 +73,10 @@ pub struct SdkEdge(pub aws_sdk_cloudfront::Client);
 
 const ETAG_RETRIES: usize = 3;
 
+fn arn_of(summary: Option<&aws_sdk_cloudfront::types::FunctionSummary>) -> String {
+    summary.and_then(|s| s.function_metadata()).map(|m| m.function_arn().to_string()).unwrap_or_default()
+}
+
 fn build_err(op: &'static str, e: impl std::fmt::Display) -> AwsError {
     AwsError::new(AwsErrorKind::Terminal, op, "", e.to_string())
 }
@@ -90,14 +94,7 @@ impl SdkEdge {
     /// The DEVELOPMENT stage's ETag and the function's ARN.
     async fn development(&self, name: &str) -> Result<Option<(String, String)>, AwsError> {
         match self.0.describe_function().name(name).stage(FunctionStage::Development).send().await {
-            Ok(out) => {
-                let arn = out
-                    .function_summary()
-                    .and_then(|s| s.function_metadata())
-                    .map(|m| m.function_arn().to_string())
-                    .unwrap_or_default();
-                Ok(Some((out.e_tag().unwrap_or_default().to_string(), arn)))
-            }
+            Ok(out) => Ok(Some((out.e_tag().unwrap_or_default().to_string(), arn_of(out.function_summary())))),
             Err(e) => AwsError::from_sdk("DescribeFunction", e).absent_as(None),
         }
     }
@@ -134,18 +131,10 @@ impl SdkEdge {
             .function_code(blob())
             .send()
             .await;
-        match created {
-            Ok(out) => {
-                let arn = out
-                    .function_summary()
-                    .and_then(|s| s.function_metadata())
-                    .map(|m| m.function_arn().to_string())
-                    .unwrap_or_default();
-                Ok((out.e_tag().unwrap_or_default().to_string(), arn))
-            }
-            // Created meanwhile (another site with the same routing): the next try updates it.
-            Err(e) => Err(AwsError::from_sdk("CreateFunction", e)),
-        }
+        // FunctionAlreadyExists (created meanwhile by a site with the same
+        // routing) is retried by `publish_function`, which then updates it.
+        let out = created.map_err(|e| AwsError::from_sdk("CreateFunction", e))?;
+        Ok((out.e_tag().unwrap_or_default().to_string(), arn_of(out.function_summary())))
     }
 
     async fn policy_etag(&self, id: &str) -> Result<Option<String>, AwsError> {
@@ -163,11 +152,7 @@ impl Edge for SdkEdge {
             Ok(out) => out,
             Err(e) => return AwsError::from_sdk("DescribeFunction", e).absent_as(None),
         };
-        let arn = described
-            .function_summary()
-            .and_then(|s| s.function_metadata())
-            .map(|m| m.function_arn().to_string())
-            .unwrap_or_default();
+        let arn = arn_of(described.function_summary());
         match self.0.get_function().name(name).stage(FunctionStage::Live).send().await {
             Ok(out) => Ok(Some(LiveFunction {
                 arn,

@@ -1,6 +1,8 @@
 //! Deletion, in API.md's order: the DNS records the site owns, the
 //! distribution (disabled, deployed, then deleted with a fresh ETag), the
-//! OAC, a certificate the site requested, and with `Delete` the bucket.
+//! routing functions and headers policies it listed (unless other sites'
+//! distributions use them), the OAC, a certificate the site requested, and
+//! with `Delete` the bucket.
 //! Every step is safe to repeat and "already gone" counts as done.
 
 use super::observe;
@@ -24,7 +26,7 @@ impl Steps<'_> {
         let certificate = self.requested_certificate(run).await?;
         self.remove_records(run, dist.as_ref().map(|d| d.domain_name.as_str()), certificate.as_ref()).await?;
         self.remove_distribution(run, dist).await?;
-        self.remove_edge(run).await?;
+        self.release_all(run).await?;
         self.remove_oac(run).await?;
         self.remove_certificate(run, certificate).await?;
         self.remove_bucket(run).await?;
@@ -102,21 +104,6 @@ impl Steps<'_> {
             }
         }
         run.next.distribution = None;
-        run.save().await?;
-        Ok(())
-    }
-
-    /// The routing function and headers policy status names, once the
-    /// distribution that ran them is gone (kept while another site uses them).
-    async fn remove_edge(self, run: &mut Run<'_>) -> Result<(), Halt> {
-        if let Some(name) = run.written.routing.as_ref().and_then(|r| r.function.clone()) {
-            self.release_function(run, &name).await?;
-        }
-        if let Some(id) = run.written.headers.as_ref().map(|h| h.policy_id.clone()) {
-            self.release_policy(run, &id).await?;
-        }
-        run.next.routing = None;
-        run.next.headers = None;
         run.save().await?;
         Ok(())
     }

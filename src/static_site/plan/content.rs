@@ -53,7 +53,7 @@ const MAX_PENDING_BYTES: usize = 16 * 1024;
 
 /// CloudFront paths to invalidate: those of the keys changed now and the
 /// other URLs that serve them (`served`: a changed index document at `/`, a
-/// folder's at `/dir/` and `/dir` with routing, everywhere in SPA mode),
+/// folder's at `/dir/` and `/dir` with routing),
 /// plus what an invalidation CloudFront refused left `pending`. Nothing for a
 /// distribution created in this pass: it has cached nothing yet.
 pub fn invalidation_paths(
@@ -70,7 +70,7 @@ pub fn invalidation_paths(
     for key in changed {
         let path = percent_encoded(key);
         if key == index_document {
-            paths.insert(if served == Served::SinglePage { "/*".into() } else { "/".into() });
+            paths.insert("/".into());
         } else if served == Served::Folders
             && let Some(folder) = path.strip_suffix(&format!("/{}", percent_encoded(index_document)))
         {
@@ -163,15 +163,12 @@ mod tests {
     }
 
     #[test]
-    fn with_routing_a_changed_folder_index_invalidates_the_folder_urls_and_in_spa_mode_everything() {
+    fn with_routing_a_changed_folder_index_invalidates_the_folder_urls() {
         let paths = |key: &str, served| invalidation_paths(&[key.to_string()], &[], "index.html", served, false);
         assert_eq!(paths("docs/index.html", Served::Folders), vec!["/docs", "/docs/", "/docs/index.html"]);
         assert_eq!(paths("a b/index.html", Served::Folders), vec!["/a%20b", "/a%20b/", "/a%20b/index.html"]);
         assert_eq!(paths("index.html", Served::Folders), vec!["/", "/index.html"]);
         assert_eq!(paths("docs/page.html", Served::Folders), vec!["/docs/page.html"]);
-        assert_eq!(paths("index.html", Served::SinglePage), vec!["/*"]);
-        assert_eq!(paths("app.js", Served::SinglePage), vec!["/app.js"]);
-        assert_eq!(paths("docs/index.html", Served::SinglePage), vec!["/docs/index.html"]);
     }
 
     #[test]

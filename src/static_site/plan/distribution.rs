@@ -2,7 +2,7 @@
 //! fields that drifted, and what an alias held elsewhere means.
 
 use super::identity::Identity;
-use super::routing::Attached;
+use super::routing::Behaviour;
 use crate::api::conditions::{Reason, Stall};
 use crate::api::static_site::{PriceClass, StaticSiteSpec};
 use crate::aws::AwsError;
@@ -29,7 +29,7 @@ pub fn desired_distribution(
     id: &Identity,
     oac_id: &str,
     certificate_arn: Option<&str>,
-    attached: &Attached,
+    behaviour: &Behaviour,
 ) -> DistributionSettings {
     let mut aliases: Vec<String> = spec.domain.iter().flat_map(|d| d.names.iter().map(|n| n.0.clone())).collect();
     aliases.sort();
@@ -55,9 +55,18 @@ pub fn desired_distribution(
         compress: true,
         cache_policy_id: CACHING_OPTIMIZED.into(),
         ipv6: true,
-        viewer_request_function: attached.function.as_ref().map(|(_, arn)| arn.clone()),
-        response_headers_policy_id: attached.policy.as_ref().map(|(id, _)| id.clone()),
-        error_pages: super::routing::error_pages(spec.routing.as_ref(), None, &[]),
+        viewer_request_function: behaviour.function_arn.clone(),
+        response_headers_policy_id: behaviour.policy_id.clone(),
+        error_pages: behaviour.error_pages.clone(),
+    }
+}
+
+/// What a distribution runs for routing and headers, as its settings say.
+pub fn behaviour_of(settings: &DistributionSettings) -> Behaviour {
+    Behaviour {
+        function_arn: settings.viewer_request_function.clone(),
+        policy_id: settings.response_headers_policy_id.clone(),
+        error_pages: settings.error_pages.clone(),
     }
 }
 
@@ -127,7 +136,7 @@ mod tests {
     #[test]
     fn the_distribution_uses_sni_tls12_https_and_the_oac() {
         let names = with_domain(&["b.example.com", "a.example.com"]);
-        let d = desired_distribution(&names, &mk_id(), "OAC1", Some("arn:cert"), &Attached::default());
+        let d = desired_distribution(&names, &mk_id(), "OAC1", Some("arn:cert"), &Behaviour::default());
         assert_eq!(d.aliases, vec!["a.example.com", "b.example.com"]);
         assert_eq!(d.ssl_support_method.as_deref(), Some("sni-only"));
         assert_eq!(d.minimum_protocol_version.as_deref(), Some("TLSv1.2_2021"));
@@ -138,7 +147,7 @@ mod tests {
         assert!(d.compress && d.ipv6);
         assert_eq!(d.price_class, "PriceClass_100");
         assert_eq!(d.default_root_object, "index.html");
-        let plain = desired_distribution(&mk_spec(), &mk_id(), "OAC1", None, &Attached::default());
+        let plain = desired_distribution(&mk_spec(), &mk_id(), "OAC1", None, &Behaviour::default());
         assert!(plain.aliases.is_empty() && plain.certificate_arn.is_none());
     }
 
@@ -149,7 +158,7 @@ mod tests {
             &mk_id(),
             "OAC1",
             Some("arn:cert"),
-            &Attached::default(),
+            &Behaviour::default(),
         );
         let mut actual = desired.clone();
         actual.oac_id = None;
@@ -162,21 +171,13 @@ mod tests {
 
     #[test]
     fn routing_headers_and_error_pages_are_owned_and_their_drift_named() {
-        let mut spec = mk_spec();
-        spec.routing = Some(crate::api::static_site::RoutingSpec {
-            mode: crate::api::static_site::RoutingMode::Static,
-            subdirectory_index: true,
-            not_found: Some("404.html".into()),
-            redirects: Vec::new(),
-        });
-        let attached = Attached {
-            function: Some(("awsops-routing-1".into(), "arn:fn".into())),
-            policy: Some(("P1".into(), "awsops-headers-1".into())),
+        let behaviour = Behaviour {
+            function_arn: Some("arn:fn".into()),
+            policy_id: Some("P1".into()),
+            error_pages: vec![crate::aws::cloudfront::ErrorPage::new(403, "404.html")],
         };
-        let desired = desired_distribution(&spec, &mk_id(), "OAC1", None, &attached);
-        assert_eq!(desired.viewer_request_function.as_deref(), Some("arn:fn"));
-        assert_eq!(desired.response_headers_policy_id.as_deref(), Some("P1"));
-        assert_eq!(desired.error_pages.len(), 2);
+        let desired = desired_distribution(&mk_spec(), &mk_id(), "OAC1", None, &behaviour);
+        assert_eq!(behaviour_of(&desired), behaviour);
         let mut actual = desired.clone();
         actual.viewer_request_function = None;
         actual.response_headers_policy_id = Some("P2".into());
@@ -202,7 +203,7 @@ mod tests {
             &mk_id(),
             "OAC1",
             Some("arn:new"),
-            &Attached::default(),
+            &Behaviour::default(),
         );
         let mut actual = desired.clone();
         assert_eq!(replaced_certificate(&desired, &actual), None);

@@ -42,6 +42,9 @@ function handler(event) {
         var r = ROUTES.redirects[i];
         if (r.prefix ? uri.startsWith(r.from) : uri === r.from) {
             var location = r.to.split(':splat').join(r.prefix ? uri.slice(r.from.length) : '');
+            if (location.charAt(0) === '/') {
+                location = '/' + location.replace(/^[\/\\]+/, '');
+            }
             return {statusCode: r.status, statusDescription: REASONS[r.status], headers: {location: {value: location}}};
         }
     }
@@ -82,16 +85,69 @@ pub fn function(routing: &RoutingSpec, index_document: &str) -> Option<Function>
             })
         })
         .collect();
-    let routes = serde_json::json!({"index": index_document, "spa": spa, "folders": folders, "redirects": redirects});
+    // JSON is JavaScript but for two line separators an older parser refuses in a string.
+    let routes = serde_json::json!({"index": index_document, "spa": spa, "folders": folders, "redirects": redirects})
+        .to_string()
+        .replace('\u{2028}', "\\u2028")
+        .replace('\u{2029}', "\\u2029");
     let code =
         format!("// awsops StaticSite routing: generated, edits are put back.\nvar ROUTES = {routes};\n{HANDLER}");
     let name = format!("{FUNCTION_PREFIX}{}", &hex::encode(Sha256::digest(code.as_bytes()))[..16]);
     Some(Function { name, code })
 }
 
-/// Whether `name` is a function awsops compiled (and may remove).
-pub fn is_ours(name: &str) -> bool {
-    name.starts_with(FUNCTION_PREFIX)
+/// Whether `name` is a function awsops compiled (`awsops-routing-` and 16
+/// hex digits): one it may detach and remove, never another's.
+pub fn is_our_function(name: &str) -> bool {
+    hashed(name, FUNCTION_PREFIX)
+}
+
+/// Whether `name` is a headers policy awsops created.
+pub fn is_our_policy(name: &str) -> bool {
+    hashed(name, POLICY_PREFIX)
+}
+
+fn hashed(name: &str, prefix: &str) -> bool {
+    name.strip_prefix(prefix)
+        .is_some_and(|h| h.len() == 16 && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+}
+
+/// A function or policy a site made or uses, as `status.edgeResources` lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EdgeResource {
+    Function(String),
+    Policy(String),
+}
+
+impl EdgeResource {
+    /// The entry in status: `function/<name>` or `policy/<name>`.
+    pub fn entry(&self) -> String {
+        match self {
+            Self::Function(name) => format!("function/{name}"),
+            Self::Policy(name) => format!("policy/{name}"),
+        }
+    }
+
+    /// An entry read back from status; `None` for anything awsops would not
+    /// have written (status can be edited: never a name outside awsops' own).
+    pub fn parse(entry: &str) -> Option<Self> {
+        match entry.split_once('/')? {
+            ("function", name) if is_our_function(name) => Some(Self::Function(name.to_string())),
+            ("policy", name) if is_our_policy(name) => Some(Self::Policy(name.to_string())),
+            _ => None,
+        }
+    }
+}
+
+/// `recorded` with `made` added (each once).
+pub fn with_made(recorded: &[String], made: &[EdgeResource]) -> Vec<String> {
+    let mut out = recorded.to_vec();
+    for entry in made.iter().map(EdgeResource::entry) {
+        if !out.contains(&entry) {
+            out.push(entry);
+        }
+    }
+    out
 }
 
 /// The distribution's 403 and 404 error responses: the `notFound` page with
@@ -163,22 +219,64 @@ pub fn function_name(arn: &str) -> &str {
 }
 
 /// Which URLs serve a key besides `/<key>`: what a changed key invalidates.
+/// (CloudFront caches a rewritten request under the URI the function gave
+/// it, so SPA deep links share `/index.html`'s cache entry; API.md still
+/// asks for the folder URLs, which cost nothing.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Served {
     /// Each key at its own path (and the index document at `/`).
     Keys,
     /// `dir/<index>` also at `/dir/` and `/dir`.
     Folders,
-    /// The index document also at every path without an extension.
-    SinglePage,
 }
 
 pub fn served(routing: Option<&RoutingSpec>) -> Served {
     match routing {
-        Some(r) if r.mode == RoutingMode::Spa => Served::SinglePage,
-        Some(r) if r.subdirectory_index => Served::Folders,
+        Some(r) if r.mode == RoutingMode::Static && r.subdirectory_index => Served::Folders,
         _ => Served::Keys,
     }
+}
+
+/// What a site's distribution runs for routing and headers.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Behaviour {
+    pub function_arn: Option<String>,
+    pub policy_id: Option<String>,
+    pub error_pages: Vec<ErrorPage>,
+}
+
+/// What the site last recorded its distribution running (status).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Recorded<'a> {
+    pub not_found: Option<&'a str>,
+    pub policy_id: Option<&'a str>,
+}
+
+/// The behaviour the spec asks for, given what exists (`attached`) and what
+/// the distribution runs now (`actual`, empty for a new one). A site with
+/// `routing` owns the viewer-request function and the 403/404 error
+/// responses, one with `headers` the policy; without them it leaves what
+/// someone else attached and removes only what it put there itself (a
+/// function by its `awsops-routing-` name, the policy and pages status
+/// recorded).
+pub fn behaviour(
+    routing: Option<&RoutingSpec>,
+    headers: bool,
+    attached: &Attached,
+    recorded: Recorded<'_>,
+    actual: &Behaviour,
+) -> Behaviour {
+    let function_arn = match routing {
+        Some(_) => attached.function.as_ref().map(|(_, arn)| arn.clone()),
+        None => actual.function_arn.clone().filter(|arn| !is_our_function(function_name(arn))),
+    };
+    let policy_id = if headers {
+        attached.policy.as_ref().map(|(id, _)| id.clone())
+    } else {
+        actual.policy_id.clone().filter(|id| Some(id.as_str()) != recorded.policy_id)
+    };
+    let error_pages = error_pages(routing, recorded.not_found, &actual.error_pages);
+    Behaviour { function_arn, policy_id, error_pages }
 }
 
 #[cfg(test)]
@@ -195,12 +293,13 @@ mod tests {
         let a = function(&routing(RoutingMode::Static), "index.html").expect("a function");
         let b = function(&routing(RoutingMode::Static), "index.html").expect("a function");
         assert_eq!(a, b);
-        assert!(a.name.starts_with(FUNCTION_PREFIX) && a.name.len() <= 64 && is_ours(&a.name));
+        assert!(a.name.starts_with(FUNCTION_PREFIX) && a.name.len() <= 64 && is_our_function(&a.name));
         let spa = function(&routing(RoutingMode::Spa), "index.html").expect("a function");
         assert_ne!(a.name, spa.name);
         let other_index = function(&routing(RoutingMode::Static), "default.htm").expect("a function");
         assert_ne!(a.name, other_index.name);
-        assert!(!is_ours("someone-elses-function"));
+        assert!(!is_our_function("someone-elses-function"));
+        assert!(!is_our_function("awsops-routing-not-a-hash-at-all"), "only the exact form awsops writes");
     }
 
     #[test]
@@ -279,10 +378,53 @@ mod tests {
     }
 
     #[test]
+    fn line_separators_in_the_spec_are_escaped_in_the_code() {
+        let f = function(&routing(RoutingMode::Static), "a\u{2028}b.html").expect("a function");
+        assert!(!f.code.contains('\u{2028}') && f.code.contains("a\\u2028b.html"));
+    }
+
+    #[test]
+    fn status_lists_only_functions_and_policies_awsops_names() {
+        let f = EdgeResource::Function("awsops-routing-0123456789abcdef".into());
+        let p = EdgeResource::Policy("awsops-headers-0123456789abcdef".into());
+        assert_eq!(EdgeResource::parse(&f.entry()), Some(f.clone()));
+        assert_eq!(EdgeResource::parse(&p.entry()), Some(p.clone()));
+        assert_eq!(EdgeResource::parse("function/someone-elses"), None);
+        assert_eq!(EdgeResource::parse("policy/Managed-SecurityHeadersPolicy"), None);
+        assert_eq!(EdgeResource::parse("bucket/awsops-routing-0123456789abcdef"), None);
+        let listed = with_made(&[f.entry()], &[f.clone(), p.clone()]);
+        assert_eq!(listed, vec![f.entry(), p.entry()]);
+    }
+
+    #[test]
+    fn without_routing_or_headers_a_site_keeps_what_others_attached_and_drops_its_own() {
+        let ours = "arn:aws:cloudfront::1:function/awsops-routing-0123456789abcdef".to_string();
+        let theirs = "arn:aws:cloudfront::1:function/hand-made".to_string();
+        let actual = |function: &str, policy: &str| Behaviour {
+            function_arn: Some(function.to_string()),
+            policy_id: Some(policy.to_string()),
+            error_pages: vec![ErrorPage::new(403, "index.html")],
+        };
+        let recorded = Recorded { not_found: None, policy_id: Some("P-OURS") };
+        let kept = behaviour(None, false, &Attached::default(), recorded, &actual(&theirs, "P-THEIRS"));
+        assert_eq!(kept, actual(&theirs, "P-THEIRS"));
+        let dropped = behaviour(None, false, &Attached::default(), recorded, &actual(&ours, "P-OURS"));
+        assert_eq!((dropped.function_arn, dropped.policy_id), (None, None));
+        let attached = Attached {
+            function: Some(("awsops-routing-0123456789abcdef".into(), ours.clone())),
+            policy: Some(("P-NEW".into(), "awsops-headers-0123456789abcdef".into())),
+        };
+        let owned =
+            behaviour(Some(&routing(RoutingMode::Static)), true, &attached, recorded, &actual(&theirs, "P-THEIRS"));
+        assert_eq!((owned.function_arn.as_deref(), owned.policy_id.as_deref()), (Some(ours.as_str()), Some("P-NEW")));
+        assert!(owned.error_pages.is_empty(), "routing owns the 403 and 404 responses");
+    }
+
+    #[test]
     fn what_a_key_is_served_at_follows_the_mode() {
         assert_eq!(served(None), Served::Keys);
         assert_eq!(served(Some(&routing(RoutingMode::Static))), Served::Folders);
-        assert_eq!(served(Some(&routing(RoutingMode::Spa))), Served::SinglePage);
+        assert_eq!(served(Some(&routing(RoutingMode::Spa))), Served::Keys);
         let mut plain = routing(RoutingMode::Static);
         plain.subdirectory_index = false;
         assert_eq!(served(Some(&plain)), Served::Keys);

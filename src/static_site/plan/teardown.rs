@@ -54,6 +54,7 @@ pub fn nothing_recorded(status: &StaticSiteStatus) -> bool {
         && status.origin_access_control_id.is_none()
         && status.certificate.is_none()
         && status.retired_certificates.is_empty()
+        && status.edge_resources.is_empty()
         && status.distribution.is_none()
         && status.dns.is_empty()
 }

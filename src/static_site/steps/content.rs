@@ -8,7 +8,7 @@ use kube::Resource;
 
 use super::super::content::{self, File};
 use super::super::plan::content::{self as decide, invalidation_paths};
-use super::super::plan::routing::served;
+use super::super::plan::routing;
 use super::super::run::{Halt, Run};
 use super::Steps;
 use crate::api::conditions::{self, Reason};
@@ -24,12 +24,12 @@ impl Steps<'_> {
         let objects = run.ctx.objects.as_ref();
         let progress = |done, total| objects.upload_progress(&reference, done, total);
         let buckets = self.aws.buckets.as_ref();
-        let served = served(run.site.spec.routing.as_ref());
+        let served = routing::served(run.site.spec.routing.as_ref());
         let plan = content::planned(buckets, &id.bucket, &desired, spec.prune).await?;
         let mut pending = run.written.content.as_ref().map(|c| c.pending_invalidation.clone()).unwrap_or_default();
         // A site that never synced served nothing a cache could hold.
-        let served_before = run.written.content.clone();
-        if let Some(mut content) = served_before.filter(|_| !plan.upload.is_empty() && !run.distribution_created) {
+        let previous_content = run.written.content.clone();
+        if let Some(mut content) = previous_content.filter(|_| !plan.upload.is_empty() && !run.distribution_created) {
             // Written ahead: a crash or a failed upload after this still
             // invalidates what may have changed (pruned keys are added after).
             let ahead =

@@ -3,8 +3,10 @@
 //! CallerReference (the uid) makes the create idempotent, and a create
 //! whose response was lost ("exists") is answered by a search by origin.
 
-use super::super::plan::distribution::{alias_in_use, desired_distribution, distribution_drift, replaced_certificate};
-use super::super::plan::routing::{Attached, error_pages};
+use super::super::plan::distribution::{
+    alias_in_use, behaviour_of, desired_distribution, distribution_drift, replaced_certificate,
+};
+use super::super::plan::routing::{self, Attached, Recorded};
 use super::super::run::{Halt, Run};
 use super::Steps;
 use crate::api::conditions::Reason;
@@ -22,7 +24,15 @@ impl Steps<'_> {
         certificate: Option<&str>,
         attached: &Attached,
     ) -> Result<DistributionView, Halt> {
-        let mut desired = desired_distribution(&run.site.spec, self.id, oac, certificate, attached);
+        let spec = &run.site.spec;
+        let written = &run.written;
+        let last = Recorded {
+            not_found: written.routing.as_ref().and_then(|r| r.not_found.as_deref()),
+            policy_id: written.headers.as_ref().map(|h| h.policy_id.as_str()),
+        };
+        let runs = recorded.as_ref().map(|d| behaviour_of(&d.settings)).unwrap_or_default();
+        let behaviour = routing::behaviour(spec.routing.as_ref(), spec.headers.is_some(), attached, last, &runs);
+        let desired = desired_distribution(spec, self.id, oac, certificate, &behaviour);
         let dist = match recorded {
             Some(dist) => dist,
             None => match self.create_distribution(run, &desired).await {
@@ -38,12 +48,11 @@ impl Steps<'_> {
         run.record_distribution(&dist);
         run.save().await?;
         self.retire_certificates_left(run).await?;
-        let set_before = run.written.routing.as_ref().and_then(|r| r.not_found.as_deref());
-        desired.error_pages = error_pages(run.site.spec.routing.as_ref(), set_before, &dist.settings.error_pages);
         let drift = distribution_drift(&desired, &dist.settings);
         if drift.is_empty() {
             run.record_edge(attached);
             run.save().await?;
+            self.release_unused(run, &behaviour, attached).await?;
             return Ok(dist);
         }
         let replaced = replaced_certificate(&desired, &dist.settings);
@@ -54,13 +63,12 @@ impl Steps<'_> {
                 run.save().await?;
             }
         }
-        let before = dist.settings;
         let dist = self.aws.cdn.update(&dist.id, &desired).await.map_err(|e| refused(e, &desired))?;
         run.note(Reason::DistributionUpdated, format!("distribution {}: {}", dist.id, drift.join(", "))).await;
         run.record_distribution(&dist);
         run.record_edge(attached);
         run.save().await?;
-        self.release_edge(run, &before, &desired).await?;
+        self.release_unused(run, &behaviour, attached).await?;
         if let Some(old) = replaced {
             self.retire_certificate(run, &old).await?;
         }
