@@ -11,6 +11,10 @@ if [ ! -x "$venv/bin/moto_server" ]; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q --disable-pip-version-check "moto[server]==$MOTO_VERSION" >&2
 fi
+# scripts/moto_awsops.py decodes CloudWatch's CBOR requests with cbor2.
+if ! "$venv/bin/python" -c "import cbor2" 2>/dev/null; then
+  "$venv/bin/pip" install -q --disable-pip-version-check "cbor2==$CBOR2_VERSION" >&2
+fi
 # moto 5.2.5 answers every ListOriginAccessControls with the first page (it
 # drops the Marker): past 100 OACs a paginating client loops forever. Pass it on.
 responses="$(echo "$venv"/lib/python3*/site-packages/moto/cloudfront/responses.py)"

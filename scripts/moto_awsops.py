@@ -15,6 +15,10 @@ documented behaviour:
   cannot be deleted (ResponseHeadersPolicyInUse); at most
   AWSOPS_MOTO_MAX_RESPONSE_HEADERS_POLICIES custom ones (default 20, the
   account quota: TooManyResponseHeadersPolicies).
+- CloudWatch over the Smithy RPC v2 CBOR protocol, which the Rust SDK speaks
+  (moto 5.2.5 serves CloudWatch over query and JSON only): each request is
+  decoded and handed to moto as the same call in the JSON protocol, and the
+  answer encoded back, timestamps as CBOR epoch times (tag 1).
 """
 
 import os
@@ -284,6 +288,99 @@ urls.url_paths.update(
         "{0}/2020-05-31/response-headers-policy/(?P<policy_id>[^/]+)/config$": dispatch,
     }
 )
+
+# CloudWatch over Smithy RPC v2 CBOR.
+import datetime
+import io
+import json
+import re
+
+import botocore.session
+import cbor2
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+RPC_V2_PATH = re.compile(r"^/service/(?P<service>[A-Za-z0-9]+)/operation/(?P<operation>[A-Za-z0-9]+)$")
+RPC_V2_SERVICES = {"GraniteServiceVersion20100801": "cloudwatch"}
+_models = {}
+
+
+def _model(service):
+    if service not in _models:
+        _models[service] = botocore.session.get_session().get_service_model(service)
+    return _models[service]
+
+
+def _to_json(value):
+    """A decoded CBOR request as JSON-protocol data (datetimes as epoch seconds)."""
+    if isinstance(value, datetime.datetime):
+        return value.timestamp()
+    if isinstance(value, dict):
+        return {k: _to_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_to_json(v) for v in value]
+    if isinstance(value, bytes):
+        import base64
+
+        return base64.b64encode(value).decode()
+    return value
+
+
+def _timestamps(value, shape):
+    """A JSON-protocol answer with the timestamps `shape` declares as datetimes."""
+    if shape is None or value is None:
+        return value
+    if shape.type_name == "structure" and isinstance(value, dict):
+        return {k: _timestamps(v, shape.members.get(k)) for k, v in value.items()}
+    if shape.type_name == "list" and isinstance(value, list):
+        return [_timestamps(v, shape.member) for v in value]
+    if shape.type_name == "map" and isinstance(value, dict):
+        return {k: _timestamps(v, shape.value) for k, v in value.items()}
+    if shape.type_name == "timestamp" and isinstance(value, (int, float)):
+        return datetime.datetime.fromtimestamp(value, tz=datetime.timezone.utc)
+    if shape.type_name == "timestamp" and isinstance(value, str):
+        return datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return value
+
+
+_dispatch = DomainDispatcherApplication.__call__
+
+
+def _dispatch_rpc_v2(self, environ, start_response):
+    match = RPC_V2_PATH.match(environ.get("PATH_INFO", ""))
+    service = match and RPC_V2_SERVICES.get(match.group("service"))
+    if not service or environ.get("REQUEST_METHOD") != "POST":
+        return _dispatch(self, environ, start_response)
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    raw = environ["wsgi.input"].read(length) if length else b""
+    body = json.dumps(_to_json(cbor2.loads(raw)) if raw else {}).encode()
+    environ = dict(environ)
+    environ["PATH_INFO"] = "/"
+    environ["CONTENT_TYPE"] = "application/x-amz-json-1.0"
+    environ["CONTENT_LENGTH"] = str(len(body))
+    environ["HTTP_X_AMZ_TARGET"] = f"{match.group('service')}.{match.group('operation')}"
+    environ["wsgi.input"] = io.BytesIO(body)
+    answered = {}
+
+    def capture(status, headers, exc_info=None):
+        answered["status"], answered["headers"] = status, headers
+        return lambda data: None
+
+    chunks = _dispatch(self, environ, capture)
+    payload = b"".join(chunks)
+    if hasattr(chunks, "close"):
+        chunks.close()
+    data = json.loads(payload) if payload.strip() else {}
+    if answered["status"].startswith("2"):
+        operation = _model(service).operation_model(match.group("operation"))
+        data = _timestamps(data, operation.output_shape)
+    encoded = cbor2.dumps(data, datetime_as_timestamp=True, timezone=datetime.timezone.utc)
+    headers = [(k, v) for k, v in answered["headers"] if k.lower() not in ("content-type", "content-length")]
+    headers += [("Content-Type", "application/cbor"), ("Content-Length", str(len(encoded))), ("smithy-protocol", "rpc-v2-cbor")]
+    start_response(answered["status"], headers)
+    return [encoded]
+
+
+DomainDispatcherApplication.__call__ = _dispatch_rpc_v2
 
 if __name__ == "__main__":
     from moto.server import main

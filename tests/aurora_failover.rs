@@ -398,3 +398,77 @@ async fn a_second_failover_of_a_cluster_waits_for_the_first_and_then_checks_agai
     assert_eq!(status.new_writer.as_deref(), Some(r0.as_str()));
     assert_eq!(rig.stage.proxy.count("FailoverDBCluster"), 1);
 }
+
+/// A CloudWatch metric alarm in the emulator, set to `state`.
+async fn alarm(name: &str, state: aws_sdk_cloudwatch::types::StateValue) {
+    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+    let cw = aws_sdk_cloudwatch::Client::new(&conf);
+    cw.put_metric_alarm()
+        .alarm_name(name)
+        .namespace("Orders")
+        .metric_name("Http5xx")
+        .statistic(aws_sdk_cloudwatch::types::Statistic::Sum)
+        .period(60)
+        .evaluation_periods(1)
+        .threshold(1.0)
+        .comparison_operator(aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanThreshold)
+        .send()
+        .await
+        .expect("alarm created");
+    cw.set_alarm_state().alarm_name(name).state_value(state).state_reason("test").send().await.expect("alarm state");
+}
+
+#[tokio::test]
+async fn verify_alarms_must_be_ok_after_the_swap_one_in_alarm_fails_it_and_a_missing_one_stalls_it_untouched() {
+    use aws_sdk_cloudwatch::types::StateValue;
+    let mut rig = Rig::new("af-verify").await;
+    let (ok, firing, missing) = (unique("api-ok"), unique("api-5xx"), unique("no-such-alarm"));
+    alarm(&ok, StateValue::Ok).await;
+    alarm(&firing, StateValue::Alarm).await;
+    let clusters = [unique("verified"), unique("alarming"), unique("unchecked")];
+    let mut seeded = Vec::new();
+    for cluster in &clusters {
+        seeded.push(seed_three(&rig.rds, cluster).await);
+    }
+    rig.start(None);
+    rig.create("verified", json!({"clusterIdentifier": clusters[0], "verify": {"alarms": [ok]}})).await;
+    rig.create(
+        "alarming",
+        json!({"clusterIdentifier": clusters[1], "verify": {"alarms": [ok, firing], "timeoutSeconds": 30}}),
+    )
+    .await;
+    rig.create("unchecked", json!({"clusterIdentifier": clusters[2], "verify": {"alarms": [missing]}})).await;
+
+    let verified = rig.phase("verified", FailoverPhase::Succeeded).await;
+    assert!(condition_true(&verified, "Verified"));
+    let alarms = verified.verification.expect("verification").alarms;
+    assert_eq!(
+        alarms.iter().map(|a| (a.name.as_str(), a.state.as_str())).collect::<Vec<_>>(),
+        vec![(ok.as_str(), "OK")]
+    );
+
+    let (reason, message) = rig.stalled("unchecked").await;
+    assert_eq!(reason, "AlarmNotFound");
+    assert!(message.contains(&missing), "{message}");
+    assert_eq!(writer(&rig.rds, &clusters[2]).await, seeded[2][0], "nothing failed over");
+
+    let waiting = rig
+        .until("alarming", 30, |s| s.conditions.iter().any(|c| c.type_ == "Verified" && c.reason == "Verifying"))
+        .await;
+    assert_eq!(waiting.phase, Some(FailoverPhase::FailingOver));
+    assert!(condition_true(&waiting, "WriterSwapped"));
+    let failed = rig.until("alarming", 90, |s| s.phase == Some(FailoverPhase::Failed)).await;
+    let ready = failed.conditions.iter().find(|c| c.type_ == "Ready").expect("Ready");
+    assert_eq!(ready.reason, "VerificationFailed");
+    assert!(
+        ready.message.contains(&format!("{firing} is ALARM")) && !ready.message.contains(&format!("{ok} is")),
+        "{}",
+        ready.message
+    );
+    assert_eq!(
+        writer(&rig.rds, &clusters[1]).await,
+        seeded[1][1],
+        "the writer is left on the new one, never moved back"
+    );
+    assert_eq!(rig.stage.proxy.count("FailoverDBCluster"), 2, "one call per failover that passed its preconditions");
+}

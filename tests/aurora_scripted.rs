@@ -108,9 +108,19 @@ fn intent() -> AuroraFailoverStatus {
     }
 }
 
+/// No alarms: these failovers verify nothing.
+struct NoAlarms;
+
+#[async_trait::async_trait]
+impl awsops::aws::cloudwatch::Alarms for NoAlarms {
+    async fn states(&self, _: &[String]) -> Result<std::collections::BTreeMap<String, String>, awsops::aws::AwsError> {
+        Ok(Default::default())
+    }
+}
+
 /// One reconcile as the controller runs it, minus the API server: observe, plan.
 async fn step(rds: &SdkRds, obj: &AuroraFailover, now: Timestamp) -> plan::Decision {
-    let observed = observe::observe(rds, obj, None).await.expect("observe");
+    let observed = observe::observe(rds, &NoAlarms, obj, None).await.expect("observe");
     plan::plan(&obj.spec, obj.status.as_ref().expect("status"), &observed, Some(1), now)
 }
 
@@ -203,7 +213,9 @@ async fn access_denied_from_rds_is_classified_for_a_stalled_status() {
         )
     });
     let rds = client(&[&denied]);
-    let err = observe::observe(&rds, &failover(600, AuroraFailoverStatus::default()), None).await.expect_err("denied");
+    let err = observe::observe(&rds, &NoAlarms, &failover(600, AuroraFailoverStatus::default()), None)
+        .await
+        .expect_err("denied");
     assert_eq!(err.kind, AwsErrorKind::AccessDenied);
     assert_eq!(err.operation, "DescribeDBClusters");
     let next = plan::access_denied(&AuroraFailoverStatus::default(), Some(1), t(0), &err.to_string());

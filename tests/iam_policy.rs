@@ -49,7 +49,7 @@ fn the_policy_names_each_action_once_and_only_known_services() {
     let all = allowed();
     for action in &all {
         let service = action.split(':').next().unwrap_or_default();
-        assert!(["rds", "s3", "cloudfront", "acm", "route53", "sts"].contains(&service), "{action}");
+        assert!(["rds", "cloudwatch", "s3", "cloudfront", "acm", "route53", "sts"].contains(&service), "{action}");
     }
 }
 

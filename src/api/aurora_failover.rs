@@ -80,6 +80,41 @@ pub struct AuroraFailoverSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = validation::ROLE_ARN))]
     pub role_arn: Option<String>,
+    /// Checks after RDS shows the swap: `Succeeded` only once each passes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<VerifySpec>,
+}
+
+/// Most alarms one failover waits on.
+pub const MAX_ALARMS: usize = 20;
+/// Default for `spec.verify.timeoutSeconds`.
+pub const DEFAULT_VERIFY_TIMEOUT_SECONDS: i32 = 300;
+
+/// What must hold after the swap.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VerifySpec {
+    /// CloudWatch alarms (names, in the cluster's region) that must be `OK`
+    /// within `timeoutSeconds` of the swap; each must exist before the
+    /// failover starts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 20), extend("x-kubernetes-list-type" = "set"))]
+    pub alarms: Vec<AlarmName>,
+    /// How long the checks may take after the swap before the failover ends
+    /// `Failed` (`VerificationFailed`); the writer is never moved back.
+    /// 30 to 3600, default 300.
+    #[serde(default = "default_verify_timeout")]
+    #[schemars(range(min = 30, max = 3600))]
+    pub timeout_seconds: i32,
+}
+
+/// A CloudWatch alarm name.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, schemars::JsonSchema)]
+#[serde(transparent)]
+pub struct AlarmName(#[schemars(length(min = 1, max = 255), regex(pattern = "^[^\\x00-\\x1f]+$"))] pub String);
+
+fn default_verify_timeout() -> i32 {
+    DEFAULT_VERIFY_TIMEOUT_SECONDS
 }
 
 fn default_timeout() -> i32 {
@@ -108,6 +143,19 @@ impl AuroraFailoverSpec {
         });
         p.pattern("spec.region", validation::REGION, self.region.as_deref(), "an AWS region such as us-east-1");
         p.pattern("spec.roleArn", validation::ROLE_ARN, self.role_arn.as_deref(), "an IAM role ARN");
+        if let Some(verify) = &self.verify {
+            p.check(verify.alarms.len() <= MAX_ALARMS, || {
+                format!("spec.verify.alarms lists {}; at most {MAX_ALARMS}", verify.alarms.len())
+            });
+            for (i, alarm) in verify.alarms.iter().enumerate() {
+                p.check(!alarm.0.is_empty() && alarm.0.len() <= 255 && !alarm.0.chars().any(char::is_control), || {
+                    format!("spec.verify.alarms[{i}] {:?} is not a CloudWatch alarm name (1-255 characters, no control characters)", alarm.0)
+                });
+            }
+            p.check((30..=3600).contains(&verify.timeout_seconds), || {
+                format!("spec.verify.timeoutSeconds {} is outside 30..3600", verify.timeout_seconds)
+            });
+        }
         if let (Some(target), Some(writer)) = (&self.target_instance, &self.expected_writer) {
             p.check(!target.eq_ignore_ascii_case(writer), || {
                 format!("spec.targetInstance and spec.expectedWriter are both {target:?}: the target must be a reader")
@@ -170,7 +218,7 @@ pub struct AuroraFailoverStatus {
     /// When FailoverDBCluster was accepted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_at: Option<Time>,
-    /// When the swap was observed complete.
+    /// When the swap was first observed (`spec.verify` counts from it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed_at: Option<Time>,
     /// Seconds from `requestedAt` to `completedAt`.
@@ -179,9 +227,29 @@ pub struct AuroraFailoverStatus {
     /// Last observed roles of the cluster members.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub members: Vec<MemberStatus>,
-    /// Ready, Reconciling, Stalled, Planned and WriterSwapped.
+    /// What `spec.verify` checked after the swap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<VerificationStatus>,
+    /// Ready, Reconciling, Stalled, Planned, WriterSwapped and (with
+    /// `spec.verify`) Verified.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
+}
+
+/// The checks of `spec.verify`, as last observed.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VerificationStatus {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alarms: Vec<AlarmStatus>,
+}
+
+/// One alarm's state: `OK`, `ALARM` or `INSUFFICIENT_DATA`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AlarmStatus {
+    pub name: String,
+    pub state: String,
 }
 
 /// The failover plan: current writer, chosen target, the reason and the ranking.
@@ -281,6 +349,7 @@ mod tests {
             dry_run: false,
             region: None,
             role_arn: None,
+            verify: None,
         }
     }
 

@@ -12,6 +12,8 @@ pub const STALLED: &str = "Stalled";
 // AuroraFailover steps.
 pub const PLANNED: &str = "Planned";
 pub const WRITER_SWAPPED: &str = "WriterSwapped";
+/// An AuroraFailover's `spec.verify` checks passed after the swap.
+pub const VERIFIED: &str = "Verified";
 
 // StaticSite steps.
 pub const BUCKET_READY: &str = "BucketReady";
@@ -78,6 +80,12 @@ reasons! {
     WriterElsewhere,
     ClusterGone,
     FailoverRejected,
+    /// A CloudWatch alarm `spec.verify.alarms` names does not exist.
+    AlarmNotFound,
+    /// The swap is done; waiting for `spec.verify`'s checks.
+    Verifying,
+    /// A `spec.verify` check did not pass in time (the writer stays where it is).
+    VerificationFailed,
 
     // StaticSite.
     Provisioning,

@@ -1,13 +1,15 @@
 //! Reads what a failover decision needs: the cluster and its members
 //! (DescribeDBClusters, DescribeDBInstances), other AuroraFailovers holding the
-//! same cluster, and, while failing over without a recorded acceptance,
-//! whether RDS has logged a failover since the intent. No writes.
+//! same cluster, while failing over without a recorded acceptance whether
+//! RDS has logged a failover since the intent, and the state of the alarms
+//! `spec.verify` names (DescribeAlarms). No writes.
 
 use kube::{Resource, ResourceExt};
 
 use super::plan::Observed;
 use crate::api::aurora_failover::{AuroraFailover, FailoverPhase};
 use crate::aws::AwsError;
+use crate::aws::cloudwatch::Alarms;
 use crate::aws::rds::{Rds, RdsEvent};
 use crate::core::{Context, Error};
 
@@ -22,7 +24,12 @@ pub async fn cluster_key(failover: &AuroraFailover, ctx: &Context) -> Result<Str
 }
 
 /// Reads AWS for one decision. `holder` comes from [`holder`] (Kubernetes).
-pub async fn observe(rds: &dyn Rds, failover: &AuroraFailover, holder: Option<String>) -> Result<Observed, AwsError> {
+pub async fn observe(
+    rds: &dyn Rds,
+    alarms: &dyn Alarms,
+    failover: &AuroraFailover,
+    holder: Option<String>,
+) -> Result<Observed, AwsError> {
     let status = failover.status.clone().unwrap_or_default();
     let cluster = rds.describe_cluster(&failover.spec.cluster_identifier).await?;
     let failing_over = status.phase == Some(FailoverPhase::FailingOver);
@@ -32,7 +39,9 @@ pub async fn observe(rds: &dyn Rds, failover: &AuroraFailover, holder: Option<St
         }
         _ => false,
     };
-    Ok(Observed { cluster, holder, failover_event_seen })
+    let asked: Vec<String> = failover.spec.verify.iter().flat_map(|v| v.alarms.iter().map(|a| a.0.clone())).collect();
+    let alarms = if asked.is_empty() || cluster.is_none() { Default::default() } else { alarms.states(&asked).await? };
+    Ok(Observed { cluster, holder, failover_event_seen, alarms })
 }
 
 /// Another object (in the namespaces this controller watches) that is failing

@@ -3,6 +3,7 @@
 //! every rule has a table test below.
 
 use std::cmp::Reverse;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -10,7 +11,8 @@ use k8s_openapi::jiff::Timestamp;
 
 use super::capacity::capacity;
 use crate::api::aurora_failover::{
-    AuroraFailoverSpec, AuroraFailoverStatus, Candidate, FailoverPhase, FailoverPlan, MemberRole, MemberStatus,
+    AlarmStatus, AuroraFailoverSpec, AuroraFailoverStatus, Candidate, FailoverPhase, FailoverPlan, MemberRole,
+    MemberStatus, VerificationStatus,
 };
 use crate::api::conditions::{self, Desired, Reason, Stall, Summary};
 use crate::aws::rds::{DbCluster, DbMember};
@@ -26,6 +28,11 @@ pub const FIRST_POLL: Duration = Duration::from_millis(100);
 /// How often to re-check a failed precondition or wait for another failover.
 pub const RECHECK: Duration = Duration::from_secs(30);
 pub const WAIT_TURN: Duration = Duration::from_secs(5);
+/// How often to look while `spec.verify`'s alarms are not OK yet (CloudWatch
+/// evaluates an alarm at most every 10 s).
+pub const VERIFY_POLL: Duration = Duration::from_secs(5);
+/// The state of an alarm that passes.
+const ALARM_OK: &str = "OK";
 /// How long after a recorded intent whose call RDS shows no sign of (no
 /// swap, no failover event, no `requestedAt`) it is issued again: the call
 /// is sent once (the SDK never retries it) and an attempt ends within
@@ -73,6 +80,9 @@ pub struct Observed {
     pub holder: Option<String>,
     /// An RDS event since `status.startedAt` says a failover started.
     pub failover_event_seen: bool,
+    /// The state of each alarm `spec.verify.alarms` names that exists
+    /// (empty when it names none).
+    pub alarms: BTreeMap<String, String>,
 }
 
 /// The one AWS action a reconcile takes, after writing `Decision::status`.
@@ -202,7 +212,7 @@ fn plan_start(
         );
         return stall(current, None, generation, now, Stall::new(Reason::ClusterNotFound, message));
     };
-    let (writer, plan) = match preconditions(spec, c) {
+    let (writer, plan) = match preconditions(spec, c).and_then(|found| alarms_exist(spec, observed).map(|()| found)) {
         Ok(found) => found,
         Err(refused) => return stall(current, Some(c), generation, now, refused),
     };
@@ -298,6 +308,65 @@ fn preconditions<'c>(spec: &AuroraFailoverSpec, c: &'c DbCluster) -> Result<(&'c
     Ok((writer, plan))
 }
 
+/// A `spec.verify.alarms` name that does not exist stops the failover before it starts.
+fn alarms_exist(spec: &AuroraFailoverSpec, observed: &Observed) -> Result<(), Stall> {
+    let missing: Vec<&str> = asked_alarms(spec).filter(|name| !observed.alarms.contains_key(*name)).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let message = format!(
+        "CloudWatch alarm(s) {missing:?} named in spec.verify.alarms do not exist in the cluster's region: create them or fix the names (a new AuroraFailover, since its spec is immutable)"
+    );
+    Err(Stall::new(Reason::AlarmNotFound, message))
+}
+
+fn asked_alarms(spec: &AuroraFailoverSpec) -> impl Iterator<Item = &str> {
+    spec.verify.iter().flat_map(|v| v.alarms.iter().map(|a| a.0.as_str()))
+}
+
+/// Where `spec.verify`'s checks stand after the swap.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Checks {
+    NoneAsked,
+    /// Every check passed: what was checked.
+    Passed(String),
+    /// Not passed yet, still within `spec.verify.timeoutSeconds`.
+    Waiting(String),
+    /// Not passed within `spec.verify.timeoutSeconds`.
+    Failed(String),
+}
+
+struct Verdict {
+    outcome: Checks,
+    status: Option<VerificationStatus>,
+}
+
+/// The checks after a swap seen at `swapped_at`: every alarm `OK`, within
+/// `spec.verify.timeoutSeconds`.
+fn verification(spec: &AuroraFailoverSpec, observed: &Observed, swapped_at: Timestamp, now: Timestamp) -> Verdict {
+    let Some(verify) = spec.verify.as_ref().filter(|v| !v.alarms.is_empty()) else {
+        return Verdict { outcome: Checks::NoneAsked, status: None };
+    };
+    let state = |name: &str| observed.alarms.get(name).cloned().unwrap_or_else(|| "MISSING".into());
+    let alarms: Vec<AlarmStatus> =
+        verify.alarms.iter().map(|a| AlarmStatus { name: a.0.clone(), state: state(&a.0) }).collect();
+    let not_ok: Vec<String> =
+        alarms.iter().filter(|a| a.state != ALARM_OK).map(|a| format!("{} is {}", a.name, a.state)).collect();
+    let waited = now.duration_since(swapped_at).as_secs();
+    let outcome = if not_ok.is_empty() {
+        Checks::Passed(format!("alarms OK: {}", alarms.iter().map(|a| a.name.as_str()).collect::<Vec<_>>().join(", ")))
+    } else if waited > i64::from(verify.timeout_seconds) {
+        Checks::Failed(format!(
+            "the writer swapped, but after spec.verify.timeoutSeconds ({} s) {}; the writer is left where it is: check what the alarm watches",
+            verify.timeout_seconds,
+            not_ok.join(", ")
+        ))
+    } else {
+        Checks::Waiting(format!("the writer swapped; waiting for alarms to be OK: {} ({waited} s)", not_ok.join(", ")))
+    };
+    Verdict { outcome, status: Some(VerificationStatus { alarms }) }
+}
+
 /// How long to wait before the next look, `since` the failover started:
 /// half of it, from [`FIRST_POLL`] up to [`POLL`] (0.1, 0.1, 0.2, 0.4, 0.8, 1 s...).
 pub fn poll_delay(since: Duration) -> Duration {
@@ -370,6 +439,81 @@ fn display_class(class: &str) -> &str {
     if class.is_empty() { "(not reported)" } else { class }
 }
 
+/// What plan_wait saw when the target became the writer.
+struct Swap<'a> {
+    cluster: &'a DbCluster,
+    target: &'a str,
+    previous: &'a str,
+    requested_at: Option<Time>,
+}
+
+/// The target is the writer and the cluster available: `Succeeded`, or
+/// waiting for (or failed by) `spec.verify`'s checks. The swap is recorded
+/// when first seen (`completedAt`); verification counts from it.
+fn plan_swapped(
+    spec: &AuroraFailoverSpec,
+    current: &AuroraFailoverStatus,
+    observed: &Observed,
+    seen: &Swap<'_>,
+    generation: Option<i64>,
+    now: Timestamp,
+) -> Decision {
+    let Swap { cluster: c, target, previous, requested_at } = seen;
+    let writer = target.to_string();
+    let swapped_at = current.completed_at.as_ref().map(|t| t.0).unwrap_or(now);
+    let duration = requested_at.as_ref().map(|t| swapped_at.duration_since(t.0).as_secs().max(0));
+    let verdict = verification(spec, observed, swapped_at, now);
+    let swapped = |s: &mut AuroraFailoverStatus| {
+        s.new_writer = Some(writer.clone());
+        s.requested_at = requested_at.clone();
+        s.completed_at = Some(Time(swapped_at));
+        s.duration_seconds = duration;
+        s.members = members(c);
+        s.verification = verdict.status.clone();
+    };
+    let swap_message = format!("{target:?} is the writer; {previous:?} is a reader");
+    match verdict.outcome {
+        Checks::Waiting(message) => {
+            let mut desired = conditions::summary(Summary::Reconciling, Reason::Verifying, message.clone());
+            desired.push(Desired::new(conditions::WRITER_SWAPPED, true, Reason::Succeeded, swap_message));
+            desired.push(Desired::new(conditions::VERIFIED, false, Reason::Verifying, message));
+            let next = with(current, generation, now, desired, swapped);
+            return Decision { status: next, action: Action::None, requeue: VERIFY_POLL };
+        }
+        Checks::Failed(message) => {
+            let mut desired = conditions::summary(Summary::Stalled, Reason::VerificationFailed, message.clone());
+            desired.push(Desired::new(conditions::WRITER_SWAPPED, true, Reason::Succeeded, swap_message));
+            desired.push(Desired::new(conditions::VERIFIED, false, Reason::VerificationFailed, message));
+            let next = with(current, generation, now, desired, |s| {
+                swapped(s);
+                s.phase = Some(FailoverPhase::Failed);
+            });
+            return Decision { status: next, action: Action::None, requeue: Duration::ZERO };
+        }
+        Checks::Passed(_) | Checks::NoneAsked => {}
+    }
+    let busy: Vec<String> = c
+        .members
+        .iter()
+        .filter(|m| !m.status.is_available())
+        .map(|m| format!("{} is {}", m.instance, m.status.as_str()))
+        .collect();
+    let message = match busy.as_slice() {
+        [] => format!("{target:?} is the writer; {previous:?} is a reader"),
+        _ => format!("{target:?} is the writer; {previous:?} is a reader; not available yet: {}", busy.join(", ")),
+    };
+    let mut desired = conditions::summary(Summary::Ready, Reason::Succeeded, message.clone());
+    desired.push(Desired::new(conditions::WRITER_SWAPPED, true, Reason::Succeeded, message));
+    if let Checks::Passed(checked) = verdict.outcome {
+        desired.push(Desired::new(conditions::VERIFIED, true, Reason::Succeeded, checked));
+    }
+    let next = with(current, generation, now, desired, |s| {
+        swapped(s);
+        s.phase = Some(FailoverPhase::Succeeded);
+    });
+    Decision { status: next, action: Action::None, requeue: Duration::ZERO }
+}
+
 fn plan_wait(
     spec: &AuroraFailoverSpec,
     current: &AuroraFailoverStatus,
@@ -394,28 +538,8 @@ fn plan_wait(
     let all_available = c.status.is_available() && c.members.iter().all(|m| m.status.is_available());
 
     if writer == target && c.status.is_available() {
-        let duration = requested_at.as_ref().map(|t| now.duration_since(t.0).as_secs().max(0));
-        let busy: Vec<String> = c
-            .members
-            .iter()
-            .filter(|m| !m.status.is_available())
-            .map(|m| format!("{} is {}", m.instance, m.status.as_str()))
-            .collect();
-        let message = match busy.as_slice() {
-            [] => format!("{target:?} is the writer; {previous:?} is a reader"),
-            _ => format!("{target:?} is the writer; {previous:?} is a reader; not available yet: {}", busy.join(", ")),
-        };
-        let mut desired = conditions::summary(Summary::Ready, Reason::Succeeded, message.clone());
-        desired.push(Desired::new(conditions::WRITER_SWAPPED, true, Reason::Succeeded, message));
-        let next = with(current, generation, now, desired, |s| {
-            s.phase = Some(FailoverPhase::Succeeded);
-            s.new_writer = Some(writer.clone());
-            s.requested_at = requested_at.clone();
-            s.completed_at = Some(Time(now));
-            s.duration_seconds = duration;
-            s.members = members(c);
-        });
-        return Decision { status: next, action: Action::None, requeue: Duration::ZERO };
+        let seen = Swap { cluster: c, target: &target, previous: &previous, requested_at };
+        return plan_swapped(spec, current, observed, &seen, generation, now);
     }
     if writer != target && writer != previous && all_available {
         let message = format!("the writer is now {writer:?}, not the target {target:?}: RDS promoted another instance");
@@ -569,6 +693,7 @@ mod tests {
             dry_run: false,
             region: None,
             role_arn: None,
+            verify: None,
         }
     }
 
@@ -850,6 +975,79 @@ mod tests {
         assert!(conditions::is_true(&d.status.conditions, conditions::WRITER_SWAPPED));
         assert_eq!(d.status.members[0].instance, "r0");
         assert_eq!(d.status.members[0].role, MemberRole::Writer);
+    }
+
+    fn verifying(alarms: &[&str]) -> AuroraFailoverSpec {
+        let mut spec = mk_spec();
+        spec.verify = Some(crate::api::aurora_failover::VerifySpec {
+            alarms: alarms.iter().map(|a| crate::api::aurora_failover::AlarmName(a.to_string())).collect(),
+            timeout_seconds: 60,
+        });
+        spec
+    }
+
+    fn with_alarms(observed: Observed, states: &[(&str, &str)]) -> Observed {
+        Observed { alarms: states.iter().map(|(n, s)| (n.to_string(), s.to_string())).collect(), ..observed }
+    }
+
+    #[test]
+    fn an_alarm_that_does_not_exist_stalls_before_any_failover() {
+        let spec = verifying(&["api-5xx", "gone"]);
+        let d = plan(
+            &spec,
+            &AuroraFailoverStatus::default(),
+            &with_alarms(seen(mk_cluster()), &[("api-5xx", "OK")]),
+            Some(1),
+            t(0),
+        );
+        assert_eq!(d.action, Action::None);
+        let stalled = d.status.conditions.iter().find(|c| c.type_ == conditions::STALLED).expect("stalled");
+        assert_eq!(stalled.reason, "AlarmNotFound");
+        assert!(stalled.message.contains("\"gone\"") && !stalled.message.contains("api-5xx"), "{}", stalled.message);
+    }
+
+    #[test]
+    fn after_the_swap_alarms_not_ok_keep_it_verifying_then_ok_succeeds_with_the_swap_time_kept() {
+        let spec = verifying(&["api-5xx"]);
+        let mut current = intent();
+        current.requested_at = Some(Time(t(1)));
+        let c = swapped(mk_cluster(), "r0");
+        let d = plan(&spec, &current, &with_alarms(seen(c.clone()), &[("api-5xx", "ALARM")]), Some(1), t(10));
+        assert_eq!((d.action.clone(), d.requeue), (Action::None, VERIFY_POLL));
+        assert_eq!(d.status.phase, Some(FailoverPhase::FailingOver));
+        assert_eq!(d.status.completed_at, Some(Time(t(10))), "the swap is recorded when first seen");
+        assert!(conditions::is_true(&d.status.conditions, conditions::WRITER_SWAPPED));
+        assert!(!conditions::is_true(&d.status.conditions, conditions::VERIFIED));
+        let alarms = &d.status.verification.as_ref().expect("verification").alarms;
+        assert_eq!((alarms[0].name.as_str(), alarms[0].state.as_str()), ("api-5xx", "ALARM"));
+
+        let d = plan(&spec, &d.status, &with_alarms(seen(c), &[("api-5xx", "OK")]), Some(1), t(40));
+        assert_eq!(d.status.phase, Some(FailoverPhase::Succeeded));
+        assert!(conditions::is_true(&d.status.conditions, conditions::VERIFIED));
+        assert_eq!(d.status.completed_at, Some(Time(t(10))));
+        assert_eq!(d.status.duration_seconds, Some(9), "the swap's duration, not the verification's");
+    }
+
+    #[test]
+    fn alarms_not_ok_past_the_verify_timeout_fail_naming_them_and_leave_the_writer() {
+        let spec = verifying(&["api-5xx", "latency"]);
+        let mut current = intent();
+        current.requested_at = Some(Time(t(1)));
+        current.completed_at = Some(Time(t(10)));
+        let c = swapped(mk_cluster(), "r0");
+        let states = [("api-5xx", "OK"), ("latency", "INSUFFICIENT_DATA")];
+        let d = plan(&spec, &current, &with_alarms(seen(c), &states), Some(1), t(71));
+        assert_eq!(d.action, Action::None, "never moved back");
+        assert_eq!(d.status.phase, Some(FailoverPhase::Failed));
+        assert_eq!(d.status.new_writer.as_deref(), Some("r0"));
+        let ready = d.status.conditions.iter().find(|c| c.type_ == conditions::READY).expect("ready");
+        assert_eq!(ready.reason, "VerificationFailed");
+        assert!(
+            ready.message.contains("latency is INSUFFICIENT_DATA") && !ready.message.contains("api-5xx is"),
+            "{}",
+            ready.message
+        );
+        assert!(conditions::is_true(&d.status.conditions, conditions::WRITER_SWAPPED));
     }
 
     #[test]

@@ -48,6 +48,7 @@ const ACCOUNT_LOOKUP_TIMEOUT: std::time::Duration = std::time::Duration::from_se
 pub struct AwsClients {
     pub region: String,
     pub rds: aws_sdk_rds::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub s3: aws_sdk_s3::Client,
     pub cloudfront: aws_sdk_cloudfront::Client,
     pub acm: aws_sdk_acm::Client,
@@ -60,6 +61,10 @@ pub struct AwsClients {
 impl AwsClients {
     pub fn rds(&self) -> super::rds::SdkRds {
         super::rds::SdkRds(self.rds.clone())
+    }
+
+    pub fn alarms(&self) -> super::cloudwatch::SdkAlarms {
+        super::cloudwatch::SdkAlarms(self.cloudwatch.clone())
     }
 
     pub fn buckets(&self) -> super::s3::SdkBuckets {
@@ -273,6 +278,9 @@ impl AwsFactory {
             region,
             rds: aws_sdk_rds::Client::from_conf(
                 aws_sdk_rds::config::Builder::from(regional).interceptor(counter()).build(),
+            ),
+            cloudwatch: aws_sdk_cloudwatch::Client::from_conf(
+                aws_sdk_cloudwatch::config::Builder::from(regional).interceptor(counter()).build(),
             ),
             s3: aws_sdk_s3::Client::from_conf(
                 aws_sdk_s3::config::Builder::from(regional).force_path_style(path_style).interceptor(counter()).build(),

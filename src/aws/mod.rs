@@ -45,6 +45,7 @@ macro_rules! aws_state {
 pub mod acm;
 pub mod clients;
 pub mod cloudfront;
+pub mod cloudwatch;
 pub mod edge;
 pub mod error;
 pub mod interceptor;
