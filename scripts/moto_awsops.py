@@ -352,7 +352,10 @@ def _dispatch_rpc_v2(self, environ, start_response):
         return _dispatch(self, environ, start_response)
     length = int(environ.get("CONTENT_LENGTH") or 0)
     raw = environ["wsgi.input"].read(length) if length else b""
-    body = json.dumps(_to_json(cbor2.loads(raw)) if raw else {}).encode()
+    try:
+        body = json.dumps(_to_json(cbor2.loads(raw)) if raw else {}).encode()
+    except Exception as e:  # what CloudWatch answers a body it cannot read
+        return _cbor_answer(start_response, "400 Bad Request", [], {"__type": "SerializationException", "message": str(e)})
     environ = dict(environ)
     environ["PATH_INFO"] = "/"
     environ["CONTENT_TYPE"] = "application/x-amz-json-1.0"
@@ -369,14 +372,22 @@ def _dispatch_rpc_v2(self, environ, start_response):
     payload = b"".join(chunks)
     if hasattr(chunks, "close"):
         chunks.close()
-    data = json.loads(payload) if payload.strip() else {}
+    try:
+        data = json.loads(payload) if payload.strip() else {}
+    except ValueError:
+        message = payload.decode(errors="replace")[:200]
+        return _cbor_answer(start_response, "500 Internal Server Error", [], {"__type": "InternalFailure", "message": message})
     if answered["status"].startswith("2"):
         operation = _model(service).operation_model(match.group("operation"))
         data = _timestamps(data, operation.output_shape)
+    return _cbor_answer(start_response, answered["status"], answered["headers"], data)
+
+
+def _cbor_answer(start_response, status, headers, data):
     encoded = cbor2.dumps(data, datetime_as_timestamp=True, timezone=datetime.timezone.utc)
-    headers = [(k, v) for k, v in answered["headers"] if k.lower() not in ("content-type", "content-length")]
+    headers = [(k, v) for k, v in headers if k.lower() not in ("content-type", "content-length")]
     headers += [("Content-Type", "application/cbor"), ("Content-Length", str(len(encoded))), ("smithy-protocol", "rpc-v2-cbor")]
-    start_response(answered["status"], headers)
+    start_response(status, headers)
     return [encoded]
 
 

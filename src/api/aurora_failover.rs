@@ -100,6 +100,14 @@ pub struct VerifySpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 20), extend("x-kubernetes-list-type" = "set"))]
     pub alarms: Vec<AlarmName>,
+    /// Resolving the cluster endpoint to the new writer: not supported by
+    /// this version yet (only `false` is accepted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<bool>,
+    /// A MySQL write probe: not supported by this version yet (refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "any_object")]
+    pub write_probe: Option<serde_json::Value>,
     /// How long the checks may take after the swap before the failover ends
     /// `Failed` (`VerificationFailed`); the writer is never moved back.
     /// 30 to 3600, default 300.
@@ -112,6 +120,11 @@ pub struct VerifySpec {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct AlarmName(#[schemars(length(min = 1, max = 255), regex(pattern = "^[^\\x00-\\x1f]+$"))] pub String);
+
+/// An object of any shape (kept so a field this version cannot honour is refused, not pruned).
+fn any_object(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({"type": "object", "x-kubernetes-preserve-unknown-fields": true})
+}
 
 fn default_verify_timeout() -> i32 {
     DEFAULT_VERIFY_TIMEOUT_SECONDS
@@ -148,12 +161,16 @@ impl AuroraFailoverSpec {
                 format!("spec.verify.alarms lists {}; at most {MAX_ALARMS}", verify.alarms.len())
             });
             for (i, alarm) in verify.alarms.iter().enumerate() {
-                p.check(!alarm.0.is_empty() && alarm.0.len() <= 255 && !alarm.0.chars().any(char::is_control), || {
+                let length = alarm.0.chars().count();
+                p.check((1..=255).contains(&length) && !alarm.0.chars().any(|c| c < ' '), || {
                     format!("spec.verify.alarms[{i}] {:?} is not a CloudWatch alarm name (1-255 characters, no control characters)", alarm.0)
                 });
             }
             p.check((30..=3600).contains(&verify.timeout_seconds), || {
                 format!("spec.verify.timeoutSeconds {} is outside 30..3600", verify.timeout_seconds)
+            });
+            p.check(verify.endpoint != Some(true) && verify.write_probe.is_none(), || {
+                "spec.verify.endpoint and spec.verify.writeProbe are not supported by this awsops version yet: remove them (spec.verify.alarms works)".into()
             });
         }
         if let (Some(target), Some(writer)) = (&self.target_instance, &self.expected_writer) {
@@ -386,6 +403,31 @@ mod tests {
         let spec =
             AuroraFailoverSpec { target_instance: Some("w1".into()), expected_writer: Some("w1".into()), ..mk_spec() };
         assert!(spec.validate().expect_err("invalid").contains("must be a reader"));
+    }
+
+    #[test]
+    fn verify_takes_its_defaults_and_refuses_checks_this_version_cannot_make() {
+        let parse = |verify: serde_json::Value| -> AuroraFailoverSpec {
+            serde_json::from_value(serde_json::json!({"clusterIdentifier": "c1", "verify": verify})).expect("parses")
+        };
+        let spec = parse(serde_json::json!({"alarms": ["api-5xx"]}));
+        assert_eq!(spec.verify.as_ref().map(|v| v.timeout_seconds), Some(DEFAULT_VERIFY_TIMEOUT_SECONDS));
+        assert_eq!(spec.validate(), Ok(()));
+        assert_eq!(parse(serde_json::json!({"endpoint": false})).validate(), Ok(()));
+        for unsupported in
+            [serde_json::json!({"endpoint": true}), serde_json::json!({"writeProbe": {"secretRef": {"name": "p"}}})]
+        {
+            let message = parse(unsupported).validate().expect_err("refused");
+            assert!(message.contains("not supported by this awsops version yet"), "{message}");
+        }
+        let long = "é".repeat(255);
+        assert_eq!(parse(serde_json::json!({"alarms": [long]})).validate(), Ok(()), "255 characters, not bytes");
+        let message =
+            parse(serde_json::json!({"alarms": ["a\u{1}b"], "timeoutSeconds": 5})).validate().expect_err("bad");
+        assert!(
+            message.contains("spec.verify.alarms[0]") && message.contains("spec.verify.timeoutSeconds"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -40,8 +40,22 @@ pub async fn observe(
         _ => false,
     };
     let asked: Vec<String> = failover.spec.verify.iter().flat_map(|v| v.alarms.iter().map(|a| a.0.clone())).collect();
-    let alarms = if asked.is_empty() || cluster.is_none() { Default::default() } else { alarms.states(&asked).await? };
-    Ok(Observed { cluster, holder, failover_event_seen, alarms })
+    // Alarms are read before the failover (do they exist?) and once the
+    // target writes (are they OK?); never on the quick polls in between.
+    let target = status.plan.as_ref().map(|p| p.target.as_str());
+    let writer = cluster.as_ref().and_then(|c| c.members.iter().find(|m| m.is_writer)).map(|m| m.instance.as_str());
+    let swapped = writer.is_some() && writer == target;
+    let mut observed = Observed { cluster: cluster.clone(), holder, failover_event_seen, ..Default::default() };
+    if asked.is_empty() || cluster.is_none() || (failing_over && !swapped) {
+        return Ok(observed);
+    }
+    match alarms.states(&asked).await {
+        Ok(states) => observed.alarms = states,
+        // After the swap an unreadable alarm is a failing check, not a halt.
+        Err(e) if failing_over => observed.alarms_unreadable = Some(e.to_string()),
+        Err(e) => return Err(e),
+    }
+    Ok(observed)
 }
 
 /// Another object (in the namespaces this controller watches) that is failing

@@ -33,6 +33,10 @@ pub const WAIT_TURN: Duration = Duration::from_secs(5);
 pub const VERIFY_POLL: Duration = Duration::from_secs(5);
 /// The state of an alarm that passes.
 const ALARM_OK: &str = "OK";
+/// What status says of an alarm deleted after the failover started.
+const ALARM_MISSING: &str = "MISSING";
+/// What status says of an alarm CloudWatch would not let the controller read.
+const ALARM_UNREADABLE: &str = "UNREADABLE";
 /// How long after a recorded intent whose call RDS shows no sign of (no
 /// swap, no failover event, no `requestedAt`) it is issued again: the call
 /// is sent once (the SDK never retries it) and an attempt ends within
@@ -81,8 +85,10 @@ pub struct Observed {
     /// An RDS event since `status.startedAt` says a failover started.
     pub failover_event_seen: bool,
     /// The state of each alarm `spec.verify.alarms` names that exists
-    /// (empty when it names none).
+    /// (empty when it names none, or before the swap while failing over).
     pub alarms: BTreeMap<String, String>,
+    /// Why the alarms could not be read after the swap (they then count as not OK).
+    pub alarms_unreadable: Option<String>,
 }
 
 /// The one AWS action a reconcile takes, after writing `Decision::status`.
@@ -163,8 +169,12 @@ pub fn read_denied(
     now: Timestamp,
     error: &str,
 ) -> AuroraFailoverStatus {
-    with(current, generation, now, Stall::access_denied(&error).untouched().conditions(), |s| {
-        if s.phase != Some(FailoverPhase::FailingOver) {
+    let failing_over = current.phase == Some(FailoverPhase::FailingOver);
+    let stall = Stall::access_denied(&error);
+    // Once an intent is recorded the writer may have moved: never say nothing changed.
+    let stall = if failing_over { stall } else { stall.untouched() };
+    with(current, generation, now, stall.conditions(), |s| {
+        if !failing_over {
             s.phase = Some(FailoverPhase::Pending);
         }
     })
@@ -347,17 +357,30 @@ fn verification(spec: &AuroraFailoverSpec, observed: &Observed, swapped_at: Time
     let Some(verify) = spec.verify.as_ref().filter(|v| !v.alarms.is_empty()) else {
         return Verdict { outcome: Checks::NoneAsked, status: None };
     };
-    let state = |name: &str| observed.alarms.get(name).cloned().unwrap_or_else(|| "MISSING".into());
+    let state = |name: &str| match (&observed.alarms_unreadable, observed.alarms.get(name)) {
+        (Some(_), _) => ALARM_UNREADABLE.to_string(),
+        (None, Some(state)) => state.clone(),
+        (None, None) => ALARM_MISSING.to_string(),
+    };
     let alarms: Vec<AlarmStatus> =
         verify.alarms.iter().map(|a| AlarmStatus { name: a.0.clone(), state: state(&a.0) }).collect();
-    let not_ok: Vec<String> =
-        alarms.iter().filter(|a| a.state != ALARM_OK).map(|a| format!("{} is {}", a.name, a.state)).collect();
+    let not_ok: Vec<String> = alarms
+        .iter()
+        .filter(|a| a.state != ALARM_OK)
+        .map(|a| match a.state.as_str() {
+            ALARM_MISSING => format!("{} no longer exists", a.name),
+            ALARM_UNREADABLE => {
+                format!("{} cannot be read ({})", a.name, observed.alarms_unreadable.as_deref().unwrap_or_default())
+            }
+            state => format!("{} is {state}", a.name),
+        })
+        .collect();
     let waited = now.duration_since(swapped_at).as_secs();
     let outcome = if not_ok.is_empty() {
         Checks::Passed(format!("alarms OK: {}", alarms.iter().map(|a| a.name.as_str()).collect::<Vec<_>>().join(", ")))
     } else if waited > i64::from(verify.timeout_seconds) {
         Checks::Failed(format!(
-            "the writer swapped, but after spec.verify.timeoutSeconds ({} s) {}; the writer is left where it is: check what the alarm watches",
+            "the writer swapped, but after spec.verify.timeoutSeconds ({} s) {}; the writer is left where it is: check what each alarm watches (or the controller's cloudwatch:DescribeAlarms permission)",
             verify.timeout_seconds,
             not_ok.join(", ")
         ))
@@ -537,9 +560,17 @@ fn plan_wait(
     let elapsed = now.duration_since(since).as_secs();
     let all_available = c.status.is_available() && c.members.iter().all(|m| m.status.is_available());
 
-    if writer == target && c.status.is_available() {
+    let swap_recorded = current.completed_at.is_some();
+    if writer == target && (c.status.is_available() || swap_recorded) {
         let seen = Swap { cluster: c, target: &target, previous: &previous, requested_at };
         return plan_swapped(spec, current, observed, &seen, generation, now);
+    }
+    if swap_recorded {
+        // Verifying after the swap: the failover's own waits and calls are over.
+        let message = format!(
+            "the writer moved from {target:?} to {writer:?} after the swap, while spec.verify was checking; this failover does not move it again: check the cluster's events in the RDS console"
+        );
+        return with_members(finish_failed(current, generation, now, Reason::WriterElsewhere, message), c);
     }
     if writer != target && writer != previous && all_available {
         let message = format!("the writer is now {writer:?}, not the target {target:?}: RDS promoted another instance");
@@ -982,6 +1013,8 @@ mod tests {
         spec.verify = Some(crate::api::aurora_failover::VerifySpec {
             alarms: alarms.iter().map(|a| crate::api::aurora_failover::AlarmName(a.to_string())).collect(),
             timeout_seconds: 60,
+            endpoint: None,
+            write_probe: None,
         });
         spec
     }
@@ -1048,6 +1081,77 @@ mod tests {
             ready.message
         );
         assert!(conditions::is_true(&d.status.conditions, conditions::WRITER_SWAPPED));
+    }
+
+    fn verifying_since(swap: i64) -> AuroraFailoverStatus {
+        let mut current = intent();
+        current.requested_at = Some(Time(t(1)));
+        current.completed_at = Some(Time(t(swap)));
+        current
+    }
+
+    #[test]
+    fn while_verifying_a_busy_cluster_keeps_verifying_and_never_times_the_swap_out() {
+        let spec = verifying(&["api-5xx"]);
+        let mut c = swapped(mk_cluster(), "r0");
+        c.status = "backing-up".into();
+        // Far past spec.timeoutSeconds from requestedAt, within spec.verify.timeoutSeconds of the swap.
+        let late = t(i64::from(DEFAULT_TIMEOUT_SECONDS) + 5);
+        let d = plan(
+            &spec,
+            &verifying_since(late.as_second() - 10),
+            &with_alarms(seen(c), &[("api-5xx", "ALARM")]),
+            Some(1),
+            late,
+        );
+        assert_eq!((d.action, d.status.phase), (Action::None, Some(FailoverPhase::FailingOver)));
+        assert!(conditions::is_true(&d.status.conditions, conditions::WRITER_SWAPPED));
+    }
+
+    #[test]
+    fn a_writer_moved_after_the_swap_fails_the_verification_without_any_call() {
+        let spec = verifying(&["api-5xx"]);
+        let back = mk_cluster(); // w1 is the writer again
+        let d = plan(&spec, &verifying_since(10), &with_alarms(seen(back), &[("api-5xx", "OK")]), Some(1), t(20));
+        assert_eq!(d.action, Action::None);
+        assert_eq!(d.status.phase, Some(FailoverPhase::Failed));
+        let ready = d.status.conditions.iter().find(|c| c.type_ == conditions::READY).expect("ready");
+        assert!(ready.message.contains("after the swap"), "{}", ready.message);
+    }
+
+    #[test]
+    fn a_restart_during_verification_resumes_it_and_never_calls_again() {
+        let spec = verifying(&["api-5xx"]);
+        let mut current = verifying_since(10);
+        current.requested_at = None; // crashed before recording it
+        let c = swapped(mk_cluster(), "r0");
+        let d = plan(&spec, &current, &with_alarms(seen(c), &[("api-5xx", "ALARM")]), Some(1), t(40));
+        assert_eq!((d.action, d.requeue), (Action::None, VERIFY_POLL));
+        assert_eq!(d.status.completed_at, Some(Time(t(10))));
+    }
+
+    #[test]
+    fn alarms_that_cannot_be_read_after_the_swap_count_as_not_ok_and_fail_at_the_timeout() {
+        let spec = verifying(&["api-5xx"]);
+        let c = swapped(mk_cluster(), "r0");
+        let observed = Observed { alarms_unreadable: Some("AccessDenied".into()), ..seen(c) };
+        let d = plan(&spec, &verifying_since(10), &observed, Some(1), t(30));
+        assert_eq!(d.status.phase, Some(FailoverPhase::FailingOver));
+        let d = plan(&spec, &verifying_since(10), &observed, Some(1), t(71));
+        assert_eq!(d.status.phase, Some(FailoverPhase::Failed));
+        let ready = d.status.conditions.iter().find(|c| c.type_ == conditions::READY).expect("ready");
+        assert!(ready.message.contains("api-5xx cannot be read (AccessDenied)"), "{}", ready.message);
+        let gone = plan(&spec, &verifying_since(10), &seen(swapped(mk_cluster(), "r0")), Some(1), t(71));
+        let ready = gone.status.conditions.iter().find(|c| c.type_ == conditions::READY).expect("ready");
+        assert!(ready.message.contains("api-5xx no longer exists"), "{}", ready.message);
+    }
+
+    #[test]
+    fn access_denied_after_the_intent_never_says_nothing_changed() {
+        let denied = read_denied(&intent(), Some(1), t(5), "AccessDenied: no");
+        let stalled = denied.conditions.iter().find(|c| c.type_ == conditions::STALLED).expect("stalled");
+        assert!(!stalled.message.contains("Nothing was changed"), "{}", stalled.message);
+        assert_eq!(denied.phase, Some(FailoverPhase::FailingOver));
     }
 
     #[test]
