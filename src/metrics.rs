@@ -34,6 +34,11 @@ struct AwsCallLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabels {
+    result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StateLabels {
     kind: String,
     state: String,
@@ -59,6 +64,7 @@ pub struct Metrics {
     aws_requests: Family<AwsRequestLabels, Counter>,
     objects: Family<StateLabels, Gauge>,
     object_states: Mutex<Option<ObjectStates>>,
+    failover_duration: Family<ResultLabels, Histogram>,
 }
 
 impl Default for Metrics {
@@ -95,6 +101,15 @@ impl Default for Metrics {
             objects.clone(),
         );
         let object_states = Mutex::new(None);
+        // 1 s to about an hour: Aurora swaps in seconds to minutes.
+        let failover_duration = Family::<ResultLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(1.0, 2.0, 12))
+        });
+        registry.register(
+            "failover_duration_seconds",
+            "AuroraFailovers finished, by result (Succeeded, Failed): seconds from the accepted call to the swap, or from the intent to the end",
+            failover_duration.clone(),
+        );
         Self {
             registry,
             reconciles,
@@ -104,6 +119,7 @@ impl Default for Metrics {
             aws_requests,
             objects,
             object_states,
+            failover_duration,
         }
     }
 }
@@ -129,6 +145,11 @@ impl Metrics {
         self.aws_requests
             .get_or_create(&AwsRequestLabels { service: service.into(), operation: operation.into() })
             .inc();
+    }
+
+    /// A failover finished (`result`: Succeeded or Failed) after `seconds`.
+    pub fn failover_finished(&self, result: &str, seconds: f64) {
+        self.failover_duration.get_or_create(&ResultLabels { result: result.to_string() }).observe(seconds);
     }
 
     /// Where `awsops_objects` is counted from (the controller's watch caches).

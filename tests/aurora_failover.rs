@@ -129,6 +129,8 @@ async fn fails_over_to_the_tier_0_reader_and_records_the_swap() {
         "the SDK interceptor counts the call:\n{}",
         controller.metrics().await.unwrap_or_default()
     );
+    let finished = controller.sample("awsops_failover_duration_seconds_count{result=\"Succeeded\"}").await;
+    assert_eq!(finished, 1.0, "the failover measured once:\n{}", controller.metrics().await.unwrap_or_default());
     let yaml = kubectl(&["get", "aurorafailover", "swap", "-n", &rig.stage.ns, "-o", "yaml"]);
     assert!(yaml.contains("phase: Succeeded"), "{yaml}");
     println!("{yaml}");

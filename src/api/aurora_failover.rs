@@ -335,6 +335,21 @@ impl AuroraFailoverStatus {
             _ => super::conditions::state(&self.conditions),
         }
     }
+
+    /// Seconds the failover took, when this status finishes one that
+    /// `before` had started (the swap's `durationSeconds`, else from
+    /// `startedAt` to `completedAt`); `None` for a dry run or a refusal.
+    pub fn finished_after(&self, before: &AuroraFailoverStatus) -> Option<f64> {
+        let finished = matches!(self.phase, Some(FailoverPhase::Succeeded | FailoverPhase::Failed));
+        if !finished || before.phase != Some(FailoverPhase::FailingOver) {
+            return None;
+        }
+        let measured = || {
+            let (start, end) = (self.started_at.as_ref()?.0, self.completed_at.as_ref()?.0);
+            Some(end.duration_since(start).as_secs().max(0))
+        };
+        self.duration_seconds.or_else(measured).map(|s| s as f64)
+    }
 }
 
 #[cfg(test)]
@@ -428,6 +443,28 @@ mod tests {
             message.contains("spec.verify.alarms[0]") && message.contains("spec.verify.timeoutSeconds"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn a_failover_is_measured_once_when_it_finishes_from_failing_over() {
+        let t = |s: i64| Time(k8s_openapi::jiff::Timestamp::from_second(s).expect("valid"));
+        let failing = AuroraFailoverStatus { phase: Some(FailoverPhase::FailingOver), ..Default::default() };
+        let done = AuroraFailoverStatus {
+            phase: Some(FailoverPhase::Succeeded),
+            duration_seconds: Some(12),
+            ..Default::default()
+        };
+        assert_eq!(done.finished_after(&failing), Some(12.0));
+        assert_eq!(done.finished_after(&done), None, "already finished: not again");
+        let timed_out = AuroraFailoverStatus {
+            phase: Some(FailoverPhase::Failed),
+            started_at: Some(t(100)),
+            completed_at: Some(t(700)),
+            ..Default::default()
+        };
+        assert_eq!(timed_out.finished_after(&failing), Some(600.0));
+        let refused = AuroraFailoverStatus { phase: Some(FailoverPhase::Failed), ..Default::default() };
+        assert_eq!(refused.finished_after(&AuroraFailoverStatus::default()), None, "never started");
     }
 
     #[test]

@@ -96,6 +96,9 @@ async fn write_fenced(
         failover.metadata.resource_version = written.resource_version;
         failover.status = Some(next.clone());
         ctx.events.transition(&*failover, &before.conditions, &next.conditions).await;
+        if let Some(seconds) = next.finished_after(&before) {
+            ctx.metrics.failover_finished(next.state(), seconds);
+        }
     }
     Ok(())
 }
