@@ -43,7 +43,7 @@ pub async fn observe(
     // Alarms are read before the failover (do they exist?) and once the
     // target writes (are they OK?); never on the quick polls in between.
     let target = status.plan.as_ref().map(|p| p.target.as_str());
-    let writer = cluster.as_ref().and_then(|c| c.members.iter().find(|m| m.is_writer)).map(|m| m.instance.as_str());
+    let writer = cluster.as_ref().and_then(|c| c.writer()).map(|m| m.instance.as_str());
     let swapped = writer.is_some() && writer == target;
     let mut observed = Observed { cluster: cluster.clone(), holder, failover_event_seen, ..Default::default() };
     if asked.is_empty() || cluster.is_none() || (failing_over && !swapped) {

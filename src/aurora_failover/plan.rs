@@ -288,7 +288,7 @@ fn preconditions<'c>(spec: &AuroraFailoverSpec, c: &'c DbCluster) -> Result<(&'c
         );
         return Err(Stall::new(Reason::ClusterNotAvailable, message));
     }
-    let Some(writer) = c.members.iter().find(|m| m.is_writer) else {
+    let Some(writer) = c.writer() else {
         return Err(Stall::new(Reason::NoWriter, format!("DB cluster {cluster_id:?} has no writer instance")));
     };
     if c.members.len() < 2 {
@@ -550,7 +550,7 @@ fn plan_wait(
         let message = format!("DB cluster {:?} disappeared during the failover", spec.cluster_identifier);
         return finish_failed(current, generation, now, Reason::ClusterGone, message);
     };
-    let writer = c.members.iter().find(|m| m.is_writer).map(|m| m.instance.clone()).unwrap_or_default();
+    let writer = c.writer().map(|m| m.instance.clone()).unwrap_or_default();
     let mut requested_at = current.requested_at.clone();
     if requested_at.is_none() && writer == target {
         // Crashed right after the call: the swap proves it was accepted.

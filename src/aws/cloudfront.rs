@@ -36,7 +36,8 @@ impl AwsError {
         self.code == "CNAMEAlreadyExists"
     }
 }
-const ETAG_RETRIES: usize = 3;
+/// Read-modify-write attempts against a changing ETag (distributions, functions, policies).
+pub(super) const ETAG_RETRIES: usize = 3;
 /// How long CloudFront caches an error response before asking S3 again.
 const ERROR_CACHING_SECONDS: i64 = 10;
 
@@ -135,7 +136,12 @@ pub struct SdkCdn(pub aws_sdk_cloudfront::Client);
 
 /// The marker of the next page; an API that hands back the marker it was
 /// given would loop forever, so that is an error instead.
-fn next_page(op: &'static str, next: Option<&str>, truncated: bool, given: &str) -> Result<Option<String>, AwsError> {
+pub(super) fn next_page(
+    op: &'static str,
+    next: Option<&str>,
+    truncated: bool,
+    given: &str,
+) -> Result<Option<String>, AwsError> {
     match next {
         Some(next) if truncated && next == given => Err(AwsError::new(
             AwsErrorKind::Retryable,
@@ -148,7 +154,7 @@ fn next_page(op: &'static str, next: Option<&str>, truncated: bool, given: &str)
     }
 }
 
-fn build_err(op: &'static str, e: impl std::fmt::Display) -> AwsError {
+pub(super) fn build_err(op: &'static str, e: impl std::fmt::Display) -> AwsError {
     AwsError::new(AwsErrorKind::Terminal, op, "", e.to_string())
 }
 

@@ -15,6 +15,7 @@ use aws_sdk_cloudfront::types::{
     ResponseHeadersPolicyStrictTransportSecurity, ResponseHeadersPolicyType, ResponseHeadersPolicyXssProtection,
 };
 
+use super::cloudfront::{ETAG_RETRIES, build_err, next_page};
 use super::{AwsError, AwsErrorKind, CreateOutcome};
 
 /// A function's LIVE stage: what distributions run.
@@ -71,14 +72,8 @@ pub trait Edge: Send + Sync {
 
 pub struct SdkEdge(pub aws_sdk_cloudfront::Client);
 
-const ETAG_RETRIES: usize = 3;
-
 fn arn_of(summary: Option<&aws_sdk_cloudfront::types::FunctionSummary>) -> String {
     summary.and_then(|s| s.function_metadata()).map(|m| m.function_arn().to_string()).unwrap_or_default()
-}
-
-fn build_err(op: &'static str, e: impl std::fmt::Display) -> AwsError {
-    AwsError::new(AwsErrorKind::Terminal, op, "", e.to_string())
 }
 
 /// Deleted, gone, or kept because a distribution uses it.
@@ -203,11 +198,12 @@ impl Edge for SdkEdge {
     async fn find_policy(&self, name: &str) -> Result<Option<HeadersPolicy>, AwsError> {
         let mut marker: Option<String> = None;
         loop {
+            let given = marker.take().unwrap_or_default();
             let out = self
                 .0
                 .list_response_headers_policies()
                 .r#type(ResponseHeadersPolicyType::Custom)
-                .set_marker(marker.take())
+                .set_marker(Some(given.clone()).filter(|m| !m.is_empty()))
                 .send()
                 .await
                 .map_err(|e| AwsError::from_sdk("ListResponseHeadersPolicies", e))?;
@@ -220,9 +216,11 @@ impl Edge for SdkEdge {
                     return Ok(Some(HeadersPolicy { id: p.id().to_string(), config: read(config) }));
                 }
             }
-            match list.next_marker() {
-                Some(next) if !next.is_empty() => marker = Some(next.to_string()),
-                _ => return Ok(None),
+            // A server repeating the marker it was given would loop forever: an error instead.
+            match next_page("ListResponseHeadersPolicies", list.next_marker().filter(|m| !m.is_empty()), true, &given)?
+            {
+                Some(next) => marker = Some(next),
+                None => return Ok(None),
             }
         }
     }

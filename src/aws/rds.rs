@@ -36,6 +36,13 @@ pub struct DbCluster {
     pub serverless_max_gib: Option<u32>,
 }
 
+impl DbCluster {
+    /// The member that writes, if any.
+    pub fn writer(&self) -> Option<&DbMember> {
+        self.members.iter().find(|m| m.is_writer)
+    }
+}
+
 /// One cluster member, joined from DescribeDBClusters and DescribeDBInstances.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DbMember {
