@@ -19,6 +19,11 @@ documented behaviour:
   (moto 5.2.5 serves CloudWatch over query and JSON only): each request is
   decoded and handed to moto as the same call in the JSON protocol, and the
   answer encoded back, timestamps as CBOR epoch times (tag 1).
+- Aurora failovers that take time: a cluster tagged
+  `awsops-test/failover-seconds=N` answers FailoverDBCluster at once but is
+  `failing-over` for N seconds before the writer changes (moto swaps at the
+  call, which no real cluster does); a second call meanwhile is refused
+  (InvalidDBClusterStateFault), as RDS does.
 """
 
 import os
@@ -288,6 +293,65 @@ urls.url_paths.update(
         "{0}/2020-05-31/response-headers-policy/(?P<policy_id>[^/]+)/config$": dispatch,
     }
 )
+
+# Aurora failovers that take time.
+import time
+
+from moto.rds.exceptions import InvalidDBClusterStateFault
+from moto.rds.models import DBCluster, RDSBackend
+
+FAILOVER_SECONDS_TAG = "awsops-test/failover-seconds"
+_original_failover = DBCluster.failover
+
+
+def _failover_seconds(cluster):
+    for tag in cluster.tags or []:
+        if tag.get("Key") == FAILOVER_SECONDS_TAG:
+            return float(tag.get("Value") or 0)
+    return 0.0
+
+
+def _settle(cluster):
+    """Applies a swap whose time has come."""
+    due = getattr(cluster, "_awsops_swap", None)
+    if due is not None and time.time() >= due[0]:
+        cluster._awsops_swap = None
+        _original_failover(cluster, due[1])
+        cluster._status = "available"
+
+
+def _failover_in_time(self, target_instance):
+    seconds = _failover_seconds(self)
+    if seconds <= 0:
+        return _original_failover(self, target_instance)
+    self._status = "failing-over"
+    self._awsops_swap = (time.time() + seconds, target_instance)
+
+
+def _settled(method):
+    def wrapper(self, *args, **kwargs):
+        for cluster in list(self.clusters.values()):
+            _settle(cluster)
+        return method(self, *args, **kwargs)
+
+    return wrapper
+
+
+_original_failover_db_cluster = RDSBackend.failover_db_cluster
+
+
+def _failover_db_cluster(self, db_cluster_identifier, target_db_instance_identifier=None):
+    cluster = self.clusters.get(db_cluster_identifier)
+    if cluster is not None and getattr(cluster, "_awsops_swap", None) is not None:
+        raise InvalidDBClusterStateFault(f"DbCluster {db_cluster_identifier} is not in available state.")
+    return _original_failover_db_cluster(self, db_cluster_identifier, target_db_instance_identifier)
+
+
+DBCluster.failover = _failover_in_time
+RDSBackend.failover_db_cluster = _settled(_failover_db_cluster)
+RDSBackend.describe_db_clusters = _settled(RDSBackend.describe_db_clusters)
+RDSBackend.describe_db_instances = _settled(RDSBackend.describe_db_instances)
+
 
 # CloudWatch over Smithy RPC v2 CBOR.
 import datetime

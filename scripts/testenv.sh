@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts or stops the test environment on 127.0.0.1: etcd + kube-apiserver
-# v1.20.2 (RBAC on, token auth) and the moto AWS emulator.
+# v1.20.2 (RBAC on, token auth), the moto AWS emulator and a DNS server for
+# its RDS endpoint names.
 #
 #   scripts/testenv.sh start DIR   installs what is missing, starts everything,
 #                                  writes DIR/env (KUBECONFIG, AWS_ENDPOINT_URL, ...)
@@ -156,6 +157,20 @@ APISERVER
   echo "$bin"
 }
 
+# start_dns: the DNS server for the emulator's RDS endpoint names
+# (examples/dataplane.rs: cluster endpoints follow the writer moto holds);
+# every controller and `awsops apply` started from DIR/env resolves through it.
+start_dns() {
+  local bin addr
+  (cd "$here/.." && cargo build --quiet --example dataplane)
+  bin="${CARGO_TARGET_DIR:-$here/../target}/debug/examples/dataplane"
+  (. "$dir/env" && exec "$bin") >"$dir/dns.out" 2>"$dir/dns.log" &
+  echo $! >"$dir/dns.pid"
+  wait_for test -s "$dir/dns.out" || { log "the DNS server did not start"; tail "$dir/dns.log" >&2; return 1; }
+  addr=$(head -1 "$dir/dns.out")
+  echo "export AWSOPS_DNS_SERVER=$addr" >>"$dir/env"
+}
+
 # write_aws_env PORT: DIR/env pointing the SDK at the emulator, with dummy credentials.
 write_aws_env() {
   cat >"$dir/env" <<ENV
@@ -178,6 +193,7 @@ case "$cmd" in
     install_chart "$helm"
     moto_port=$(start_moto)
     write_aws_env "$moto_port"
+    start_dns
     cat >>"$dir/env" <<ENV
 export KUBECONFIG="$dir/kubeconfig"
 export AWSOPS_TEST_KUBECTL="$kube_bin/kubectl"
@@ -193,6 +209,7 @@ ENV
     stop
     apt_install curl
     write_aws_env "$(start_moto)"
+    start_dns
     log "AWS emulator up: $dir/env"
     ;;
   restart-apiserver) restart_apiserver; log "kube-apiserver restarted" ;;

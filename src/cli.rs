@@ -75,6 +75,10 @@ pub struct LocalArgs {
     /// tried); without them a missing region or credential is one line.
     #[arg(short, long, env = "AWSOPS_VERBOSE")]
     pub verbose: bool,
+    /// DNS server for cluster endpoints (`spec.verify.endpoint`, the write
+    /// probe): `IP` or `IP:PORT`; default: the system's resolver.
+    #[arg(long, env = "AWSOPS_DNS_SERVER", value_parser = crate::dataplane::dns::parse_server)]
+    pub dns_server: Option<SocketAddr>,
 }
 
 impl LocalArgs {
@@ -83,6 +87,7 @@ impl LocalArgs {
             files: self.files,
             state_dir: self.state_dir,
             timeout: Duration::from_secs(self.timeout_seconds),
+            dns_server: self.dns_server,
         }
     }
 }
@@ -127,6 +132,10 @@ pub struct ControllerArgs {
     /// allocation, a test run's mark): `key=value,key=value`, at most 10.
     #[arg(long, env = "AWSOPS_RESOURCE_TAGS", value_delimiter = ',', value_parser = resource_tag)]
     pub resource_tags: Vec<(String, String)>,
+    /// DNS server for cluster endpoints (`spec.verify.endpoint`, the write
+    /// probe): `IP` or `IP:PORT`; default: the system's resolver.
+    #[arg(long, env = "AWSOPS_DNS_SERVER", value_parser = crate::dataplane::dns::parse_server)]
+    pub dns_server: Option<SocketAddr>,
 }
 
 /// At most 10, leaving room under AWS's 50 per resource for an adopted
@@ -198,6 +207,7 @@ impl ControllerArgs {
             identity,
             tenancy: self.tenancy.into(),
             resource_tags,
+            dns_server: self.dns_server,
         })
     }
 }

@@ -26,6 +26,7 @@ pub mod aws;
 pub mod cli;
 pub mod controller;
 pub mod core;
+pub mod dataplane;
 pub mod failpoint;
 pub mod health;
 pub mod http;

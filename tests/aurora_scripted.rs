@@ -85,7 +85,7 @@ fn failover(timeout: i32, status: AuroraFailoverStatus) -> AuroraFailover {
     let mut f: AuroraFailover = serde_json::from_value(serde_json::json!({
         "apiVersion": "awsops.dev/v1alpha1", "kind": "AuroraFailover",
         "metadata": {"name": "scripted", "namespace": "tests", "generation": 1},
-        "spec": {"clusterIdentifier": "orders", "timeoutSeconds": timeout},
+        "spec": {"clusterIdentifier": "orders", "timeoutSeconds": timeout, "verify": {"endpoint": false}},
     }))
     .expect("valid");
     f.status = Some(status);
@@ -118,9 +118,19 @@ impl awsops::aws::cloudwatch::Alarms for NoAlarms {
     }
 }
 
+/// No DNS: these failovers do not verify the endpoint (spec.verify.endpoint false).
+struct NoDns;
+
+#[async_trait::async_trait]
+impl awsops::dataplane::Resolve for NoDns {
+    async fn resolve(&self, host: &str) -> Result<awsops::dataplane::Resolution, String> {
+        panic!("{host} resolved although spec.verify.endpoint is false")
+    }
+}
+
 /// One reconcile as the controller runs it, minus the API server: observe, plan.
 async fn step(rds: &SdkRds, obj: &AuroraFailover, now: Timestamp) -> plan::Decision {
-    let observed = observe::observe(rds, &NoAlarms, obj, None).await.expect("observe");
+    let observed = observe::observe(rds, &NoAlarms, &NoDns, obj, None).await.expect("observe");
     plan::plan(&obj.spec, obj.status.as_ref().expect("status"), &observed, Some(1), now)
 }
 
@@ -213,7 +223,7 @@ async fn access_denied_from_rds_is_classified_for_a_stalled_status() {
         )
     });
     let rds = client(&[&denied]);
-    let err = observe::observe(&rds, &NoAlarms, &failover(600, AuroraFailoverStatus::default()), None)
+    let err = observe::observe(&rds, &NoAlarms, &NoDns, &failover(600, AuroraFailoverStatus::default()), None)
         .await
         .expect_err("denied");
     assert_eq!(err.kind, AwsErrorKind::AccessDenied);

@@ -100,8 +100,10 @@ pub struct VerifySpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 20), extend("x-kubernetes-list-type" = "set"))]
     pub alarms: Vec<AlarmName>,
-    /// Resolving the cluster endpoint to the new writer: not supported by
-    /// this version yet (only `false` is accepted).
+    /// The cluster endpoint must resolve (through its CNAME chain, with the
+    /// controller's resolver) to the new writer's instance endpoint, as the
+    /// cluster's clients will; default true. `false` for a cluster whose
+    /// endpoint the controller cannot resolve (or give it `--dns-server`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<bool>,
     /// A MySQL write probe: not supported by this version yet (refused).
@@ -135,6 +137,16 @@ fn default_timeout() -> i32 {
 }
 
 impl AuroraFailoverSpec {
+    /// `spec.verify.endpoint`, true unless set false.
+    pub fn verifies_endpoint(&self) -> bool {
+        self.verify.as_ref().and_then(|v| v.endpoint).unwrap_or(true)
+    }
+
+    /// `spec.verify.timeoutSeconds`, its default without `spec.verify`.
+    pub fn verify_timeout_seconds(&self) -> i32 {
+        self.verify.as_ref().map_or(DEFAULT_VERIFY_TIMEOUT_SECONDS, |v| v.timeout_seconds)
+    }
+
     /// What the schema says, checked again by the controller (for API servers
     /// that skip parts of it, and for `awsops plan` without a cluster), plus
     /// rules that need more than one field.
@@ -169,8 +181,8 @@ impl AuroraFailoverSpec {
             p.check((30..=3600).contains(&verify.timeout_seconds), || {
                 format!("spec.verify.timeoutSeconds {} is outside 30..3600", verify.timeout_seconds)
             });
-            p.check(verify.endpoint != Some(true) && verify.write_probe.is_none(), || {
-                "spec.verify.endpoint and spec.verify.writeProbe are not supported by this awsops version yet: remove them (spec.verify.alarms works)".into()
+            p.check(verify.write_probe.is_none(), || {
+                "spec.verify.writeProbe is not supported by this awsops version yet: remove it (spec.verify.endpoint and alarms work)".into()
             });
         }
         if let (Some(target), Some(writer)) = (&self.target_instance, &self.expected_writer) {
@@ -257,6 +269,10 @@ pub struct AuroraFailoverStatus {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VerificationStatus {
+    /// When the cluster endpoint was first seen resolving to the new writer
+    /// (`spec.verify.endpoint`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_switched_at: Option<Time>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub alarms: Vec<AlarmStatus>,
 }
@@ -429,12 +445,10 @@ mod tests {
         assert_eq!(spec.verify.as_ref().map(|v| v.timeout_seconds), Some(DEFAULT_VERIFY_TIMEOUT_SECONDS));
         assert_eq!(spec.validate(), Ok(()));
         assert_eq!(parse(serde_json::json!({"endpoint": false})).validate(), Ok(()));
-        for unsupported in
-            [serde_json::json!({"endpoint": true}), serde_json::json!({"writeProbe": {"secretRef": {"name": "p"}}})]
-        {
-            let message = parse(unsupported).validate().expect_err("refused");
-            assert!(message.contains("not supported by this awsops version yet"), "{message}");
-        }
+        assert_eq!(parse(serde_json::json!({"endpoint": true})).validate(), Ok(()));
+        let message =
+            parse(serde_json::json!({"writeProbe": {"secretRef": {"name": "p"}}})).validate().expect_err("no");
+        assert!(message.contains("not supported by this awsops version yet"), "{message}");
         let long = "é".repeat(255);
         assert_eq!(parse(serde_json::json!({"alarms": [long]})).validate(), Ok(()), "255 characters, not bytes");
         let message =

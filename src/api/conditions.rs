@@ -82,6 +82,8 @@ reasons! {
     FailoverRejected,
     /// A CloudWatch alarm `spec.verify.alarms` names does not exist.
     AlarmNotFound,
+    /// Before the failover, the cluster endpoint does not resolve to the writer (`spec.verify.endpoint`).
+    EndpointUnresolved,
     /// The swap is done; waiting for `spec.verify`'s checks.
     Verifying,
     /// A `spec.verify` check did not pass in time (the writer stays where it is).

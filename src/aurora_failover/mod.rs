@@ -73,7 +73,7 @@ pub async fn decide(failover: &AuroraFailover, ctx: &Context, shared: &Coordinat
     let key = observe::cluster_key(failover, ctx).await?;
     let turn = shared.turn(&key).await;
     let holder = observe::holder(failover, &key, ctx).await?;
-    let observed = match observe::observe(&rds, &clients.alarms(), failover, holder).await {
+    let observed = match observe::observe(&rds, &clients.alarms(), ctx.dns.as_ref(), failover, holder).await {
         Ok(observed) => observed,
         Err(e) if e.kind == AwsErrorKind::AccessDenied => {
             let status = plan::read_denied(&current, generation, Timestamp::now(), &e.to_string());

@@ -1,8 +1,9 @@
 //! Reads what a failover decision needs: the cluster and its members
 //! (DescribeDBClusters, DescribeDBInstances), other AuroraFailovers holding the
 //! same cluster, while failing over without a recorded acceptance whether
-//! RDS has logged a failover since the intent, and the state of the alarms
-//! `spec.verify` names (DescribeAlarms). No writes.
+//! RDS has logged a failover since the intent, the state of the alarms
+//! `spec.verify` names (DescribeAlarms) and where the cluster endpoint
+//! resolves (DNS). No writes.
 
 use kube::{Resource, ResourceExt};
 
@@ -12,6 +13,7 @@ use crate::aws::AwsError;
 use crate::aws::cloudwatch::Alarms;
 use crate::aws::rds::{Rds, RdsEvent};
 use crate::core::{Context, Error};
+use crate::dataplane::Resolve;
 
 /// Identifies a cluster across objects: its account (whichever role reaches
 /// it), region and identifier.
@@ -27,6 +29,7 @@ pub async fn cluster_key(failover: &AuroraFailover, ctx: &Context) -> Result<Str
 pub async fn observe(
     rds: &dyn Rds,
     alarms: &dyn Alarms,
+    dns: &dyn Resolve,
     failover: &AuroraFailover,
     holder: Option<String>,
 ) -> Result<Observed, AwsError> {
@@ -46,7 +49,15 @@ pub async fn observe(
     let writer = cluster.as_ref().and_then(|c| c.writer()).map(|m| m.instance.as_str());
     let swapped = writer.is_some() && writer == target;
     let mut observed = Observed { cluster: cluster.clone(), holder, failover_event_seen, ..Default::default() };
-    if asked.is_empty() || cluster.is_none() || (failing_over && !swapped) {
+    if cluster.is_none() || (failing_over && !swapped) {
+        return Ok(observed);
+    }
+    // Like the alarms, before the failover (does it resolve to the writer?) and after the swap.
+    let endpoint = cluster.as_ref().and_then(|c| c.endpoint.as_deref());
+    if let (true, Some(endpoint)) = (failover.spec.verifies_endpoint(), endpoint) {
+        observed.endpoint = Some(dns.resolve(endpoint).await);
+    }
+    if asked.is_empty() {
         return Ok(observed);
     }
     match alarms.states(&asked).await {

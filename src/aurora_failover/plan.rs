@@ -16,6 +16,7 @@ use crate::api::aurora_failover::{
 };
 use crate::api::conditions::{self, Desired, Reason, Stall, Summary};
 use crate::aws::rds::{DbCluster, DbMember};
+use crate::dataplane::Resolution;
 
 /// Engines of the Aurora MySQL family (`aurora` is Aurora MySQL 1).
 pub const AURORA_MYSQL_ENGINES: &[&str] = &["aurora-mysql", "aurora"];
@@ -89,6 +90,9 @@ pub struct Observed {
     pub alarms: BTreeMap<String, String>,
     /// Why the alarms could not be read after the swap (they then count as not OK).
     pub alarms_unreadable: Option<String>,
+    /// Where the cluster endpoint resolved (`spec.verify.endpoint`), before
+    /// the failover and after the swap; `Err` says why it did not.
+    pub endpoint: Option<Result<Resolution, String>>,
 }
 
 /// The one AWS action a reconcile takes, after writing `Decision::status`.
@@ -222,7 +226,12 @@ fn plan_start(
         );
         return stall(current, None, generation, now, Stall::new(Reason::ClusterNotFound, message));
     };
-    let (writer, plan) = match preconditions(spec, c).and_then(|found| alarms_exist(spec, observed).map(|()| found)) {
+    let checked = preconditions(spec, c).and_then(|(writer, plan)| {
+        alarms_exist(spec, observed)?;
+        endpoint_resolves_now(spec, observed, writer)?;
+        Ok((writer, plan))
+    });
+    let (writer, plan) = match checked {
         Ok(found) => found,
         Err(refused) => return stall(current, Some(c), generation, now, refused),
     };
@@ -349,22 +358,79 @@ enum Checks {
 struct Verdict {
     outcome: Checks,
     status: Option<VerificationStatus>,
+    /// The endpoint is not there yet: look again in [`POLL`], not [`VERIFY_POLL`].
+    soon: bool,
 }
 
-/// The checks after a swap seen at `swapped_at`: every alarm `OK`, within
-/// `spec.verify.timeoutSeconds`.
-fn verification(spec: &AuroraFailoverSpec, observed: &Observed, swapped_at: Timestamp, now: Timestamp) -> Verdict {
-    let Some(verify) = spec.verify.as_ref().filter(|v| !v.alarms.is_empty()) else {
-        return Verdict { outcome: Checks::NoneAsked, status: None };
+/// The checks after a swap seen at `swapped_at`: the cluster endpoint leads
+/// to the new writer, every alarm `OK`, within `spec.verify.timeoutSeconds`.
+fn verification(
+    spec: &AuroraFailoverSpec,
+    current: &AuroraFailoverStatus,
+    observed: &Observed,
+    writer: Option<&DbMember>,
+    swapped_at: Timestamp,
+    now: Timestamp,
+) -> Verdict {
+    let asks_alarms = asked_alarms(spec).next().is_some();
+    if !spec.verifies_endpoint() && !asks_alarms {
+        return Verdict { outcome: Checks::NoneAsked, status: None, soon: false };
+    }
+    let recorded = current.verification.clone().unwrap_or_default();
+    let mut status = VerificationStatus::default();
+    let (mut passed, mut failing, mut hints) = (Vec::new(), Vec::new(), Vec::new());
+    if spec.verifies_endpoint() {
+        let seen = endpoint_seen(observed, writer);
+        status.endpoint_switched_at = recorded.endpoint_switched_at.or_else(|| seen.is_ok().then_some(Time(now)));
+        match seen {
+            _ if status.endpoint_switched_at.is_some() => {
+                passed.push("the cluster endpoint resolves to it".to_string())
+            }
+            Ok(()) => {}
+            Err(why) => {
+                failing.push(why);
+                hints.push("check the controller's resolver (--dns-server), or set spec.verify.endpoint: false for a cluster it cannot resolve");
+            }
+        }
+    }
+    let endpoint_pending = !failing.is_empty();
+    if asks_alarms {
+        let (alarms, not_ok) = alarm_states(spec, observed);
+        status.alarms = alarms;
+        if not_ok.is_empty() {
+            let names: Vec<&str> = asked_alarms(spec).collect();
+            passed.push(format!("alarms OK: {}", names.join(", ")));
+        } else {
+            failing.push(format!("alarms not OK: {}", not_ok.join(", ")));
+            hints.push("check what each alarm watches (or the controller's cloudwatch:DescribeAlarms permission)");
+        }
+    }
+    let waited = now.duration_since(swapped_at).as_secs();
+    let timeout = spec.verify_timeout_seconds();
+    let outcome = if failing.is_empty() {
+        Checks::Passed(passed.join("; "))
+    } else if waited > i64::from(timeout) {
+        Checks::Failed(format!(
+            "the writer swapped, but after spec.verify.timeoutSeconds ({timeout} s) {}; the writer is left where it is: {}",
+            failing.join("; "),
+            hints.join("; ")
+        ))
+    } else {
+        Checks::Waiting(format!("the writer swapped; waiting: {} ({waited} s)", failing.join("; ")))
     };
+    Verdict { outcome, status: Some(status), soon: endpoint_pending }
+}
+
+/// Each alarm `spec.verify` names with its state, and a phrase for each not `OK`.
+fn alarm_states(spec: &AuroraFailoverSpec, observed: &Observed) -> (Vec<AlarmStatus>, Vec<String>) {
     let state = |name: &str| match (&observed.alarms_unreadable, observed.alarms.get(name)) {
         (Some(_), _) => ALARM_UNREADABLE.to_string(),
         (None, Some(state)) => state.clone(),
         (None, None) => ALARM_MISSING.to_string(),
     };
     let alarms: Vec<AlarmStatus> =
-        verify.alarms.iter().map(|a| AlarmStatus { name: a.0.clone(), state: state(&a.0) }).collect();
-    let not_ok: Vec<String> = alarms
+        asked_alarms(spec).map(|name| AlarmStatus { name: name.to_string(), state: state(name) }).collect();
+    let not_ok = alarms
         .iter()
         .filter(|a| a.state != ALARM_OK)
         .map(|a| match a.state.as_str() {
@@ -375,19 +441,49 @@ fn verification(spec: &AuroraFailoverSpec, observed: &Observed, swapped_at: Time
             state => format!("{} is {state}", a.name),
         })
         .collect();
-    let waited = now.duration_since(swapped_at).as_secs();
-    let outcome = if not_ok.is_empty() {
-        Checks::Passed(format!("alarms OK: {}", alarms.iter().map(|a| a.name.as_str()).collect::<Vec<_>>().join(", ")))
-    } else if waited > i64::from(verify.timeout_seconds) {
-        Checks::Failed(format!(
-            "the writer swapped, but after spec.verify.timeoutSeconds ({} s) {}; the writer is left where it is: check what each alarm watches (or the controller's cloudwatch:DescribeAlarms permission)",
-            verify.timeout_seconds,
-            not_ok.join(", ")
-        ))
-    } else {
-        Checks::Waiting(format!("the writer swapped; waiting for alarms to be OK: {} ({waited} s)", not_ok.join(", ")))
-    };
-    Verdict { outcome, status: Some(VerificationStatus { alarms }) }
+    (alarms, not_ok)
+}
+
+/// Whether the cluster endpoint, as the controller resolved it, leads to
+/// `writer`'s instance endpoint; if not, what it does instead.
+fn endpoint_seen(observed: &Observed, writer: Option<&DbMember>) -> Result<(), String> {
+    let Some(writer) = writer else { return Err("the cluster has no writer".into()) };
+    let endpoint = observed.cluster.as_ref().and_then(|c| c.endpoint.as_deref()).unwrap_or_default();
+    match &observed.endpoint {
+        None => Err("RDS reports no cluster endpoint".into()),
+        Some(Err(why)) => Err(format!("the cluster endpoint {endpoint} does not resolve ({why})")),
+        Some(Ok(found)) if leads_to(found, writer) => Ok(()),
+        Some(Ok(found)) => Err(format!(
+            "the cluster endpoint {endpoint} resolves to {}, not to the writer {:?}",
+            found.canonical(),
+            writer.instance
+        )),
+    }
+}
+
+/// `resolution` passes through `member`'s instance endpoint (or, when RDS
+/// gave none, a name whose first label is the instance identifier).
+fn leads_to(resolution: &Resolution, member: &DbMember) -> bool {
+    match &member.endpoint {
+        Some(endpoint) => resolution.passes_through(endpoint),
+        None => {
+            resolution.chain.iter().any(|n| n.split('.').next() == Some(member.instance.to_ascii_lowercase().as_str()))
+        }
+    }
+}
+
+/// Before the failover, `spec.verify.endpoint` needs the cluster endpoint to
+/// resolve to the writer: otherwise the check after the swap could never pass.
+fn endpoint_resolves_now(spec: &AuroraFailoverSpec, observed: &Observed, writer: &DbMember) -> Result<(), Stall> {
+    if !spec.verifies_endpoint() {
+        return Ok(());
+    }
+    endpoint_seen(observed, Some(writer)).map_err(|why| {
+        let message = format!(
+            "{why}, so spec.verify.endpoint could not confirm the failover; nothing was changed: give the controller a resolver that answers for the cluster (--dns-server) or set spec.verify.endpoint: false (a new AuroraFailover, since its spec is immutable)"
+        );
+        Stall::new(Reason::EndpointUnresolved, message)
+    })
 }
 
 /// How long to wait before the next look, `since` the failover started:
@@ -485,7 +581,7 @@ fn plan_swapped(
     let writer = target.to_string();
     let swapped_at = current.completed_at.as_ref().map(|t| t.0).unwrap_or(now);
     let duration = requested_at.as_ref().map(|t| swapped_at.duration_since(t.0).as_secs().max(0));
-    let verdict = verification(spec, observed, swapped_at, now);
+    let verdict = verification(spec, current, observed, c.writer(), swapped_at, now);
     let swapped = |s: &mut AuroraFailoverStatus| {
         s.new_writer = Some(writer.clone());
         s.requested_at = requested_at.clone();
@@ -501,7 +597,8 @@ fn plan_swapped(
             desired.push(Desired::new(conditions::WRITER_SWAPPED, true, Reason::Succeeded, swap_message));
             desired.push(Desired::new(conditions::VERIFIED, false, Reason::Verifying, message));
             let next = with(current, generation, now, desired, swapped);
-            return Decision { status: next, action: Action::None, requeue: VERIFY_POLL };
+            let requeue = if verdict.soon { POLL } else { VERIFY_POLL };
+            return Decision { status: next, action: Action::None, requeue };
         }
         Checks::Failed(message) => {
             let mut desired = conditions::summary(Summary::Stalled, Reason::VerificationFailed, message.clone());
@@ -736,6 +833,7 @@ mod tests {
             instance_class: class.into(),
             availability_zone: Some("us-east-1a".into()),
             status: AVAILABLE.into(),
+            endpoint: Some(format!("{name}.x.eu-west-1.rds.amazonaws.com")),
         }
     }
 
@@ -751,11 +849,27 @@ mod tests {
                 mk_member("r0", false, 0, "db.r6g.large"),
             ],
             serverless_max_gib: None,
+            endpoint: Some("orders-aurora.cluster-x.eu-west-1.rds.amazonaws.com".into()),
+            port: Some(3306),
         }
     }
 
+    /// What observe saw, the cluster endpoint already leading to the writer.
     fn seen(cluster: DbCluster) -> Observed {
-        Observed { cluster: Some(cluster), ..Default::default() }
+        let writer = cluster.writer().and_then(|w| w.endpoint.clone());
+        let endpoint = resolution(cluster.endpoint.iter().chain(writer.iter()));
+        Observed { cluster: Some(cluster), endpoint: Some(Ok(endpoint)), ..Default::default() }
+    }
+
+    fn resolution<'a>(chain: impl Iterator<Item = &'a String>) -> Resolution {
+        Resolution { chain: chain.cloned().collect(), addresses: vec!["127.0.0.1".parse().expect("ip")] }
+    }
+
+    /// The cluster endpoint still leading to `instance` (DNS not switched yet).
+    fn endpoint_at(observed: Observed, instance: &str) -> Observed {
+        let c = observed.cluster.clone().expect("cluster");
+        let to = c.members.iter().find(|m| m.instance == instance).and_then(|m| m.endpoint.clone());
+        Observed { endpoint: Some(Ok(resolution(c.endpoint.iter().chain(to.iter())))), ..observed }
     }
 
     fn start(spec: &AuroraFailoverSpec, observed: &Observed) -> Decision {
@@ -1081,6 +1195,61 @@ mod tests {
             ready.message
         );
         assert!(conditions::is_true(&d.status.conditions, conditions::WRITER_SWAPPED));
+    }
+
+    #[test]
+    fn an_endpoint_that_does_not_resolve_to_the_writer_stalls_before_any_failover_unless_not_verified() {
+        let unresolved = Observed { endpoint: Some(Err("no record found".into())), ..seen(mk_cluster()) };
+        let at_reader = endpoint_at(seen(mk_cluster()), "r0");
+        for observed in [unresolved.clone(), at_reader] {
+            let d = start(&mk_spec(), &observed);
+            assert_eq!(d.action, Action::None);
+            assert_eq!(stalled_reason(&d).as_deref(), Some("EndpointUnresolved"));
+            let stalled = d.status.conditions.iter().find(|c| c.type_ == conditions::STALLED).expect("stalled");
+            assert!(stalled.message.contains("--dns-server") && stalled.message.contains("nothing was changed"));
+        }
+        let mut spec = verifying(&[]);
+        spec.verify.as_mut().expect("verify").endpoint = Some(false);
+        let unchecked = Observed { endpoint: None, ..unresolved };
+        assert_eq!(start(&spec, &unchecked).action, Action::Failover { target: "r0".into() });
+    }
+
+    #[test]
+    fn after_the_swap_the_endpoint_still_at_the_old_writer_keeps_it_verifying_then_records_when_it_switched() {
+        let mut current = intent();
+        current.requested_at = Some(Time(t(1)));
+        let c = swapped(mk_cluster(), "r0");
+        let lagging = endpoint_at(seen(c.clone()), "w1");
+        let d = plan(&mk_spec(), &current, &lagging, Some(1), t(10));
+        assert_eq!((d.action.clone(), d.requeue), (Action::None, POLL), "DNS is looked at every second");
+        assert_eq!(d.status.phase, Some(FailoverPhase::FailingOver));
+        assert!(!conditions::is_true(&d.status.conditions, conditions::VERIFIED));
+        let reconciling = d.status.conditions.iter().find(|c| c.type_ == conditions::RECONCILING).expect("r");
+        assert!(reconciling.message.contains("w1.x.eu-west-1.rds.amazonaws.com"), "{}", reconciling.message);
+        assert_eq!(d.status.verification.as_ref().and_then(|v| v.endpoint_switched_at.clone()), None);
+
+        let d = plan(&mk_spec(), &d.status, &seen(c.clone()), Some(1), t(16));
+        assert_eq!(d.status.phase, Some(FailoverPhase::Succeeded));
+        assert!(conditions::is_true(&d.status.conditions, conditions::VERIFIED));
+        assert_eq!(d.status.verification.and_then(|v| v.endpoint_switched_at), Some(Time(t(16))));
+        assert_eq!(d.status.completed_at, Some(Time(t(10))), "the swap, not the DNS switch");
+    }
+
+    #[test]
+    fn an_endpoint_lagging_past_the_verify_timeout_fails_it_and_leaves_the_writer() {
+        let current = verifying_since(10);
+        let lagging = endpoint_at(seen(swapped(mk_cluster(), "r0")), "w1");
+        let d = plan(&verifying(&[]), &current, &lagging, Some(1), t(71));
+        assert_eq!(d.action, Action::None, "never moved back");
+        assert_eq!(d.status.phase, Some(FailoverPhase::Failed));
+        let ready = d.status.conditions.iter().find(|c| c.type_ == conditions::READY).expect("ready");
+        assert_eq!(ready.reason, "VerificationFailed");
+        assert!(
+            ready.message.contains("resolves to w1.x.eu-west-1.rds.amazonaws.com, not to the writer \"r0\""),
+            "{}",
+            ready.message
+        );
+        assert!(ready.message.contains("spec.verify.endpoint: false"), "{}", ready.message);
     }
 
     fn verifying_since(swap: i64) -> AuroraFailoverStatus {

@@ -34,6 +34,10 @@ pub struct DbCluster {
     pub members: Vec<DbMember>,
     /// Serverless v2: the cluster's maximum capacity in GiB (2 per ACU).
     pub serverless_max_gib: Option<u32>,
+    /// The cluster (writer) endpoint's DNS name, e.g. `orders.cluster-abc.eu-west-1.rds.amazonaws.com`.
+    pub endpoint: Option<String>,
+    /// The port of its endpoints (3306 unless set otherwise).
+    pub port: Option<u16>,
 }
 
 impl DbCluster {
@@ -54,6 +58,8 @@ pub struct DbMember {
     pub availability_zone: Option<String>,
     /// Instance status.
     pub status: DbStatus,
+    /// The instance endpoint's DNS name (what the cluster endpoint is a CNAME of while it writes).
+    pub endpoint: Option<String>,
 }
 
 /// An RDS event about the cluster (mirrored as a Kubernetes Event).
@@ -113,6 +119,7 @@ impl Rds for SdkRds {
                     instance_class: inst.and_then(|i| i.db_instance_class()).unwrap_or("unknown").to_string(),
                     availability_zone: inst.and_then(|i| i.availability_zone()).map(str::to_string),
                     status: inst.and_then(|i| i.db_instance_status()).unwrap_or("unknown").into(),
+                    endpoint: inst.and_then(|i| i.endpoint()).and_then(|e| e.address()).map(str::to_string),
                 }
             })
             .collect();
@@ -125,6 +132,8 @@ impl Rds for SdkRds {
                 .serverless_v2_scaling_configuration()
                 .and_then(|s| s.max_capacity())
                 .map(|acu| (acu * 2.0).round() as u32),
+            endpoint: cluster.endpoint().map(str::to_string),
+            port: cluster.port().and_then(|p| u16::try_from(p).ok()),
         }))
     }
 

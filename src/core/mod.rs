@@ -34,6 +34,8 @@ pub struct Context {
     pub namespace: Option<String>,
     /// What each namespace may ask for (TenantPolicies).
     pub tenancy: Tenancy,
+    /// Resolves cluster endpoints (`spec.verify.endpoint`).
+    pub dns: Arc<dyn crate::dataplane::Resolve>,
 }
 
 impl Context {
@@ -45,7 +47,16 @@ impl Context {
         namespace: Option<String>,
         tenancy: Tenancy,
     ) -> Self {
-        Self { events: Events::new(objects.clone()), objects, aws, metrics, resync, namespace, tenancy }
+        let dns = Arc::new(crate::dataplane::Dns::new(None));
+        Self { events: Events::new(objects.clone()), objects, aws, metrics, resync, namespace, tenancy, dns }
+    }
+
+    /// Resolves through the DNS server at `server` (`--dns-server`) instead of the system's.
+    pub fn with_dns_server(mut self, server: Option<std::net::SocketAddr>) -> Self {
+        if server.is_some() {
+            self.dns = Arc::new(crate::dataplane::Dns::new(server));
+        }
+        self
     }
 }
 

@@ -47,6 +47,8 @@ pub struct Options {
     pub state_dir: PathBuf,
     /// `apply`/`delete` give up (exit 1, resumable) after this long.
     pub timeout: Duration,
+    /// `--dns-server`; `None`: the system's resolver.
+    pub dns_server: Option<std::net::SocketAddr>,
 }
 
 /// Exit code when `plan` finds changes.
@@ -56,10 +58,10 @@ const MAX_WAIT: Duration = Duration::from_secs(30);
 /// Unused locally (every object is looked at until it finishes), but part of [`Context`].
 const RESYNC: Duration = Duration::from_secs(600);
 
-async fn context(objects: Arc<LocalObjects>) -> Context {
+async fn context(objects: Arc<LocalObjects>, options: &Options) -> Context {
     let metrics = Arc::new(Metrics::default());
     let aws = AwsFactory::from_env(metrics.clone()).await;
-    Context::new(objects, aws, metrics, RESYNC, None, crate::core::Tenancy::off())
+    Context::new(objects, aws, metrics, RESYNC, None, crate::core::Tenancy::off()).with_dns_server(options.dns_server)
 }
 
 fn failover_finished(status: &AuroraFailoverStatus) -> bool {
@@ -84,7 +86,7 @@ pub async fn plan(options: &Options) -> anyhow::Result<ExitCode> {
     let manifests = manifests::load(&options.files)?;
     report_skipped(&manifests);
     let objects = Arc::new(LocalObjects::open(&options.state_dir, &manifests, false, None)?);
-    let ctx = context(objects.clone()).await;
+    let ctx = context(objects.clone(), options).await;
     let mut worst = 0u8;
     for failover in &manifests.failovers {
         let key = Key::of(failover);
@@ -215,7 +217,7 @@ pub async fn apply(options: &Options) -> anyhow::Result<ExitCode> {
     let manifests = manifests::load(&options.files)?;
     report_skipped(&manifests);
     let objects = Arc::new(LocalObjects::open(&options.state_dir, &manifests, true, Some(Terminal::default()))?);
-    let ctx = context(objects.clone()).await;
+    let ctx = context(objects.clone(), options).await;
     let deadline = Instant::now() + options.timeout;
     let shared = Coordination::default();
     let failovers = manifests.failovers.iter().map(|f| drive_failover(&ctx, &shared, &objects, Key::of(f), deadline));
@@ -317,7 +319,7 @@ pub async fn delete(options: &Options) -> anyhow::Result<ExitCode> {
     report_skipped(&manifests);
     let stored_manifests = manifests::Manifests::default();
     let objects = Arc::new(LocalObjects::open(&options.state_dir, &stored_manifests, true, Some(Terminal::default()))?);
-    let ctx = context(objects.clone()).await;
+    let ctx = context(objects.clone(), options).await;
     let deadline = Instant::now() + options.timeout;
     let mut ok = true;
     let terminal = objects.terminal().expect("delete shows progress");

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod aurora;
+pub mod dns;
 pub mod handmade;
 pub mod listing;
 pub mod node;
