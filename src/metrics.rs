@@ -65,6 +65,7 @@ pub struct Metrics {
     objects: Family<StateLabels, Gauge>,
     object_states: Mutex<Option<ObjectStates>>,
     failover_duration: Family<ResultLabels, Histogram>,
+    write_outage: Family<ResultLabels, Histogram>,
 }
 
 impl Default for Metrics {
@@ -110,6 +111,15 @@ impl Default for Metrics {
             "AuroraFailovers finished, by result (Succeeded, Failed): seconds from the accepted call to the swap, or from the intent to the end",
             failover_duration.clone(),
         );
+        // 0.25 s (the probe's cadence) to about 8 minutes.
+        let write_outage = Family::<ResultLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.25, 2.0, 12))
+        });
+        registry.register(
+            "failover_write_outage_seconds",
+            "AuroraFailovers with spec.verify.writeProbe finished, by result: seconds from the first refused probe to the first writable one after the last",
+            write_outage.clone(),
+        );
         Self {
             registry,
             reconciles,
@@ -120,6 +130,7 @@ impl Default for Metrics {
             objects,
             object_states,
             failover_duration,
+            write_outage,
         }
     }
 }
@@ -150,6 +161,11 @@ impl Metrics {
     /// A failover finished (`result`: Succeeded or Failed) after `seconds`.
     pub fn failover_finished(&self, result: &str, seconds: f64) {
         self.failover_duration.get_or_create(&ResultLabels { result: result.to_string() }).observe(seconds);
+    }
+
+    /// A failover whose write probe measured `seconds` of write outage finished with `result`.
+    pub fn write_outage(&self, result: &str, seconds: f64) {
+        self.write_outage.get_or_create(&ResultLabels { result: result.to_string() }).observe(seconds);
     }
 
     /// Where `awsops_objects` is counted from (the controller's watch caches).

@@ -1,6 +1,8 @@
 //! `AuroraFailover`: a one-shot, exactly-once manual failover of an Aurora
 //! MySQL cluster. The whole spec is immutable; a new failover is a new object.
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
@@ -106,10 +108,11 @@ pub struct VerifySpec {
     /// endpoint the controller cannot resolve (or give it `--dns-server`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<bool>,
-    /// A MySQL write probe: not supported by this version yet (refused).
+    /// A MySQL login that asks the server behind the cluster endpoint
+    /// whether it takes writes: before the failover (it must), then about
+    /// every 250 ms until it does again; the outage goes to status.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "any_object")]
-    pub write_probe: Option<serde_json::Value>,
+    pub write_probe: Option<WriteProbeSpec>,
     /// How long the checks may take after the swap before the failover ends
     /// `Failed` (`VerificationFailed`); the writer is never moved back.
     /// 30 to 3600, default 300.
@@ -118,15 +121,29 @@ pub struct VerifySpec {
     pub timeout_seconds: i32,
 }
 
+/// `spec.verify.writeProbe`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WriteProbeSpec {
+    /// A Secret in this object's namespace with keys `username` and
+    /// `password` (a MySQL login; it needs no privileges: the probe only runs
+    /// `SELECT @@innodb_read_only`). The controller reads it with `get` on
+    /// this name only: the namespace grants that with a Role and RoleBinding
+    /// (README, "Write probe").
+    pub secret_ref: SecretName,
+}
+
+/// A reference to a Secret in the object's namespace.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, schemars::JsonSchema)]
+pub struct SecretName {
+    #[schemars(length(min = 1, max = 253), regex(pattern = validation::CONFIG_MAP_NAME))]
+    pub name: String,
+}
+
 /// A CloudWatch alarm name.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct AlarmName(#[schemars(length(min = 1, max = 255), regex(pattern = "^[^\\x00-\\x1f]+$"))] pub String);
-
-/// An object of any shape (kept so a field this version cannot honour is refused, not pruned).
-fn any_object(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-    schemars::json_schema!({"type": "object", "x-kubernetes-preserve-unknown-fields": true})
-}
 
 fn default_verify_timeout() -> i32 {
     DEFAULT_VERIFY_TIMEOUT_SECONDS
@@ -181,9 +198,14 @@ impl AuroraFailoverSpec {
             p.check((30..=3600).contains(&verify.timeout_seconds), || {
                 format!("spec.verify.timeoutSeconds {} is outside 30..3600", verify.timeout_seconds)
             });
-            p.check(verify.write_probe.is_none(), || {
-                "spec.verify.writeProbe is not supported by this awsops version yet: remove it (spec.verify.endpoint and alarms work)".into()
-            });
+            if let Some(probe) = &verify.write_probe {
+                p.pattern(
+                    "spec.verify.writeProbe.secretRef.name",
+                    validation::CONFIG_MAP_NAME,
+                    Some(probe.secret_ref.name.as_str()),
+                    "a Secret name",
+                );
+            }
         }
         if let (Some(target), Some(writer)) = (&self.target_instance, &self.expected_writer) {
             p.check(!target.eq_ignore_ascii_case(writer), || {
@@ -273,6 +295,18 @@ pub struct VerificationStatus {
     /// (`spec.verify.endpoint`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint_switched_at: Option<Time>,
+    /// The write probe's first writable answer after its last refused one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writable_at: Option<Time>,
+    /// From the write probe's first refused (or read-only) answer to
+    /// `writableAt`: what clients of the cluster endpoint saw; 0 when every
+    /// answer was writable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_outage_seconds: Option<serde_json::Number>,
+    /// The write probe's refused answers by MySQL error code: 1290 read-only,
+    /// 2003 cannot connect, 2013 connection lost, 1045 login refused, ...
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub probe_errors: BTreeMap<String, u32>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub alarms: Vec<AlarmStatus>,
 }
@@ -437,7 +471,7 @@ mod tests {
     }
 
     #[test]
-    fn verify_takes_its_defaults_and_refuses_checks_this_version_cannot_make() {
+    fn verify_takes_its_defaults_and_checks_alarm_names_timeouts_and_the_secret_name() {
         let parse = |verify: serde_json::Value| -> AuroraFailoverSpec {
             serde_json::from_value(serde_json::json!({"clusterIdentifier": "c1", "verify": verify})).expect("parses")
         };
@@ -446,9 +480,10 @@ mod tests {
         assert_eq!(spec.validate(), Ok(()));
         assert_eq!(parse(serde_json::json!({"endpoint": false})).validate(), Ok(()));
         assert_eq!(parse(serde_json::json!({"endpoint": true})).validate(), Ok(()));
+        assert_eq!(parse(serde_json::json!({"writeProbe": {"secretRef": {"name": "p"}}})).validate(), Ok(()));
         let message =
-            parse(serde_json::json!({"writeProbe": {"secretRef": {"name": "p"}}})).validate().expect_err("no");
-        assert!(message.contains("not supported by this awsops version yet"), "{message}");
+            parse(serde_json::json!({"writeProbe": {"secretRef": {"name": "P_x"}}})).validate().expect_err("no");
+        assert!(message.contains("spec.verify.writeProbe.secretRef.name"), "{message}");
         let long = "é".repeat(255);
         assert_eq!(parse(serde_json::json!({"alarms": [long]})).validate(), Ok(()), "255 characters, not bytes");
         let message =

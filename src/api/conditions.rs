@@ -84,6 +84,8 @@ reasons! {
     AlarmNotFound,
     /// Before the failover, the cluster endpoint does not resolve to the writer (`spec.verify.endpoint`).
     EndpointUnresolved,
+    /// Before the failover, the write probe does not find the writer writable (or cannot log in).
+    ProbeBaselineFailed,
     /// The swap is done; waiting for `spec.verify`'s checks.
     Verifying,
     /// A `spec.verify` check did not pass in time (the writer stays where it is).

@@ -17,6 +17,7 @@ use crate::aws::AwsErrorKind;
 use crate::aws::rds::Rds;
 use crate::core::error::ACCESS_DENIED_RECHECK;
 use crate::core::{Context, Error, status};
+use crate::dataplane::probe::Login;
 use crate::failpoint::crash_point;
 
 pub async fn act(
@@ -25,6 +26,7 @@ pub async fn act(
     decision: Decision,
     ctx: &Context,
     shared: &Coordination,
+    login: Option<Login>,
 ) -> Result<Duration, Error> {
     let generation = failover.metadata.generation;
     let mut requeue = decision.requeue;
@@ -46,6 +48,10 @@ pub async fn act(
             if !sent_in_time(&decision.status) {
                 // Too long since the decision: another replica may call again soon. The next look decides anew.
                 return Ok(plan::FIRST_POLL);
+            }
+            if let Some(login) = login {
+                // The write probe samples from before the call.
+                super::writes::start(&failover, login, ctx, shared);
             }
             let cluster = &failover.spec.cluster_identifier;
             match rds.failover(cluster, &target).await {
@@ -98,6 +104,10 @@ async fn write_fenced(
         ctx.events.transition(&*failover, &before.conditions, &next.conditions).await;
         if let Some(seconds) = next.finished_after(&before) {
             ctx.metrics.failover_finished(next.state(), seconds);
+            let outage = next.verification.as_ref().and_then(|v| v.write_outage_seconds.as_ref());
+            if let Some(outage) = outage.and_then(serde_json::Number::as_f64) {
+                ctx.metrics.write_outage(next.state(), outage);
+            }
         }
     }
     Ok(())

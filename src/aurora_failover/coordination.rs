@@ -1,6 +1,6 @@
 //! What AuroraFailover reconciles share across objects, for as long as the
-//! process runs: one decision per cluster at a time, and which RDS events
-//! each object has mirrored already.
+//! process runs: one decision per cluster at a time, which RDS events
+//! each object has mirrored already, and the write probes sampling.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -15,6 +15,8 @@ pub struct Coordination {
     cluster_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Time of the last RDS event mirrored, per AuroraFailover uid.
     rds_events_seen: Mutex<HashMap<String, Timestamp>>,
+    /// Write probes running, per AuroraFailover uid (`spec.verify.writeProbe`).
+    pub probes: crate::dataplane::probe::Sampler,
 }
 
 impl Coordination {

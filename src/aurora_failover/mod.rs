@@ -8,6 +8,7 @@ mod capacity;
 mod coordination;
 pub mod observe;
 pub mod plan;
+mod writes;
 
 use std::time::Duration;
 
@@ -24,6 +25,7 @@ use crate::aws::rds::SdkRds;
 use crate::aws::{AwsErrorKind, RoleSession};
 use crate::core::error::ACCESS_DENIED_RECHECK;
 use crate::core::{Context, Error, tenancy};
+use crate::dataplane::probe::Login;
 use plan::Preflight;
 
 /// What one look at an AuroraFailover decided.
@@ -34,8 +36,9 @@ pub enum Next {
     /// look again after `requeue`. `turn`, when AWS was read, holds the
     /// cluster until the status is written.
     Refused { status: AuroraFailoverStatus, requeue: Duration, turn: Option<OwnedMutexGuard<()>> },
-    /// A decision over what RDS showed, to carry out while `turn` holds the cluster.
-    Decided { decision: Decision, rds: SdkRds, turn: OwnedMutexGuard<()> },
+    /// A decision over what RDS showed, to carry out while `turn` holds the
+    /// cluster; `login` starts the write probe right before a call.
+    Decided { decision: Decision, rds: SdkRds, turn: OwnedMutexGuard<()>, login: Option<Login> },
 }
 
 /// Preconditions, the cluster's turn, observe and plan; writes nothing.
@@ -73,7 +76,7 @@ pub async fn decide(failover: &AuroraFailover, ctx: &Context, shared: &Coordinat
     let key = observe::cluster_key(failover, ctx).await?;
     let turn = shared.turn(&key).await;
     let holder = observe::holder(failover, &key, ctx).await?;
-    let observed = match observe::observe(&rds, &clients.alarms(), ctx.dns.as_ref(), failover, holder).await {
+    let mut observed = match observe::observe(&rds, &clients.alarms(), ctx.dns.as_ref(), failover, holder).await {
         Ok(observed) => observed,
         Err(e) if e.kind == AwsErrorKind::AccessDenied => {
             let status = plan::read_denied(&current, generation, Timestamp::now(), &e.to_string());
@@ -81,8 +84,10 @@ pub async fn decide(failover: &AuroraFailover, ctx: &Context, shared: &Coordinat
         }
         Err(e) => return Err(e.into()),
     };
+    let (probe, login) = writes::look(failover, observed.cluster.as_ref(), ctx, shared).await?;
+    observed.probe = probe;
     let decision = plan::plan(&failover.spec, &current, &observed, generation, Timestamp::now());
-    Ok(Next::Decided { decision, rds, turn })
+    Ok(Next::Decided { decision, rds, turn, login })
 }
 
 /// One reconcile of one AuroraFailover; returns when to look again.
@@ -94,8 +99,12 @@ pub async fn reconcile(failover: &AuroraFailover, ctx: &Context, shared: &Coordi
             drop(turn);
             Ok(requeue)
         }
-        Next::Decided { decision, rds, turn } => {
-            let requeue = act::act(&rds, failover, decision, ctx, shared).await?;
+        Next::Decided { decision, rds, turn, login } => {
+            let finished = matches!(decision.status.phase, Some(FailoverPhase::Succeeded | FailoverPhase::Failed));
+            let requeue = act::act(&rds, failover, decision, ctx, shared, login).await?;
+            if finished {
+                writes::stop(failover, shared);
+            }
             drop(turn);
             Ok(if requeue.is_zero() { ctx.resync } else { requeue })
         }

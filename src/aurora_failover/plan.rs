@@ -17,6 +17,7 @@ use crate::api::aurora_failover::{
 use crate::api::conditions::{self, Desired, Reason, Stall, Summary};
 use crate::aws::rds::{DbCluster, DbMember};
 use crate::dataplane::Resolution;
+use crate::dataplane::probe::{self, Answer, Samples, Summary as ProbeSummary};
 
 /// Engines of the Aurora MySQL family (`aurora` is Aurora MySQL 1).
 pub const AURORA_MYSQL_ENGINES: &[&str] = &["aurora-mysql", "aurora"];
@@ -93,6 +94,21 @@ pub struct Observed {
     /// Where the cluster endpoint resolved (`spec.verify.endpoint`), before
     /// the failover and after the swap; `Err` says why it did not.
     pub endpoint: Option<Result<Resolution, String>>,
+    /// What the write probe found (`spec.verify.writeProbe`).
+    pub probe: ProbeView,
+}
+
+/// What the write probe (`spec.verify.writeProbe`) found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum ProbeView {
+    #[default]
+    NotAsked,
+    /// The login could not be read: why, and what to do.
+    NoLogin(String),
+    /// Before the failover: one answer, which must be writable.
+    Baseline(Answer),
+    /// From the intent on: what the sampler saw (`None`: nothing yet).
+    Sampled(Option<ProbeSummary>),
 }
 
 /// The one AWS action a reconcile takes, after writing `Decision::status`.
@@ -229,6 +245,7 @@ fn plan_start(
     let checked = preconditions(spec, c).and_then(|(writer, plan)| {
         alarms_exist(spec, observed)?;
         endpoint_resolves_now(spec, observed, writer)?;
+        baseline_writable(&observed.probe)?;
         Ok((writer, plan))
     });
     let (writer, plan) = match checked {
@@ -373,7 +390,8 @@ fn verification(
     now: Timestamp,
 ) -> Verdict {
     let asks_alarms = asked_alarms(spec).next().is_some();
-    if !spec.verifies_endpoint() && !asks_alarms {
+    let asks_writes = spec.verify.as_ref().is_some_and(|v| v.write_probe.is_some());
+    if !spec.verifies_endpoint() && !asks_alarms && !asks_writes {
         return Verdict { outcome: Checks::NoneAsked, status: None, soon: false };
     }
     let recorded = current.verification.clone().unwrap_or_default();
@@ -381,7 +399,8 @@ fn verification(
     let (mut passed, mut failing, mut hints) = (Vec::new(), Vec::new(), Vec::new());
     if spec.verifies_endpoint() {
         let seen = endpoint_seen(observed, writer);
-        status.endpoint_switched_at = recorded.endpoint_switched_at.or_else(|| seen.is_ok().then_some(Time(now)));
+        status.endpoint_switched_at =
+            recorded.endpoint_switched_at.clone().or_else(|| seen.is_ok().then_some(Time(now)));
         match seen {
             _ if status.endpoint_switched_at.is_some() => {
                 passed.push("the cluster endpoint resolves to it".to_string())
@@ -393,7 +412,16 @@ fn verification(
             }
         }
     }
-    let endpoint_pending = !failing.is_empty();
+    if spec.verify.as_ref().is_some_and(|v| v.write_probe.is_some()) {
+        match writes_verified(&recorded, &observed.probe, swapped_at, &mut status) {
+            Ok(passed_check) => passed.push(passed_check),
+            Err(why) => {
+                failing.push(why);
+                hints.push("check the cluster's events, and that the controller's pod reaches the cluster's port");
+            }
+        }
+    }
+    let soon = !failing.is_empty();
     if asks_alarms {
         let (alarms, not_ok) = alarm_states(spec, observed);
         status.alarms = alarms;
@@ -418,7 +446,45 @@ fn verification(
     } else {
         Checks::Waiting(format!("the writer swapped; waiting: {} ({waited} s)", failing.join("; ")))
     };
-    Verdict { outcome, status: Some(status), soon: endpoint_pending }
+    Verdict { outcome, status: Some(status), soon }
+}
+
+/// Whether the write probe found the cluster writable after the swap; fills
+/// `status` with what it measured (kept once recorded).
+fn writes_verified(
+    recorded: &VerificationStatus,
+    seen: &ProbeView,
+    swapped_at: Timestamp,
+    status: &mut VerificationStatus,
+) -> Result<String, String> {
+    if let Some(at) = &recorded.writable_at {
+        status.writable_at = Some(at.clone());
+        status.write_outage_seconds = recorded.write_outage_seconds.clone();
+        status.probe_errors = recorded.probe_errors.clone();
+        return Ok(outage_phrase(status));
+    }
+    let summary = match seen {
+        ProbeView::Sampled(Some(summary)) => summary,
+        ProbeView::NoLogin(why) => return Err(format!("the write probe cannot log in: {why}")),
+        _ => return Err("the write probe has not answered yet".into()),
+    };
+    status.probe_errors = summary.errors.iter().map(|(code, n)| (code.to_string(), *n)).collect();
+    let after_swap = summary.last_at.is_some_and(|at| at >= swapped_at);
+    if !(summary.writable_now && after_swap) {
+        let last = summary.last_error.as_deref().unwrap_or("no answer since the swap");
+        return Err(format!("the write probe finds no writable server yet ({last})"));
+    }
+    status.writable_at = summary.writable_since.map(Time);
+    status.write_outage_seconds =
+        Samples::outage_seconds(summary).and_then(|s| serde_json::Number::from_f64((s * 100.0).round() / 100.0));
+    Ok(outage_phrase(status))
+}
+
+fn outage_phrase(status: &VerificationStatus) -> String {
+    match &status.write_outage_seconds {
+        Some(seconds) => format!("writes accepted again (write outage {seconds} s)"),
+        None => "writes accepted".into(),
+    }
 }
 
 /// Each alarm `spec.verify` names with its state, and a phrase for each not `OK`.
@@ -484,6 +550,28 @@ fn endpoint_resolves_now(spec: &AuroraFailoverSpec, observed: &Observed, writer:
         );
         Stall::new(Reason::EndpointUnresolved, message)
     })
+}
+
+/// Before the failover the write probe must find the writer writable:
+/// otherwise the outage could not be measured (or the login is wrong).
+fn baseline_writable(seen: &ProbeView) -> Result<(), Stall> {
+    let why = match seen {
+        ProbeView::NotAsked | ProbeView::Sampled(_) | ProbeView::Baseline(Answer::Writable) => return Ok(()),
+        ProbeView::NoLogin(why) => why.clone(),
+        ProbeView::Baseline(Answer::Refused { code: probe::ACCESS_DENIED, message }) => {
+            format!("the write probe's login was refused ({message}): fix username and password in the Secret")
+        }
+        ProbeView::Baseline(Answer::Refused { code: probe::CANNOT_CONNECT, message }) => format!(
+            "the write probe cannot reach the cluster ({message}): the controller's pod needs a route to it and a security-group rule allowing the cluster's port"
+        ),
+        ProbeView::Baseline(Answer::Refused { code, message }) => {
+            format!(
+                "the write probe finds no writable server behind the cluster endpoint (MySQL error {code}: {message})"
+            )
+        }
+    };
+    let message = format!("{why}; nothing was changed, the failover starts once the probe finds the writer writable");
+    Err(Stall::new(Reason::ProbeBaselineFailed, message))
 }
 
 /// How long to wait before the next look, `since` the failover started:
@@ -1250,6 +1338,86 @@ mod tests {
             ready.message
         );
         assert!(ready.message.contains("spec.verify.endpoint: false"), "{}", ready.message);
+    }
+
+    fn probing() -> AuroraFailoverSpec {
+        let mut spec = verifying(&[]);
+        spec.verify.as_mut().expect("verify").write_probe = Some(crate::api::aurora_failover::WriteProbeSpec {
+            secret_ref: crate::api::aurora_failover::SecretName { name: "orders-probe".into() },
+        });
+        spec
+    }
+
+    fn refused(code: u16) -> Answer {
+        Answer::Refused { code, message: format!("error {code}") }
+    }
+
+    #[test]
+    fn a_write_probe_that_cannot_log_in_reach_or_write_stalls_before_any_failover() {
+        for (seen, says) in [
+            (ProbeView::Baseline(refused(probe::ACCESS_DENIED)), "login was refused"),
+            (ProbeView::Baseline(refused(probe::CANNOT_CONNECT)), "security-group rule"),
+            (ProbeView::Baseline(refused(probe::READ_ONLY)), "MySQL error 1290"),
+            (ProbeView::NoLogin("Secret a/b does not exist".into()), "Secret a/b does not exist"),
+        ] {
+            let d = start(&probing(), &Observed { probe: seen, ..seen_cluster() });
+            assert_eq!(d.action, Action::None);
+            assert_eq!(stalled_reason(&d).as_deref(), Some("ProbeBaselineFailed"));
+            let stalled = d.status.conditions.iter().find(|c| c.type_ == conditions::STALLED).expect("stalled");
+            assert!(
+                stalled.message.contains(says) && stalled.message.contains("nothing was changed"),
+                "{}",
+                stalled.message
+            );
+        }
+        let writable = Observed { probe: ProbeView::Baseline(Answer::Writable), ..seen_cluster() };
+        assert_eq!(start(&probing(), &writable).action, Action::Failover { target: "r0".into() });
+    }
+
+    fn seen_cluster() -> Observed {
+        seen(mk_cluster())
+    }
+
+    fn sampled(answers: &[(i64, Answer)]) -> ProbeView {
+        let mut samples = Samples::default();
+        for (s, answer) in answers {
+            samples.push(t(*s), answer.clone());
+        }
+        ProbeView::Sampled(Some(samples.summary(t(0))))
+    }
+
+    #[test]
+    fn after_the_swap_the_probe_must_find_a_writable_server_and_the_outage_is_recorded_once() {
+        let spec = probing();
+        let current = verifying_since(10);
+        let c = swapped(mk_cluster(), "r0");
+        let down =
+            sampled(&[(1, Answer::Writable), (2, refused(probe::CANNOT_CONNECT)), (9, refused(probe::READ_ONLY))]);
+        let d = plan(&spec, &current, &Observed { probe: down, ..seen(c.clone()) }, Some(1), t(11));
+        assert_eq!((d.status.phase, d.requeue), (Some(FailoverPhase::FailingOver), POLL));
+        let reconciling = d.status.conditions.iter().find(|c| c.type_ == conditions::RECONCILING).expect("r");
+        assert!(reconciling.message.contains("no writable server yet (error 1290)"), "{}", reconciling.message);
+        let verification = d.status.verification.clone().expect("verification");
+        assert_eq!(verification.probe_errors, BTreeMap::from([("1290".into(), 1), ("2003".into(), 1)]));
+
+        let back =
+            sampled(&[(2, refused(probe::CANNOT_CONNECT)), (9, refused(probe::READ_ONLY)), (12, Answer::Writable)]);
+        let d = plan(&spec, &d.status, &Observed { probe: back, ..seen(c.clone()) }, Some(1), t(13));
+        assert_eq!(d.status.phase, Some(FailoverPhase::Succeeded));
+        let verification = d.status.verification.clone().expect("verification");
+        assert_eq!(verification.writable_at, Some(Time(t(12))));
+        assert_eq!(verification.write_outage_seconds, serde_json::Number::from_f64(10.0));
+        let verified = d.status.conditions.iter().find(|c| c.type_ == conditions::VERIFIED).expect("verified");
+        assert!(verified.message.contains("write outage 10.0 s"), "{}", verified.message);
+    }
+
+    #[test]
+    fn a_writable_answer_from_before_the_swap_does_not_verify_it() {
+        let old_writer_still_up = sampled(&[(1, Answer::Writable), (5, Answer::Writable)]);
+        let observed = Observed { probe: old_writer_still_up, ..seen(swapped(mk_cluster(), "r0")) };
+        let d = plan(&probing(), &verifying_since(10), &observed, Some(1), t(11));
+        assert_eq!(d.status.phase, Some(FailoverPhase::FailingOver));
+        assert!(!conditions::is_true(&d.status.conditions, conditions::VERIFIED));
     }
 
     fn verifying_since(swap: i64) -> AuroraFailoverStatus {

@@ -4,11 +4,12 @@
 //! ConfigMaps and AuroraFailovers read through the client, events through
 //! kube-runtime's recorder.
 
+use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use k8s_openapi::api::core::v1::{ConfigMap, ObjectReference};
+use k8s_openapi::api::core::v1::{ConfigMap, ObjectReference, Secret};
 use kube::Resource;
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::runtime::events::{Event as KubeEvent, EventType as KubeEventType, Recorder, Reporter};
@@ -72,6 +73,11 @@ impl Objects for KubeObjects {
 
     async fn config_map(&self, namespace: &str, name: &str) -> Result<Option<ConfigMap>, Error> {
         Ok(Api::<ConfigMap>::namespaced(self.client.clone(), namespace).get_opt(name).await?)
+    }
+
+    async fn secret(&self, namespace: &str, name: &str) -> Result<Option<BTreeMap<String, Vec<u8>>>, Error> {
+        let secret = Api::<Secret>::namespaced(self.client.clone(), namespace).get_opt(name).await?;
+        Ok(secret.map(|s| s.data.unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect()))
     }
 
     async fn failovers(&self, namespace: Option<&str>) -> Result<Vec<AuroraFailover>, Error> {

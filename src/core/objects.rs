@@ -1,8 +1,10 @@
 //! Where the reconcilers read and write Kubernetes-shaped state: status,
-//! ConfigMaps, the other AuroraFailovers and events. In the controller that is
+//! ConfigMaps, Secrets (a write probe's login), the other AuroraFailovers and events. In the controller that is
 //! the API server (`controller::KubeObjects`); for `awsops plan`/`apply` it is
 //! a local state folder (`local::state`). The reconcilers see only this trait,
 //! so both run exactly the same code.
+
+use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use k8s_openapi::api::core::v1::{ConfigMap, ObjectReference};
@@ -40,6 +42,9 @@ pub trait Objects: Send + Sync {
     async fn apply_status(&self, object: &ObjectReference, status: serde_json::Value) -> Result<Option<String>, Error>;
     /// A ConfigMap, `None` when it does not exist.
     async fn config_map(&self, namespace: &str, name: &str) -> Result<Option<ConfigMap>, Error>;
+    /// A Secret's data (`stringData` merged in for manifests), `None` when it
+    /// does not exist; read with `get` on that name only.
+    async fn secret(&self, namespace: &str, name: &str) -> Result<Option<BTreeMap<String, Vec<u8>>>, Error>;
     /// Every AuroraFailover in `namespace` (all namespaces when `None`).
     async fn failovers(&self, namespace: Option<&str>) -> Result<Vec<AuroraFailover>, Error>;
     /// Publishes an event about the object; failures are logged, never fatal.

@@ -3,5 +3,6 @@
 //! a MySQL login asking whether the server takes writes ([`probe`]).
 
 pub mod dns;
+pub mod probe;
 
 pub use dns::{Dns, Resolution, Resolve};

@@ -1,13 +1,13 @@
 //! Reads the manifests `awsops plan/apply/delete -f` are given: files or
 //! folders of YAML documents, as `kubectl apply -f` takes them. AuroraFailovers,
-//! StaticSites and ConfigMaps are kept; other kinds (a Namespace, say) are
+//! StaticSites, ConfigMaps and Secrets (a write probe's login) are kept; other kinds (a Namespace, say) are
 //! listed as skipped.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
-use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::ResourceExt;
 use serde::Deserialize;
 
@@ -21,6 +21,7 @@ pub struct Manifests {
     pub failovers: Vec<AuroraFailover>,
     pub sites: Vec<StaticSite>,
     pub config_maps: Vec<ConfigMap>,
+    pub secrets: Vec<Secret>,
     /// `Kind/name (file)` of documents of other kinds.
     pub skipped: Vec<String>,
 }
@@ -88,6 +89,10 @@ impl Manifests {
                 let cm: ConfigMap = serde_json::from_value(value).context("not a valid ConfigMap")?;
                 self.config_maps.push(defaulted(cm));
             }
+            ("", "Secret") => {
+                let secret: Secret = serde_json::from_value(value).context("not a valid Secret")?;
+                self.secrets.push(defaulted(secret));
+            }
             ("", "List") => {
                 for item in value["items"].as_array().cloned().unwrap_or_default() {
                     self.add(item)?;
@@ -106,6 +111,7 @@ impl Manifests {
         let keys = self.failovers.iter().map(|o| ("AuroraFailover", o.namespace(), o.name_any()));
         let keys = keys.chain(self.sites.iter().map(|o| ("StaticSite", o.namespace(), o.name_any())));
         let keys = keys.chain(self.config_maps.iter().map(|o| ("ConfigMap", o.namespace(), o.name_any())));
+        let keys = keys.chain(self.secrets.iter().map(|o| ("Secret", o.namespace(), o.name_any())));
         for (kind, namespace, name) in keys {
             if name.is_empty() {
                 bail!("a {kind} has no metadata.name");

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
-use k8s_openapi::api::core::v1::{ConfigMap, ObjectReference};
+use k8s_openapi::api::core::v1::{ConfigMap, ObjectReference, Secret};
 use kube::ResourceExt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -28,6 +28,7 @@ pub struct LocalObjects {
     dir: Option<PathBuf>,
     objects: Mutex<BTreeMap<Key, serde_json::Value>>,
     config_maps: BTreeMap<(String, String), ConfigMap>,
+    secrets: BTreeMap<(String, String), Secret>,
     terminal: Option<Terminal>,
     /// Held while this process uses the folder (see [`lock`]).
     _lock: std::fs::File,
@@ -56,6 +57,11 @@ impl LocalObjects {
                 .config_maps
                 .iter()
                 .map(|cm| ((cm.namespace().unwrap_or_default(), cm.name_any()), cm.clone()))
+                .collect(),
+            secrets: manifests
+                .secrets
+                .iter()
+                .map(|s| ((s.namespace().unwrap_or_default(), s.name_any()), s.clone()))
                 .collect(),
             terminal,
             _lock: lock,
@@ -154,6 +160,16 @@ impl Objects for LocalObjects {
 
     async fn config_map(&self, namespace: &str, name: &str) -> Result<Option<ConfigMap>, Error> {
         Ok(self.config_maps.get(&(namespace.to_string(), name.to_string())).cloned())
+    }
+
+    async fn secret(&self, namespace: &str, name: &str) -> Result<Option<BTreeMap<String, Vec<u8>>>, Error> {
+        let Some(secret) = self.secrets.get(&(namespace.to_string(), name.to_string())) else { return Ok(None) };
+        let mut data: BTreeMap<String, Vec<u8>> =
+            secret.data.clone().unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect();
+        for (k, v) in secret.string_data.clone().unwrap_or_default() {
+            data.insert(k, v.into_bytes());
+        }
+        Ok(Some(data))
     }
 
     async fn failovers(&self, namespace: Option<&str>) -> Result<Vec<AuroraFailover>, Error> {
