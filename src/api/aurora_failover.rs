@@ -136,6 +136,7 @@ pub struct WriteProbeSpec {
 /// A reference to a Secret in the object's namespace.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, schemars::JsonSchema)]
 pub struct SecretName {
+    /// The Secret's name.
     #[schemars(length(min = 1, max = 253), regex(pattern = validation::CONFIG_MAP_NAME))]
     pub name: String,
 }

@@ -28,7 +28,7 @@ impl Resolution {
     /// Whether `name` is on the chain (case and a trailing dot ignored).
     pub fn passes_through(&self, name: &str) -> bool {
         let name = normal(name);
-        self.chain.iter().any(|n| *n == name)
+        self.chain.contains(&name)
     }
 }
 

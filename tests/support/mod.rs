@@ -10,6 +10,7 @@ pub mod handmade;
 pub mod listing;
 pub mod node;
 pub mod proxy;
+pub mod simulated;
 pub mod sweep;
 
 use std::future::Future;

@@ -1,0 +1,228 @@
+//! AuroraFailover against a simulated Aurora data plane (support/simulated.rs:
+//! MariaDB servers on loopback, a DNS server for the emulator's endpoint
+//! names, AWS's failover sequence played in time): the controller binary on
+//! the real API server proves the new writer takes writes, measures the write
+//! outage its probe saw, and fails verification when the endpoint lags.
+
+mod support;
+
+use std::time::Duration;
+
+use awsops::api::aurora_failover::{AuroraFailover, AuroraFailoverStatus, FailoverPhase};
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use kube::api::{Api, PostParams};
+use serde_json::json;
+use support::aurora::writer;
+use support::simulated::{self, FAILOVER_SECONDS_TAG, SimulatedCluster, Timing};
+use support::*;
+
+/// A cluster whose failover takes `seconds` in the emulator: writer `w1`
+/// tier 1, readers `r0` tier 0 and `r2` tier 2.
+async fn seed(rds: &aws_sdk_rds::Client, cluster: &str, seconds: u32) -> [String; 3] {
+    let tag = aws_sdk_rds::types::Tag::builder().key(FAILOVER_SECONDS_TAG).value(seconds.to_string()).build();
+    rds.create_db_cluster()
+        .db_cluster_identifier(cluster)
+        .engine("aurora-mysql")
+        .master_username("admin")
+        .master_user_password("not-a-secret-1")
+        .tags(tag)
+        .send()
+        .await
+        .expect("cluster created in the emulator");
+    let names = [format!("{cluster}-w1"), format!("{cluster}-r0"), format!("{cluster}-r2")];
+    for (name, tier) in names.iter().zip([1, 0, 2]) {
+        rds.create_db_instance()
+            .db_instance_identifier(name)
+            .db_cluster_identifier(cluster)
+            .engine("aurora-mysql")
+            .db_instance_class("db.r6g.large")
+            .promotion_tier(tier)
+            .send()
+            .await
+            .expect("instance created in the emulator");
+    }
+    names
+}
+
+struct Rig {
+    api: Api<AuroraFailover>,
+    stage: Stage,
+    emulator: Emulator,
+    controller: Option<ControllerProcess>,
+}
+
+impl Rig {
+    async fn new(prefix: &str) -> Self {
+        let stage = Stage::new(prefix).await;
+        let api = Api::namespaced(stage.client.clone(), &stage.ns);
+        Self { api, stage, emulator: Emulator::new().await, controller: None }
+    }
+
+    /// A controller resolving through the simulated cluster's DNS server.
+    fn start(&mut self, sim: &SimulatedCluster) {
+        let dns = sim.dns.addr.to_string();
+        self.controller = Some(self.stage.controller(&["--dns-server", &dns], &[]));
+    }
+
+    /// The probe's login, and (with `grant`) the Role and RoleBinding README
+    /// documents, letting the controller's ServiceAccount get that Secret only.
+    async fn login(&self, name: &str, password: &str, grant: bool) {
+        let secret: Secret = serde_json::from_value(json!({
+            "metadata": {"name": name},
+            "stringData": {"username": simulated::USER, "password": password},
+        }))
+        .expect("secret");
+        let ns = &self.stage.ns;
+        Api::<Secret>::namespaced(self.stage.client.clone(), ns)
+            .create(&PostParams::default(), &secret)
+            .await
+            .expect("secret");
+        if !grant {
+            return;
+        }
+        let role: Role = serde_json::from_value(json!({
+            "metadata": {"name": "awsops-write-probe"},
+            "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"], "resourceNames": [name]}],
+        }))
+        .expect("role");
+        Api::<Role>::namespaced(self.stage.client.clone(), ns)
+            .create(&PostParams::default(), &role)
+            .await
+            .expect("role");
+        let chart_ns = std::env::var("AWSOPS_TEST_CHART_NAMESPACE").expect("set by make test");
+        let binding: RoleBinding = serde_json::from_value(json!({
+            "metadata": {"name": "awsops-write-probe"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "awsops-write-probe"},
+            "subjects": [{"kind": "ServiceAccount", "name": "awsops", "namespace": chart_ns}],
+        }))
+        .expect("binding");
+        Api::<RoleBinding>::namespaced(self.stage.client.clone(), ns)
+            .create(&PostParams::default(), &binding)
+            .await
+            .expect("binding");
+    }
+
+    async fn create(&self, name: &str, spec: serde_json::Value) {
+        let object: AuroraFailover = serde_json::from_value(json!({
+            "apiVersion": "awsops.dev/v1alpha1", "kind": "AuroraFailover",
+            "metadata": {"name": name}, "spec": spec,
+        }))
+        .expect("a well-formed AuroraFailover");
+        self.api.create(&PostParams::default(), &object).await.expect("created");
+    }
+
+    async fn until(&self, name: &str, secs: u64, done: impl Fn(&AuroraFailoverStatus) -> bool) -> AuroraFailoverStatus {
+        let got = eventually(Duration::from_secs(secs), || async {
+            self.api.get(name).await.ok()?.status.filter(|s| done(s))
+        })
+        .await;
+        got.unwrap_or_else(|| {
+            let log = self.controller.as_ref().map(|c| c.log()).unwrap_or_default();
+            panic!("{name} did not reach the expected status in {secs} s\ncontroller log:\n{log}")
+        })
+    }
+}
+
+fn finished(s: &AuroraFailoverStatus) -> bool {
+    matches!(s.phase, Some(FailoverPhase::Succeeded | FailoverPhase::Failed))
+}
+
+#[tokio::test]
+async fn the_write_probe_measures_the_outage_the_data_plane_played_and_the_endpoint_switch() {
+    let mut rig = Rig::new("dp-outage").await;
+    let cluster = unique("orders");
+    let [w1, r0, _] = seed(&rig.emulator.rds, &cluster, 8).await;
+    let sim = SimulatedCluster::start(&rig.emulator.rds, &cluster).await;
+    rig.login("orders-probe", simulated::PASSWORD, true).await;
+    rig.start(&sim);
+    let play = tokio::spawn(sim.play(r0.clone(), Timing::default(), Duration::from_secs(60)));
+    let spec = json!({"clusterIdentifier": cluster, "verify": {"writeProbe": {"secretRef": {"name": "orders-probe"}}}});
+    rig.create("measured", spec).await;
+
+    let status = rig.until("measured", 180, finished).await;
+    let (_sim, played) = play.await.expect("the script ran");
+    assert_eq!(status.phase, Some(FailoverPhase::Succeeded), "{status:#?}");
+    assert_eq!(writer(&rig.emulator.rds, &cluster).await, r0);
+    assert_eq!(rig.stage.proxy.count("FailoverDBCluster"), 1, "exactly one call");
+    let verification = status.verification.expect("verification");
+    let measured = verification.write_outage_seconds.and_then(|n| n.as_f64()).expect("an outage figure");
+    let scripted = played.outage_seconds().expect("the script played");
+    eprintln!(
+        "write outage: measured {measured:.2} s, scripted {scripted:.2} s, errors {:?}",
+        verification.probe_errors
+    );
+    // From the old writer's stop until the endpoint leads to the writable
+    // target; the controller's resolver may keep the old answer one TTL longer.
+    assert!(measured >= scripted - 1.0, "measured {measured} s, scripted {scripted} s");
+    assert!(measured <= scripted + f64::from(simulated::TTL) + 5.0, "measured {measured} s, scripted {scripted} s");
+    let switched = verification.endpoint_switched_at.expect("endpoint switch recorded");
+    assert!(switched.0 >= played.outage_to.expect("flipped"), "the switch is seen after the flip");
+    assert!(
+        verification.probe_errors.contains_key("2003"),
+        "the stopped writer refused connections: {:?}",
+        verification.probe_errors
+    );
+    assert_eq!(status.previous_writer.as_deref(), Some(w1.as_str()));
+
+    // The login's password never reaches the log (at debug), status or events.
+    let everything = [
+        rig.controller.as_ref().expect("controller").log(),
+        kubectl(&["get", "aurorafailovers", "-n", &rig.stage.ns, "-o", "yaml"]),
+        kubectl(&["get", "events.events.k8s.io", "-n", &rig.stage.ns, "-o", "yaml"]),
+    ]
+    .join("\n");
+    assert!(everything.contains("writeOutageSeconds"), "the search covers real output");
+    assert!(!everything.contains(simulated::PASSWORD), "the probe's password leaked");
+}
+
+#[tokio::test]
+async fn a_wrong_password_or_an_unreadable_secret_stalls_before_the_failover_and_calls_nothing() {
+    let mut rig = Rig::new("dp-login").await;
+    let cluster = unique("orders");
+    let [w1, _, _] = seed(&rig.emulator.rds, &cluster, 8).await;
+    let sim = SimulatedCluster::start(&rig.emulator.rds, &cluster).await;
+    rig.login("wrong", "not-the-password", true).await;
+    rig.login("unbound", simulated::PASSWORD, false).await;
+    rig.start(&sim);
+    let stalled = |s: &AuroraFailoverStatus| s.conditions.iter().any(|c| c.type_ == "Stalled" && c.status == "True");
+    for (name, says) in [("wrong", "login was refused"), ("unbound", "create role awsops-write-probe")] {
+        let spec = json!({"clusterIdentifier": cluster, "verify": {"writeProbe": {"secretRef": {"name": name}}}});
+        rig.create(name, spec).await;
+        let status = rig.until(name, 60, stalled).await;
+        let c = status.conditions.iter().find(|c| c.type_ == "Stalled").expect("stalled");
+        assert_eq!(c.reason, "ProbeBaselineFailed");
+        assert!(c.message.contains(says) && c.message.contains("nothing was changed"), "{}", c.message);
+        assert!(!c.message.contains("not-the-password"), "the password never reaches status");
+    }
+    let log = rig.controller.as_ref().expect("controller").log();
+    assert!(!log.contains("not-the-password") && !log.contains(simulated::PASSWORD), "no password in the log");
+    assert_eq!(writer(&rig.emulator.rds, &cluster).await, w1);
+    assert_eq!(rig.stage.proxy.count("FailoverDBCluster"), 0, "no failover was attempted");
+}
+
+#[tokio::test]
+async fn an_endpoint_that_never_switches_fails_verification_at_its_timeout_and_leaves_the_writer() {
+    let mut rig = Rig::new("dp-lag").await;
+    let cluster = unique("orders");
+    let [_, r0, _] = seed(&rig.emulator.rds, &cluster, 2).await;
+    let sim = SimulatedCluster::start(&rig.emulator.rds, &cluster).await;
+    rig.start(&sim);
+    let stuck = Timing { dns_flips: None, ..Timing::default() };
+    let play = tokio::spawn(sim.play(r0.clone(), stuck, Duration::from_secs(60)));
+    rig.create("lagging", json!({"clusterIdentifier": cluster, "verify": {"timeoutSeconds": 30}})).await;
+
+    let status = rig.until("lagging", 180, finished).await;
+    let _ = play.await;
+    assert_eq!(status.phase, Some(FailoverPhase::Failed), "{status:#?}");
+    let ready = status.conditions.iter().find(|c| c.type_ == "Ready").expect("ready");
+    assert_eq!(ready.reason, "VerificationFailed");
+    assert!(ready.message.contains("not to the writer") && ready.message.contains(&r0), "{}", ready.message);
+    assert!(condition(&status, "WriterSwapped"), "the swap itself is recorded");
+    assert_eq!(writer(&rig.emulator.rds, &cluster).await, r0, "never moved back");
+    assert_eq!(rig.stage.proxy.count("FailoverDBCluster"), 1);
+}
+
+fn condition(status: &AuroraFailoverStatus, type_: &str) -> bool {
+    status.conditions.iter().any(|c| c.type_ == type_ && c.status == "True")
+}
