@@ -8,6 +8,10 @@
 //!   proxy in a second, identical pass.
 //! - `failover`: creation to `Succeeded` through the controller, minus the
 //!   emulator's own swap time; DescribeDBClusters calls per failover.
+//! - `outage N`: N failovers of a simulated cluster (tests/support/simulated.rs:
+//!   MariaDB per instance, DNS with TTL 5 s, AWS's sequence in about 10 s)
+//!   with `spec.verify.writeProbe`: the write outage awsops measured against
+//!   the outage the harness scripted.
 //! - `fleet N`: N sites without a domain and N/10 with one on the test API
 //!   server, the controller at its defaults: time to Ready, controller RSS and
 //!   CPU, AWS calls per site to create and per look in sync (every site woken
@@ -41,7 +45,8 @@ fn main() -> anyhow::Result<()> {
         Some("sync-client") => runtime.block_on(sync_client(Path::new(&args[1]), &args[2])),
         Some("failover") => runtime.block_on(failover_bench(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(5))),
         Some("fleet") => runtime.block_on(fleet_bench(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(100))),
-        _ => bail!("usage: bench content | failover [RUNS] | fleet [SITES]"),
+        Some("outage") => runtime.block_on(outage_bench(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(10))),
+        _ => bail!("usage: bench content | failover [RUNS] | fleet [SITES] | outage [RUNS]"),
     }
 }
 
@@ -341,6 +346,63 @@ async fn failover_bench(runs: usize) -> anyhow::Result<()> {
     }
     overheads.sort_by(f64::total_cmp);
     println!("\nMedian overhead: {:.3} s.\n", overheads[overheads.len() / 2]);
+    Ok(())
+}
+
+// ---------------------------------------------------------------- outage
+
+async fn outage_bench(runs: usize) -> anyhow::Result<()> {
+    let stage = support::Stage::new("bench-outage").await;
+    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+    let rds = aws_sdk_rds::Client::new(&conf);
+    let api: Api<AuroraFailover> = Api::namespaced(stage.client.clone(), &stage.ns);
+    let password = support::simulated::PASSWORD;
+    support::simulated::login_secret(&stage.client, &stage.ns, "probe", password, true).await;
+    println!("## Write outage: measured by awsops vs scripted\n");
+    println!(
+        "{runs} failovers of a simulated cluster (one MariaDB server per instance on loopback, DNS with the RDS TTL of 5 s; the old writer stops at 0.5 s and is back read-only at 4 s, the target stops at 1 s and is back writable at 5 s, the cluster endpoint flips at 6 s; the emulator shows the swap at 8 s). Scripted outage: from the old writer's stop to the flip, as the harness played it. Measured: `status.verification.writeOutageSeconds` of an AuroraFailover with `spec.verify.writeProbe` (a new connection every 250 ms, resolved by the controller's caching resolver).\n"
+    );
+    println!("| run | scripted s | measured s | difference s | probe errors |");
+    println!("|---|---|---|---|---|");
+    let mut differences = Vec::new();
+    for run in 0..runs {
+        let cluster = support::unique("outage");
+        let (w, r0, r2) = (format!("{cluster}-w1"), format!("{cluster}-r0"), format!("{cluster}-r2"));
+        let members =
+            [(w.as_str(), 1, "db.r6g.large"), (r0.as_str(), 0, "db.r6g.large"), (r2.as_str(), 2, "db.r6g.large")];
+        support::aurora::seed_cluster(&rds, &cluster, "aurora-mysql", &members).await;
+        support::aurora::failover_takes(&rds, &cluster, 8).await;
+        let sim = support::simulated::SimulatedCluster::start(&rds, &cluster, None).await;
+        let dns = sim.dns.addr.to_string();
+        let controller = stage.controller(&["--leader-election=false", "--dns-server", &dns], &[]);
+        let play = tokio::spawn(sim.play(r0.clone(), support::simulated::Timing::default(), Duration::from_secs(120)));
+        let name = format!("outage-{run}");
+        let af: AuroraFailover = serde_json::from_value(json!({
+            "apiVersion": "awsops.dev/v1alpha1", "kind": "AuroraFailover", "metadata": {"name": name},
+            "spec": {"clusterIdentifier": cluster, "verify": {"writeProbe": {"secretRef": {"name": "probe"}}}},
+        }))?;
+        api.create(&PostParams::default(), &af).await?;
+        let status = support::eventually(Duration::from_secs(180), || async {
+            api.get(&name).await.ok()?.status.filter(|s| s.phase == Some(FailoverPhase::Succeeded))
+        })
+        .await
+        .with_context(|| format!("{name} did not succeed:\n{}", controller.log()))?;
+        let (_sim, played) = play.await?;
+        let verification = status.verification.unwrap_or_default();
+        let measured = verification.write_outage_seconds.and_then(|n| n.as_f64()).context("no outage figure")?;
+        let scripted = played.outage_seconds().context("the script did not play")?;
+        differences.push(measured - scripted);
+        println!(
+            "| {} | {scripted:.2} | {measured:.2} | {:+.2} | {:?} |",
+            run + 1,
+            measured - scripted,
+            verification.probe_errors
+        );
+        controller.terminate().await;
+    }
+    differences.sort_by(f64::total_cmp);
+    let worst = differences.iter().copied().fold(0.0_f64, |a, b| if b.abs() > a.abs() { b } else { a });
+    println!("\nMedian difference: {:+.2} s; worst: {worst:+.2} s.\n", differences[differences.len() / 2]);
     Ok(())
 }
 

@@ -11,7 +11,7 @@ cd "$here/.."
 AWSCLI_VERSION=1.46.3
 S3S_FS_VERSION=0.11.1
 fleet_sizes="${BENCH_FLEET:-100 300 1000}"
-apt_install curl openssl time etcd-server python3-venv
+apt_install curl openssl time etcd-server python3-venv mariadb-server-core
 
 cli_venv="$AWSOPS_CACHE/venv-awscli-$AWSCLI_VERSION"
 if [ ! -x "$cli_venv/bin/aws" ]; then
@@ -55,6 +55,7 @@ bench() { cargo bench --quiet --bench bench -- "$@"; }
   echo
   bench content
   bench failover 5
+  bench outage 10
   echo "## Fleet"
   echo
   echo "N sites without a domain and N/10 with one (certificate, DNS) created at once on the test API server; the controller at its defaults (600 s resync, 8 reconciles per kind at a time). Then one look at every site in sync, as a resync makes it (an annotation wakes each site once), and one idle minute. Calls counted at a proxy in front of the emulator; CPU and RSS of the controller from /proc."

@@ -2,9 +2,12 @@
 # `make demo`: the controller's reconcilers driving the AWS emulator, with no
 # AWS account and no cluster. Starts the moto emulator on 127.0.0.1, seeds an
 # Aurora MySQL cluster (a writer and readers at promotion tiers 0 and 2) and a
-# Route 53 hosted zone, then runs `awsops plan` and `awsops apply` on
-# examples/ (a failover, a static site with a custom domain), plans again
-# (in sync), prints the results and stops the emulator.
+# Route 53 hosted zone, simulates the cluster's data plane (one MariaDB server
+# per instance on loopback, DNS for its endpoints, AWS's failover sequence
+# played in about 10 s: examples/dataplane.rs), then runs `awsops plan` and
+# `awsops apply` on examples/ (a failover proven by a write probe, a static
+# site with a custom domain), plans again (in sync), prints the results with
+# the write outage awsops measured, and stops everything.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/common.sh"
@@ -20,6 +23,15 @@ trap cleanup EXIT
 . "$work/env"
 moto_python="$(dirname "$("$here/install-moto.sh")")/python"
 "$moto_python" "$here/seed_demo.py"
+apt_install mariadb-server-core
+(cd "$here/.." && cargo build --quiet --example dataplane)
+dataplane="${CARGO_TARGET_DIR:-target}/debug/examples/dataplane"
+"$dataplane" simulate orders-aurora orders-aurora-r1 >"$work/simulated.out" 2>"$work/simulated.log" &
+echo $! >"$work/simulated.pid"
+wait_for test -s "$work/simulated.out" || { tail "$work/simulated.log" >&2; exit 1; }
+# The simulated cluster's DNS answers for its endpoints (TTL 5 s, as on RDS).
+export AWSOPS_DNS_SERVER="$(head -1 "$work/simulated.out")"
+log "simulated data plane of orders-aurora: MariaDB per instance, DNS at $AWSOPS_DNS_SERVER"
 state="$work/state"
 start=$(date +%s)
 
@@ -42,6 +54,9 @@ echo "(exit 0: in sync)"
 echo
 promoted=$(sed -n 's/^ *newWriter: *//p' "$state/platform/aurorafailover/orders-db-2026-11-26.yaml")
 url=$(sed -n 's/^ *url: *//p' "$state/web/staticsite/marketing.yaml")
+outage=$(sed -n 's/^ *writeOutageSeconds: *//p' "$state/platform/aurorafailover/orders-db-2026-11-26.yaml")
+scripted=$(sed -n 's/^scripted outage: *//p' "$work/simulated.out")
 echo "promoted reader: $promoted"
+echo "write outage measured by awsops: ${outage:-?} s (the simulated cluster refused writes for ${scripted:-?} s; clients caching the endpoint's DNS answer (TTL 5 s) wait up to 5 s more)"
 echo "site URL: $url"
 echo "demo finished in $(( $(date +%s) - start )) s (plan, apply, plan)"

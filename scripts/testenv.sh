@@ -17,6 +17,10 @@ CHART_NAMESPACE=awsops-system
 dir="${2:?usage: testenv.sh start|stop DIR}"
 
 stop() {
+  # MariaDB servers of simulated clusters a killed test left behind (tests/support/simulated.rs).
+  for f in "$dir"/simulated/*/*/mysqld.pid; do
+    [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true
+  done
   for f in "$dir"/*.pid; do
     [ -f "$f" ] || continue
     pid=$(cat "$f")

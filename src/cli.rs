@@ -75,10 +75,28 @@ pub struct LocalArgs {
     /// tried); without them a missing region or credential is one line.
     #[arg(short, long, env = "AWSOPS_VERBOSE")]
     pub verbose: bool,
+    #[command(flatten)]
+    pub dataplane: DataplaneArgs,
+}
+
+/// How AuroraFailover's `spec.verify` reaches a cluster (controller, plan, apply).
+#[derive(clap::Args, Debug)]
+pub struct DataplaneArgs {
     /// DNS server for cluster endpoints (`spec.verify.endpoint`, the write
     /// probe): `IP` or `IP:PORT`; default: the system's resolver.
     #[arg(long, env = "AWSOPS_DNS_SERVER", value_parser = crate::dataplane::dns::parse_server)]
     pub dns_server: Option<SocketAddr>,
+    /// PEM CA bundle for the write probe (`spec.verify.writeProbe`): with it
+    /// the probe always uses TLS, verifying the cluster endpoint's name
+    /// against these CAs (for RDS: its global bundle); without it, no TLS.
+    #[arg(long, env = "AWSOPS_MYSQL_CA_FILE")]
+    pub mysql_ca_file: Option<PathBuf>,
+}
+
+impl From<DataplaneArgs> for crate::dataplane::Settings {
+    fn from(args: DataplaneArgs) -> Self {
+        Self { dns_server: args.dns_server, mysql_ca_file: args.mysql_ca_file }
+    }
 }
 
 impl LocalArgs {
@@ -87,7 +105,7 @@ impl LocalArgs {
             files: self.files,
             state_dir: self.state_dir,
             timeout: Duration::from_secs(self.timeout_seconds),
-            dns_server: self.dns_server,
+            dataplane: self.dataplane.into(),
         }
     }
 }
@@ -132,10 +150,8 @@ pub struct ControllerArgs {
     /// allocation, a test run's mark): `key=value,key=value`, at most 10.
     #[arg(long, env = "AWSOPS_RESOURCE_TAGS", value_delimiter = ',', value_parser = resource_tag)]
     pub resource_tags: Vec<(String, String)>,
-    /// DNS server for cluster endpoints (`spec.verify.endpoint`, the write
-    /// probe): `IP` or `IP:PORT`; default: the system's resolver.
-    #[arg(long, env = "AWSOPS_DNS_SERVER", value_parser = crate::dataplane::dns::parse_server)]
-    pub dns_server: Option<SocketAddr>,
+    #[command(flatten)]
+    pub dataplane: DataplaneArgs,
 }
 
 /// At most 10, leaving room under AWS's 50 per resource for an adopted
@@ -207,7 +223,7 @@ impl ControllerArgs {
             identity,
             tenancy: self.tenancy.into(),
             resource_tags,
-            dns_server: self.dns_server,
+            dataplane: self.dataplane.into(),
         })
     }
 }

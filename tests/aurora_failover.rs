@@ -9,7 +9,7 @@ use std::time::Duration;
 use awsops::api::aurora_failover::{AuroraFailover, AuroraFailoverStatus, FailoverPhase};
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
-use support::aurora::{seed_cluster, writer};
+use support::aurora::{failover_takes, seed_cluster, writer};
 use support::*;
 
 async fn rds() -> aws_sdk_rds::Client {
@@ -305,6 +305,7 @@ async fn two_controllers_acting_at_once_on_one_failover_call_failover_db_cluster
     let mut rig = Rig::new("af-two").await;
     let cluster = unique("orders");
     let [_, r0, _] = seed_three(&rig.rds, &cluster).await;
+    failover_takes(&rig.rds, &cluster, 10).await;
     // No leader election: as a paused leader whose lease expired, acting beside the new one.
     rig.controller = Some(rig.stage.controller(&["--leader-election", "false"], &[]));
     let second = rig.stage.controller(&["--leader-election", "false"], &[]);
@@ -317,7 +318,7 @@ async fn two_controllers_acting_at_once_on_one_failover_call_failover_db_cluster
     assert!(both_ready.is_some(), "both controllers watch before the object exists");
     rig.create("twice", json!({"clusterIdentifier": cluster})).await;
 
-    let status = rig.phase("twice", FailoverPhase::Succeeded).await;
+    let status = rig.until("twice", 90, |s| s.phase == Some(FailoverPhase::Succeeded)).await;
     assert_eq!(status.new_writer.as_deref(), Some(r0.as_str()));
     let reconciles = "awsops_reconciles_total{kind=\"AuroraFailover\"}";
     let looked = eventually(Duration::from_secs(30), || async {
@@ -327,6 +328,46 @@ async fn two_controllers_acting_at_once_on_one_failover_call_failover_db_cluster
     assert!(looked.is_some(), "both controllers looked at the failover");
     assert_eq!(writer(&rig.rds, &cluster).await, r0);
     assert_eq!(rig.stage.proxy.count("FailoverDBCluster"), 1, "exactly one call:\n{}\n{}", first.log(), second.log());
+}
+
+#[tokio::test]
+async fn a_watch_two_seconds_late_while_the_cluster_takes_ten_calls_once_and_never_leaves_failing_over_but_to_finish() {
+    let mut rig = Rig::new("af-lag").await;
+    let cluster = unique("orders");
+    let [_, r0, _] = seed_three(&rig.rds, &cluster).await;
+    failover_takes(&rig.rds, &cluster, 10).await;
+    let kubeconfig = std::env::var("AWSOPS_TEST_CONTROLLER_KUBECONFIG").expect("set by make test");
+    let lagging = watch_delay::WatchDelay::start(&kubeconfig, Duration::from_secs(2)).await;
+    let proxied = lagging.kubeconfig().display().to_string();
+    rig.controller = Some(rig.stage.controller(&[], &[("KUBECONFIG", proxied.as_str())]));
+    // Every phase the API server holds, in order, seen by a watch that does not lag.
+    let phases = std::sync::Arc::new(std::sync::Mutex::new(Vec::<FailoverPhase>::new()));
+    let seen = phases.clone();
+    let api = rig.api.clone();
+    let recorder = tokio::spawn(async move {
+        use futures::StreamExt;
+        use kube::runtime::WatchStreamExt;
+        let config = kube::runtime::watcher::Config::default().fields("metadata.name=lagging");
+        let mut objects = std::pin::pin!(kube::runtime::watcher(api, config).applied_objects());
+        while let Some(Ok(object)) = objects.next().await {
+            if let Some(phase) = object.status.and_then(|s| s.phase) {
+                seen.lock().expect("phases").push(phase);
+            }
+        }
+    });
+    rig.create("lagging", json!({"clusterIdentifier": cluster})).await;
+
+    let status = rig.until("lagging", 120, |s| s.phase == Some(FailoverPhase::Succeeded)).await;
+    recorder.abort();
+    assert_eq!(status.new_writer.as_deref(), Some(r0.as_str()));
+    assert_eq!(writer(&rig.rds, &cluster).await, r0);
+    assert_eq!(rig.stage.proxy.count("FailoverDBCluster"), 1, "exactly one call");
+    let phases = phases.lock().expect("phases").clone();
+    let from = phases.iter().position(|p| *p == FailoverPhase::FailingOver).expect("it failed over");
+    assert!(
+        phases[from..].iter().all(|p| matches!(p, FailoverPhase::FailingOver | FailoverPhase::Succeeded)),
+        "once FailingOver only FailingOver or Succeeded: {phases:?}"
+    );
 }
 
 #[tokio::test]

@@ -129,7 +129,7 @@ pub struct WriteProbeSpec {
     /// `password` (a MySQL login; it needs no privileges: the probe only runs
     /// `SELECT @@innodb_read_only`). The controller reads it with `get` on
     /// this name only: the namespace grants that with a Role and RoleBinding
-    /// (README, "Write probe").
+    /// (README, AuroraFailover's `writeProbe`).
     pub secret_ref: SecretName,
 }
 
@@ -158,6 +158,11 @@ impl AuroraFailoverSpec {
     /// `spec.verify.endpoint`, true unless set false.
     pub fn verifies_endpoint(&self) -> bool {
         self.verify.as_ref().and_then(|v| v.endpoint).unwrap_or(true)
+    }
+
+    /// `spec.verify.writeProbe`.
+    pub fn write_probe(&self) -> Option<&WriteProbeSpec> {
+        self.verify.as_ref().and_then(|v| v.write_probe.as_ref())
     }
 
     /// `spec.verify.timeoutSeconds`, its default without `spec.verify`.

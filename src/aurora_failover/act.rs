@@ -51,7 +51,7 @@ pub async fn act(
             }
             if let Some(login) = login {
                 // The write probe samples from before the call.
-                super::writes::start(&failover, login, ctx, shared);
+                super::writes::start(&failover, login, ctx, shared, false);
             }
             let cluster = &failover.spec.cluster_identifier;
             match rds.failover(cluster, &target).await {

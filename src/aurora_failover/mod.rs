@@ -93,7 +93,10 @@ pub async fn decide(failover: &AuroraFailover, ctx: &Context, shared: &Coordinat
 /// One reconcile of one AuroraFailover; returns when to look again.
 pub async fn reconcile(failover: &AuroraFailover, ctx: &Context, shared: &Coordination) -> Result<Duration, Error> {
     match decide(failover, ctx, shared).await? {
-        Next::Finished => Ok(ctx.resync),
+        Next::Finished => {
+            writes::stop(failover, shared);
+            Ok(ctx.resync)
+        }
         Next::Refused { status, requeue, turn } => {
             act::write(&mut failover.clone(), &status, ctx).await?;
             drop(turn);

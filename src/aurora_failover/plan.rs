@@ -17,7 +17,7 @@ use crate::api::aurora_failover::{
 use crate::api::conditions::{self, Desired, Reason, Stall, Summary};
 use crate::aws::rds::{DbCluster, DbMember};
 use crate::dataplane::Resolution;
-use crate::dataplane::probe::{self, Answer, Samples, Summary as ProbeSummary};
+use crate::dataplane::probe::{self, Answer, Summary as ProbeSummary};
 
 /// Engines of the Aurora MySQL family (`aurora` is Aurora MySQL 1).
 pub const AURORA_MYSQL_ENGINES: &[&str] = &["aurora-mysql", "aurora"];
@@ -73,8 +73,19 @@ pub fn preflight(spec: &AuroraFailoverSpec, generation: Option<i64>, status: &Au
     }
     match spec.validate() {
         Err(message) => Preflight::Invalid(message),
+        // Only an earlier controller version refused this very spec: never carry it out late.
+        Ok(()) if refused_as_invalid(status) => Preflight::Invalid(
+            "an earlier awsops version refused this spec (InvalidSpec) and an AuroraFailover cannot change, so it is not carried out late: create a new AuroraFailover to fail over now".into(),
+        ),
         Ok(()) => Preflight::Proceed,
     }
+}
+
+fn refused_as_invalid(status: &AuroraFailoverStatus) -> bool {
+    status
+        .conditions
+        .iter()
+        .any(|c| c.type_ == conditions::STALLED && c.status == "True" && c.reason == Reason::InvalidSpec.as_str())
 }
 
 /// What observe saw.
@@ -375,12 +386,24 @@ enum Checks {
 struct Verdict {
     outcome: Checks,
     status: Option<VerificationStatus>,
-    /// The endpoint is not there yet: look again in [`POLL`], not [`VERIFY_POLL`].
+    /// The endpoint or the write probe has not passed yet, and no alarms are
+    /// asked: look again in [`POLL`] (alarms keep the [`VERIFY_POLL`] pace).
     soon: bool,
 }
 
+/// One check of `spec.verify` after the swap.
+enum Check {
+    Passed(String),
+    /// Not passed (yet): why, and what to look at if it never does.
+    Failing {
+        why: String,
+        hint: &'static str,
+    },
+}
+
 /// The checks after a swap seen at `swapped_at`: the cluster endpoint leads
-/// to the new writer, every alarm `OK`, within `spec.verify.timeoutSeconds`.
+/// to the new writer, the write probe finds it writable, every alarm is
+/// `OK`; within `spec.verify.timeoutSeconds`.
 fn verification(
     spec: &AuroraFailoverSpec,
     current: &AuroraFailoverStatus,
@@ -389,48 +412,31 @@ fn verification(
     swapped_at: Timestamp,
     now: Timestamp,
 ) -> Verdict {
-    let asks_alarms = asked_alarms(spec).next().is_some();
-    let asks_writes = spec.verify.as_ref().is_some_and(|v| v.write_probe.is_some());
-    if !spec.verifies_endpoint() && !asks_alarms && !asks_writes {
-        return Verdict { outcome: Checks::NoneAsked, status: None, soon: false };
-    }
     let recorded = current.verification.clone().unwrap_or_default();
     let mut status = VerificationStatus::default();
-    let (mut passed, mut failing, mut hints) = (Vec::new(), Vec::new(), Vec::new());
+    let mut checks = Vec::new();
     if spec.verifies_endpoint() {
-        let seen = endpoint_seen(observed, writer);
-        status.endpoint_switched_at =
-            recorded.endpoint_switched_at.clone().or_else(|| seen.is_ok().then_some(Time(now)));
-        match seen {
-            _ if status.endpoint_switched_at.is_some() => {
-                passed.push("the cluster endpoint resolves to it".to_string())
-            }
-            Ok(()) => {}
-            Err(why) => {
-                failing.push(why);
-                hints.push("check the controller's resolver (--dns-server), or set spec.verify.endpoint: false for a cluster it cannot resolve");
-            }
-        }
+        checks.push(endpoint_check(observed, writer, &recorded, now, &mut status));
     }
-    if spec.verify.as_ref().is_some_and(|v| v.write_probe.is_some()) {
-        match writes_verified(&recorded, &observed.probe, swapped_at, &mut status) {
-            Ok(passed_check) => passed.push(passed_check),
-            Err(why) => {
-                failing.push(why);
-                hints.push("check the cluster's events, and that the controller's pod reaches the cluster's port");
-            }
-        }
+    if spec.write_probe().is_some() {
+        checks.push(writes_check(&recorded, &observed.probe, swapped_at, &mut status));
     }
-    let soon = !failing.is_empty();
+    let quick_pending = checks.iter().any(|c| matches!(c, Check::Failing { .. }));
+    let asks_alarms = asked_alarms(spec).next().is_some();
     if asks_alarms {
-        let (alarms, not_ok) = alarm_states(spec, observed);
-        status.alarms = alarms;
-        if not_ok.is_empty() {
-            let names: Vec<&str> = asked_alarms(spec).collect();
-            passed.push(format!("alarms OK: {}", names.join(", ")));
-        } else {
-            failing.push(format!("alarms not OK: {}", not_ok.join(", ")));
-            hints.push("check what each alarm watches (or the controller's cloudwatch:DescribeAlarms permission)");
+        checks.push(alarms_check(spec, observed, &mut status));
+    }
+    if checks.is_empty() {
+        return Verdict { outcome: Checks::NoneAsked, status: None, soon: false };
+    }
+    let (mut passed, mut failing, mut hints) = (Vec::new(), Vec::new(), Vec::new());
+    for check in checks {
+        match check {
+            Check::Passed(what) => passed.push(what),
+            Check::Failing { why, hint } => {
+                failing.push(why);
+                hints.push(hint);
+            }
         }
     }
     let waited = now.duration_since(swapped_at).as_secs();
@@ -446,44 +452,85 @@ fn verification(
     } else {
         Checks::Waiting(format!("the writer swapped; waiting: {} ({waited} s)", failing.join("; ")))
     };
-    Verdict { outcome, status: Some(status), soon }
+    Verdict { outcome, status: Some(status), soon: quick_pending && !asks_alarms }
 }
 
-/// Whether the write probe found the cluster writable after the swap; fills
-/// `status` with what it measured (kept once recorded).
-fn writes_verified(
+/// `spec.verify.endpoint`: passed once the endpoint was seen leading to the
+/// writer (`endpointSwitchedAt`, kept once recorded).
+fn endpoint_check(
+    observed: &Observed,
+    writer: Option<&DbMember>,
+    recorded: &VerificationStatus,
+    now: Timestamp,
+    status: &mut VerificationStatus,
+) -> Check {
+    let seen = endpoint_seen(observed, writer);
+    status.endpoint_switched_at = recorded.endpoint_switched_at.clone().or_else(|| seen.is_ok().then_some(Time(now)));
+    match seen {
+        _ if status.endpoint_switched_at.is_some() => Check::Passed("the cluster endpoint resolves to it".into()),
+        Ok(()) => Check::Passed("the cluster endpoint resolves to it".into()),
+        Err(why) => Check::Failing { why, hint: RESOLVER_HINT },
+    }
+}
+
+/// What to do about an endpoint the controller cannot see leading to the writer.
+const RESOLVER_HINT: &str = "check the controller's resolver (--dns-server), or set spec.verify.endpoint: false for a cluster it cannot resolve";
+
+/// `spec.verify.writeProbe`: passed once the probe's latest answer, taken
+/// after the swap, was writable; fills `status` with what it measured (kept
+/// once recorded).
+fn writes_check(
     recorded: &VerificationStatus,
     seen: &ProbeView,
     swapped_at: Timestamp,
     status: &mut VerificationStatus,
-) -> Result<String, String> {
+) -> Check {
+    let hint = "check the cluster's events, and that the controller's pod reaches the cluster's port";
     if let Some(at) = &recorded.writable_at {
         status.writable_at = Some(at.clone());
         status.write_outage_seconds = recorded.write_outage_seconds.clone();
         status.probe_errors = recorded.probe_errors.clone();
-        return Ok(outage_phrase(status));
+        return Check::Passed(outage_phrase(status));
     }
     let summary = match seen {
         ProbeView::Sampled(Some(summary)) => summary,
-        ProbeView::NoLogin(why) => return Err(format!("the write probe cannot log in: {why}")),
-        _ => return Err("the write probe has not answered yet".into()),
+        ProbeView::NoLogin(why) => {
+            return Check::Failing { why: format!("the write probe cannot log in: {why}"), hint };
+        }
+        _ => return Check::Failing { why: "the write probe has not answered yet".into(), hint },
     };
     status.probe_errors = summary.errors.iter().map(|(code, n)| (code.to_string(), *n)).collect();
-    let after_swap = summary.last_at.is_some_and(|at| at >= swapped_at);
-    if !(summary.writable_now && after_swap) {
-        let last = summary.last_error.as_deref().unwrap_or("no answer since the swap");
-        return Err(format!("the write probe finds no writable server yet ({last})"));
+    if !summary.writable_now {
+        let last = summary.last_error.as_deref().unwrap_or("no answer yet");
+        return Check::Failing { why: format!("the write probe finds no writable server yet ({last})"), hint };
+    }
+    if summary.last_at.is_none_or(|at| at < swapped_at) {
+        return Check::Failing { why: "the write probe has not answered since the swap".into(), hint };
     }
     status.writable_at = summary.writable_since.map(Time);
     status.write_outage_seconds =
-        Samples::outage_seconds(summary).and_then(|s| serde_json::Number::from_f64((s * 100.0).round() / 100.0));
-    Ok(outage_phrase(status))
+        summary.outage_seconds().and_then(|s| serde_json::Number::from_f64((s * 100.0).round() / 100.0));
+    Check::Passed(outage_phrase(status))
+}
+
+/// `spec.verify.alarms`: every alarm `OK`.
+fn alarms_check(spec: &AuroraFailoverSpec, observed: &Observed, status: &mut VerificationStatus) -> Check {
+    let (alarms, not_ok) = alarm_states(spec, observed);
+    status.alarms = alarms;
+    if not_ok.is_empty() {
+        let names: Vec<&str> = asked_alarms(spec).collect();
+        return Check::Passed(format!("alarms OK: {}", names.join(", ")));
+    }
+    Check::Failing {
+        why: format!("alarms not OK: {}", not_ok.join(", ")),
+        hint: "check what each alarm watches (or the controller's cloudwatch:DescribeAlarms permission)",
+    }
 }
 
 fn outage_phrase(status: &VerificationStatus) -> String {
     match &status.write_outage_seconds {
         Some(seconds) => format!("writes accepted again (write outage {seconds} s)"),
-        None => "writes accepted".into(),
+        None => "writes accepted (the outage is unknown: the controller restarted during the failover)".into(),
     }
 }
 
@@ -528,12 +575,13 @@ fn endpoint_seen(observed: &Observed, writer: Option<&DbMember>) -> Result<(), S
 }
 
 /// `resolution` passes through `member`'s instance endpoint (or, when RDS
-/// gave none, a name whose first label is the instance identifier).
+/// gave none, a CNAME target whose first label is the instance identifier).
 fn leads_to(resolution: &Resolution, member: &DbMember) -> bool {
     match &member.endpoint {
         Some(endpoint) => resolution.passes_through(endpoint),
         None => {
-            resolution.chain.iter().any(|n| n.split('.').next() == Some(member.instance.to_ascii_lowercase().as_str()))
+            let instance = member.instance.to_ascii_lowercase();
+            resolution.chain.iter().skip(1).any(|n| n.split('.').next() == Some(instance.as_str()))
         }
     }
 }
@@ -546,7 +594,7 @@ fn endpoint_resolves_now(spec: &AuroraFailoverSpec, observed: &Observed, writer:
     }
     endpoint_seen(observed, Some(writer)).map_err(|why| {
         let message = format!(
-            "{why}, so spec.verify.endpoint could not confirm the failover; nothing was changed: give the controller a resolver that answers for the cluster (--dns-server) or set spec.verify.endpoint: false (a new AuroraFailover, since its spec is immutable)"
+            "{why}, so spec.verify.endpoint could not confirm the failover: {RESOLVER_HINT} (a new AuroraFailover, since its spec is immutable); looked at again every 30 s"
         );
         Stall::new(Reason::EndpointUnresolved, message)
     })
@@ -559,7 +607,20 @@ fn baseline_writable(seen: &ProbeView) -> Result<(), Stall> {
         ProbeView::NotAsked | ProbeView::Sampled(_) | ProbeView::Baseline(Answer::Writable) => return Ok(()),
         ProbeView::NoLogin(why) => why.clone(),
         ProbeView::Baseline(Answer::Refused { code: probe::ACCESS_DENIED, message }) => {
-            format!("the write probe's login was refused ({message}): fix username and password in the Secret")
+            format!(
+                "the write probe's login was refused ({message}): fix username and password in the Secret (a MariaDB-based server also answers so when it requires TLS: then give the controller --mysql-ca-file)"
+            )
+        }
+        ProbeView::Baseline(Answer::Refused { code: probe::TLS_REQUIRED, message }) => format!(
+            "the cluster requires TLS ({message}): give the controller the CA bundle that signed its certificate (--mysql-ca-file; for RDS its global bundle)"
+        ),
+        ProbeView::Baseline(Answer::Refused { code: probe::TLS_FAILED, message }) => format!(
+            "TLS with the cluster failed ({message}): --mysql-ca-file must hold the CA that signed the cluster's certificate, which must name the cluster endpoint"
+        ),
+        ProbeView::Baseline(Answer::Refused { code: probe::UNKNOWN_HOST, message }) => {
+            format!(
+                "the write probe cannot resolve the cluster endpoint ({message}): check the controller's resolver (--dns-server)"
+            )
         }
         ProbeView::Baseline(Answer::Refused { code: probe::CANNOT_CONNECT, message }) => format!(
             "the write probe cannot reach the cluster ({message}): the controller's pod needs a route to it and a security-group rule allowing the cluster's port"
@@ -570,7 +631,7 @@ fn baseline_writable(seen: &ProbeView) -> Result<(), Stall> {
             )
         }
     };
-    let message = format!("{why}; nothing was changed, the failover starts once the probe finds the writer writable");
+    let message = format!("{why}; the failover starts once the probe finds the writer writable (looked at every 30 s)");
     Err(Stall::new(Reason::ProbeBaselineFailed, message))
 }
 
@@ -1294,7 +1355,7 @@ mod tests {
             assert_eq!(d.action, Action::None);
             assert_eq!(stalled_reason(&d).as_deref(), Some("EndpointUnresolved"));
             let stalled = d.status.conditions.iter().find(|c| c.type_ == conditions::STALLED).expect("stalled");
-            assert!(stalled.message.contains("--dns-server") && stalled.message.contains("nothing was changed"));
+            assert!(stalled.message.contains("--dns-server") && stalled.message.contains("Nothing was changed"));
         }
         let mut spec = verifying(&[]);
         spec.verify.as_mut().expect("verify").endpoint = Some(false);
@@ -1358,6 +1419,9 @@ mod tests {
             (ProbeView::Baseline(refused(probe::ACCESS_DENIED)), "login was refused"),
             (ProbeView::Baseline(refused(probe::CANNOT_CONNECT)), "security-group rule"),
             (ProbeView::Baseline(refused(probe::READ_ONLY)), "MySQL error 1290"),
+            (ProbeView::Baseline(refused(probe::TLS_REQUIRED)), "--mysql-ca-file"),
+            (ProbeView::Baseline(refused(probe::TLS_FAILED)), "must name the cluster endpoint"),
+            (ProbeView::Baseline(refused(probe::UNKNOWN_HOST)), "cannot resolve the cluster endpoint"),
             (ProbeView::NoLogin("Secret a/b does not exist".into()), "Secret a/b does not exist"),
         ] {
             let d = start(&probing(), &Observed { probe: seen, ..seen_cluster() });
@@ -1365,7 +1429,7 @@ mod tests {
             assert_eq!(stalled_reason(&d).as_deref(), Some("ProbeBaselineFailed"));
             let stalled = d.status.conditions.iter().find(|c| c.type_ == conditions::STALLED).expect("stalled");
             assert!(
-                stalled.message.contains(says) && stalled.message.contains("nothing was changed"),
+                stalled.message.contains(says) && stalled.message.contains("Nothing was changed"),
                 "{}",
                 stalled.message
             );
@@ -1379,11 +1443,11 @@ mod tests {
     }
 
     fn sampled(answers: &[(i64, Answer)]) -> ProbeView {
-        let mut samples = Samples::default();
+        let mut summary = ProbeSummary::default();
         for (s, answer) in answers {
-            samples.push(t(*s), answer.clone());
+            summary.push(t(*s), answer.clone());
         }
-        ProbeView::Sampled(Some(samples.summary(t(0))))
+        ProbeView::Sampled(Some(summary))
     }
 
     #[test]
@@ -1418,6 +1482,121 @@ mod tests {
         let d = plan(&probing(), &verifying_since(10), &observed, Some(1), t(11));
         assert_eq!(d.status.phase, Some(FailoverPhase::FailingOver));
         assert!(!conditions::is_true(&d.status.conditions, conditions::VERIFIED));
+    }
+
+    #[test]
+    fn a_spec_an_earlier_version_refused_stays_refused_when_this_version_accepts_it() {
+        let refused = refuse(
+            &AuroraFailoverStatus::default(),
+            &Preflight::Invalid("spec.verify.writeProbe is not supported".into()),
+            Some(1),
+            t(0),
+        );
+        match preflight(&mk_spec(), Some(1), &refused) {
+            Preflight::Invalid(message) => assert!(message.contains("earlier awsops version"), "{message}"),
+            other => panic!("carried out late: {other:?}"),
+        }
+        assert_eq!(preflight(&mk_spec(), Some(1), &AuroraFailoverStatus::default()), Preflight::Proceed);
+    }
+
+    #[test]
+    fn with_no_check_asked_the_swap_alone_succeeds_without_a_verified_condition() {
+        let mut spec = verifying(&[]);
+        spec.verify.as_mut().expect("verify").endpoint = Some(false);
+        let mut current = intent();
+        current.requested_at = Some(Time(t(1)));
+        let unresolvable = Observed { endpoint: None, ..seen(swapped(mk_cluster(), "r0")) };
+        let d = plan(&spec, &current, &unresolvable, Some(1), t(5));
+        assert_eq!(d.status.phase, Some(FailoverPhase::Succeeded));
+        assert_eq!(d.status.verification, None);
+        assert!(!d.status.conditions.iter().any(|c| c.type_ == conditions::VERIFIED));
+    }
+
+    #[test]
+    fn an_endpoint_that_stops_resolving_after_the_swap_keeps_it_verifying_and_says_why() {
+        let observed = Observed { endpoint: Some(Err("timed out".into())), ..seen(swapped(mk_cluster(), "r0")) };
+        let d = plan(&mk_spec(), &verifying_since(10), &observed, Some(1), t(20));
+        assert_eq!(d.status.phase, Some(FailoverPhase::FailingOver));
+        let reconciling = d.status.conditions.iter().find(|c| c.type_ == conditions::RECONCILING).expect("r");
+        assert!(reconciling.message.contains("does not resolve (timed out)"), "{}", reconciling.message);
+        let no_endpoint = Observed { endpoint: None, ..seen(swapped(mk_cluster(), "r0")) };
+        let d = plan(&mk_spec(), &verifying_since(10), &no_endpoint, Some(1), t(20));
+        let reconciling = d.status.conditions.iter().find(|c| c.type_ == conditions::RECONCILING).expect("r");
+        assert!(reconciling.message.contains("RDS reports no cluster endpoint"), "{}", reconciling.message);
+    }
+
+    #[test]
+    fn without_an_instance_endpoint_a_cname_target_named_after_the_writer_counts_but_not_the_cluster_name() {
+        let mut writer = mk_member("orders", true, 1, "db.r6g.large");
+        writer.endpoint = None;
+        let chain =
+            |names: &[&str]| Resolution { chain: names.iter().map(|n| n.to_string()).collect(), addresses: vec![] };
+        assert!(leads_to(&chain(&["orders.cluster-x.rds.amazonaws.com", "orders.y.rds.amazonaws.com"]), &writer));
+        assert!(
+            !leads_to(&chain(&["orders.cluster-x.rds.amazonaws.com"]), &writer),
+            "the cluster endpoint itself is not the writer"
+        );
+    }
+
+    #[test]
+    fn a_recorded_writable_time_is_kept_while_another_check_still_waits() {
+        let mut current = verifying_since(10);
+        current.verification = Some(VerificationStatus {
+            writable_at: Some(Time(t(12))),
+            write_outage_seconds: serde_json::Number::from_f64(4.5),
+            ..Default::default()
+        });
+        let lagging =
+            Observed { probe: ProbeView::Sampled(None), ..endpoint_at(seen(swapped(mk_cluster(), "r0")), "w1") };
+        let d = plan(&probing(), &current, &lagging, Some(1), t(20));
+        assert_eq!(d.status.phase, Some(FailoverPhase::FailingOver));
+        let verification = d.status.verification.expect("verification");
+        assert_eq!(
+            (verification.writable_at, verification.write_outage_seconds),
+            (Some(Time(t(12))), serde_json::Number::from_f64(4.5))
+        );
+        let reconciling = d.status.conditions.iter().find(|c| c.type_ == conditions::RECONCILING).expect("r");
+        assert!(!reconciling.message.contains("write probe"), "{}", reconciling.message);
+    }
+
+    #[test]
+    fn a_probe_that_cannot_log_in_or_write_after_the_swap_fails_at_the_timeout_with_a_hint() {
+        let c = swapped(mk_cluster(), "r0");
+        let no_login = Observed { probe: ProbeView::NoLogin("Secret a/b does not exist".into()), ..seen(c.clone()) };
+        let d = plan(&probing(), &verifying_since(10), &no_login, Some(1), t(20));
+        let reconciling = d.status.conditions.iter().find(|c| c.type_ == conditions::RECONCILING).expect("r");
+        assert!(reconciling.message.contains("cannot log in: Secret a/b does not exist"), "{}", reconciling.message);
+        let read_only = Observed { probe: sampled(&[(11, refused(probe::READ_ONLY))]), ..seen(c) };
+        let d = plan(&probing(), &verifying_since(10), &read_only, Some(1), t(71));
+        assert_eq!(d.status.phase, Some(FailoverPhase::Failed));
+        let ready = d.status.conditions.iter().find(|c| c.type_ == conditions::READY).expect("ready");
+        assert!(
+            ready.message.contains("no writable server yet (error 1290)")
+                && ready.message.contains("reaches the cluster's port"),
+            "{}",
+            ready.message
+        );
+    }
+
+    #[test]
+    fn a_sampler_resumed_after_a_restart_verifies_writes_but_reports_no_outage() {
+        let mut summary = ProbeSummary { resumed: true, ..Default::default() };
+        summary.push(t(11), Answer::Writable);
+        let observed = Observed { probe: ProbeView::Sampled(Some(summary)), ..seen(swapped(mk_cluster(), "r0")) };
+        let d = plan(&probing(), &verifying_since(10), &observed, Some(1), t(12));
+        assert_eq!(d.status.phase, Some(FailoverPhase::Succeeded));
+        let verification = d.status.verification.expect("verification");
+        assert_eq!(verification.writable_at, Some(Time(t(11))));
+        assert_eq!(verification.write_outage_seconds, None, "unknown, never 0");
+        let verified = d.status.conditions.iter().find(|c| c.type_ == conditions::VERIFIED).expect("verified");
+        assert!(verified.message.contains("outage is unknown"), "{}", verified.message);
+    }
+
+    #[test]
+    fn with_alarms_asked_a_lagging_endpoint_keeps_the_alarms_pace() {
+        let lagging = with_alarms(endpoint_at(seen(swapped(mk_cluster(), "r0")), "w1"), &[("api-5xx", "OK")]);
+        let d = plan(&verifying(&["api-5xx"]), &verifying_since(10), &lagging, Some(1), t(12));
+        assert_eq!(d.requeue, VERIFY_POLL, "DescribeAlarms is not called every second");
     }
 
     fn verifying_since(swap: i64) -> AuroraFailoverStatus {

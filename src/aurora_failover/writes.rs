@@ -1,12 +1,13 @@
 //! `spec.verify.writeProbe` for one failover: reads the login from the
 //! object's Secret, asks once before the failover (the baseline), and keeps a
-//! [`Sampler`](crate::dataplane::probe::Sampler) probing from the call until
-//! the failover finishes. What it saw goes to plan as a [`ProbeView`].
+//! [`Sampler`](crate::dataplane::probe::Sampler) probing from right before
+//! the call until the failover ends (stopped when a look finds it finished or
+//! no longer failing over; at most 3 hours). What it saw goes to plan as a
+//! [`ProbeView`].
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 
 use super::coordination::Coordination;
@@ -27,38 +28,39 @@ pub async fn look(
     ctx: &Context,
     shared: &Coordination,
 ) -> Result<(ProbeView, Option<Login>), Error> {
-    let Some(asked) = failover.spec.verify.as_ref().and_then(|v| v.write_probe.as_ref()) else {
+    let Some(asked) = failover.spec.write_probe() else {
         return Ok((ProbeView::NotAsked, None));
     };
     let Some(cluster) = cluster else { return Ok((ProbeView::NotAsked, None)) };
     let status = failover.status.clone().unwrap_or_default();
     let uid = failover.uid().unwrap_or_default();
-    let failing_over = status.phase == Some(FailoverPhase::FailingOver);
-    let recorded = status.verification.as_ref().is_some_and(|v| v.writable_at.is_some());
-    if failing_over && (recorded || shared.probes.is_running(&uid)) {
-        let since = status.started_at.map(|t| t.0).unwrap_or_else(Timestamp::now);
-        return Ok((ProbeView::Sampled(shared.probes.summary(&uid, since)), None));
+    if status.phase != Some(FailoverPhase::FailingOver) {
+        // An intent withdrawn (AccessDenied) or never written: no sampling.
+        shared.probes.stop(&uid);
+    } else if status.verification.as_ref().is_some_and(|v| v.writable_at.is_some()) || shared.probes.is_running(&uid) {
+        return Ok((ProbeView::Sampled(shared.probes.summary(&uid)), None));
     }
     let login = match read_login(failover, &asked.secret_ref.name, cluster, ctx).await? {
         Ok(login) => login,
         Err(why) => return Ok((ProbeView::NoLogin(why), None)),
     };
-    if failing_over {
-        // A restarted controller: sampling resumes from now.
-        start(failover, login.clone(), ctx, shared);
-        return Ok((ProbeView::Sampled(None), Some(login)));
+    if status.phase == Some(FailoverPhase::FailingOver) {
+        // A restarted controller (or a new leader): sampling resumes from now.
+        start(failover, login, ctx, shared, true);
+        return Ok((ProbeView::Sampled(None), None));
     }
     let answer = probe(ctx).ask(&login).await;
     Ok((ProbeView::Baseline(answer), Some(login)))
 }
 
 /// Starts sampling for `failover` (kept if already running), for at most the
-/// failover's and the verification's time.
-pub fn start(failover: &AuroraFailover, login: Login, ctx: &Context, shared: &Coordination) {
+/// failover's and the verification's time; `resumed` when the failover
+/// began before (the outage then stays unknown).
+pub fn start(failover: &AuroraFailover, login: Login, ctx: &Context, shared: &Coordination, resumed: bool) {
     let spec = &failover.spec;
     let at_most = Duration::from_secs((spec.timeout_seconds + spec.verify_timeout_seconds()).unsigned_abs().into())
         + Duration::from_secs(60);
-    shared.probes.start(&failover.uid().unwrap_or_default(), probe(ctx), login, at_most);
+    shared.probes.start(&failover.uid().unwrap_or_default(), probe(ctx), login, at_most, resumed);
 }
 
 /// Stops sampling for `failover`.
@@ -67,7 +69,7 @@ pub fn stop(failover: &AuroraFailover, shared: &Coordination) {
 }
 
 fn probe(ctx: &Context) -> Arc<dyn Probe> {
-    Arc::new(MysqlProbe { dns: ctx.dns.clone() })
+    Arc::new(MysqlProbe { dns: ctx.dns.clone(), ca_file: ctx.mysql_ca_file.clone() })
 }
 
 /// The login from the Secret `name`, or what the user must do to make it readable.
@@ -82,9 +84,9 @@ async fn read_login(
     let data = match ctx.objects.secret(&namespace, name).await {
         Ok(Some(data)) => data,
         Ok(None) => return Ok(Err(format!("{secret} does not exist: create it with keys username and password"))),
-        Err(Error::Kube(kube::Error::Api(e))) if e.code == 403 => {
+        Err(e) if e.is_forbidden() => {
             return Ok(Err(format!(
-                "the controller may not read {secret}: let it get that one Secret, e.g. `kubectl -n {namespace} create role awsops-write-probe --verb=get --resource=secrets --resource-name={name}` and `kubectl -n {namespace} create rolebinding awsops-write-probe --role=awsops-write-probe --serviceaccount=awsops-system:awsops` (the chart's ServiceAccount)"
+                "the controller may not read {secret}: let it get that one Secret, e.g. `kubectl -n {namespace} create role awsops-write-probe-{name} --verb=get --resource=secrets --resource-name={name}` and `kubectl -n {namespace} create rolebinding awsops-write-probe-{name} --role=awsops-write-probe-{name} --serviceaccount=NAMESPACE:SERVICEACCOUNT` (the controller's; awsops-system:awsops with the chart's defaults)"
             )));
         }
         Err(e) => return Err(e),

@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use k8s_openapi::api::core::v1::{ConfigMap, ObjectReference, Secret};
 use kube::Resource;
 use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::core::DeserializeGuard;
 use kube::runtime::events::{Event as KubeEvent, EventType as KubeEventType, Recorder, Reporter};
 use serde::de::DeserializeOwned;
 
@@ -81,11 +82,12 @@ impl Objects for KubeObjects {
     }
 
     async fn failovers(&self, namespace: Option<&str>) -> Result<Vec<AuroraFailover>, Error> {
-        let api: Api<AuroraFailover> = match namespace {
+        let api: Api<DeserializeGuard<AuroraFailover>> = match namespace {
             Some(ns) => Api::namespaced(self.client.clone(), ns),
             None => Api::all(self.client.clone()),
         };
-        Ok(api.list(&ListParams::default()).await?.items)
+        // An object this version cannot read (an older schema's shape) is skipped, not fatal for all.
+        Ok(api.list(&ListParams::default()).await?.items.into_iter().filter_map(|guard| guard.0.ok()).collect())
     }
 
     async fn publish(&self, object: &ObjectReference, event: Event) {

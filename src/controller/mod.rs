@@ -58,8 +58,8 @@ pub struct Config {
     pub identity: String,
     /// What a TenantPolicy refusal does.
     pub tenancy: Mode,
-    /// `--dns-server`; `None`: the system's resolver.
-    pub dns_server: Option<SocketAddr>,
+    /// `--dns-server` and `--mysql-ca-file`.
+    pub dataplane: crate::dataplane::Settings,
     /// Tags put on every AWS resource created, beside the owner and uid.
     pub resource_tags: std::collections::BTreeMap<String, String>,
 }
@@ -102,7 +102,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let aws = AwsFactory::from_env(metrics.clone()).await.with_resource_tags(config.resource_tags.clone());
     let objects = Arc::new(KubeObjects::new(client.clone(), &config.identity));
     let ctx = Context::new(objects, aws, metrics, config.resync, config.namespace.clone(), tenancy);
-    let ctx = Arc::new(ctx.with_dns_server(config.dns_server));
+    let ctx = Arc::new(ctx.with_dataplane(&config.dataplane));
     let controllers = run_controllers(client, ctx, &config, stop_rx, policy_changes, health);
     match leadership {
         None => controllers.await,

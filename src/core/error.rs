@@ -32,6 +32,11 @@ pub enum Error {
 }
 
 impl Error {
+    /// The API server refused the request for lack of permission (403).
+    pub fn is_forbidden(&self) -> bool {
+        matches!(self, Self::Kube(kube::Error::Api(e)) if e.code == 403)
+    }
+
     /// A bounded label: never AWS or Kubernetes message text.
     pub fn category(&self) -> &'static str {
         match self {

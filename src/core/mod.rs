@@ -34,8 +34,10 @@ pub struct Context {
     pub namespace: Option<String>,
     /// What each namespace may ask for (TenantPolicies).
     pub tenancy: Tenancy,
-    /// Resolves cluster endpoints (`spec.verify.endpoint`).
+    /// Resolves cluster endpoints (`spec.verify.endpoint`, the write probe).
     pub dns: Arc<dyn crate::dataplane::Resolve>,
+    /// `--mysql-ca-file`: the write probe's TLS roots (no TLS without).
+    pub mysql_ca_file: Option<std::path::PathBuf>,
 }
 
 impl Context {
@@ -48,14 +50,16 @@ impl Context {
         tenancy: Tenancy,
     ) -> Self {
         let dns = Arc::new(crate::dataplane::Dns::new(None));
-        Self { events: Events::new(objects.clone()), objects, aws, metrics, resync, namespace, tenancy, dns }
+        let events = Events::new(objects.clone());
+        Self { events, objects, aws, metrics, resync, namespace, tenancy, dns, mysql_ca_file: None }
     }
 
-    /// Resolves through the DNS server at `server` (`--dns-server`) instead of the system's.
-    pub fn with_dns_server(mut self, server: Option<std::net::SocketAddr>) -> Self {
-        if server.is_some() {
-            self.dns = Arc::new(crate::dataplane::Dns::new(server));
+    /// Reaches clusters' data planes as `settings` say (`--dns-server`, `--mysql-ca-file`).
+    pub fn with_dataplane(mut self, settings: &crate::dataplane::Settings) -> Self {
+        if settings.dns_server.is_some() {
+            self.dns = Arc::new(crate::dataplane::Dns::new(settings.dns_server));
         }
+        self.mysql_ca_file = settings.mysql_ca_file.clone();
         self
     }
 }

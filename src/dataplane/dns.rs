@@ -8,7 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 use async_trait::async_trait;
 use hickory_resolver::TokioResolver;
 use hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
-use hickory_resolver::net::runtime as hickory_tokio;
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::proto::rr::{RData, RecordType};
 
 /// What a name led to: the names passed through (the name itself first,
@@ -47,7 +47,7 @@ pub struct Dns {
 impl Dns {
     /// The DNS server at `server`, or the system's resolver (`/etc/resolv.conf`).
     pub fn new(server: Option<SocketAddr>) -> Self {
-        let provider = hickory_tokio::TokioRuntimeProvider::default();
+        let provider = TokioRuntimeProvider::default();
         let builder = match server {
             Some(addr) => {
                 let mut ns = NameServerConfig::udp_and_tcp(addr.ip());
@@ -60,6 +60,7 @@ impl Dns {
         };
         let resolver = builder.and_then(|b| {
             let mut opts = ResolverOpts::default();
+            opts.timeout = std::time::Duration::from_secs(2);
             opts.attempts = 2;
             b.with_options(opts).build().map_err(|e| format!("resolver: {e}"))
         });

@@ -6,3 +6,12 @@ pub mod dns;
 pub mod probe;
 
 pub use dns::{Dns, Resolution, Resolve};
+
+/// How the controller reaches clusters' data planes.
+#[derive(Clone, Debug, Default)]
+pub struct Settings {
+    /// `--dns-server`; `None`: the system's resolver.
+    pub dns_server: Option<std::net::SocketAddr>,
+    /// `--mysql-ca-file`: the write probe's TLS roots; `None`: no TLS.
+    pub mysql_ca_file: Option<std::path::PathBuf>,
+}

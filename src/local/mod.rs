@@ -47,8 +47,8 @@ pub struct Options {
     pub state_dir: PathBuf,
     /// `apply`/`delete` give up (exit 1, resumable) after this long.
     pub timeout: Duration,
-    /// `--dns-server`; `None`: the system's resolver.
-    pub dns_server: Option<std::net::SocketAddr>,
+    /// `--dns-server` and `--mysql-ca-file`.
+    pub dataplane: crate::dataplane::Settings,
 }
 
 /// Exit code when `plan` finds changes.
@@ -61,7 +61,7 @@ const RESYNC: Duration = Duration::from_secs(600);
 async fn context(objects: Arc<LocalObjects>, options: &Options) -> Context {
     let metrics = Arc::new(Metrics::default());
     let aws = AwsFactory::from_env(metrics.clone()).await;
-    Context::new(objects, aws, metrics, RESYNC, None, crate::core::Tenancy::off()).with_dns_server(options.dns_server)
+    Context::new(objects, aws, metrics, RESYNC, None, crate::core::Tenancy::off()).with_dataplane(&options.dataplane)
 }
 
 fn failover_finished(status: &AuroraFailoverStatus) -> bool {

@@ -34,3 +34,12 @@ pub async fn writer(rds: &aws_sdk_rds::Client, cluster: &str) -> String {
         .unwrap_or_default()
         .to_string()
 }
+
+/// Makes the emulator take `seconds` over a failover of `cluster`
+/// (`failing-over` meanwhile, as RDS is; scripts/moto_awsops.py).
+pub async fn failover_takes(rds: &aws_sdk_rds::Client, cluster: &str, seconds: u32) {
+    let out = rds.describe_db_clusters().db_cluster_identifier(cluster).send().await.expect("describe");
+    let arn = out.db_clusters()[0].db_cluster_arn().expect("cluster ARN").to_string();
+    let tag = aws_sdk_rds::types::Tag::builder().key("awsops-test/failover-seconds").value(seconds.to_string()).build();
+    rds.add_tags_to_resource().resource_name(arn).tags(tag).send().await.expect("tagged");
+}

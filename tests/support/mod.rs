@@ -12,6 +12,7 @@ pub mod node;
 pub mod proxy;
 pub mod simulated;
 pub mod sweep;
+pub mod watch_delay;
 
 use std::future::Future;
 use std::net::TcpListener;

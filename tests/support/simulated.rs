@@ -7,6 +7,9 @@
 //! `awsops-test/failover-seconds` tag), plays AWS's sequence: the old writer
 //! restarts read-only, the target restarts writable, the cluster endpoint
 //! flips, at the times [`Timing`] says.
+//!
+//! Also built into `examples/dataplane.rs` (`simulate`, for `make demo`) and
+//! the benchmarks.
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -77,6 +80,8 @@ struct Instance {
     endpoint: String,
     datadir: PathBuf,
     server: Option<Child>,
+    /// `--ssl-cert`, `--ssl-key`: the server requires TLS.
+    tls: Option<(PathBuf, PathBuf)>,
 }
 
 /// The simulated cluster; its servers stop when it is dropped.
@@ -105,9 +110,15 @@ fn next_subnet() -> (u8, u8) {
 impl SimulatedCluster {
     /// Starts a server per member of `cluster` (as the emulator holds it) and
     /// the DNS records: instance endpoints to their addresses, the cluster
-    /// endpoint a CNAME of the writer's.
-    pub async fn start(rds: &aws_sdk_rds::Client, cluster: &str) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
+    /// endpoint a CNAME of the writer's. With `tls_ca` (a folder with
+    /// `ca.crt` and `ca.key`), every server requires TLS with a certificate
+    /// that CA signed for the endpoint names, as RDS can.
+    pub async fn start(rds: &aws_sdk_rds::Client, cluster: &str, tls_ca: Option<&Path>) -> Self {
+        // Under the test environment's folder: `testenv.sh stop` stops a server a killed test left.
+        let base =
+            std::env::var_os("AWSOPS_TEST_ENV").map_or_else(std::env::temp_dir, |d| PathBuf::from(d).join("simulated"));
+        std::fs::create_dir_all(&base).expect("simulated clusters' folder");
+        let dir = tempfile::Builder::new().prefix("cluster").tempdir_in(&base).expect("temp dir");
         let template = dir.path().join("template");
         install_template(&template).await;
         let out = rds.describe_db_clusters().db_cluster_identifier(cluster).send().await.expect("cluster");
@@ -115,6 +126,16 @@ impl SimulatedCluster {
         let endpoint = c.endpoint().expect("a cluster endpoint").to_string();
         let (x, y) = next_subnet();
         let dns = DnsServer::start(TTL, None).await;
+        let mut names = vec![endpoint.clone()];
+        for member in c.db_cluster_members() {
+            let id = member.db_instance_identifier().expect("id");
+            let out = rds.describe_db_instances().db_instance_identifier(id).send().await.expect("instance");
+            names.extend(out.db_instances()[0].endpoint().and_then(|e| e.address()).map(str::to_string));
+        }
+        let tls = match tls_ca {
+            Some(ca) => Some(certificate(ca, dir.path(), &names).await),
+            None => None,
+        };
         let mut instances = BTreeMap::new();
         let mut writer = String::new();
         for (k, member) in c.db_cluster_members().iter().enumerate() {
@@ -130,7 +151,7 @@ impl SimulatedCluster {
                 writer = id.clone();
                 dns.cname(&endpoint, &address).await;
             }
-            let mut instance = Instance { ip, endpoint: address, datadir, server: None };
+            let mut instance = Instance { ip, endpoint: address, datadir, server: None, tls: tls.clone() };
             instance.run(!writes).await;
             instances.insert(id, instance);
         }
@@ -163,10 +184,11 @@ impl SimulatedCluster {
             tokio::time::sleep_until(t0 + at).await;
             match step {
                 Step::Stop(id) => {
-                    self.instance(&id).stop().await;
                     if id == old {
+                        // Clients fail from the signal on, not from the server's exit.
                         played.outage_from.get_or_insert(Timestamp::now());
                     }
+                    self.instance(&id).stop().await;
                 }
                 Step::Run(id, read_only) => {
                     self.instance(&id).run(read_only).await;
@@ -235,12 +257,17 @@ impl Instance {
         if read_only {
             cmd.arg("--innodb-read-only");
         }
+        if let Some((cert, key)) = &self.tls {
+            cmd.arg(format!("--ssl-cert={}", cert.display()))
+                .arg(format!("--ssl-key={}", key.display()))
+                .arg("--require-secure-transport=ON");
+        }
         self.server = Some(cmd.spawn().expect("mariadbd starts"));
-        let up = super::eventually(Duration::from_secs(60), || async {
-            tokio::net::TcpStream::connect((self.ip, 3306)).await.ok().map(|_| ())
-        })
-        .await;
-        assert!(up.is_some(), "mariadbd on {} did not start: see {datadir}.log", self.ip);
+        let until = tokio::time::Instant::now() + Duration::from_secs(60);
+        while tokio::net::TcpStream::connect((self.ip, 3306)).await.is_err() {
+            assert!(tokio::time::Instant::now() < until, "mariadbd on {} did not start: see {datadir}.log", self.ip);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Stops the server cleanly (SIGTERM: InnoDB read-only cannot start after a crash).
@@ -280,7 +307,64 @@ async fn install_template(dir: &Path) {
     assert!(boot.wait().await.expect("bootstrap").success(), "the login was not created");
 }
 
+/// A key and a certificate for `names`, signed by the CA in `ca` (`ca.crt`, `ca.key`).
+async fn certificate(ca: &Path, dir: &Path, names: &[String]) -> (PathBuf, PathBuf) {
+    let (key, csr, cert, ext) = (dir.join("tls.key"), dir.join("tls.csr"), dir.join("tls.crt"), dir.join("san.ext"));
+    let san: Vec<String> = names.iter().map(|n| format!("DNS:{n}")).collect();
+    std::fs::write(&ext, format!("subjectAltName={}\n", san.join(","))).expect("san.ext");
+    let serial = format!("{}", std::process::id() as u64 * 1000 + u64::from(next_subnet().1));
+    for args in [
+        vec!["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=simulated-aurora", "-keyout"],
+        vec!["x509", "-req", "-days", "2", "-set_serial", serial.as_str(), "-in"],
+    ] {
+        let mut cmd = Command::new("openssl");
+        cmd.args(&args).stdout(Stdio::null()).stderr(Stdio::null());
+        if args[0] == "req" {
+            cmd.arg(&key).arg("-out").arg(&csr);
+        } else {
+            cmd.arg(&csr).arg("-CA").arg(ca.join("ca.crt")).arg("-CAkey").arg(ca.join("ca.key"));
+            cmd.arg("-extfile").arg(&ext).arg("-out").arg(&cert);
+        }
+        assert!(cmd.status().await.expect("openssl").success(), "openssl {} failed", args[0]);
+    }
+    (cert, key)
+}
+
 async fn copy_dir(from: &Path, to: &Path) {
     let status = Command::new("cp").arg("-a").arg(from).arg(to).status().await.expect("cp");
     assert!(status.success(), "copying {} failed", from.display());
+}
+
+/// A Secret `name` in `namespace` holding the login [`USER`] with
+/// `password`; with `grant`, the Role and RoleBinding README documents,
+/// letting the chart's ServiceAccount (`AWSOPS_TEST_CHART_NAMESPACE`/awsops)
+/// get that one Secret.
+pub async fn login_secret(client: &kube::Client, namespace: &str, name: &str, password: &str, grant: bool) {
+    use k8s_openapi::api::core::v1::Secret;
+    use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+    use kube::api::{Api, PostParams};
+    let create = PostParams::default();
+    let secret: Secret = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": name},
+        "stringData": {"username": USER, "password": password},
+    }))
+    .expect("secret");
+    Api::<Secret>::namespaced(client.clone(), namespace).create(&create, &secret).await.expect("secret created");
+    if !grant {
+        return;
+    }
+    let role: Role = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": format!("awsops-write-probe-{name}")},
+        "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"], "resourceNames": [name]}],
+    }))
+    .expect("role");
+    Api::<Role>::namespaced(client.clone(), namespace).create(&create, &role).await.expect("role created");
+    let chart_namespace = std::env::var("AWSOPS_TEST_CHART_NAMESPACE").expect("set by make test");
+    let binding: RoleBinding = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": format!("awsops-write-probe-{name}")},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": format!("awsops-write-probe-{name}")},
+        "subjects": [{"kind": "ServiceAccount", "name": "awsops", "namespace": chart_namespace}],
+    }))
+    .expect("binding");
+    Api::<RoleBinding>::namespaced(client.clone(), namespace).create(&create, &binding).await.expect("binding created");
 }
