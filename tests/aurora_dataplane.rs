@@ -218,6 +218,36 @@ async fn a_cluster_that_requires_tls_stalls_a_probe_without_the_ca_bundle_and_sa
     assert_eq!(rig.stage.proxy.count("FailoverDBCluster"), 0);
 }
 
+#[tokio::test]
+async fn a_crash_during_verification_resumes_it_calls_once_and_reports_no_outage_it_could_not_see() {
+    let mut rig = Rig::new("dp-crash").await;
+    let cluster = unique("orders");
+    let [_, r0, _] = seed(&rig.emulator.rds, &cluster, 2).await;
+    let sim = SimulatedCluster::start(&rig.emulator.rds, &cluster, None).await;
+    rig.login("orders-probe", simulated::PASSWORD, true).await;
+    let dns = sim.dns.addr.to_string();
+    let args = ["--dns-server", dns.as_str()];
+    rig.controller = Some(rig.stage.controller(&args, &[("AWSOPS_FAILPOINT", "aurora-while-verifying")]));
+    // The endpoint flips late, so the swap is recorded while the checks still wait.
+    let late = Timing { dns_flips: Some(Duration::from_secs(15)), ..Timing::default() };
+    let play = tokio::spawn(sim.play(r0.clone(), late, Duration::from_secs(60)));
+    let spec = json!({"clusterIdentifier": cluster, "verify": {"writeProbe": {"secretRef": {"name": "orders-probe"}}}});
+    rig.create("resumed", spec).await;
+
+    let exited = rig.controller.as_mut().expect("controller").wait_exit(Duration::from_secs(60)).await;
+    assert!(exited.is_some_and(|s| !s.success()), "the controller should have aborted while verifying");
+    let swapped = rig.api.get("resumed").await.expect("get").status.expect("status");
+    assert!(swapped.completed_at.is_some() && swapped.phase == Some(FailoverPhase::FailingOver), "{swapped:#?}");
+    rig.controller = Some(rig.stage.controller(&args, &[]));
+    let status = rig.until("resumed", 120, finished).await;
+    let _ = play.await;
+    assert_eq!(status.phase, Some(FailoverPhase::Succeeded), "{status:#?}");
+    assert_eq!(rig.stage.proxy.count("FailoverDBCluster"), 1, "never called again");
+    let verification = status.verification.expect("verification");
+    assert!(verification.writable_at.is_some() && verification.endpoint_switched_at.is_some(), "{verification:#?}");
+    assert_eq!(verification.write_outage_seconds, None, "the restarted controller did not see the outage begin");
+}
+
 fn condition(status: &AuroraFailoverStatus, type_: &str) -> bool {
     status.conditions.iter().any(|c| c.type_ == type_ && c.status == "True")
 }

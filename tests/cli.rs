@@ -196,6 +196,8 @@ async fn plan_names_the_reader_a_failover_would_promote_and_why() {
     assert_eq!(by_tier.code, 2);
     assert!(by_tier.stdout.contains(&format!("writer {cluster}-w")), "plan names the current writer");
     assert!(by_tier.stdout.contains(&format!("+ fail over: promote {cluster}-r0 (lowest promotion tier (tier-0))")));
+    let verify = format!("then verify: the cluster endpoint resolves to {cluster}-r0 (within 300 s of the swap)");
+    assert!(by_tier.stdout.contains(&verify), "plan says what it will check: {}", by_tier.stdout);
     let first = by_tier.stdout.find(&format!("1. {cluster}-r0 tier-0"));
     let second = by_tier.stdout.find(&format!("2. {cluster}-r2 tier-2"));
     assert!(first.is_some() && second.is_some(), "every candidate is ranked");

@@ -38,7 +38,13 @@ pub async fn act(
     let fenced = matches!(decision.action, Action::Failover { .. });
     write_fenced(&mut failover, &decision.status, ctx, fenced).await?;
     match decision.action {
-        Action::None => {}
+        Action::None => {
+            let status = &decision.status;
+            if status.completed_at.is_some() && status.phase == Some(crate::api::FailoverPhase::FailingOver) {
+                // Swapped and written; spec.verify's checks still pending.
+                crash_point("aurora-while-verifying");
+            }
+        }
         Action::Poll => {
             mirror_rds_events(rds, &failover, &decision.status, ctx, shared).await;
             crash_point("aurora-while-waiting");

@@ -136,6 +136,9 @@ async fn plan_failover(failover: &AuroraFailover, ctx: &Context) -> anyhow::Resu
         Action::Failover { target } => {
             let reason = decision.status.plan.as_ref().map(|p| p.reason.as_str()).unwrap_or_default();
             println!("  + fail over: promote {target} ({reason})");
+            if let Some(checks) = verify_plan(&failover.spec, target) {
+                println!("    then verify: {checks}");
+            }
             Ok(CHANGES)
         }
         Action::Poll => {
@@ -151,6 +154,23 @@ async fn plan_failover(failover: &AuroraFailover, ctx: &Context) -> anyhow::Resu
             Ok(if failover_finished(&decision.status) { 0 } else { CHANGES })
         }
     }
+}
+
+/// What `spec.verify` will check after the swap, in a line; `None` when nothing.
+fn verify_plan(spec: &crate::api::aurora_failover::AuroraFailoverSpec, target: &str) -> Option<String> {
+    let mut checks = Vec::new();
+    if spec.verifies_endpoint() {
+        checks.push(format!("the cluster endpoint resolves to {target}"));
+    }
+    if let Some(probe) = spec.write_probe() {
+        checks.push(format!("writes accepted (login from Secret {}; writable now)", probe.secret_ref.name));
+    }
+    let alarms: Vec<&str> = spec.verify.iter().flat_map(|v| v.alarms.iter().map(|a| a.0.as_str())).collect();
+    if !alarms.is_empty() {
+        checks.push(format!("alarms OK: {}", alarms.join(", ")));
+    }
+    (!checks.is_empty())
+        .then(|| format!("{} (within {} s of the swap)", checks.join("; "), spec.verify_timeout_seconds()))
 }
 
 fn print_candidates(cluster: &str, plan: &crate::api::aurora_failover::FailoverPlan) {

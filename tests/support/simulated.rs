@@ -249,6 +249,7 @@ impl Instance {
             .arg(format!("--bind-address={}", self.ip))
             .arg(format!("--socket={datadir}/mysqld.sock"))
             .arg(format!("--pid-file={datadir}/mysqld.pid"))
+            .arg(format!("--tmpdir={datadir}"))
             .args(["--innodb-log-file-size=8M", "--innodb-buffer-pool-size=16M", "--skip-log-bin"])
             .arg(format!("--log-error={datadir}.log"))
             .kill_on_drop(true)
@@ -282,20 +283,27 @@ impl Instance {
 }
 
 /// An initialised data directory with the [`USER`] login (no privileges).
+/// Each run has its own `--tmpdir`: bootstraps side by side collide on
+/// temporary table names in a shared one.
 async fn install_template(dir: &Path) {
-    let datadir = format!("--datadir={}", dir.display());
+    let tmp = dir.with_extension("tmp");
+    std::fs::create_dir_all(&tmp).expect("tmpdir");
+    let (datadir, tmpdir) = (format!("--datadir={}", dir.display()), format!("--tmpdir={}", tmp.display()));
+    let log = dir.with_extension("install.log");
+    let out = std::fs::File::create(&log).expect("install log");
     let status = Command::new("/usr/bin/mariadb-install-db")
         .args(["--no-defaults", "--user=root", "--auth-root-authentication-method=normal", "--skip-test-db"])
-        .args([datadir.as_str(), "--innodb-log-file-size=8M", "--innodb-buffer-pool-size=16M"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .args([datadir.as_str(), tmpdir.as_str(), "--innodb-log-file-size=8M", "--innodb-buffer-pool-size=16M"])
+        .stdout(out.try_clone().expect("log"))
+        .stderr(out)
         .status()
         .await
         .expect("mariadb-install-db runs (Debian mariadb-server-core, installed by scripts/test.sh)");
-    assert!(status.success(), "mariadb-install-db failed");
+    let output = || std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(status.success(), "mariadb-install-db failed:\n{}", output());
     let sql = format!("FLUSH PRIVILEGES;\nCREATE USER '{USER}'@'%' IDENTIFIED BY '{PASSWORD}';\n");
     let mut boot = Command::new(mariadbd())
-        .args(["--no-defaults", "--bootstrap", "--user=root", "--log-warnings=0", datadir.as_str()])
+        .args(["--no-defaults", "--bootstrap", "--user=root", "--log-warnings=0", datadir.as_str(), tmpdir.as_str()])
         .args(["--innodb-log-file-size=8M", "--innodb-buffer-pool-size=16M"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
