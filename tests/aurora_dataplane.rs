@@ -246,6 +246,15 @@ async fn a_crash_during_verification_resumes_it_calls_once_and_reports_no_outage
     let verification = status.verification.expect("verification");
     assert!(verification.writable_at.is_some() && verification.endpoint_switched_at.is_some(), "{verification:#?}");
     assert_eq!(verification.write_outage_seconds, None, "the restarted controller did not see the outage begin");
+    // The counts written before the crash go on growing; none is lost.
+    let before = swapped.verification.map(|v| v.probe_errors).unwrap_or_default();
+    for (code, n) in &before {
+        assert!(
+            verification.probe_errors.get(code).is_some_and(|m| m >= n),
+            "{before:?} -> {:?}",
+            verification.probe_errors
+        );
+    }
 }
 
 fn condition(status: &AuroraFailoverStatus, type_: &str) -> bool {

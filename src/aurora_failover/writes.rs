@@ -15,7 +15,7 @@ use super::plan::ProbeView;
 use crate::api::aurora_failover::{AuroraFailover, FailoverPhase};
 use crate::aws::rds::DbCluster;
 use crate::core::{Context, Error};
-use crate::dataplane::probe::{Login, MysqlProbe, Probe};
+use crate::dataplane::probe::{Login, MysqlProbe, Probe, Summary};
 
 /// The port of a cluster whose description names none.
 const MYSQL_PORT: u16 = 3306;
@@ -55,12 +55,19 @@ pub async fn look(
 
 /// Starts sampling for `failover` (kept if already running), for at most the
 /// failover's and the verification's time; `resumed` when the failover
-/// began before (the outage then stays unknown).
+/// began before: the outage then stays unknown, and the error counts go on
+/// from those in status (so they never shrink).
 pub fn start(failover: &AuroraFailover, login: Login, ctx: &Context, shared: &Coordination, resumed: bool) {
     let spec = &failover.spec;
     let at_most = Duration::from_secs((spec.timeout_seconds + spec.verify_timeout_seconds()).unsigned_abs().into())
         + Duration::from_secs(60);
-    shared.probes.start(&failover.uid().unwrap_or_default(), probe(ctx), login, at_most, resumed);
+    let mut from = Summary { resumed, ..Summary::default() };
+    if resumed {
+        let recorded = failover.status.as_ref().and_then(|s| s.verification.as_ref());
+        let counts = recorded.iter().flat_map(|v| v.probe_errors.iter());
+        from.errors = counts.filter_map(|(code, n)| Some((code.parse().ok()?, *n))).collect();
+    }
+    shared.probes.start(&failover.uid().unwrap_or_default(), probe(ctx), login, at_most, from);
 }
 
 /// Stops sampling for `failover`.

@@ -206,15 +206,16 @@ impl Drop for Running {
 
 impl Sampler {
     /// Starts probing `login` for `uid` every [`EVERY`] until [`Sampler::stop`]
-    /// or `at_most` (at most 3 hours); a sampler already running for `uid`
-    /// is kept. `resumed`: the failover began before this sampler.
-    pub fn start(&self, uid: &str, probe: Arc<dyn Probe>, login: Login, at_most: Duration, resumed: bool) {
+    /// or `at_most` (at most 3 hours), adding to `from` (empty, or for a
+    /// failover that began before this sampler, `resumed` with the counts
+    /// status already holds); a sampler already running for `uid` is kept.
+    pub fn start(&self, uid: &str, probe: Arc<dyn Probe>, login: Login, at_most: Duration, from: Summary) {
         let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
         running.retain(|_, r| !r.task.is_finished());
         if running.contains_key(uid) {
             return;
         }
-        let summary = Arc::new(Mutex::new(Summary { resumed, ..Summary::default() }));
+        let summary = Arc::new(Mutex::new(from));
         let into = summary.clone();
         let task = tokio::spawn(async move {
             let until = tokio::time::Instant::now() + at_most.min(AT_MOST);
