@@ -100,15 +100,23 @@ impl Rig {
     }
 
     /// The notes of the events with `reason` about object `name`.
+    /// The notes of `name`'s events with `reason`, once there is one (the
+    /// event follows the status write that a test waits for; empty after 30 s).
     async fn events(&self, name: &str, reason: &str) -> Vec<String> {
         let api: Api<Event> = Api::namespaced(self.stage.client.clone(), &self.stage.ns);
-        let list = api.list(&Default::default()).await.expect("events");
-        list.items
-            .into_iter()
-            .filter(|e| e.reason.as_deref() == Some(reason))
-            .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
-            .filter_map(|e| e.note)
-            .collect()
+        let found = eventually(Duration::from_secs(30), || async {
+            let list = api.list(&Default::default()).await.ok()?;
+            let notes: Vec<String> = list
+                .items
+                .into_iter()
+                .filter(|e| e.reason.as_deref() == Some(reason))
+                .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
+                .filter_map(|e| e.note)
+                .collect();
+            (!notes.is_empty()).then_some(notes)
+        })
+        .await;
+        found.unwrap_or_default()
     }
 
     fn requests(&self) -> Vec<(String, usize)> {
