@@ -11,36 +11,31 @@ use std::time::Duration;
 use awsops::api::aurora_failover::{AuroraFailover, AuroraFailoverStatus, FailoverPhase};
 use kube::api::{Api, PostParams};
 use serde_json::json;
-use support::aurora::writer;
-use support::simulated::{self, FAILOVER_SECONDS_TAG, SimulatedCluster, Timing};
+use support::aurora::{failover_takes, seed_cluster, writer};
+use support::simulated::{self, SimulatedCluster, Timing};
 use support::*;
 
 /// A cluster whose failover takes `seconds` in the emulator: writer `w1`
 /// tier 1, readers `r0` tier 0 and `r2` tier 2.
 async fn seed(rds: &aws_sdk_rds::Client, cluster: &str, seconds: u32) -> [String; 3] {
-    let tag = aws_sdk_rds::types::Tag::builder().key(FAILOVER_SECONDS_TAG).value(seconds.to_string()).build();
-    rds.create_db_cluster()
-        .db_cluster_identifier(cluster)
-        .engine("aurora-mysql")
-        .master_username("admin")
-        .master_user_password("not-a-secret-1")
-        .tags(tag)
-        .send()
-        .await
-        .expect("cluster created in the emulator");
     let names = [format!("{cluster}-w1"), format!("{cluster}-r0"), format!("{cluster}-r2")];
-    for (name, tier) in names.iter().zip([1, 0, 2]) {
-        rds.create_db_instance()
-            .db_instance_identifier(name)
-            .db_cluster_identifier(cluster)
-            .engine("aurora-mysql")
-            .db_instance_class("db.r6g.large")
-            .promotion_tier(tier)
-            .send()
-            .await
-            .expect("instance created in the emulator");
-    }
+    let members = [
+        (names[0].as_str(), 1, "db.r6g.large"),
+        (names[1].as_str(), 0, "db.r6g.large"),
+        (names[2].as_str(), 2, "db.r6g.large"),
+    ];
+    seed_cluster(rds, cluster, "aurora-mysql", &members).await;
+    failover_takes(rds, cluster, seconds).await;
     names
+}
+
+/// A failover of `cluster` whose write probe logs in with Secret `secret`.
+fn probing(cluster: &str, secret: &str) -> serde_json::Value {
+    json!({"clusterIdentifier": cluster, "verify": {"writeProbe": {"secretRef": {"name": secret}}}})
+}
+
+fn stalled(s: &AuroraFailoverStatus) -> bool {
+    s.conditions.iter().any(|c| c.type_ == "Stalled" && c.status == "True")
 }
 
 struct Rig {
@@ -114,8 +109,7 @@ async fn the_write_probe_measures_over_tls_the_outage_the_data_plane_played_and_
     rig.login("orders-probe", simulated::PASSWORD, true).await;
     rig.start(&sim, true);
     let play = tokio::spawn(sim.play(r0.clone(), Timing::default(), Duration::from_secs(60)));
-    let spec = json!({"clusterIdentifier": cluster, "verify": {"writeProbe": {"secretRef": {"name": "orders-probe"}}}});
-    rig.create("measured", spec).await;
+    rig.create("measured", probing(&cluster, "orders-probe")).await;
 
     let status = rig.until("measured", 180, finished).await;
     let (_sim, played) = play.await.expect("the script ran");
@@ -162,10 +156,8 @@ async fn a_wrong_password_or_an_unreadable_secret_stalls_before_the_failover_and
     rig.login("wrong", "not-the-password", true).await;
     rig.login("unbound", simulated::PASSWORD, false).await;
     rig.start(&sim, false);
-    let stalled = |s: &AuroraFailoverStatus| s.conditions.iter().any(|c| c.type_ == "Stalled" && c.status == "True");
     for (name, says) in [("wrong", "login was refused"), ("unbound", "create role awsops-write-probe")] {
-        let spec = json!({"clusterIdentifier": cluster, "verify": {"writeProbe": {"secretRef": {"name": name}}}});
-        rig.create(name, spec).await;
+        rig.create(name, probing(&cluster, name)).await;
         let status = rig.until(name, 60, stalled).await;
         let c = status.conditions.iter().find(|c| c.type_ == "Stalled").expect("stalled");
         assert_eq!(c.reason, "ProbeBaselineFailed");
@@ -207,9 +199,7 @@ async fn a_cluster_that_requires_tls_stalls_a_probe_without_the_ca_bundle_and_sa
     let sim = SimulatedCluster::start(&rig.emulator.rds, &cluster, Some(&test_ca())).await;
     rig.login("orders-probe", simulated::PASSWORD, true).await;
     rig.start(&sim, false);
-    let spec = json!({"clusterIdentifier": cluster, "verify": {"writeProbe": {"secretRef": {"name": "orders-probe"}}}});
-    rig.create("plain", spec).await;
-    let stalled = |s: &AuroraFailoverStatus| s.conditions.iter().any(|c| c.type_ == "Stalled" && c.status == "True");
+    rig.create("plain", probing(&cluster, "orders-probe")).await;
     let status = rig.until("plain", 60, stalled).await;
     let c = status.conditions.iter().find(|c| c.type_ == "Stalled").expect("stalled");
     assert_eq!(c.reason, "ProbeBaselineFailed");
@@ -231,8 +221,7 @@ async fn a_crash_during_verification_resumes_it_calls_once_and_reports_no_outage
     // The endpoint flips late, so the swap is recorded while the checks still wait.
     let late = Timing { dns_flips: Some(Duration::from_secs(15)), ..Timing::default() };
     let play = tokio::spawn(sim.play(r0.clone(), late, Duration::from_secs(60)));
-    let spec = json!({"clusterIdentifier": cluster, "verify": {"writeProbe": {"secretRef": {"name": "orders-probe"}}}});
-    rig.create("resumed", spec).await;
+    rig.create("resumed", probing(&cluster, "orders-probe")).await;
 
     let exited = rig.controller.as_mut().expect("controller").wait_exit(Duration::from_secs(60)).await;
     assert!(exited.is_some_and(|s| !s.success()), "the controller should have aborted while verifying");

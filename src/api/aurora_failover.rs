@@ -160,6 +160,11 @@ impl AuroraFailoverSpec {
         self.verify.as_ref().and_then(|v| v.endpoint).unwrap_or(true)
     }
 
+    /// The CloudWatch alarm names of `spec.verify.alarms`.
+    pub fn alarm_names(&self) -> impl Iterator<Item = &str> {
+        self.verify.iter().flat_map(|v| v.alarms.iter().map(|a| a.0.as_str()))
+    }
+
     /// `spec.verify.writeProbe`.
     pub fn write_probe(&self) -> Option<&WriteProbeSpec> {
         self.verify.as_ref().and_then(|v| v.write_probe.as_ref())

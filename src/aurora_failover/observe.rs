@@ -42,7 +42,7 @@ pub async fn observe(
         }
         _ => false,
     };
-    let asked: Vec<String> = failover.spec.verify.iter().flat_map(|v| v.alarms.iter().map(|a| a.0.clone())).collect();
+    let asked: Vec<String> = failover.spec.alarm_names().map(str::to_string).collect();
     // Alarms are read before the failover (do they exist?) and once the
     // target writes (are they OK?); never on the quick polls in between.
     let target = status.plan.as_ref().map(|p| p.target.as_str());

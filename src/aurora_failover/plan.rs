@@ -357,7 +357,7 @@ fn preconditions<'c>(spec: &AuroraFailoverSpec, c: &'c DbCluster) -> Result<(&'c
 
 /// A `spec.verify.alarms` name that does not exist stops the failover before it starts.
 fn alarms_exist(spec: &AuroraFailoverSpec, observed: &Observed) -> Result<(), Stall> {
-    let missing: Vec<&str> = asked_alarms(spec).filter(|name| !observed.alarms.contains_key(*name)).collect();
+    let missing: Vec<&str> = spec.alarm_names().filter(|name| !observed.alarms.contains_key(*name)).collect();
     if missing.is_empty() {
         return Ok(());
     }
@@ -365,10 +365,6 @@ fn alarms_exist(spec: &AuroraFailoverSpec, observed: &Observed) -> Result<(), St
         "CloudWatch alarm(s) {missing:?} named in spec.verify.alarms do not exist in the cluster's region: create them or fix the names (a new AuroraFailover, since its spec is immutable)"
     );
     Err(Stall::new(Reason::AlarmNotFound, message))
-}
-
-fn asked_alarms(spec: &AuroraFailoverSpec) -> impl Iterator<Item = &str> {
-    spec.verify.iter().flat_map(|v| v.alarms.iter().map(|a| a.0.as_str()))
 }
 
 /// Where `spec.verify`'s checks stand after the swap.
@@ -422,7 +418,7 @@ fn verification(
         checks.push(writes_check(&recorded, &observed.probe, swapped_at, &mut status));
     }
     let quick_pending = checks.iter().any(|c| matches!(c, Check::Failing { .. }));
-    let asks_alarms = asked_alarms(spec).next().is_some();
+    let asks_alarms = spec.alarm_names().next().is_some();
     if asks_alarms {
         checks.push(alarms_check(spec, observed, &mut status));
     }
@@ -518,7 +514,7 @@ fn alarms_check(spec: &AuroraFailoverSpec, observed: &Observed, status: &mut Ver
     let (alarms, not_ok) = alarm_states(spec, observed);
     status.alarms = alarms;
     if not_ok.is_empty() {
-        let names: Vec<&str> = asked_alarms(spec).collect();
+        let names: Vec<&str> = spec.alarm_names().collect();
         return Check::Passed(format!("alarms OK: {}", names.join(", ")));
     }
     Check::Failing {
@@ -542,7 +538,7 @@ fn alarm_states(spec: &AuroraFailoverSpec, observed: &Observed) -> (Vec<AlarmSta
         (None, None) => ALARM_MISSING.to_string(),
     };
     let alarms: Vec<AlarmStatus> =
-        asked_alarms(spec).map(|name| AlarmStatus { name: name.to_string(), state: state(name) }).collect();
+        spec.alarm_names().map(|name| AlarmStatus { name: name.to_string(), state: state(name) }).collect();
     let not_ok = alarms
         .iter()
         .filter(|a| a.state != ALARM_OK)

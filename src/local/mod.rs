@@ -165,7 +165,7 @@ fn verify_plan(spec: &crate::api::aurora_failover::AuroraFailoverSpec, target: &
     if let Some(probe) = spec.write_probe() {
         checks.push(format!("writes accepted (login from Secret {}; writable now)", probe.secret_ref.name));
     }
-    let alarms: Vec<&str> = spec.verify.iter().flat_map(|v| v.alarms.iter().map(|a| a.0.as_str())).collect();
+    let alarms: Vec<&str> = spec.alarm_names().collect();
     if !alarms.is_empty() {
         checks.push(format!("alarms OK: {}", alarms.join(", ")));
     }

@@ -40,6 +40,9 @@ pub async fn writer(rds: &aws_sdk_rds::Client, cluster: &str) -> String {
 pub async fn failover_takes(rds: &aws_sdk_rds::Client, cluster: &str, seconds: u32) {
     let out = rds.describe_db_clusters().db_cluster_identifier(cluster).send().await.expect("describe");
     let arn = out.db_clusters()[0].db_cluster_arn().expect("cluster ARN").to_string();
-    let tag = aws_sdk_rds::types::Tag::builder().key("awsops-test/failover-seconds").value(seconds.to_string()).build();
+    let tag = aws_sdk_rds::types::Tag::builder()
+        .key(super::simulated::FAILOVER_SECONDS_TAG)
+        .value(seconds.to_string())
+        .build();
     rds.add_tags_to_resource().resource_name(arn).tags(tag).send().await.expect("tagged");
 }
