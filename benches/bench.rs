@@ -30,6 +30,7 @@ use anyhow::{Context as _, bail};
 use awsops::api::aurora_failover::{AuroraFailover, FailoverPhase};
 use awsops::api::static_site::{ContentSpec, SitePhase, StaticSite};
 use awsops::static_site::content;
+use awsops::static_site::plan::content::content_plan;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
@@ -58,15 +59,20 @@ async fn sync_client(dir: &Path, bucket: &str) -> anyhow::Result<()> {
     let mut files = Vec::new();
     for path in walk(dir)? {
         let key = path.strip_prefix(dir)?.to_string_lossy().into_owned();
-        files.push(content::File { key, body: std::fs::read(&path)? });
+        files.push(content::File::in_memory(key, std::fs::read(&path)?));
     }
     let metrics = std::sync::Arc::new(awsops::metrics::Metrics::default());
     let factory = awsops::aws::AwsFactory::from_env(metrics).await;
     let clients = factory.clients(Some("us-east-1"), None).await.map_err(anyhow::Error::msg)?;
     let spec: ContentSpec = serde_json::from_value(json!({"prune": false}))?;
-    let desired = content::desired(&files);
-    let plan = content::planned(&clients.buckets(), bucket, &desired, spec.prune).await?;
-    content::sync(&clients.buckets(), bucket, "bench", &files, &plan, &spec, &|_, _| {}).await?;
+    let buckets = clients.buckets();
+    let recorded = content::manifest::load(&buckets, bucket, "bench").await?;
+    let desired = content::desired(&files, &content::Rules::new(&spec));
+    let existing = awsops::aws::s3::Buckets::list(&buckets, bucket).await?;
+    let plan = content_plan(&desired, &existing, recorded.as_ref().map(|m| &m.files), spec.prune);
+    let sourced = content::Sourced { files, source: content::CONFIG_MAPS.into(), workspace: None, recorded };
+    let to = content::Target { buckets: &buckets, bucket, uid: "bench" };
+    content::sync(&to, &sourced, &desired, &plan, None, &|_, _| {}).await?;
     Ok(())
 }
 

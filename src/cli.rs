@@ -79,7 +79,8 @@ pub struct LocalArgs {
     pub dataplane: DataplaneArgs,
 }
 
-/// How AuroraFailover's `spec.verify` reaches a cluster (controller, plan, apply).
+/// How the controller reaches what is outside the AWS APIs (controller, plan,
+/// apply): a cluster for `spec.verify`, a StaticSite's content source.
 #[derive(clap::Args, Debug)]
 pub struct DataplaneArgs {
     /// DNS server for cluster endpoints (`spec.verify.endpoint`, the write
@@ -91,11 +92,25 @@ pub struct DataplaneArgs {
     /// against these CAs (for RDS: its global bundle); without it, no TLS.
     #[arg(long, env = "AWSOPS_MYSQL_CA_FILE")]
     pub mysql_ca_file: Option<PathBuf>,
+    /// Folder for content being fetched and unpacked (`spec.content.archive`),
+    /// one subfolder per site while it syncs; default: the system's
+    /// temporary folder. The chart mounts a sized emptyDir here.
+    #[arg(long, env = "AWSOPS_WORK_DIR")]
+    pub work_dir: Option<PathBuf>,
+    /// PEM CA bundle trusted for content sources besides the public roots
+    /// (a private CI server); certificates are always verified.
+    #[arg(long, env = "AWSOPS_SOURCE_CA_FILE")]
+    pub source_ca_file: Option<PathBuf>,
 }
 
 impl From<DataplaneArgs> for crate::dataplane::Settings {
     fn from(args: DataplaneArgs) -> Self {
-        Self { dns_server: args.dns_server, mysql_ca_file: args.mysql_ca_file }
+        Self {
+            dns_server: args.dns_server,
+            mysql_ca_file: args.mysql_ca_file,
+            work_dir: args.work_dir,
+            source_ca_file: args.source_ca_file,
+        }
     }
 }
 

@@ -107,6 +107,16 @@ reasons! {
     CertificateFailed,
     ConfigMapNotFound,
     ContentTooLarge,
+    /// The archive's sha256 is not `spec.content.archive.sha256`.
+    ContentDigestMismatch,
+    /// The source cannot be served as it is: a path out of the tree, a key
+    /// too long or reserved, two sources for one key, an unknown format.
+    ContentInvalid,
+    /// The source's host could not be reached or answered an error: retried.
+    SourceUnreachable,
+    /// The source redirected to a host no TenantPolicy lists, or resolved to
+    /// an address content is never fetched from (link-local, metadata).
+    SourceRefused,
     RecordOwnedElsewhere,
     AliasInUse,
     WaitingForCertificate,

@@ -192,7 +192,8 @@ pub enum DeletionPolicy {
     Delete,
 }
 
-/// Where the site's files come from.
+/// Where the site's files come from: ConfigMaps (small sites) or an archive
+/// (a build output), and how each key is served.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ContentSpec {
@@ -202,12 +203,29 @@ pub struct ContentSpec {
     #[schemars(length(max = 50))]
     pub config_maps: Vec<ConfigMapSource>,
 
+    /// A tar, tar.gz or zip archive fetched over HTTPS, its sha256 required.
+    /// Instead of `configMaps`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archive: Option<ArchiveSource>,
+
+    /// Serve only this folder of the archive (`public/`): its files become
+    /// the keys, without the folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 512))]
+    pub path: Option<String>,
+
+    /// Headers per key: the first rule whose `match` glob matches the key
+    /// sets them (`*` within a folder, `**` across folders).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 50))]
+    pub rules: Vec<ContentRule>,
+
     /// The distribution's default root object.
     #[serde(default = "default_index")]
     #[schemars(length(min = 1, max = 255))]
     pub index_document: String,
 
-    /// `Cache-Control` header set on every uploaded object.
+    /// `Cache-Control` header of every object no rule gives one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 256))]
     pub cache_control: Option<String>,
@@ -216,12 +234,94 @@ pub struct ContentSpec {
     /// (never objects it did not upload). Default true.
     #[serde(default = "default_true")]
     pub prune: bool,
+
+    /// Most files the source may hold (default 100,000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 1_000_000))]
+    pub max_files: Option<u64>,
+
+    /// Most bytes the source may hold once unpacked (default 5 GiB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub max_bytes: Option<u64>,
 }
+
+/// Default of `spec.content.maxFiles`.
+pub const DEFAULT_MAX_FILES: u64 = 100_000;
+/// Default of `spec.content.maxBytes`.
+pub const DEFAULT_MAX_BYTES: u64 = 5 * 1024 * 1024 * 1024;
+/// Longest object key S3 takes, in bytes.
+pub const MAX_KEY_BYTES: usize = 1024;
 
 impl Default for ContentSpec {
     fn default() -> Self {
-        Self { config_maps: Vec::new(), index_document: default_index(), cache_control: None, prune: true }
+        Self {
+            config_maps: Vec::new(),
+            archive: None,
+            path: None,
+            rules: Vec::new(),
+            index_document: default_index(),
+            cache_control: None,
+            prune: true,
+            max_files: None,
+            max_bytes: None,
+        }
     }
+}
+
+impl ContentSpec {
+    pub fn max_files(&self) -> u64 {
+        self.max_files.unwrap_or(DEFAULT_MAX_FILES)
+    }
+
+    pub fn max_bytes(&self) -> u64 {
+        self.max_bytes.unwrap_or(DEFAULT_MAX_BYTES)
+    }
+
+    /// The folder `path` names, as a key prefix (`public/`), if any.
+    pub fn folder(&self) -> Option<String> {
+        let path = self.path.as_deref()?.trim_matches('/');
+        (!path.is_empty()).then(|| format!("{path}/"))
+    }
+}
+
+/// An archive fetched over HTTPS.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ArchiveSource {
+    /// `https://` URL of a `.tar`, `.tar.gz` (`.tgz`) or `.zip` file; its host
+    /// must be listed in a TenantPolicy's `staticSites.sources`.
+    #[schemars(length(min = 9, max = 2048), regex(pattern = "^https://[^/?#@]+(/[^#]*)?$"))]
+    pub url: String,
+    /// The archive's sha256, 64 hex digits: a different download uploads nothing.
+    #[schemars(regex(pattern = "^[0-9a-fA-F]{64}$"))]
+    pub sha256: String,
+}
+
+impl ContentRule {
+    /// The glob: `*` and `?` stay inside a folder, `**` crosses folders.
+    pub fn matcher(&self) -> Result<globset::GlobMatcher, globset::Error> {
+        let glob = globset::GlobBuilder::new(&self.match_).literal_separator(true).build()?;
+        Ok(glob.compile_matcher())
+    }
+}
+
+/// Headers for the keys one glob matches.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ContentRule {
+    /// Glob on the object key: `assets/**`, `**/*.html`, `*.wasm`.
+    #[serde(rename = "match")]
+    #[schemars(length(min = 1, max = 256))]
+    pub match_: String,
+    /// `Cache-Control` of the keys it matches (else `content.cacheControl`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 256))]
+    pub cache_control: Option<String>,
+    /// `Content-Type` of the keys it matches (else guessed from the name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 256))]
+    pub content_type: Option<String>,
 }
 
 /// One ConfigMap whose keys are uploaded.
@@ -356,6 +456,7 @@ impl StaticSiteSpec {
                 });
             }
         }
+        validate_content(&self.content, &mut p);
         p.check(!self.content.index_document.starts_with('/') && !self.content.index_document.is_empty(), || {
             format!("spec.content.indexDocument {:?} must be a key without a leading '/'", self.content.index_document)
         });
@@ -377,6 +478,37 @@ impl StaticSiteSpec {
             });
         }
         p.into_result()
+    }
+}
+
+fn validate_content(content: &ContentSpec, p: &mut Problems) {
+    p.check(content.archive.is_none() || content.config_maps.is_empty(), || {
+        "spec.content: set either archive or configMaps, not both".into()
+    });
+    if let Some(path) = &content.path {
+        p.check(!path.starts_with('/') && !path.split('/').any(|part| part == ".." || part == "."), || {
+            format!(
+                "spec.content.path {path:?} must be a folder inside the archive, without a leading '/', '.' or '..'"
+            )
+        });
+        p.check(content.archive.is_some(), || {
+            "spec.content.path applies to an archive: set spec.content.archive".into()
+        });
+    }
+    for (i, rule) in content.rules.iter().enumerate() {
+        if let Err(e) = rule.matcher() {
+            p.check(false, || format!("spec.content.rules[{i}].match {:?} is not a glob: {e}", rule.match_));
+        }
+        for (field, value) in [("cacheControl", &rule.cache_control), ("contentType", &rule.content_type)] {
+            if let Some(value) = value {
+                p.check(!value.is_empty() && value.chars().all(|c| (' '..='~').contains(&c)), || {
+                    format!("spec.content.rules[{i}].{field} must be printable ASCII on one line")
+                });
+            }
+        }
+        p.check(rule.cache_control.is_some() || rule.content_type.is_some(), || {
+            format!("spec.content.rules[{i}] sets nothing: give it cacheControl or contentType")
+        });
     }
 }
 
@@ -621,11 +753,23 @@ pub struct HeadersStatus {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ContentStatus {
-    /// sha256 of the content manifest (keys and their MD5s).
+    /// sha256 of the content manifest (keys, MD5s and headers).
     pub revision: String,
+    /// What is served: `sha256:` of the archive, or `configMaps`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Files served (as `objects`, which is kept for existing readers).
+    #[serde(default)]
+    pub files: i64,
+    /// Their bytes.
+    #[serde(default)]
+    pub bytes: i64,
     pub objects: i64,
     pub uploaded: i64,
     pub deleted: i64,
+    /// Objects whose headers were re-applied (copied in place, body unchanged).
+    #[serde(default)]
+    pub updated: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invalidation_id: Option<String>,
     /// Paths of changed content whose invalidation CloudFront has not

@@ -82,6 +82,12 @@ pub struct StaticSitePolicy {
     /// matches any run of characters); sites that request their own need none.
     #[serde(default)]
     pub certificate_arns: Vec<String>,
+
+    /// Hosts sites may fetch content from (`spec.content.archive.url`, and
+    /// where it redirects): `ci.example.com`, `*.example.com`, with `:port`
+    /// when not 443 (`*` matches any run of characters).
+    #[serde(default)]
+    pub sources: Vec<String>,
 }
 
 /// What AuroraFailovers may fail over.

@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
-    BucketLocationConstraint, CreateBucketConfiguration, Delete, ObjectIdentifier, ObjectOwnership, OwnershipControls,
-    OwnershipControlsRule, PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
-    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging,
+    BucketLocationConstraint, CreateBucketConfiguration, Delete, MetadataDirective, ObjectIdentifier, ObjectOwnership,
+    OwnershipControls, OwnershipControlsRule, PublicAccessBlockConfiguration, ServerSideEncryption,
+    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging,
 };
 
 use super::{AwsError, AwsErrorKind};
@@ -57,11 +57,28 @@ pub struct ObjectInfo {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Upload {
     pub key: String,
-    pub body: Vec<u8>,
-    pub content_type: String,
-    pub cache_control: Option<String>,
+    pub body: Body,
+    pub size: u64,
+    pub headers: Headers,
     /// Base64 MD5, sent as Content-MD5 so S3 verifies the body.
     pub content_md5: String,
+}
+
+/// Where an upload's bytes are: in memory (a ConfigMap's) or in a file of
+/// the work folder (read as it is sent, again on a retry).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Body {
+    Memory(Vec<u8>),
+    File(std::path::PathBuf),
+}
+
+/// The headers an object is served with.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Headers {
+    pub content_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_control: Option<String>,
 }
 
 #[async_trait]
@@ -77,7 +94,19 @@ pub trait Buckets: Send + Sync {
     async fn list(&self, bucket: &str) -> Result<Vec<ObjectInfo>, AwsError>;
     /// The owner metadata of an object, if it has one.
     async fn owner_of(&self, bucket: &str, key: &str) -> Result<Option<String>, AwsError>;
-    async fn put(&self, bucket: &str, upload: Upload, owner_uid: &str) -> Result<(), AwsError>;
+    /// Uploads with the owner metadata; returns the ETag S3 gave back.
+    async fn put(&self, bucket: &str, upload: Upload, owner_uid: &str) -> Result<String, AwsError>;
+    /// Re-applies `headers` to an object in place (CopyObject onto itself,
+    /// owner metadata kept); returns the new ETag.
+    async fn set_headers(
+        &self,
+        bucket: &str,
+        key: &str,
+        headers: &Headers,
+        owner_uid: &str,
+    ) -> Result<String, AwsError>;
+    /// The body of a (small) object, `None` when there is none.
+    async fn get(&self, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, AwsError>;
     /// Deletes the current objects at `keys` (a versioned bucket keeps their history).
     async fn delete(&self, bucket: &str, keys: &[String]) -> Result<(), AwsError>;
     /// Deletes every version `uid` uploaded (proven version by version by its
@@ -168,6 +197,19 @@ impl SdkBuckets {
             version_marker = page.next_version_id_marker().map(String::from);
         }
     }
+}
+
+/// CopyObject's source: `bucket/key`, the key percent-encoded except `/`.
+fn copy_source(bucket: &str, key: &str) -> String {
+    let mut out = format!("{bucket}/");
+    for byte in key.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~/".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
 }
 
 fn terminal(op: &'static str, e: impl std::fmt::Display) -> AwsError {
@@ -367,20 +409,64 @@ impl Buckets for SdkBuckets {
         self.owner(bucket, key, None).await
     }
 
-    async fn put(&self, bucket: &str, upload: Upload, owner_uid: &str) -> Result<(), AwsError> {
+    async fn put(&self, bucket: &str, upload: Upload, owner_uid: &str) -> Result<String, AwsError> {
+        let body = match upload.body {
+            Body::Memory(bytes) => ByteStream::from(bytes),
+            Body::File(path) => ByteStream::from_path(&path)
+                .await
+                .map_err(|e| terminal("PutObject", format!("reading {}: {e}", path.display())))?,
+        };
         self.0
             .put_object()
             .bucket(bucket)
             .key(&upload.key)
-            .content_type(&upload.content_type)
-            .set_cache_control(upload.cache_control.clone())
+            .content_type(&upload.headers.content_type)
+            .set_cache_control(upload.headers.cache_control.clone())
             .content_md5(&upload.content_md5)
             .metadata(OWNER_METADATA, owner_uid)
-            .body(ByteStream::from(upload.body))
+            .body(body)
             .send()
             .await
-            .map(|_| ())
+            .map(|out| out.e_tag().unwrap_or_default().trim_matches('"').to_string())
             .map_err(|e| AwsError::from_sdk("PutObject", e))
+    }
+
+    async fn set_headers(
+        &self,
+        bucket: &str,
+        key: &str,
+        headers: &Headers,
+        owner_uid: &str,
+    ) -> Result<String, AwsError> {
+        self.0
+            .copy_object()
+            .bucket(bucket)
+            .key(key)
+            .copy_source(copy_source(bucket, key))
+            .metadata_directive(MetadataDirective::Replace)
+            .content_type(&headers.content_type)
+            .set_cache_control(headers.cache_control.clone())
+            .metadata(OWNER_METADATA, owner_uid)
+            .send()
+            .await
+            .map(|out| {
+                let etag = out.copy_object_result().and_then(|r| r.e_tag()).unwrap_or_default();
+                etag.trim_matches('"').to_string()
+            })
+            .map_err(|e| AwsError::from_sdk("CopyObject", e))
+    }
+
+    async fn get(&self, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, AwsError> {
+        let out = match self.0.get_object().bucket(bucket).key(key).send().await {
+            Ok(out) => out,
+            Err(e) => return AwsError::from_sdk("GetObject", e).absent_as(None),
+        };
+        let body = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| AwsError::new(AwsErrorKind::Retryable, "GetObject", "", e.to_string()))?;
+        Ok(Some(body.to_vec()))
     }
 
     async fn delete(&self, bucket: &str, keys: &[String]) -> Result<(), AwsError> {

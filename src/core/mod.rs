@@ -38,6 +38,8 @@ pub struct Context {
     pub dns: Arc<dyn crate::dataplane::Resolve>,
     /// `--mysql-ca-file`: the write probe's TLS roots (no TLS without).
     pub mysql_ca_file: Option<std::path::PathBuf>,
+    /// `--work-dir` and `--source-ca-file`: how content sources are fetched.
+    pub sources: crate::static_site::content::fetch::Settings,
 }
 
 impl Context {
@@ -51,7 +53,8 @@ impl Context {
     ) -> Self {
         let dns = Arc::new(crate::dataplane::Dns::new(None));
         let events = Events::new(objects.clone());
-        Self { events, objects, aws, metrics, resync, namespace, tenancy, dns, mysql_ca_file: None }
+        let sources = Default::default();
+        Self { events, objects, aws, metrics, resync, namespace, tenancy, dns, mysql_ca_file: None, sources }
     }
 
     /// Reaches clusters' data planes as `settings` say (`--dns-server`, `--mysql-ca-file`).
@@ -60,6 +63,10 @@ impl Context {
             self.dns = Arc::new(crate::dataplane::Dns::new(settings.dns_server));
         }
         self.mysql_ca_file = settings.mysql_ca_file.clone();
+        self.sources = crate::static_site::content::fetch::Settings {
+            work_dir: settings.work_dir.clone().unwrap_or_else(std::env::temp_dir),
+            ca_file: settings.source_ca_file.clone(),
+        };
         self
     }
 }

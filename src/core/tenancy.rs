@@ -147,6 +147,8 @@ pub enum Want<'a> {
     Adopt,
     Certificate(&'a str),
     Cluster(&'a str),
+    /// A host content is fetched from (`host` or `host:port`).
+    Source(&'a str),
 }
 
 impl Want<'_> {
@@ -162,6 +164,7 @@ impl Want<'_> {
             Self::BucketName(name) => sites.bucket_names.iter().any(|p| glob(p, name)),
             Self::Adopt => sites.allow_adopt,
             Self::Certificate(arn) => sites.certificate_arns.iter().any(|p| glob(p, arn)),
+            Self::Source(host) => sites.sources.iter().any(|p| glob(&p.to_lowercase(), &host.to_lowercase())),
             Self::Cluster(id) => {
                 policy.spec.aurora_failovers.clusters.iter().any(|p| glob(&p.to_lowercase(), &id.to_lowercase()))
             }
@@ -179,6 +182,7 @@ impl Want<'_> {
             | Self::Domain(v)
             | Self::BucketName(v)
             | Self::Certificate(v)
+            | Self::Source(v)
             | Self::Cluster(v) => format!("{v:?}"),
         }
     }
@@ -194,6 +198,7 @@ impl Want<'_> {
             Self::Adopt => "spec.staticSites.allowAdopt: true",
             Self::Certificate(_) => "spec.staticSites.certificateArns",
             Self::Cluster(_) => "spec.auroraFailovers.clusters",
+            Self::Source(_) => "spec.staticSites.sources",
         }
     }
 }
@@ -221,7 +226,27 @@ pub fn site_asks(spec: &StaticSiteSpec) -> Vec<Ask<'_>> {
             out.push(ask("spec.domain.certificateArn", Want::Certificate(arn)));
         }
     }
+    if let Some(host) = spec.content.archive.as_ref().and_then(|a| source_host(&a.url)) {
+        out.push(ask("spec.content.archive.url", Want::Source(host)));
+    }
     out
+}
+
+/// The `host` or `host:port` of an `https://` URL, as policies list it
+/// (userinfo refused by the schema; port 443 implied).
+pub fn source_host(url: &str) -> Option<&str> {
+    let rest = url.strip_prefix("https://")?;
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    Some(authority.strip_suffix(":443").unwrap_or(authority))
+}
+
+/// Whether `host` is one objects in `namespace` may fetch from (tenancy off
+/// or audit: any).
+impl Tenancy {
+    pub fn source_allowed(&self, namespace: &str, host: &str) -> bool {
+        let asks = [ask("source", Want::Source(host))];
+        !matches!(self.check(namespace, &asks), Verdict::Refused { enforced: true, .. })
+    }
 }
 
 /// What an AuroraFailover asks for.

@@ -7,11 +7,15 @@ pub mod probe;
 
 pub use dns::{Dns, Resolution, Resolve};
 
-/// How the controller reaches clusters' data planes.
+/// How the controller reaches clusters' data planes and content sources.
 #[derive(Clone, Debug, Default)]
 pub struct Settings {
     /// `--dns-server`; `None`: the system's resolver.
     pub dns_server: Option<std::net::SocketAddr>,
     /// `--mysql-ca-file`: the write probe's TLS roots; `None`: no TLS.
     pub mysql_ca_file: Option<std::path::PathBuf>,
+    /// `--work-dir`: where content is fetched and unpacked; `None`: the temporary folder.
+    pub work_dir: Option<std::path::PathBuf>,
+    /// `--source-ca-file`: extra roots for content sources.
+    pub source_ca_file: Option<std::path::PathBuf>,
 }

@@ -15,7 +15,7 @@ use crate::aws::clients::GLOBAL_REGION;
 use crate::aws::cloudfront::{Cdn, DistributionSettings, DistributionState, DistributionView};
 use crate::aws::edge::{Edge, HeadersPolicy, HeadersPolicyConfig, LiveFunction, Release};
 use crate::aws::route53::{ChangeStatus, Dns, Record, RecordChange, Zone};
-use crate::aws::s3::{BucketPresence, BucketSettings, Buckets, ObjectInfo, Upload};
+use crate::aws::s3::{BucketPresence, BucketSettings, Buckets, Headers, ObjectInfo, Upload};
 use crate::aws::{AwsError, CreateOutcome};
 use crate::static_site::{SiteAws, distribution_drift};
 
@@ -152,9 +152,24 @@ impl Buckets for DryBuckets {
         }
         self.real.owner_of(bucket, key).await
     }
-    async fn put(&self, _bucket: &str, upload: Upload, _owner_uid: &str) -> Result<(), AwsError> {
-        self.log.record(Change::Upload { key: upload.key, bytes: upload.body.len() });
-        Ok(())
+    async fn put(&self, _bucket: &str, upload: Upload, _owner_uid: &str) -> Result<String, AwsError> {
+        // The content manifest is the controller's bookkeeping, not a change to show.
+        if !upload.key.starts_with(crate::static_site::content::RESERVED_PREFIX) {
+            self.log.record(Change::Upload { key: upload.key, bytes: upload.size as usize });
+        }
+        Ok(String::new())
+    }
+    async fn set_headers(&self, bucket: &str, key: &str, headers: &Headers, _: &str) -> Result<String, AwsError> {
+        let cache = headers.cache_control.as_deref().unwrap_or("(none)");
+        let what = format!("s3://{bucket}/{key} headers: Content-Type {}, Cache-Control {cache}", headers.content_type);
+        self.log.record(Change::Update(what));
+        Ok(String::new())
+    }
+    async fn get(&self, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, AwsError> {
+        if self.log.is_new_bucket(bucket) {
+            return Ok(None);
+        }
+        self.real.get(bucket, key).await
     }
     async fn delete(&self, bucket: &str, keys: &[String]) -> Result<(), AwsError> {
         for key in keys {

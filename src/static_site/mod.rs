@@ -82,6 +82,12 @@ pub async fn apply_with(
             run.save().await?;
             Err(e.into())
         }
+        Err(Halt::Retry(reason, message)) => {
+            tracing::warn!(%message, "content source not read; tried again");
+            run.summarise(SitePhase::Provisioning, Summary::Reconciling, reason, message);
+            run.save().await?;
+            Ok(run::RETRY_SOURCE)
+        }
         Err(Halt::Error(e)) => Err(e),
     }
 }
@@ -124,6 +130,7 @@ pub async fn cleanup(site: &StaticSite, ctx: &Context) -> Result<Duration, Error
         Err(Halt::Wait(wait)) => Err(Error::CleanupPending(wait)),
         Err(Halt::Error(e)) => Err(e),
         Err(Halt::Aws(e)) => Err(e.into()),
+        Err(Halt::Retry(_, _)) => Ok(run::RETRY_SOURCE),
         Err(Halt::Stall(stall)) => {
             run.stall(stall, SitePhase::Deleting).await?;
             Ok(ctx.resync)

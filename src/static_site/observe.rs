@@ -1,14 +1,14 @@
 //! Step 0, reads only: everything the steps read, and the checks that
 //! must pass before the first write, so a spec AWS would refuse changes
-//! nothing. In order: the content sources, the bucket (and whether this
-//! site may touch it), with a domain its hosted zone, the zone's records and
+//! nothing. In order: the bucket (and whether this site may touch it), the
+//! content sources (and the manifest of what the site wrote), with a domain its hosted zone, the zone's records and
 //! a certificate named in the spec; then what status records (the OAC, the
 //! distribution, a certificate the site requested) as it still exists, once
 //! proven this site's.
 
 use std::collections::BTreeMap;
 
-use super::content::{self, File};
+use super::content::{self, Sourced};
 use super::plan::bucket::{self, BucketStep};
 use super::plan::certificate::{check_given_certificate, for_exactly};
 use super::plan::dns::{names_outside_zone, zone_refusal};
@@ -23,7 +23,7 @@ use crate::aws::s3::BucketPresence;
 
 /// What one pass reads before it writes.
 pub struct Observed {
-    pub files: Vec<File>,
+    pub content: Sourced,
     /// What the bucket needs, decided from HeadBucket and its settings.
     pub bucket_steps: Vec<BucketStep>,
     /// The bucket's tags as they stand (others' are kept when it is tagged).
@@ -53,7 +53,6 @@ pub struct CheckedDomain {
 
 pub async fn observe(run: &Run<'_>, aws: &SiteAws, id: &Identity) -> Result<Observed, Halt> {
     let (spec, recorded) = (&run.site.spec, &run.written);
-    let files = content::read_sources(run.ctx.objects.as_ref(), &id.namespace, &spec.content).await??;
     let presence = aws.buckets.presence(&id.bucket).await?;
     let settings = match presence {
         BucketPresence::Exists => Some(aws.buckets.settings(&id.bucket).await?),
@@ -62,6 +61,11 @@ pub async fn observe(run: &Run<'_>, aws: &SiteAws, id: &Identity) -> Result<Obse
     let recorded_bucket = recorded.bucket.as_ref().is_some_and(|b| b.name == id.bucket);
     let claim = bucket::claim(spec.bucket.adopt, recorded_bucket);
     let bucket_steps = bucket::bucket_steps(&presence, settings.as_ref(), id, claim)?;
+    let manifest = match presence {
+        BucketPresence::Exists => content::manifest::load(aws.buckets.as_ref(), &id.bucket, &id.uid).await?,
+        _ => None,
+    };
+    let content = content::read(run.ctx, &id.namespace, &id.uid, &spec.content, manifest).await?;
     let domain = match &spec.domain {
         Some(domain) => Some(check_domain(aws, domain, recorded).await?),
         None => None,
@@ -83,7 +87,7 @@ pub async fn observe(run: &Run<'_>, aws: &SiteAws, id: &Identity) -> Result<Obse
         None => None,
     };
     let (policy, bucket_tags, kms_key) = settings.map(|s| (s.policy, s.tags, s.kms_key)).unwrap_or_default();
-    Ok(Observed { files, bucket_steps, bucket_tags, policy, kms_key, domain, oac, distribution })
+    Ok(Observed { content, bucket_steps, bucket_tags, policy, kms_key, domain, oac, distribution })
 }
 
 /// The hosted zone the spec names, `None` when it does not exist.

@@ -53,6 +53,21 @@ pub enum Halt {
     Aws(AwsError),
     /// The API server or the local state folder failed.
     Error(Error),
+    /// Something outside AWS (a content source) failed: `Reconciling` with
+    /// the reason, looked at again after [`RETRY_SOURCE`].
+    Retry(Reason, String),
+}
+
+/// How long a site whose content source failed waits for the next try.
+pub const RETRY_SOURCE: Duration = Duration::from_secs(30);
+
+impl From<super::content::fetch::Failure> for Halt {
+    fn from(failure: super::content::fetch::Failure) -> Self {
+        match failure {
+            super::content::fetch::Failure::Stall(stall) => Self::Stall(stall),
+            super::content::fetch::Failure::Retry(message) => Self::Retry(Reason::SourceUnreachable, message),
+        }
+    }
 }
 
 impl From<AwsError> for Halt {

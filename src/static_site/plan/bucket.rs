@@ -153,7 +153,8 @@ pub fn tags_when_released(current: &BTreeMap<String, String>) -> BTreeMap<String
     tags
 }
 
-/// The bucket policy: `s3:GetObject` for CloudFront, only from this distribution.
+/// The bucket policy: `s3:GetObject` for CloudFront, only from this
+/// distribution, and never of the controller's records (the manifest).
 pub fn bucket_policy(id: &Identity, distribution_arn: &str) -> serde_json::Value {
     json!({
         "Version": "2012-10-17",
@@ -164,6 +165,12 @@ pub fn bucket_policy(id: &Identity, distribution_arn: &str) -> serde_json::Value
             "Action": "s3:GetObject",
             "Resource": format!("{}/*", id.bucket_arn()),
             "Condition": {"StringEquals": {"AWS:SourceArn": distribution_arn}},
+        }, {
+            "Sid": "DenyCloudFrontControllerRecords",
+            "Effect": "Deny",
+            "Principal": {"Service": "cloudfront.amazonaws.com"},
+            "Action": "s3:GetObject",
+            "Resource": format!("{}/{}*", id.bucket_arn(), super::content::RESERVED_PREFIX),
         }]
     })
 }
@@ -304,6 +311,8 @@ mod tests {
         );
         assert!(!policy_differs(Some(&serde_json::to_string_pretty(&p).expect("json")), &p));
         assert!(policy_differs(None, &p));
+        assert_eq!(p["Statement"][1]["Effect"], "Deny");
+        assert!(p["Statement"][1]["Resource"].as_str().expect("resource").ends_with("/.awsops/*"));
         assert!(policy_differs(Some(r#"{"Version":"2012-10-17","Statement":[]}"#), &p));
     }
 

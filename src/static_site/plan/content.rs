@@ -3,45 +3,146 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use serde::{Deserialize, Serialize};
+
 use super::routing::Served;
 use crate::api::static_site::ContentStatus;
-use crate::aws::s3::ObjectInfo;
+use crate::aws::s3::{Headers, ObjectInfo};
 
-/// One file the sources declare.
+/// One file the sources declare, with the headers its rules give it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DesiredFile {
     pub key: String,
     pub md5_hex: String,
-    pub size: usize,
+    pub size: u64,
+    pub headers: Headers,
+}
+
+/// What the manifest records of one object this site wrote: its body and
+/// headers as sent, and the ETag S3 gave back (`None` while an upload may be
+/// in flight: recorded ahead so a crash cannot leave an object nobody prunes).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Recorded {
+    pub size: u64,
+    pub md5: String,
+    #[serde(flatten)]
+    pub headers: Headers,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    /// When S3 took it (RFC 3339); `None` for an entry seeded from a listing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
 }
 
 /// What content sync does.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ContentPlan {
+    /// Bodies to upload: new, changed, or not as recorded in the bucket.
     pub upload: Vec<String>,
-    /// Keys to delete if HeadObject shows this site uploaded them.
+    /// Same body, other headers: re-applied in place.
+    pub copy: Vec<String>,
+    /// Objects the manifest shows this site uploaded, no longer declared,
+    /// still as it wrote them.
+    pub prune: Vec<String>,
+    /// Without a manifest (a site from before it): keys to delete if
+    /// HeadObject shows this site uploaded them.
     pub prune_candidates: Vec<String>,
     pub unchanged: usize,
+    /// The manifest's entries for what needs no write (uploads and copies
+    /// are added as S3 answers them).
+    pub kept: BTreeMap<String, Recorded>,
 }
 
-/// Uploads what is missing or whose MD5 differs; with `prune`, every other
-/// key is a candidate for deletion (only this site's objects are deleted).
-pub fn content_plan(desired: &[DesiredFile], existing: &[ObjectInfo], prune: bool) -> ContentPlan {
-    let have: BTreeMap<&str, &str> = existing.iter().map(|o| (o.key.as_str(), o.etag.as_str())).collect();
+/// Keys under this prefix are the controller's (the manifest): never
+/// uploaded from a source, served or pruned.
+pub const RESERVED_PREFIX: &str = ".awsops/";
+
+/// Decides from the manifest (`recorded`, `None` when the bucket has none
+/// for this site) and one listing: a body is unchanged when the manifest has
+/// it with the same MD5 and the listing still shows what S3 answered (same
+/// size, and the ETag when the server lists one), so SSE-KMS and multipart
+/// ETags, which are not MD5s, change nothing. Without a manifest a listed
+/// ETag equal to the MD5 counts as unchanged (a ConfigMap site's first look
+/// after the upgrade uploads nothing).
+pub fn content_plan(
+    desired: &[DesiredFile],
+    existing: &[ObjectInfo],
+    recorded: Option<&BTreeMap<String, Recorded>>,
+    prune: bool,
+) -> ContentPlan {
+    let listed: BTreeMap<&str, &ObjectInfo> = existing.iter().map(|o| (o.key.as_str(), o)).collect();
     let want: BTreeSet<&str> = desired.iter().map(|f| f.key.as_str()).collect();
     let mut plan = ContentPlan::default();
     for f in desired {
-        if have.get(f.key.as_str()).is_some_and(|etag| etag.eq_ignore_ascii_case(&f.md5_hex)) {
-            plan.unchanged += 1;
-        } else {
-            plan.upload.push(f.key.clone());
+        let object = listed.get(f.key.as_str());
+        let entry = match recorded {
+            Some(manifest) => manifest
+                .get(&f.key)
+                .filter(|r| {
+                    r.md5.eq_ignore_ascii_case(&f.md5_hex)
+                        && r.size == f.size
+                        && object.is_some_and(|o| still_as_written(o, r))
+                })
+                .cloned(),
+            None => object.filter(|o| o.etag.eq_ignore_ascii_case(&f.md5_hex) && o.size as u64 == f.size).map(|o| {
+                Recorded {
+                    size: f.size,
+                    md5: f.md5_hex.clone(),
+                    headers: f.headers.clone(),
+                    etag: Some(o.etag.clone()),
+                    at: None,
+                }
+            }),
+        };
+        match entry {
+            None => plan.upload.push(f.key.clone()),
+            Some(entry) if entry.headers != f.headers => {
+                plan.copy.push(f.key.clone());
+                plan.kept.insert(f.key.clone(), entry);
+            }
+            Some(entry) => {
+                plan.unchanged += 1;
+                plan.kept.insert(f.key.clone(), entry);
+            }
         }
     }
-    if prune {
-        plan.prune_candidates =
-            existing.iter().filter(|o| !want.contains(o.key.as_str())).map(|o| o.key.clone()).collect();
+    if !prune {
+        // Not pruned, still ours: kept in the manifest for a later prune.
+        for (key, entry) in recorded.into_iter().flatten() {
+            if !want.contains(key.as_str()) && listed.get(key.as_str()).is_some_and(|o| still_as_written(o, entry)) {
+                plan.kept.insert(key.clone(), entry.clone());
+            }
+        }
+        return plan;
+    }
+    match recorded {
+        Some(manifest) => {
+            plan.prune = manifest
+                .iter()
+                .filter(|(key, entry)| {
+                    !want.contains(key.as_str()) && listed.get(key.as_str()).is_some_and(|o| still_as_written(o, entry))
+                })
+                .map(|(key, _)| key.clone())
+                .collect();
+        }
+        None => {
+            plan.prune_candidates = existing
+                .iter()
+                .filter(|o| !want.contains(o.key.as_str()) && !o.key.starts_with(RESERVED_PREFIX))
+                .map(|o| o.key.clone())
+                .collect();
+        }
     }
     plan
+}
+
+/// The listed object is the one this site wrote: the size it sent, and the
+/// ETag S3 gave back when both the answer and the listing have one (a server
+/// that lists none is trusted on size; an entry still in flight never is).
+fn still_as_written(listed: &ObjectInfo, entry: &Recorded) -> bool {
+    let Some(etag) = &entry.etag else { return false };
+    listed.size as u64 == entry.size && (listed.etag.is_empty() || etag.is_empty() || listed.etag == *etag)
 }
 
 /// Most paths in one invalidation (CloudFront allows 3,000 in flight per
@@ -105,22 +206,46 @@ pub fn pending(paths: Vec<String>) -> Vec<String> {
     if paths.iter().map(String::len).sum::<usize>() > MAX_PENDING_BYTES { vec!["/*".into()] } else { paths }
 }
 
+/// What the sources declare, as status reports it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Inventory {
+    /// sha256 over keys, MD5s and headers.
+    pub revision: String,
+    /// `sha256:` of the archive, or `configMaps`.
+    pub source: String,
+    pub files: usize,
+    pub bytes: u64,
+}
+
+/// What one sync wrote.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub uploaded: usize,
+    /// Headers re-applied in place.
+    pub updated: usize,
+    pub pruned: usize,
+}
+
 /// What status says about content after a sync: the counts of the last sync
 /// that changed something, kept while the content stays the same.
 pub fn status(
     previous: Option<&ContentStatus>,
-    revision: String,
-    objects: usize,
-    (uploaded, pruned): (usize, usize),
+    inventory: &Inventory,
+    counts: Counts,
     invalidation_id: Option<String>,
     pending_invalidation: Vec<String>,
 ) -> ContentStatus {
-    let unchanged = previous.filter(|c| c.revision == revision && uploaded + pruned == 0);
+    let quiet = counts == Counts::default();
+    let unchanged = previous.filter(|c| c.revision == inventory.revision && quiet);
     ContentStatus {
-        revision,
-        objects: objects as i64,
-        uploaded: unchanged.map_or(uploaded as i64, |c| c.uploaded),
-        deleted: unchanged.map_or(pruned as i64, |c| c.deleted),
+        revision: inventory.revision.clone(),
+        source: Some(inventory.source.clone()),
+        files: inventory.files as i64,
+        bytes: inventory.bytes as i64,
+        objects: inventory.files as i64,
+        uploaded: unchanged.map_or(counts.uploaded as i64, |c| c.uploaded),
+        updated: unchanged.map_or(counts.updated as i64, |c| c.updated),
+        deleted: unchanged.map_or(counts.pruned as i64, |c| c.deleted),
         invalidation_id: invalidation_id.or_else(|| previous.and_then(|c| c.invalidation_id.clone())),
         pending_invalidation,
     }
@@ -131,7 +256,21 @@ mod tests {
     use super::*;
 
     fn file(key: &str, md5: &str) -> DesiredFile {
-        DesiredFile { key: key.into(), md5_hex: md5.into(), size: 1 }
+        DesiredFile { key: key.into(), md5_hex: md5.into(), size: 1, headers: headers("text/html", None) }
+    }
+
+    fn headers(content_type: &str, cache_control: Option<&str>) -> Headers {
+        Headers { content_type: content_type.into(), cache_control: cache_control.map(String::from) }
+    }
+
+    fn recorded(md5: &str, etag: Option<&str>) -> Recorded {
+        Recorded {
+            size: 1,
+            md5: md5.into(),
+            headers: headers("text/html", None),
+            etag: etag.map(String::from),
+            at: None,
+        }
     }
 
     fn object(key: &str, etag: &str) -> ObjectInfo {
@@ -139,14 +278,86 @@ mod tests {
     }
 
     #[test]
-    fn content_uploads_only_what_changed_and_prunes_only_when_asked() {
+    fn without_a_manifest_md5_etags_seed_it_and_only_owned_keys_are_prune_candidates() {
         let desired = [file("index.html", "aa"), file("app.js", "bb"), file("new.css", "cc")];
-        let existing = [object("index.html", "AA"), object("app.js", "old"), object("gone.txt", "dd")];
-        let plan = content_plan(&desired, &existing, true);
+        let existing = [
+            object("index.html", "AA"),
+            object("app.js", "old"),
+            object("gone.txt", "dd"),
+            object(".awsops/manifest.json", "ee"),
+        ];
+        let plan = content_plan(&desired, &existing, None, true);
         assert_eq!(plan.upload, vec!["app.js", "new.css"]);
-        assert_eq!(plan.prune_candidates, vec!["gone.txt"]);
+        assert_eq!(plan.prune_candidates, vec!["gone.txt"], "the reserved prefix is never a candidate");
+        assert!(plan.prune.is_empty());
         assert_eq!(plan.unchanged, 1);
-        assert!(content_plan(&desired, &existing, false).prune_candidates.is_empty());
+        assert_eq!(plan.kept["index.html"].etag.as_deref(), Some("AA"), "seeded from the listing");
+        assert!(content_plan(&desired, &existing, None, false).prune_candidates.is_empty());
+    }
+
+    #[test]
+    fn with_a_manifest_etags_that_are_not_md5s_change_nothing() {
+        let desired = [file("index.html", "aa"), file("app.js", "bb")];
+        let existing = [object("index.html", "kms-etag-1"), object("app.js", "")];
+        let manifest = BTreeMap::from([
+            ("index.html".into(), recorded("aa", Some("kms-etag-1"))),
+            ("app.js".into(), recorded("bb", Some("x"))),
+        ]);
+        let plan = content_plan(&desired, &existing, Some(&manifest), true);
+        assert_eq!(
+            (plan.upload.len(), plan.copy.len(), plan.unchanged),
+            (0, 0, 2),
+            "a server listing no ETag is trusted on size"
+        );
+    }
+
+    #[test]
+    fn with_a_manifest_a_changed_body_an_overwritten_object_or_one_in_flight_is_uploaded() {
+        let desired = [file("a", "new"), file("b", "bb"), file("c", "cc"), file("d", "dd")];
+        let existing = [object("a", "e1"), object("b", "someone-else"), object("c", "e3")];
+        let manifest = BTreeMap::from([
+            ("a".into(), recorded("old", Some("e1"))),
+            ("b".into(), recorded("bb", Some("e2"))),
+            ("c".into(), recorded("cc", None)),
+            ("d".into(), recorded("dd", Some("e4"))),
+        ]);
+        let plan = content_plan(&desired, &existing, Some(&manifest), true);
+        assert_eq!(plan.upload, vec!["a", "b", "c", "d"], "changed, overwritten, in flight, deleted by someone");
+        assert!(plan.kept.is_empty());
+    }
+
+    #[test]
+    fn with_a_manifest_other_headers_are_a_copy_not_an_upload() {
+        let mut desired = file("app.js", "bb");
+        desired.headers = headers("text/javascript", Some("max-age=60"));
+        let manifest = BTreeMap::from([("app.js".into(), recorded("bb", Some("e")))]);
+        let plan = content_plan(&[desired], &[object("app.js", "e")], Some(&manifest), true);
+        assert_eq!((plan.upload.len(), plan.copy.clone()), (0, vec!["app.js".to_string()]));
+        assert_eq!(plan.kept["app.js"].etag.as_deref(), Some("e"));
+    }
+
+    #[test]
+    fn with_a_manifest_prune_asks_nothing_and_deletes_only_what_this_site_wrote_as_it_wrote_it() {
+        let desired = [file("index.html", "aa")];
+        let existing = [
+            object("index.html", "e"),
+            object("old.js", "e2"),
+            object("replaced.js", "someone"),
+            object("foreign.txt", "f"),
+        ];
+        let manifest = BTreeMap::from([
+            ("index.html".into(), recorded("aa", Some("e"))),
+            ("old.js".into(), recorded("x", Some("e2"))),
+            ("replaced.js".into(), recorded("y", Some("e3"))),
+            ("vanished.js".into(), recorded("z", Some("e4"))),
+        ]);
+        let plan = content_plan(&desired, &existing, Some(&manifest), true);
+        assert_eq!(plan.prune, vec!["old.js"]);
+        assert!(plan.prune_candidates.is_empty(), "no HeadObject");
+        assert_eq!(plan.kept.keys().collect::<Vec<_>>(), vec!["index.html"], "the others are forgotten");
+        let kept = content_plan(&desired, &existing, Some(&manifest), false);
+        assert!(kept.prune.is_empty());
+        assert_eq!(kept.kept.keys().collect::<Vec<_>>(), vec!["index.html", "old.js"], "kept for a later prune");
     }
 
     #[test]
@@ -214,14 +425,20 @@ mod tests {
 
     #[test]
     fn content_status_keeps_the_last_changes_while_nothing_changes() {
-        let first = status(None, "r1".into(), 3, (2, 1), Some("I1".into()), vec![]);
-        assert_eq!((first.uploaded, first.deleted, first.objects), (2, 1, 3));
-        let quiet = status(Some(&first), "r1".into(), 3, (0, 0), None, vec![]);
+        let inventory =
+            |revision: &str| Inventory { revision: revision.into(), source: "configMaps".into(), files: 3, bytes: 9 };
+        let counts = |uploaded, updated, pruned| Counts { uploaded, updated, pruned };
+        let first = status(None, &inventory("r1"), counts(2, 0, 1), Some("I1".into()), vec![]);
+        assert_eq!((first.uploaded, first.deleted, first.objects, first.files, first.bytes), (2, 1, 3, 3, 9));
+        assert_eq!(first.source.as_deref(), Some("configMaps"));
+        let quiet = status(Some(&first), &inventory("r1"), Counts::default(), None, vec![]);
         assert_eq!((quiet.uploaded, quiet.deleted), (2, 1), "counts of the last change are kept");
         assert_eq!(quiet.invalidation_id.as_deref(), Some("I1"));
-        let next = status(Some(&first), "r2".into(), 3, (1, 0), Some("I2".into()), vec![]);
+        let next = status(Some(&first), &inventory("r2"), counts(1, 0, 0), Some("I2".into()), vec![]);
         assert_eq!((next.uploaded, next.deleted, next.invalidation_id.as_deref()), (1, 0, Some("I2")));
-        let refused = status(Some(&first), "r3".into(), 3, (1, 0), None, vec!["/a".into()]);
+        let headers = status(Some(&next), &inventory("r3"), counts(0, 2, 0), Some("I3".into()), vec![]);
+        assert_eq!((headers.uploaded, headers.updated), (0, 2));
+        let refused = status(Some(&first), &inventory("r3"), counts(1, 0, 0), None, vec!["/a".into()]);
         assert_eq!((refused.invalidation_id.as_deref(), refused.pending_invalidation), (Some("I1"), vec!["/a".into()]));
     }
 }

@@ -1,13 +1,13 @@
-//! Step 6: the bucket holds exactly the sources' files (see
-//! `static_site::content::sync`), then one invalidation for exactly the
+//! Step 6: the bucket holds exactly the sources' files with the headers
+//! their rules give (see `static_site::content::sync`), then one invalidation for exactly the
 //! changed paths, written to status before the uploads and kept there until
 //! CloudFront accepts it.
 
 use k8s_openapi::jiff::Timestamp;
 use kube::Resource;
 
-use super::super::content::{self, File};
-use super::super::plan::content::{self as decide, invalidation_paths};
+use super::super::content::{self, Rules, Sourced, Target};
+use super::super::plan::content::{self as decide, Counts, content_plan, invalidation_paths};
 use super::super::plan::routing;
 use super::super::run::{Halt, Run};
 use super::Steps;
@@ -16,24 +16,34 @@ use crate::aws::AwsErrorKind;
 use crate::aws::cloudfront::DistributionView;
 
 impl Steps<'_> {
-    pub async fn content(self, run: &mut Run<'_>, dist: &DistributionView, files: &[File]) -> Result<(), Halt> {
+    pub async fn content(self, run: &mut Run<'_>, dist: &DistributionView, mut sourced: Sourced) -> Result<(), Halt> {
         let (spec, id) = (&run.site.spec.content, self.id);
-        let desired = content::desired(files);
-        let revision = content::revision(&desired);
+        let rules = Rules::new(spec);
+        let buckets = self.aws.buckets.as_ref();
+        let existing = buckets.list(&id.bucket).await?;
+        let mut desired = content::desired(&sourced.files, &rules);
+        let recorded = |s: &Sourced| s.recorded.as_ref().map(|m| m.files.clone());
+        let mut plan = content_plan(&desired, &existing, recorded(&sourced).as_ref(), spec.prune);
+        if sourced.needs_bodies(&plan.upload) {
+            // Known from the manifest, but the bucket lost or changed some.
+            let manifest = sourced.recorded.take();
+            sourced = content::fetch_archive(run.ctx, &id.namespace, &id.uid, spec, manifest).await?;
+            desired = content::desired(&sourced.files, &rules);
+            plan = content_plan(&desired, &existing, recorded(&sourced).as_ref(), spec.prune);
+        }
+        let inventory = content::inventory(&desired, &sourced.source);
         let reference = run.site.object_ref(&());
         let objects = run.ctx.objects.as_ref();
         let progress = |done, total| objects.upload_progress(&reference, done, total);
-        let buckets = self.aws.buckets.as_ref();
         let served = routing::served(run.site.spec.routing.as_ref());
-        let plan = content::planned(buckets, &id.bucket, &desired, spec.prune).await?;
         let mut pending = run.written.content.as_ref().map(|c| c.pending_invalidation.clone()).unwrap_or_default();
+        let rewritten: Vec<String> = plan.upload.iter().chain(&plan.copy).cloned().collect();
         // A site that never synced served nothing a cache could hold.
         let previous_content = run.written.content.clone();
-        if let Some(mut content) = previous_content.filter(|_| !plan.upload.is_empty() && !run.distribution_created) {
+        if let Some(mut content) = previous_content.filter(|_| !rewritten.is_empty() && !run.distribution_created) {
             // Written ahead: a crash or a failed upload after this still
             // invalidates what may have changed (pruned keys are added after).
-            let ahead =
-                decide::pending(invalidation_paths(&plan.upload, &pending, &spec.index_document, served, false));
+            let ahead = decide::pending(invalidation_paths(&rewritten, &pending, &spec.index_document, served, false));
             if ahead != pending {
                 content.pending_invalidation = ahead.clone();
                 run.next.content = Some(content);
@@ -41,24 +51,29 @@ impl Steps<'_> {
                 pending = ahead;
             }
         }
-        let synced = content::sync(buckets, &id.bucket, &id.uid, files, &plan, spec, &progress).await?;
+        let to = Target { buckets, bucket: &id.bucket, uid: &id.uid };
+        let synced = content::sync(&to, &sourced, &desired, &plan, spec.path.as_deref(), &progress).await?;
         crate::failpoint::crash_point("site-after-upload");
-        let changed: Vec<String> = synced.uploaded.iter().chain(synced.pruned.iter()).cloned().collect();
-        let counts = (synced.uploaded.len(), synced.pruned.len());
+        let changed: Vec<String> =
+            synced.uploaded.iter().chain(&synced.copied).chain(&synced.pruned).cloned().collect();
+        let counts =
+            Counts { uploaded: synced.uploaded.len(), updated: synced.copied.len(), pruned: synced.pruned.len() };
         let previous = run.written.content.as_ref();
         let paths = invalidation_paths(&changed, &pending, &spec.index_document, served, run.distribution_created);
-        let objects = desired.len();
+        let objects = inventory.files;
         let mut invalidation = None;
         if !paths.is_empty() {
             // New for every batch: CloudFront answers a CallerReference it saw
             // with that old invalidation (content A, B, then A again).
+            let revision = &inventory.revision;
             let reference = format!("{}-{}-{}", id.uid, &revision[..16], Timestamp::now().as_millisecond());
             match self.aws.cdn.invalidate(&dist.id, &paths, &reference).await {
                 Ok(inv) => {
                     let message = format!(
-                        "uploaded {}, deleted {}, invalidated {} paths ({inv})",
-                        counts.0,
-                        counts.1,
+                        "uploaded {}, re-applied headers of {}, deleted {}, invalidated {} paths ({inv})",
+                        counts.uploaded,
+                        counts.updated,
+                        counts.pruned,
                         paths.len()
                     );
                     run.note(Reason::ContentSynced, message).await;
@@ -75,13 +90,13 @@ impl Steps<'_> {
                     let message =
                         format!("{objects} objects in sync; invalidating {} paths is retried: {e}", paths.len());
                     let pending = decide::pending(paths);
-                    run.next.content = Some(decide::status(previous, revision, objects, counts, None, pending));
+                    run.next.content = Some(decide::status(previous, &inventory, counts, None, pending));
                     run.condition(conditions::CONTENT_SYNCED, false, Reason::InvalidationPending, message);
                     return Err(Halt::Aws(e));
                 }
             }
         }
-        run.next.content = Some(decide::status(previous, revision, objects, counts, invalidation, Vec::new()));
+        run.next.content = Some(decide::status(previous, &inventory, counts, invalidation, Vec::new()));
         run.condition(conditions::CONTENT_SYNCED, true, Reason::AsExpected, format!("{objects} objects in sync"));
         run.save().await?;
         Ok(())

@@ -36,7 +36,7 @@ impl Steps<'_> {
         let attached = self.edge(run).await?;
         let dist = self.distribution(run, seen.distribution, &oac, certificate.as_deref(), &attached).await?;
         self.bucket_policy(run, seen.policy.as_deref(), &dist).await?;
-        self.content(run, &dist, &seen.files).await?;
+        self.content(run, &dist, seen.content).await?;
         self.dns(run, seen.domain.as_ref(), &dist).await?;
         self.summary(run, &dist).await
     }

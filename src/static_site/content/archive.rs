@@ -1,0 +1,376 @@
+//! Unpacking an archive (tar, tar.gz or zip, told apart by their first
+//! bytes) into numbered files of the work folder, each hashed as it is
+//! written, so nothing holds the site in memory. Only files under
+//! `spec.content.path` become keys (without the folder). A path out of the
+//! tree, a link leading out of it, a device, two entries for one key, a key
+//! S3 refuses, more than `maxFiles` or `maxBytes`: the site stalls before
+//! anything is uploaded.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+
+use md5::{Digest, Md5};
+
+use super::fetch::Failure;
+use super::{File, check_key, limits};
+use crate::api::conditions::{Reason, Stall};
+use crate::api::static_site::ContentSpec;
+use crate::aws::s3::Body;
+
+/// Unpacks `archive` into the folder `into`; `name` is how messages call it.
+pub fn unpack(archive: &Path, into: &Path, name: &str, content: &ContentSpec) -> Result<Vec<File>, Failure> {
+    let mut head = [0u8; 512];
+    let read = fs::File::open(archive).and_then(|mut f| read_up_to(&mut f, &mut head)).map_err(|e| io(archive, &e))?;
+    let head = &head[..read];
+    let mut unpacker = Unpacker {
+        into,
+        name,
+        folder: content.folder(),
+        content,
+        files: Vec::new(),
+        keys: BTreeMap::new(),
+        links: Vec::new(),
+        bytes: 0,
+    };
+    let open = || fs::File::open(archive).map(BufReader::new).map_err(|e| io(archive, &e));
+    if head.starts_with(&[0x1f, 0x8b]) {
+        unpacker.tar(flate2::read::GzDecoder::new(open()?))?;
+    } else if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
+        unpacker.zip(fs::File::open(archive).map_err(|e| io(archive, &e))?)?;
+    } else if head.len() >= 262 && &head[257..262] == b"ustar" {
+        unpacker.tar(open()?)?;
+    } else {
+        return Err(invalid(format!("{name} is not a tar, tar.gz or zip file")));
+    }
+    unpacker.finish()
+}
+
+fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
+}
+
+struct Unpacker<'a> {
+    into: &'a Path,
+    name: &'a str,
+    /// `spec.content.path` as a prefix (`public/`).
+    folder: Option<String>,
+    content: &'a ContentSpec,
+    files: Vec<File>,
+    /// Full path in the archive -> index in `files`.
+    keys: BTreeMap<String, usize>,
+    /// (full path of the link, full path it names), resolved at the end.
+    links: Vec<(String, String)>,
+    bytes: u64,
+}
+
+impl Unpacker<'_> {
+    fn tar(&mut self, reader: impl Read) -> Result<(), Failure> {
+        use tar::EntryType;
+        let mut archive = tar::Archive::new(reader);
+        let entries = archive.entries().map_err(|e| self.corrupt(&e))?;
+        for entry in entries {
+            let mut entry = entry.map_err(|e| self.corrupt(&e))?;
+            let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+            match entry.header().entry_type() {
+                EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
+                    let Some(path) = self.path(&raw)? else { continue };
+                    self.file(path, &mut entry)?;
+                }
+                EntryType::Directory | EntryType::XGlobalHeader | EntryType::XHeader => {
+                    self.path(&raw)?;
+                }
+                kind @ (EntryType::Symlink | EntryType::Link) => {
+                    let Some(path) = self.path(&raw)? else { continue };
+                    let target = entry.link_name_bytes().map(|t| String::from_utf8_lossy(&t).into_owned());
+                    let target = target.unwrap_or_default();
+                    // A symlink is relative to its folder, a hard link to the archive's root.
+                    let base = if kind == EntryType::Symlink { parent(&path).to_string() } else { String::new() };
+                    self.link(path, &base, &target)?;
+                }
+                other => {
+                    return Err(invalid(format!(
+                        "{}: entry {raw:?} is a {other:?}, not a file, folder or link",
+                        self.name
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn zip(&mut self, file: fs::File) -> Result<(), Failure> {
+        let mut archive =
+            zip::ZipArchive::new(file).map_err(|e| invalid(format!("{} is not a valid zip: {e}", self.name)))?;
+        for i in 0..archive.len() {
+            let mut entry =
+                archive.by_index(i).map_err(|e| invalid(format!("{} is not a valid zip: {e}", self.name)))?;
+            let raw = entry.name().to_string();
+            let Some(path) = self.path(&raw)? else { continue };
+            if entry.is_dir() {
+                continue;
+            }
+            if entry.is_symlink() {
+                let mut target = String::new();
+                entry.by_ref().take(4096).read_to_string(&mut target).map_err(|e| self.corrupt(&e))?;
+                let base = parent(&path).to_string();
+                self.link(path, &base, &target)?;
+            } else {
+                self.file(path, &mut entry)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The entry's path in the archive, normalized; `None` for a folder.
+    fn path(&self, raw: &str) -> Result<Option<String>, Failure> {
+        match normalize("", raw) {
+            Some(path) if path.is_empty() => Ok(None),
+            Some(path) => Ok(Some(path)),
+            None => Err(invalid(format!(
+                "{}: entry {raw:?} names a path out of the archive (absolute or through '..'): nothing was uploaded; rebuild the archive with relative paths",
+                self.name
+            ))),
+        }
+    }
+
+    /// The key of a full path: under `path`, without it; `None` outside it.
+    fn key<'p>(&self, path: &'p str) -> Option<&'p str> {
+        match &self.folder {
+            Some(folder) => path.strip_prefix(folder.as_str()),
+            None => Some(path),
+        }
+    }
+
+    fn file(&mut self, path: String, reader: &mut impl Read) -> Result<(), Failure> {
+        let Some(key) = self.key(&path).map(str::to_string) else { return Ok(()) };
+        self.claim(&path, &key)?;
+        let at = self.into.join(self.files.len().to_string());
+        let mut out = fs::File::create(&at).map_err(|e| io(&at, &e))?;
+        let (mut hash, mut size, mut buf) = (Md5::new(), 0u64, vec![0u8; 64 * 1024]);
+        loop {
+            let n = reader.read(&mut buf).map_err(|e| self.corrupt(&e))?;
+            if n == 0 {
+                break;
+            }
+            size += n as u64;
+            self.bytes += n as u64;
+            limits(self.files.len() as u64, self.bytes, self.content)?;
+            hash.update(&buf[..n]);
+            out.write_all(&buf[..n]).map_err(|e| io(&at, &e))?;
+        }
+        self.keys.insert(path, self.files.len());
+        self.files.push(File { key, size, md5: hash.finalize().into(), body: Some(Body::File(at)) });
+        Ok(())
+    }
+
+    fn link(&mut self, path: String, base: &str, target: &str) -> Result<(), Failure> {
+        let Some(named) = normalize(base, target) else {
+            return Err(invalid(format!(
+                "{}: link {path:?} points out of the archive ({target:?}): nothing was uploaded; rebuild it without that link",
+                self.name
+            )));
+        };
+        if let Some(key) = self.key(&path).map(str::to_string) {
+            self.claim(&path, &key)?;
+            self.links.push((path, named));
+        }
+        Ok(())
+    }
+
+    /// One entry per key; a key S3 takes; within `maxFiles`.
+    fn claim(&self, path: &str, key: &str) -> Result<(), Failure> {
+        check_key(key)?;
+        if self.keys.contains_key(path) || self.links.iter().any(|(p, _)| p == path) {
+            return Err(invalid(format!(
+                "{}: {path:?} appears twice: nothing was uploaded; rebuild the archive",
+                self.name
+            )));
+        }
+        limits(self.files.len() as u64 + self.links.len() as u64 + 1, self.bytes, self.content)?;
+        Ok(())
+    }
+
+    /// Links become copies of the files they name (served files only).
+    fn finish(mut self) -> Result<Vec<File>, Failure> {
+        for (path, named) in std::mem::take(&mut self.links) {
+            let Some(&at) = self.keys.get(&named) else {
+                return Err(invalid(format!(
+                    "{}: link {path:?} names {named:?}, which is not a file served from the archive: nothing was uploaded",
+                    self.name
+                )));
+            };
+            let key = self.key(&path).unwrap_or_default().to_string();
+            let file = File { key, ..self.files[at].clone() };
+            self.bytes += file.size;
+            self.files.push(file);
+        }
+        limits(self.files.len() as u64, self.bytes, self.content)?;
+        if self.files.is_empty() {
+            let where_ = self.folder.as_ref().map_or(String::new(), |f| format!(" under spec.content.path {f:?}"));
+            return Err(invalid(format!("{} holds no files{where_}: nothing to serve", self.name)));
+        }
+        self.files.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(self.files)
+    }
+
+    fn corrupt(&self, e: &std::io::Error) -> Failure {
+        invalid(format!("{} could not be read as an archive: {e}", self.name))
+    }
+}
+
+/// `relative` joined onto the folder `base`, with `.` and empty parts
+/// dropped; `None` when it is absolute or climbs out through `..`.
+fn normalize(base: &str, relative: &str) -> Option<String> {
+    if relative.starts_with('/') {
+        return None;
+    }
+    let mut parts: Vec<&str> = base.split('/').filter(|p| !p.is_empty()).collect();
+    for part in relative.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            part => parts.push(part),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+fn parent(path: &str) -> &str {
+    path.rsplit_once('/').map_or("", |(dir, _)| dir)
+}
+
+fn invalid(message: String) -> Failure {
+    Failure::Stall(Stall::new(Reason::ContentInvalid, message))
+}
+
+fn io(path: &Path, e: &std::io::Error) -> Failure {
+    Failure::Retry(format!("work folder {}: {e}", path.display()))
+}
+
+/// The folder of one site's pass in the work folder (removed when dropped).
+pub fn workspace(work_dir: &Path, uid: &str) -> Result<tempfile::TempDir, Failure> {
+    fs::create_dir_all(work_dir).map_err(|e| io(work_dir, &e))?;
+    tempfile::Builder::new().prefix(&format!("site-{uid}-")).tempdir_in(work_dir).map_err(|e| io(work_dir, &e))
+}
+
+/// Where a workspace keeps the download and the unpacked files.
+pub fn layout(workspace: &Path) -> (PathBuf, PathBuf) {
+    (workspace.join("archive"), workspace.join("files"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(value: serde_json::Value) -> ContentSpec {
+        serde_json::from_value(value).expect("spec")
+    }
+
+    fn tar_of(entries: &[(&str, tar::EntryType, &[u8], Option<&str>)]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        for (path, kind, body, link) in entries {
+            let mut header = tar::Header::new_gnu();
+            header.set_entry_type(*kind);
+            header.set_size(body.len() as u64);
+            header.set_mode(0o644);
+            // Written raw: the builder itself refuses `..`, an archive need not.
+            let name = &mut header.as_old_mut().name;
+            name[..path.len()].copy_from_slice(path.as_bytes());
+            if let Some(link) = link {
+                header.set_link_name(link).expect("link");
+            }
+            header.set_cksum();
+            builder.append(&header, *body).expect("append");
+        }
+        builder.into_inner().expect("tar")
+    }
+
+    fn unpacked(bytes: &[u8], content: &ContentSpec) -> Result<Vec<(String, Vec<u8>)>, String> {
+        let dir = tempfile::tempdir().expect("dir");
+        let (archive, files) = layout(dir.path());
+        fs::write(&archive, bytes).expect("write");
+        fs::create_dir(&files).expect("files");
+        match unpack(&archive, &files, "site.tar", content) {
+            Ok(found) => Ok(found
+                .into_iter()
+                .map(|f| match f.body {
+                    Some(Body::File(p)) => (f.key, fs::read(p).expect("read")),
+                    other => panic!("{other:?}"),
+                })
+                .collect()),
+            Err(Failure::Stall(stall)) => Err(stall.message),
+            Err(Failure::Retry(why)) => panic!("{why}"),
+        }
+    }
+
+    use tar::EntryType::{Directory, Link, Regular, Symlink};
+
+    #[test]
+    fn a_tar_gz_unpacks_nested_keys_under_the_path_and_links_as_copies() {
+        let tar = tar_of(&[
+            ("public/", Directory, b"", None),
+            ("public/index.html", Regular, b"<h1>home</h1>", None),
+            ("public/docs/index.html", Regular, b"docs", None),
+            ("public/latest.html", Symlink, b"", Some("docs/index.html")),
+            ("README.md", Regular, b"not served", None),
+        ]);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&tar).expect("gz");
+        let got = unpacked(&gz.finish().expect("gz"), &spec(serde_json::json!({"path": "public/"}))).expect("unpacked");
+        let keys: Vec<&str> = got.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, vec!["docs/index.html", "index.html", "latest.html"]);
+        assert_eq!(got[2].1, b"docs");
+    }
+
+    #[test]
+    fn a_zip_unpacks_nested_keys() {
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let options = zip::write::SimpleFileOptions::default();
+        zip.start_file("index.html", options).expect("file");
+        zip.write_all(b"home").expect("write");
+        zip.start_file("assets/app.js", options).expect("file");
+        zip.write_all(b"js").expect("write");
+        let bytes = zip.finish().expect("zip").into_inner();
+        let got = unpacked(&bytes, &spec(serde_json::json!({}))).expect("unpacked");
+        assert_eq!(got, vec![("assets/app.js".into(), b"js".to_vec()), ("index.html".into(), b"home".to_vec())]);
+    }
+
+    #[test]
+    fn paths_and_links_out_of_the_tree_are_refused() {
+        let any = spec(serde_json::json!({}));
+        let refused = |entries: &[(&str, tar::EntryType, &[u8], Option<&str>)]| {
+            unpacked(&tar_of(entries), &any).expect_err("refused")
+        };
+        assert!(refused(&[("../etc/passwd", Regular, b"x", None)]).contains("out of the archive"));
+        assert!(refused(&[("a/../../x", Regular, b"x", None)]).contains("out of the archive"));
+        assert!(refused(&[("/etc/passwd", Regular, b"x", None)]).contains("out of the archive"));
+        assert!(refused(&[("evil", Symlink, b"", Some("../../etc/passwd"))]).contains("points out"));
+        assert!(refused(&[("evil", Symlink, b"", Some("/etc/passwd"))]).contains("points out"));
+        assert!(refused(&[("hard", Link, b"", Some("missing.txt"))]).contains("not a file served"));
+        assert!(refused(&[("a", Regular, b"1", None), ("./a", Regular, b"2", None)]).contains("twice"));
+        assert!(refused(&[(".awsops/manifest.json", Regular, b"{}", None)]).contains(".awsops/"));
+        assert!(refused(&[("dev", tar::EntryType::Fifo, b"", None)]).contains("not a file"));
+    }
+
+    #[test]
+    fn limits_and_formats_are_checked_before_anything_is_uploaded() {
+        let tar = tar_of(&[("a", Regular, b"12", None), ("b", Regular, b"34", None)]);
+        assert!(unpacked(&tar, &spec(serde_json::json!({"maxFiles": 1}))).expect_err("files").contains("maxFiles"));
+        assert!(unpacked(&tar, &spec(serde_json::json!({"maxBytes": 3}))).expect_err("bytes").contains("maxBytes"));
+        assert!(unpacked(b"plain text", &spec(serde_json::json!({}))).expect_err("format").contains("not a tar"));
+        let only_readme = tar_of(&[("README.md", Regular, b"x", None)]);
+        let message = unpacked(&only_readme, &spec(serde_json::json!({"path": "public"}))).expect_err("empty");
+        assert!(message.contains("no files under spec.content.path \"public/\""), "{message}");
+    }
+}

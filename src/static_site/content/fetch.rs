@@ -1,0 +1,224 @@
+//! Fetching an archive: HTTPS only (certificates always verified, against
+//! the public roots and `--source-ca-file`), from hosts the namespace's
+//! TenantPolicies list (each redirect too), never from link-local or
+//! instance-metadata addresses, streamed to a file in the work folder while
+//! its sha256 is computed.
+
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+
+use crate::api::conditions::{Reason, Stall};
+use crate::core::tenancy::source_host;
+
+/// `--work-dir` and `--source-ca-file`.
+#[derive(Clone, Debug, Default)]
+pub struct Settings {
+    pub work_dir: PathBuf,
+    pub ca_file: Option<PathBuf>,
+}
+
+/// Why nothing was fetched.
+#[derive(Debug)]
+pub enum Failure {
+    /// The source cannot be used as asked (a digest mismatch, a refused host).
+    Stall(Stall),
+    /// The host did not answer or answered an error: tried again later.
+    Retry(String),
+}
+
+impl From<Stall> for Failure {
+    fn from(stall: Stall) -> Self {
+        Self::Stall(stall)
+    }
+}
+
+/// Which hosts the source may be fetched from (the original and redirects).
+pub type Allowed = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
+/// Most redirects followed.
+const MAX_REDIRECTS: usize = 5;
+
+/// Downloads `url` into `file`, checking its sha256 (lowercase hex) and
+/// that it is at most `max_bytes`.
+pub async fn download(
+    settings: &Settings,
+    url: &str,
+    sha256: &str,
+    max_bytes: u64,
+    allowed: Allowed,
+    file: &Path,
+) -> Result<(), Failure> {
+    refuse_literal(url)?;
+    let client = client(settings, allowed)?;
+    let response = client.get(url).send().await.map_err(|e| failure(url, &e))?;
+    if !response.status().is_success() {
+        let status = response.status();
+        return Err(Failure::Retry(format!("{url} answered {status}")));
+    }
+    let mut out = tokio::fs::File::create(file).await.map_err(|e| local(file, &e))?;
+    let (mut hash, mut bytes) = (Sha256::new(), 0u64);
+    let mut body = response.bytes_stream();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| failure(url, &e))?;
+        bytes += chunk.len() as u64;
+        if bytes > max_bytes {
+            let message = format!(
+                "{url} is larger than {max_bytes} bytes, more than spec.content.maxBytes allows once unpacked: raise the limit or serve less"
+            );
+            return Err(Stall::new(Reason::ContentTooLarge, message).into());
+        }
+        hash.update(&chunk);
+        out.write_all(&chunk).await.map_err(|e| local(file, &e))?;
+    }
+    out.flush().await.map_err(|e| local(file, &e))?;
+    let got = hex::encode(hash.finalize());
+    if !got.eq_ignore_ascii_case(sha256) {
+        let message = format!(
+            "{url} has sha256 {got}, not spec.content.archive.sha256 {sha256}: nothing was uploaded; set the digest of the archive you mean to serve"
+        );
+        return Err(Stall::new(Reason::ContentDigestMismatch, message).into());
+    }
+    Ok(())
+}
+
+fn client(settings: &Settings, allowed: Allowed) -> Result<reqwest::Client, Failure> {
+    let policy = reqwest::redirect::Policy::custom(move |attempt| {
+        if attempt.previous().len() >= MAX_REDIRECTS {
+            return attempt.error(Refused(format!("more than {MAX_REDIRECTS} redirects")));
+        }
+        let url = attempt.url().to_string();
+        match source_host(&url) {
+            Some(host) if allowed(host) => match refuse_literal(&url) {
+                Ok(()) => attempt.follow(),
+                Err(_) => attempt.error(Refused(format!("it redirected to {url}, a link-local or metadata address"))),
+            },
+            Some(host) => attempt.error(Refused(format!(
+                "it redirected to host {host:?}, which no TenantPolicy lists in spec.staticSites.sources"
+            ))),
+            None => attempt.error(Refused(format!("it redirected to {url}, not an https:// URL"))),
+        }
+    });
+    let mut builder = reqwest::Client::builder()
+        .https_only(true)
+        .connect_timeout(Duration::from_secs(10))
+        .read_timeout(Duration::from_secs(60))
+        .redirect(policy)
+        .dns_resolver(Arc::new(Guarded));
+    if let Some(path) = &settings.ca_file {
+        let pem = std::fs::read(path).map_err(|e| local(path, &e))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| Failure::Retry(format!("--source-ca-file {}: {e}", path.display())))?;
+        for cert in certs {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    builder.build().map_err(|e| Failure::Retry(format!("HTTP client: {e}")))
+}
+
+/// A refusal by the redirect policy or the resolver, found again in the
+/// error chain reqwest returns.
+#[derive(Debug)]
+struct Refused(String);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Refused {}
+
+fn failure(url: &str, e: &reqwest::Error) -> Failure {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if let Some(refused) = err.downcast_ref::<Refused>() {
+            let message = format!("{url} was not fetched: {refused}");
+            return Failure::Stall(Stall::new(Reason::SourceRefused, message));
+        }
+        source = err.source();
+    }
+    // The whole chain: reqwest's own message is only "error sending request".
+    let mut message = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(err) = source {
+        message.push_str(&format!(": {err}"));
+        source = err.source();
+    }
+    Failure::Retry(format!("fetching {url}: {message}"))
+}
+
+fn local(path: &Path, e: &std::io::Error) -> Failure {
+    Failure::Retry(format!("work folder {}: {e}", path.display()))
+}
+
+/// Resolves as the system does, keeping only addresses content may come from.
+struct Guarded;
+
+impl reqwest::dns::Resolve for Guarded {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let all: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let usable: Vec<SocketAddr> = all.iter().copied().filter(|a| !forbidden(a.ip())).collect();
+            if usable.is_empty() && !all.is_empty() {
+                let why = format!("{host} resolves only to link-local or metadata addresses");
+                return Err(Box::new(Refused(why)) as Box<dyn std::error::Error + Send + Sync>);
+            }
+            Ok(Box::new(usable.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// A URL whose host is an address content is never fetched from.
+fn refuse_literal(url: &str) -> Result<(), Stall> {
+    let parsed = reqwest::Url::parse(url).ok();
+    let host = parsed.as_ref().and_then(|u| u.host_str()).unwrap_or_default();
+    match host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
+        Ok(ip) if forbidden(ip) => {
+            let message =
+                format!("{url} names {ip}, a link-local or instance-metadata address content is never fetched from");
+            Err(Stall::new(Reason::SourceRefused, message))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Link-local (169.254.0.0/16 with the instance metadata service, fe80::/10),
+/// unspecified, and the metadata service's IPv6 address fd00:ec2::254.
+fn forbidden(ip: IpAddr) -> bool {
+    const METADATA_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254);
+    match ip {
+        IpAddr::V4(v4) => v4.is_link_local() || v4.is_unspecified(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => forbidden(IpAddr::V4(v4)),
+            None => v6.is_unicast_link_local() || v6.is_unspecified() || v6 == METADATA_V6,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_local_and_metadata_addresses_are_never_fetched_from() {
+        for ip in ["169.254.169.254", "169.254.1.1", "0.0.0.0", "fe80::1", "fd00:ec2::254", "::ffff:169.254.169.254"] {
+            assert!(forbidden(ip.parse().expect("ip")), "{ip}");
+        }
+        for ip in ["127.0.0.1", "10.0.0.1", "203.0.113.9", "::1", "2001:db8::1"] {
+            assert!(!forbidden(ip.parse().expect("ip")), "{ip}");
+        }
+        assert!(refuse_literal("https://169.254.169.254/latest/meta-data").is_err());
+        assert!(refuse_literal("https://169.254.169.254:8443/x").is_err());
+        assert!(refuse_literal("https://[fd00:ec2::254]/x").is_err());
+        assert!(refuse_literal("https://[fd00:ec2::254]:443/x").is_err());
+        assert!(refuse_literal("https://127.0.0.1:8443/site.tar.gz").is_ok());
+        assert!(refuse_literal("https://ci.example.com/site.tar.gz").is_ok());
+    }
+}

@@ -1,0 +1,474 @@
+//! Content sync: the files the sources declare (ConfigMaps, read into
+//! memory; an archive, fetched and unpacked into the work folder), the
+//! headers the rules give each key, the manifest of what this site wrote
+//! ([`manifest`]), and [`sync`], which makes the bucket hold exactly them.
+
+pub mod archive;
+pub mod fetch;
+pub mod manifest;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use base64::Engine;
+use futures::StreamExt;
+use k8s_openapi::jiff::Timestamp;
+use md5::{Digest, Md5};
+
+use super::plan::content::{ContentPlan, DesiredFile, Inventory, Recorded};
+use super::run::Halt;
+use crate::api::conditions::{Reason, Stall};
+use crate::api::static_site::{ContentRule, ContentSpec, MAX_KEY_BYTES};
+use crate::aws::AwsError;
+use crate::aws::s3::{Body, Buckets, Headers, Upload};
+use crate::core::{Context, Error, Objects};
+use manifest::Manifest;
+
+pub use super::plan::content::RESERVED_PREFIX;
+
+/// Uploads (and header copies) in flight at once.
+pub const UPLOAD_PARALLELISM: usize = 16;
+
+/// Most bytes of content one site syncs from ConfigMaps (each holds at most 1 MiB).
+pub const MAX_CONFIG_MAP_BYTES: u64 = 64 * 1024 * 1024;
+
+/// `status.content.source` of a ConfigMap site.
+pub const CONFIG_MAPS: &str = "configMaps";
+
+/// One file a source declares: its key, size and MD5, and where its bytes
+/// are (`None`: known from the manifest only, fetched if an upload needs it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct File {
+    pub key: String,
+    pub size: u64,
+    pub md5: [u8; 16],
+    pub body: Option<Body>,
+}
+
+impl File {
+    pub fn in_memory(key: String, body: Vec<u8>) -> Self {
+        Self { size: body.len() as u64, md5: md5(&body), key, body: Some(Body::Memory(body)) }
+    }
+}
+
+/// What the sources hold: the files, what is served (`sha256:` of the
+/// archive or [`CONFIG_MAPS`]), the folder the archive was unpacked in
+/// (removed when dropped), and the manifest the bucket holds for this site.
+pub struct Sourced {
+    pub files: Vec<File>,
+    pub source: String,
+    pub workspace: Option<tempfile::TempDir>,
+    pub recorded: Option<Manifest>,
+}
+
+impl Sourced {
+    /// Some file is known only from the manifest (the archive was not fetched).
+    pub fn needs_bodies(&self, keys: &[String]) -> bool {
+        let wanted: BTreeSet<&str> = keys.iter().map(String::as_str).collect();
+        self.files.iter().any(|f| f.body.is_none() && wanted.contains(f.key.as_str()))
+    }
+}
+
+/// Reads the sources for one pass. An archive whose digest and path the
+/// manifest records is not fetched: its files are known from the manifest
+/// (the step fetches it only if an upload needs a body).
+pub async fn read(
+    ctx: &Context,
+    namespace: &str,
+    uid: &str,
+    content: &ContentSpec,
+    recorded: Option<Manifest>,
+) -> Result<Sourced, Halt> {
+    let Some(archive) = &content.archive else {
+        let files = config_maps(ctx.objects.as_ref(), namespace, content).await??;
+        return Ok(Sourced { files, source: CONFIG_MAPS.into(), workspace: None, recorded });
+    };
+    let source = format!("sha256:{}", archive.sha256.to_lowercase());
+    if let Some(files) = recorded.as_ref().filter(|m| m.source == source && m.path == content.path).and_then(known) {
+        return Ok(Sourced { files, source, workspace: None, recorded });
+    }
+    fetch_archive(ctx, namespace, uid, content, recorded).await
+}
+
+/// The files a manifest records, without bodies; `None` if an MD5 is not one.
+fn known(manifest: &Manifest) -> Option<Vec<File>> {
+    let file = |(key, entry): (&String, &Recorded)| {
+        let md5 = <[u8; 16]>::try_from(hex::decode(&entry.md5).ok()?).ok()?;
+        Some(File { key: key.clone(), size: entry.size, md5, body: None })
+    };
+    manifest.files.iter().map(file).collect()
+}
+
+/// Downloads `spec.content.archive` into a new workspace of the work folder
+/// and unpacks it there.
+pub async fn fetch_archive(
+    ctx: &Context,
+    namespace: &str,
+    uid: &str,
+    content: &ContentSpec,
+    recorded: Option<Manifest>,
+) -> Result<Sourced, Halt> {
+    let Some(archive) = content.archive.clone() else {
+        return Err(Stall::new(Reason::ContentInvalid, "spec.content.archive is not set").into());
+    };
+    let workspace = archive::workspace(&ctx.sources.work_dir, uid)?;
+    let (file, folder) = archive::layout(workspace.path());
+    let (tenancy, ns) = (ctx.tenancy.clone(), namespace.to_string());
+    let allowed: fetch::Allowed = Arc::new(move |host| tenancy.source_allowed(&ns, host));
+    // A tar adds at most a 512-byte header and 511 bytes of padding per file.
+    let most = content.max_bytes().saturating_add(content.max_files().saturating_mul(1024));
+    fetch::download(&ctx.sources, &archive.url, &archive.sha256, most, allowed, &file).await?;
+    let (spec, name) = (content.clone(), archive.url.clone());
+    let files = tokio::task::spawn_blocking(move || {
+        std::fs::create_dir(&folder).map_err(|e| fetch::Failure::Retry(format!("{}: {e}", folder.display())))?;
+        let unpacked = archive::unpack(&file, &folder, &name, &spec);
+        let _ = std::fs::remove_file(&file);
+        unpacked
+    })
+    .await
+    .map_err(|e| fetch::Failure::Retry(format!("unpacking {}: {e}", archive.url)))??;
+    let source = format!("sha256:{}", archive.sha256.to_lowercase());
+    Ok(Sourced { files, source, workspace: Some(workspace), recorded })
+}
+
+/// Reads the ConfigMaps; a missing one is a stall naming it.
+pub async fn config_maps(
+    objects: &dyn Objects,
+    namespace: &str,
+    content: &ContentSpec,
+) -> Result<Result<Vec<File>, Stall>, Error> {
+    let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    for (i, source) in content.config_maps.iter().enumerate() {
+        let Some(cm) = objects.config_map(namespace, &source.name).await? else {
+            return Ok(Err(Stall::new(
+                Reason::ConfigMapNotFound,
+                format!(
+                    "ConfigMap {:?} named in spec.content.configMaps does not exist in this namespace: create it or remove the entry",
+                    source.name
+                ),
+            )));
+        };
+        let prefix = source.prefix.clone().unwrap_or_default();
+        let data = cm.data.unwrap_or_default().into_iter().map(|(k, v)| (k, v.into_bytes()));
+        let binary = cm.binary_data.unwrap_or_default().into_iter().map(|(k, v)| (k, v.0));
+        for (k, v) in data.chain(binary) {
+            let key = format!("{prefix}{k}");
+            if files.insert(key.clone(), v).is_some() {
+                let message = format!(
+                    "key {key:?} comes from two sources (spec.content.configMaps[{i}] {:?} and an earlier one): give one of them another prefix",
+                    source.name
+                );
+                return Ok(Err(Stall::new(Reason::ContentInvalid, message)));
+            }
+        }
+    }
+    let total: u64 = files.values().map(|v| v.len() as u64).sum();
+    if total > MAX_CONFIG_MAP_BYTES {
+        return Ok(Err(Stall::new(
+            Reason::ContentTooLarge,
+            format!(
+                "the ConfigMaps hold {total} bytes; a site syncs at most {MAX_CONFIG_MAP_BYTES} bytes from ConfigMaps: serve the site from spec.content.archive"
+            ),
+        )));
+    }
+    let files: Vec<File> = files.into_iter().map(|(key, body)| File::in_memory(key, body)).collect();
+    Ok(check_files(&files, content).map(|()| files))
+}
+
+/// The checks every source passes: keys S3 takes, outside the reserved
+/// prefix, and within `maxFiles` and `maxBytes`.
+pub fn check_files(files: &[File], content: &ContentSpec) -> Result<(), Stall> {
+    for f in files {
+        check_key(&f.key)?;
+    }
+    let bytes: u64 = files.iter().map(|f| f.size).sum();
+    limits(files.len() as u64, bytes, content)
+}
+
+/// A key S3 takes and the site may write.
+pub fn check_key(key: &str) -> Result<(), Stall> {
+    let problem = if key.is_empty() {
+        "is empty".to_string()
+    } else if key.len() > MAX_KEY_BYTES {
+        format!("is {} bytes long; S3 takes at most {MAX_KEY_BYTES}", key.len())
+    } else if key.starts_with(RESERVED_PREFIX) {
+        format!("is under {RESERVED_PREFIX}, which the controller keeps for its manifest")
+    } else {
+        return Ok(());
+    };
+    let shown: String = key.chars().take(80).collect();
+    Err(Stall::new(Reason::ContentInvalid, format!("key {shown:?} {problem}: rename it in the source")))
+}
+
+/// `maxFiles` and `maxBytes`.
+pub fn limits(files: u64, bytes: u64, content: &ContentSpec) -> Result<(), Stall> {
+    if files > content.max_files() {
+        let message = format!(
+            "the source holds more than {} files (spec.content.maxFiles): raise the limit or serve fewer files",
+            content.max_files()
+        );
+        return Err(Stall::new(Reason::ContentTooLarge, message));
+    }
+    if bytes > content.max_bytes() {
+        let message = format!(
+            "the source holds more than {} bytes (spec.content.maxBytes): raise the limit or serve less",
+            content.max_bytes()
+        );
+        return Err(Stall::new(Reason::ContentTooLarge, message));
+    }
+    Ok(())
+}
+
+pub fn md5(body: &[u8]) -> [u8; 16] {
+    Md5::digest(body).into()
+}
+
+/// The rules, compiled once per pass (a glob the schema let through but
+/// that does not compile matches nothing; `validate` refuses it first).
+pub struct Rules<'a> {
+    spec: &'a ContentSpec,
+    matchers: Vec<(globset::GlobMatcher, &'a ContentRule)>,
+}
+
+impl<'a> Rules<'a> {
+    pub fn new(spec: &'a ContentSpec) -> Self {
+        let matchers = spec.rules.iter().filter_map(|r| r.matcher().ok().map(|m| (m, r))).collect();
+        Self { spec, matchers }
+    }
+
+    /// The headers of `key`: the first matching rule's, the rest by default.
+    pub fn headers(&self, key: &str) -> Headers {
+        let rule = self.matchers.iter().find(|(m, _)| m.is_match(key)).map(|(_, r)| *r);
+        let content_type = rule.and_then(|r| r.content_type.clone()).unwrap_or_else(|| guessed_type(key));
+        let cache_control = rule.and_then(|r| r.cache_control.clone()).or_else(|| self.spec.cache_control.clone());
+        Headers { content_type, cache_control }
+    }
+}
+
+/// The content type from the file name, with `charset=utf-8` for text.
+fn guessed_type(key: &str) -> String {
+    let content_type = mime_guess::from_path(key).first_raw().unwrap_or("application/octet-stream");
+    if content_type.starts_with("text/")
+        || content_type == "application/javascript"
+        || content_type == "application/json"
+    {
+        format!("{content_type}; charset=utf-8")
+    } else {
+        content_type.to_string()
+    }
+}
+
+pub fn desired(files: &[File], rules: &Rules<'_>) -> Vec<DesiredFile> {
+    files
+        .iter()
+        .map(|f| DesiredFile {
+            key: f.key.clone(),
+            md5_hex: hex::encode(f.md5),
+            size: f.size,
+            headers: rules.headers(&f.key),
+        })
+        .collect()
+}
+
+/// What status reports of `desired`: a sha256 over keys, MD5s and headers
+/// (it changes exactly when what is served does), the counts, the source.
+pub fn inventory(desired: &[DesiredFile], source: &str) -> Inventory {
+    use sha2::{Digest as _, Sha256};
+    let mut h = Sha256::new();
+    for f in desired {
+        h.update(f.key.as_bytes());
+        h.update(b"\0");
+        h.update(f.md5_hex.as_bytes());
+        h.update(b"\0");
+        h.update(f.headers.content_type.as_bytes());
+        h.update(b"\0");
+        h.update(f.headers.cache_control.as_deref().unwrap_or_default().as_bytes());
+        h.update(b"\n");
+    }
+    Inventory {
+        revision: hex::encode(h.finalize()),
+        source: source.to_string(),
+        files: desired.len(),
+        bytes: desired.iter().map(|f| f.size).sum(),
+    }
+}
+
+/// What [`sync`] changed in the bucket.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Synced {
+    pub uploaded: Vec<String>,
+    /// Headers re-applied in place.
+    pub copied: Vec<String>,
+    pub pruned: Vec<String>,
+}
+
+/// Where [`sync`] writes.
+pub struct Target<'a> {
+    pub buckets: &'a dyn Buckets,
+    pub bucket: &'a str,
+    pub uid: &'a str,
+}
+
+/// Makes the bucket hold `files` as `plan` found it: uploads and header
+/// copies [`UPLOAD_PARALLELISM`] at a time (`progress(done, total)` after
+/// each), deletion of what the plan prunes, and the manifest of what the
+/// site wrote (ahead of uploads of keys it did not have, so a crash leaves no
+/// object nobody prunes; after, with what S3 answered).
+pub async fn sync(
+    to: &Target<'_>,
+    sourced: &Sourced,
+    desired: &[DesiredFile],
+    plan: &ContentPlan,
+    path: Option<&str>,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Synced, AwsError> {
+    let recorded = sourced.recorded.as_ref();
+    let mut next = Manifest::new(to.uid, &sourced.source, path, plan.kept.clone());
+    let by_key: BTreeMap<&str, &DesiredFile> = desired.iter().map(|f| (f.key.as_str(), f)).collect();
+    let new_key = |k: &String| !recorded.is_some_and(|m| m.files.contains_key(k));
+    if plan.upload.iter().any(new_key) {
+        let mut ahead = next.clone();
+        for key in &plan.upload {
+            ahead.files.insert(key.clone(), entry(by_key[key.as_str()], None));
+        }
+        for key in &plan.prune {
+            if let Some(old) = recorded.and_then(|m| m.files.get(key)) {
+                ahead.files.insert(key.clone(), old.clone());
+            }
+        }
+        manifest::save(to, &ahead).await?;
+    }
+    let bodies: BTreeMap<&str, &File> = sourced.files.iter().map(|f| (f.key.as_str(), f)).collect();
+    let (bodies, by_key) = (&bodies, &by_key);
+    let (total, done) = (plan.upload.len() + plan.copy.len(), AtomicUsize::new(0));
+    let done = &done;
+    let put = |key: String| async move {
+        let (file, want) = (bodies[key.as_str()], by_key[key.as_str()]);
+        let body = file.body.clone().ok_or_else(|| {
+            AwsError::new(crate::aws::AwsErrorKind::Retryable, "PutObject", "", format!("{key}: body not fetched"))
+        })?;
+        let upload = Upload {
+            key: key.clone(),
+            body,
+            size: file.size,
+            headers: want.headers.clone(),
+            content_md5: base64::engine::general_purpose::STANDARD.encode(file.md5),
+        };
+        let etag = to.buckets.put(to.bucket, upload, to.uid).await;
+        progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
+        etag.map(|etag| (key, entry(want, Some(etag))))
+    };
+    let uploads = plan.upload.iter().cloned().map(put);
+    let written: Vec<Result<(String, Recorded), AwsError>> =
+        futures::stream::iter(uploads).buffer_unordered(UPLOAD_PARALLELISM).collect().await;
+    let copy = |key: String| async move {
+        let want = by_key[key.as_str()];
+        let etag = to.buckets.set_headers(to.bucket, &key, &want.headers, to.uid).await;
+        progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
+        etag.map(|etag| (key, entry(want, Some(etag))))
+    };
+    let copies = plan.copy.iter().cloned().map(copy);
+    let copied: Vec<Result<(String, Recorded), AwsError>> =
+        futures::stream::iter(copies).buffer_unordered(UPLOAD_PARALLELISM).collect().await;
+    for result in written.into_iter().chain(copied) {
+        let (key, entry) = result?;
+        next.files.insert(key, entry);
+    }
+    let mut pruned = plan.prune.clone();
+    for key in &plan.prune_candidates {
+        if to.buckets.owner_of(to.bucket, key).await?.as_deref() == Some(to.uid) {
+            pruned.push(key.clone());
+        }
+    }
+    if !pruned.is_empty() {
+        to.buckets.delete(to.bucket, &pruned).await?;
+    }
+    if recorded != Some(&next) {
+        manifest::save(to, &next).await?;
+    }
+    Ok(Synced { uploaded: plan.upload.clone(), copied: plan.copy.clone(), pruned })
+}
+
+/// The manifest entry for `file` as sent, with the ETag S3 answered (`None`: in flight).
+fn entry(file: &DesiredFile, etag: Option<String>) -> Recorded {
+    Recorded {
+        size: file.size,
+        md5: file.md5_hex.clone(),
+        headers: file.headers.clone(),
+        at: etag.as_ref().map(|_| Timestamp::now().to_string()),
+        etag,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(value: serde_json::Value) -> ContentSpec {
+        serde_json::from_value(value).expect("spec")
+    }
+
+    #[test]
+    fn content_types_come_from_file_names() {
+        let spec = spec(serde_json::json!({"cacheControl": "max-age=60"}));
+        let rules = Rules::new(&spec);
+        assert_eq!(rules.headers("index.html").content_type, "text/html; charset=utf-8");
+        assert_eq!(rules.headers("styles/site.css").content_type, "text/css; charset=utf-8");
+        assert_eq!(rules.headers("logo.png").content_type, "image/png");
+        assert_eq!(rules.headers("blob").content_type, "application/octet-stream");
+        assert_eq!(rules.headers("a.html").cache_control.as_deref(), Some("max-age=60"));
+        assert_eq!(base64::engine::general_purpose::STANDARD.encode(md5(b"x")), "ndTkYSaMgDT1yFZOFVxnpg==");
+    }
+
+    #[test]
+    fn the_first_matching_rule_sets_headers_and_the_defaults_fill_the_rest() {
+        let spec = spec(serde_json::json!({
+            "cacheControl": "public, max-age=300",
+            "rules": [
+                {"match": "assets/**", "cacheControl": "public, max-age=31536000, immutable"},
+                {"match": "**/*.html", "cacheControl": "no-cache"},
+                {"match": "*.bin", "contentType": "application/x-firmware"},
+            ],
+        }));
+        let rules = Rules::new(&spec);
+        let cache = |key: &str| rules.headers(key).cache_control.unwrap_or_default();
+        assert_eq!(cache("assets/app.3f9a.js"), "public, max-age=31536000, immutable");
+        assert_eq!(cache("assets/deep/page.html"), "public, max-age=31536000, immutable", "first match wins");
+        assert_eq!(cache("index.html"), "no-cache", "**/ matches the top folder too");
+        assert_eq!(cache("docs/guide/index.html"), "no-cache");
+        assert_eq!(cache("robots.txt"), "public, max-age=300");
+        assert_eq!(rules.headers("app.bin").content_type, "application/x-firmware");
+        assert_eq!(cache("app.bin"), "public, max-age=300", "a rule without cacheControl keeps the default");
+        assert_eq!(rules.headers("pkg/app.bin").content_type, "application/octet-stream", "* stays in its folder");
+    }
+
+    #[test]
+    fn the_revision_changes_with_content_or_headers_and_only_then() {
+        let spec_a = spec(serde_json::json!({}));
+        let spec_b = spec(serde_json::json!({"cacheControl": "no-cache"}));
+        let one = [File::in_memory("a".into(), b"1".to_vec())];
+        let two = [File::in_memory("a".into(), b"2".to_vec())];
+        let rev =
+            |files: &[File], spec: &ContentSpec| inventory(&desired(files, &Rules::new(spec)), CONFIG_MAPS).revision;
+        assert_eq!(rev(&one, &spec_a), rev(&one.clone(), &spec_a));
+        assert_ne!(rev(&one, &spec_a), rev(&two, &spec_a));
+        assert_ne!(rev(&one, &spec_a), rev(&one, &spec_b));
+        assert_eq!(hex::encode(one[0].md5), "c4ca4238a0b923820dcc509a6f75849b");
+        let inv = inventory(&desired(&one, &Rules::new(&spec_a)), CONFIG_MAPS);
+        assert_eq!((inv.files, inv.bytes, inv.source.as_str()), (1, 1, CONFIG_MAPS));
+    }
+
+    #[test]
+    fn keys_too_long_reserved_or_empty_are_refused_and_limits_hold() {
+        let spec = spec(serde_json::json!({"maxFiles": 2, "maxBytes": 3}));
+        assert!(check_key("docs/index.html").is_ok());
+        let refused = |key: &str| check_key(key).expect_err("refused").message;
+        assert!(refused(&"k".repeat(1025)).contains("1025 bytes"));
+        assert!(refused(".awsops/manifest.json").contains(".awsops/"));
+        assert!(refused("").contains("empty"));
+        assert!(limits(2, 3, &spec).is_ok());
+        assert!(limits(3, 3, &spec).expect_err("files").message.contains("maxFiles"));
+        assert!(limits(2, 4, &spec).expect_err("bytes").message.contains("maxBytes"));
+    }
+}
