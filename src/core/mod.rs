@@ -39,7 +39,7 @@ pub struct Context {
     /// `--mysql-ca-file`: the write probe's TLS roots (no TLS without).
     pub mysql_ca_file: Option<std::path::PathBuf>,
     /// `--work-dir` and `--source-ca-file`: how content sources are fetched.
-    pub sources: crate::static_site::content::fetch::Settings,
+    pub sources: crate::dataplane::Sources,
 }
 
 impl Context {
@@ -63,7 +63,7 @@ impl Context {
             self.dns = Arc::new(crate::dataplane::Dns::new(settings.dns_server));
         }
         self.mysql_ca_file = settings.mysql_ca_file.clone();
-        self.sources = crate::static_site::content::fetch::Settings {
+        self.sources = crate::dataplane::Sources {
             work_dir: settings.work_dir.clone().unwrap_or_else(std::env::temp_dir),
             ca_file: settings.source_ca_file.clone(),
         };

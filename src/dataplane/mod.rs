@@ -7,6 +7,14 @@ pub mod probe;
 
 pub use dns::{Dns, Resolution, Resolve};
 
+/// How content sources are fetched (`--work-dir`, `--source-ca-file`).
+#[derive(Clone, Debug, Default)]
+pub struct Sources {
+    pub work_dir: std::path::PathBuf,
+    /// Extra roots besides the public ones.
+    pub ca_file: Option<std::path::PathBuf>,
+}
+
 /// How the controller reaches clusters' data planes and content sources.
 #[derive(Clone, Debug, Default)]
 pub struct Settings {

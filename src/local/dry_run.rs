@@ -154,7 +154,7 @@ impl Buckets for DryBuckets {
     }
     async fn put(&self, _bucket: &str, upload: Upload, _owner_uid: &str) -> Result<String, AwsError> {
         // The content manifest is the controller's bookkeeping, not a change to show.
-        if !upload.key.starts_with(crate::static_site::content::RESERVED_PREFIX) {
+        if !upload.key.starts_with(crate::static_site::RESERVED_PREFIX) {
             self.log.record(Change::Upload { key: upload.key, bytes: upload.size as usize });
         }
         Ok(String::new())

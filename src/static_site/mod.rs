@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use kube::ResourceExt;
 
+pub use content::RESERVED_PREFIX;
 pub use plan::distribution::distribution_drift;
 pub use run::SiteAws;
 

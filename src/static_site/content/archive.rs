@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use md5::{Digest, Md5};
 
 use super::fetch::Failure;
-use super::{File, check_key, limits};
+use super::files::{File, check_key, limits};
 use crate::api::conditions::{Reason, Stall};
 use crate::api::static_site::ContentSpec;
 use crate::aws::s3::Body;

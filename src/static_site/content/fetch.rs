@@ -5,7 +5,7 @@
 //! its sha256 is computed.
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,12 +16,7 @@ use tokio::io::AsyncWriteExt;
 use crate::api::conditions::{Reason, Stall};
 use crate::core::tenancy::source_host;
 
-/// `--work-dir` and `--source-ca-file`.
-#[derive(Clone, Debug, Default)]
-pub struct Settings {
-    pub work_dir: PathBuf,
-    pub ca_file: Option<PathBuf>,
-}
+pub use crate::dataplane::Sources as Settings;
 
 /// Why nothing was fetched.
 #[derive(Debug)]

@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::Target;
 use crate::aws::AwsError;
 use crate::aws::s3::{Body, Buckets, Headers, Upload};
 use crate::static_site::plan::content::Recorded;
@@ -52,14 +51,15 @@ pub async fn load(buckets: &dyn Buckets, bucket: &str, uid: &str) -> Result<Opti
     }
 }
 
-pub async fn save(to: &Target<'_>, manifest: &Manifest) -> Result<(), AwsError> {
+/// Writes `manifest` (with the owner metadata, so teardown removes it).
+pub async fn save(buckets: &dyn Buckets, bucket: &str, uid: &str, manifest: &Manifest) -> Result<(), AwsError> {
     let body = serde_json::to_vec(manifest).unwrap_or_default();
     let upload = Upload {
         key: KEY.to_string(),
         size: body.len() as u64,
-        content_md5: base64::Engine::encode(&base64::engine::general_purpose::STANDARD, super::md5(&body)),
+        content_md5: base64::Engine::encode(&base64::engine::general_purpose::STANDARD, super::files::md5(&body)),
         body: Body::Memory(body),
         headers: Headers { content_type: "application/json".into(), cache_control: Some("no-store".into()) },
     };
-    to.buckets.put(to.bucket, upload, to.uid).await.map(|_| ())
+    buckets.put(bucket, upload, uid).await.map(|_| ())
 }

@@ -5,6 +5,7 @@
 
 pub mod archive;
 pub mod fetch;
+mod files;
 pub mod manifest;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -14,15 +15,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use base64::Engine;
 use futures::StreamExt;
 use k8s_openapi::jiff::Timestamp;
-use md5::{Digest, Md5};
 
 use super::plan::content::{ContentPlan, DesiredFile, Inventory, Recorded};
 use super::run::Halt;
 use crate::api::conditions::{Reason, Stall};
-use crate::api::static_site::{ContentRule, ContentSpec, MAX_KEY_BYTES};
+use crate::api::static_site::{ContentRule, ContentSpec};
 use crate::aws::AwsError;
-use crate::aws::s3::{Body, Buckets, Headers, Upload};
+use crate::aws::s3::{Buckets, Headers, Upload};
 use crate::core::{Context, Error, Objects};
+pub use files::{File, check_files, check_key, limits, md5};
 use manifest::Manifest;
 
 pub use super::plan::content::RESERVED_PREFIX;
@@ -35,22 +36,6 @@ pub const MAX_CONFIG_MAP_BYTES: u64 = 64 * 1024 * 1024;
 
 /// `status.content.source` of a ConfigMap site.
 pub const CONFIG_MAPS: &str = "configMaps";
-
-/// One file a source declares: its key, size and MD5, and where its bytes
-/// are (`None`: known from the manifest only, fetched if an upload needs it).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct File {
-    pub key: String,
-    pub size: u64,
-    pub md5: [u8; 16],
-    pub body: Option<Body>,
-}
-
-impl File {
-    pub fn in_memory(key: String, body: Vec<u8>) -> Self {
-        Self { size: body.len() as u64, md5: md5(&body), key, body: Some(Body::Memory(body)) }
-    }
-}
 
 /// What the sources hold: the files, what is served (`sha256:` of the
 /// archive or [`CONFIG_MAPS`]), the folder the archive was unpacked in
@@ -176,54 +161,6 @@ pub async fn config_maps(
     Ok(check_files(&files, content).map(|()| files))
 }
 
-/// The checks every source passes: keys S3 takes, outside the reserved
-/// prefix, and within `maxFiles` and `maxBytes`.
-pub fn check_files(files: &[File], content: &ContentSpec) -> Result<(), Stall> {
-    for f in files {
-        check_key(&f.key)?;
-    }
-    let bytes: u64 = files.iter().map(|f| f.size).sum();
-    limits(files.len() as u64, bytes, content)
-}
-
-/// A key S3 takes and the site may write.
-pub fn check_key(key: &str) -> Result<(), Stall> {
-    let problem = if key.is_empty() {
-        "is empty".to_string()
-    } else if key.len() > MAX_KEY_BYTES {
-        format!("is {} bytes long; S3 takes at most {MAX_KEY_BYTES}", key.len())
-    } else if key.starts_with(RESERVED_PREFIX) {
-        format!("is under {RESERVED_PREFIX}, which the controller keeps for its manifest")
-    } else {
-        return Ok(());
-    };
-    let shown: String = key.chars().take(80).collect();
-    Err(Stall::new(Reason::ContentInvalid, format!("key {shown:?} {problem}: rename it in the source")))
-}
-
-/// `maxFiles` and `maxBytes`.
-pub fn limits(files: u64, bytes: u64, content: &ContentSpec) -> Result<(), Stall> {
-    if files > content.max_files() {
-        let message = format!(
-            "the source holds more than {} files (spec.content.maxFiles): raise the limit or serve fewer files",
-            content.max_files()
-        );
-        return Err(Stall::new(Reason::ContentTooLarge, message));
-    }
-    if bytes > content.max_bytes() {
-        let message = format!(
-            "the source holds more than {} bytes (spec.content.maxBytes): raise the limit or serve less",
-            content.max_bytes()
-        );
-        return Err(Stall::new(Reason::ContentTooLarge, message));
-    }
-    Ok(())
-}
-
-pub fn md5(body: &[u8]) -> [u8; 16] {
-    Md5::digest(body).into()
-}
-
 /// The rules, compiled once per pass (a glob the schema let through but
 /// that does not compile matches nothing; `validate` refuses it first).
 pub struct Rules<'a> {
@@ -337,7 +274,7 @@ pub async fn sync(
                 ahead.files.insert(key.clone(), old.clone());
             }
         }
-        manifest::save(to, &ahead).await?;
+        manifest::save(to.buckets, to.bucket, to.uid, &ahead).await?;
     }
     let bodies: BTreeMap<&str, &File> = sourced.files.iter().map(|f| (f.key.as_str(), f)).collect();
     let (bodies, by_key) = (&bodies, &by_key);
@@ -385,7 +322,7 @@ pub async fn sync(
         to.buckets.delete(to.bucket, &pruned).await?;
     }
     if recorded != Some(&next) {
-        manifest::save(to, &next).await?;
+        manifest::save(to.buckets, to.bucket, to.uid, &next).await?;
     }
     Ok(Synced { uploaded: plan.upload.clone(), copied: plan.copy.clone(), pruned })
 }
