@@ -390,7 +390,9 @@ async fn a_config_map_edit_uploads_only_the_changed_file_and_invalidates_only_it
     let content = status.content.clone().expect("content");
     assert_eq!((content.objects, content.uploaded, content.deleted), (3, 1, 0));
     let puts_after = rig.stage.proxy.count_prefix(&format!("PUT /{bucket}/"));
-    assert_eq!(puts_after - puts_before, 1, "only app.js was uploaded: {:?}", rig.stage.proxy.snapshot());
+    let manifest = rig.stage.proxy.count(&format!("PUT /{bucket}/.awsops/manifest.json"));
+    assert_eq!(manifest, 3, "the manifest: before and after the first sync's new keys, after this upload");
+    assert_eq!(puts_after - puts_before, 2, "only app.js was uploaded: {:?}", rig.stage.proxy.snapshot());
     assert_eq!(rig.object(&bucket, "app.js").await.map(|o| o.0).as_deref(), Some("v2"));
 
     let inv = rig
@@ -1108,4 +1110,139 @@ async fn routing_and_headers_are_attached_shared_repaired_after_drift_and_releas
         })
         .await;
     assert_eq!(status.headers.map(|h| h.policy_name).as_deref(), Some("Managed-SecurityHeadersPolicy"));
+}
+
+/// PUTs of content keys (not the manifest) to `bucket` seen so far.
+fn content_puts(rig: &Rig, bucket: &str) -> usize {
+    let all = rig.stage.proxy.count_prefix(&format!("PUT /{bucket}/"));
+    all - rig.stage.proxy.count_prefix(&format!("PUT /{bucket}/.awsops/"))
+}
+
+async fn cache_control(rig: &Rig, bucket: &str, key: &str) -> Option<String> {
+    let out = rig.aws.s3.head_object().bucket(bucket).key(key).send().await.ok()?;
+    Some(out.cache_control().unwrap_or_default().to_string())
+}
+
+fn source_ca() -> String {
+    support::files::test_ca().join("ca.crt").display().to_string()
+}
+
+#[tokio::test]
+async fn an_archive_site_serves_nested_keys_with_its_rules_and_a_new_archive_uploads_only_what_changed() {
+    use support::files::{FileServer, sha256, tar_gz};
+    let server = FileServer::start().await;
+    let v1 = tar_gz(&[
+        ("public/index.html", b"<h1>v1</h1>"),
+        ("public/docs/index.html", b"docs"),
+        ("public/assets/app.js", b"js1"),
+        ("README.md", b"not served"),
+    ]);
+    let url = server.put("site-1.tar.gz", &v1);
+    let mut rig = Rig::new("site-archive").await;
+    rig.start_with(600, &["--source-ca-file", &source_ca()]);
+    let rules = json!([
+        {"match": "assets/**", "cacheControl": "public, max-age=31536000, immutable"},
+        {"match": "**/*.html", "cacheControl": "no-cache"},
+    ]);
+    let spec = |url: &str, sha: &str, rules: &serde_json::Value| json!({"content": {"archive": {"url": url, "sha256": sha}, "path": "public/", "rules": rules, "cacheControl": "max-age=300"}});
+    rig.site("archive", spec(&url, &sha256(&v1), &rules)).await;
+    let status = rig.ready("archive", 90).await;
+    let content = status.content.clone().expect("content");
+    assert_eq!(content.source.as_deref(), Some(format!("sha256:{}", sha256(&v1)).as_str()));
+    assert_eq!((content.files, content.bytes, content.uploaded), (3, 18, 3));
+    let bucket = status.bucket.clone().expect("bucket").name;
+    assert_eq!(rig.object(&bucket, "docs/index.html").await.map(|o| o.0).as_deref(), Some("docs"));
+    assert_eq!(cache_control(&rig, &bucket, "docs/index.html").await.as_deref(), Some("no-cache"));
+    assert_eq!(cache_control(&rig, &bucket, "index.html").await.as_deref(), Some("no-cache"));
+    let immutable = Some("public, max-age=31536000, immutable");
+    assert_eq!(cache_control(&rig, &bucket, "assets/app.js").await.as_deref(), immutable);
+    assert!(rig.object(&bucket, "README.md").await.is_none(), "outside spec.content.path");
+    assert!(rig.object(&bucket, "public/index.html").await.is_none(), "keys are relative to the path");
+    assert!(rig.object(&bucket, ".awsops/manifest.json").await.is_some(), "the manifest is in the bucket");
+
+    // A new artifact with one changed file: exactly that PUT.
+    let v2 = tar_gz(&[
+        ("public/index.html", b"<h1>v1</h1>"),
+        ("public/docs/index.html", b"docs"),
+        ("public/assets/app.js", b"js2"),
+    ]);
+    let url2 = server.put("site-2.tar.gz", &v2);
+    let before = content_puts(&rig, &bucket);
+    rig.apply_site("archive", spec(&url2, &sha256(&v2), &rules)).await;
+    let status = rig.until("archive", 60, |s| s.content.as_ref().is_some_and(|c| c.revision != content.revision)).await;
+    let content = status.content.clone().expect("content");
+    assert_eq!((content.uploaded, content.updated, content.deleted), (1, 0, 0));
+    assert_eq!(content_puts(&rig, &bucket) - before, 1, "{:?}", rig.stage.proxy.snapshot());
+    assert_eq!(rig.object(&bucket, "assets/app.js").await.map(|o| o.0).as_deref(), Some("js2"));
+
+    // A rule change with the archive's server gone: nothing is fetched (the
+    // manifest knows the files), the headers are copied in place, nothing uploaded.
+    drop(server);
+    let copies_before = rig.stage.proxy.count("CopyObject");
+    let before = content_puts(&rig, &bucket);
+    let rules = json!([{"match": "**/*.html", "cacheControl": "max-age=10"}]);
+    rig.apply_site("archive", spec(&url2, &sha256(&v2), &rules)).await;
+    let status = rig.until("archive", 60, |s| s.content.as_ref().is_some_and(|c| c.revision != content.revision)).await;
+    let content = status.content.clone().expect("content");
+    assert_eq!((content.uploaded, content.updated), (0, 3), "two pages and the asset whose rule went away");
+    assert_eq!(rig.stage.proxy.count("CopyObject") - copies_before, 3);
+    assert_eq!(content_puts(&rig, &bucket), before, "no body was uploaded");
+    assert_eq!(cache_control(&rig, &bucket, "docs/index.html").await.as_deref(), Some("max-age=10"));
+    assert_eq!(cache_control(&rig, &bucket, "assets/app.js").await.as_deref(), Some("max-age=300"));
+    let owner = rig.aws.s3.head_object().bucket(&bucket).key("index.html").send().await.expect("head");
+    assert!(owner.metadata().is_some_and(|m| m.contains_key("awsops-uid")), "copies keep the owner metadata");
+}
+
+#[tokio::test]
+async fn a_digest_mismatch_or_a_traversal_archive_stalls_with_nothing_written_and_an_unreachable_one_is_retried() {
+    use support::files::{FileServer, sha256, tar_gz, traversal_tar_gz};
+    let server = FileServer::start().await;
+    let good = tar_gz(&[("index.html", b"<h1>hi</h1>")]);
+    let url = server.put("good.tar.gz", &good);
+    let evil = traversal_tar_gz();
+    let evil_url = server.put("evil.tar.gz", &evil);
+    let mut rig = Rig::new("site-bad-archive").await;
+    rig.start_with(600, &["--source-ca-file", &source_ca()]);
+    let wrong = "0".repeat(64);
+    rig.site("mismatch", json!({"content": {"archive": {"url": url, "sha256": wrong}}})).await;
+    rig.site("traversal", json!({"content": {"archive": {"url": evil_url, "sha256": sha256(&evil)}}})).await;
+    let nobody = format!("https://localhost:{}/site.tar.gz", free_port());
+    rig.site("unreachable", json!({"content": {"archive": {"url": nobody, "sha256": sha256(&good)}}})).await;
+
+    let (_, stalled) = rig.stalled("mismatch", 60).await;
+    assert_eq!(stalled.reason, "ContentDigestMismatch");
+    assert!(stalled.message.contains(&sha256(&good)), "{}", stalled.message);
+    let (_, stalled) = rig.stalled("traversal", 60).await;
+    assert_eq!(stalled.reason, "ContentInvalid");
+    assert!(stalled.message.contains("out of the archive"), "{}", stalled.message);
+    let status = rig
+        .until("unreachable", 60, |s| {
+            s.conditions
+                .iter()
+                .any(|c| c.type_ == "Reconciling" && c.status == "True" && c.reason == "SourceUnreachable")
+        })
+        .await;
+    assert!(!status.conditions.iter().any(|c| c.type_ == "Stalled" && c.status == "True"), "retried, not stalled");
+    assert_eq!(rig.writes(), 0, "nothing was created or uploaded: {:?}", rig.stage.proxy.snapshot());
+}
+
+#[tokio::test]
+async fn a_config_map_site_from_before_the_manifest_seeds_it_from_md5_etags_without_uploading() {
+    let mut rig = Rig::new("site-seed").await;
+    rig.config_map("pages", json!({"index.html": "<h1>v1</h1>", "app.js": "v1"})).await;
+    rig.start(600);
+    rig.site("seeded", json!({"content": {"configMaps": [{"name": "pages"}]}})).await;
+    let status = rig.ready("seeded", 60).await;
+    let bucket = status.bucket.clone().expect("bucket").name;
+    // What a bucket synced by a version without the manifest holds.
+    rig.aws.s3.delete_object().bucket(&bucket).key(".awsops/manifest.json").send().await.expect("deleted");
+    let before = content_puts(&rig, &bucket);
+
+    let patch = json!({"metadata": {"annotations": {"awsops.dev/poke": "1"}}});
+    rig.sites.patch("seeded", &PatchParams::default(), &Patch::Merge(&patch)).await.expect("annotated");
+    let manifest =
+        eventually(Duration::from_secs(30), || async { rig.object(&bucket, ".awsops/manifest.json").await }).await;
+    let manifest: serde_json::Value = serde_json::from_str(&manifest.expect("the manifest is seeded").0).expect("json");
+    assert_eq!(manifest["files"].as_object().map(|f| f.len()), Some(2));
+    assert_eq!(content_puts(&rig, &bucket), before, "no file was uploaded: {:?}", rig.stage.proxy.snapshot());
 }

@@ -6,6 +6,7 @@
 
 pub mod aurora;
 pub mod dns;
+pub mod files;
 pub mod handmade;
 pub mod listing;
 pub mod node;
@@ -138,7 +139,7 @@ pub fn open_policy(ns: &str) -> serde_json::Value {
     serde_json::json!({
         "namespaceSelector": {"matchLabels": {NAMESPACE_LABEL: ns}},
         "identity": {"allowDefault": true, "roleArns": ["arn:aws:iam::123456789012:role/*"]},
-        "staticSites": {"hostedZones": ["*"], "domains": ["*"], "bucketNames": ["*"], "allowAdopt": true, "certificateArns": ["*"]},
+        "staticSites": {"hostedZones": ["*"], "domains": ["*"], "bucketNames": ["*"], "allowAdopt": true, "certificateArns": ["*"], "sources": ["*"]},
         "auroraFailovers": {"clusters": ["*"]}
     })
 }

@@ -150,12 +150,16 @@ pub fn is_write(op: &str) -> bool {
     op.starts_with("PUT ")
         || op.starts_with("POST ")
         || op.starts_with("DELETE ")
-        || ["FailoverDBCluster", "RequestCertificate", "DeleteCertificate", "AddTagsToCertificate"].contains(&op)
+        || ["CopyObject", "FailoverDBCluster", "RequestCertificate", "DeleteCertificate", "AddTagsToCertificate"]
+            .contains(&op)
 }
 
 fn operation(method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> String {
     if let Some(target) = headers.get("x-amz-target").and_then(|v| v.to_str().ok()) {
         return target.rsplit('.').next().unwrap_or(target).to_string();
+    }
+    if *method == Method::PUT && headers.contains_key("x-amz-copy-source") {
+        return "CopyObject".to_string();
     }
     let query = uri.query().unwrap_or_default();
     let form = String::from_utf8_lossy(body);

@@ -316,7 +316,7 @@ async fn install_template(dir: &Path) {
 }
 
 /// A key and a certificate for `names`, signed by the CA in `ca` (`ca.crt`, `ca.key`).
-async fn certificate(ca: &Path, dir: &Path, names: &[String]) -> (PathBuf, PathBuf) {
+pub async fn certificate(ca: &Path, dir: &Path, names: &[String]) -> (PathBuf, PathBuf) {
     let (key, csr, cert, ext) = (dir.join("tls.key"), dir.join("tls.csr"), dir.join("tls.crt"), dir.join("san.ext"));
     let san: Vec<String> = names.iter().map(|n| format!("DNS:{n}")).collect();
     std::fs::write(&ext, format!("subjectAltName={}\n", san.join(","))).expect("san.ext");

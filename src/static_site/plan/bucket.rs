@@ -163,14 +163,11 @@ pub fn bucket_policy(id: &Identity, distribution_arn: &str) -> serde_json::Value
             "Effect": "Allow",
             "Principal": {"Service": "cloudfront.amazonaws.com"},
             "Action": "s3:GetObject",
-            "Resource": format!("{}/*", id.bucket_arn()),
+            // Every object but the controller's records (the manifest): a
+            // bucket policy grants only on its own bucket, so NotResource
+            // names exactly the rest of it.
+            "NotResource": format!("{}/{}*", id.bucket_arn(), super::content::RESERVED_PREFIX),
             "Condition": {"StringEquals": {"AWS:SourceArn": distribution_arn}},
-        }, {
-            "Sid": "DenyCloudFrontControllerRecords",
-            "Effect": "Deny",
-            "Principal": {"Service": "cloudfront.amazonaws.com"},
-            "Action": "s3:GetObject",
-            "Resource": format!("{}/{}*", id.bucket_arn(), super::content::RESERVED_PREFIX),
         }]
     })
 }
@@ -311,8 +308,7 @@ mod tests {
         );
         assert!(!policy_differs(Some(&serde_json::to_string_pretty(&p).expect("json")), &p));
         assert!(policy_differs(None, &p));
-        assert_eq!(p["Statement"][1]["Effect"], "Deny");
-        assert!(p["Statement"][1]["Resource"].as_str().expect("resource").ends_with("/.awsops/*"));
+        assert!(p["Statement"][0]["NotResource"].as_str().expect("not resource").ends_with("/.awsops/*"));
         assert!(policy_differs(Some(r#"{"Version":"2012-10-17","Statement":[]}"#), &p));
     }
 

@@ -1,0 +1,103 @@
+//! An HTTPS file server on loopback for content sources: OpenSSL's own
+//! `s_server -WWW` (a real TLS server, no code of ours) serving a folder,
+//! with a certificate for `localhost` signed by the test environment's CA.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::process::{Child, Command};
+
+pub struct FileServer {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+/// The test environment's CA folder (`scripts/testenv.sh`: pki/ca.crt, ca.key).
+pub fn test_ca() -> PathBuf {
+    PathBuf::from(std::env::var("AWSOPS_TEST_ENV").expect("AWSOPS_TEST_ENV is set by make test")).join("pki")
+}
+
+impl FileServer {
+    pub async fn start() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let www = dir.path().join("www");
+        std::fs::create_dir(&www).expect("www");
+        let (cert, key) = super::simulated::certificate(&test_ca(), dir.path(), &["localhost".to_string()]).await;
+        let port = super::free_port();
+        let child = Command::new("openssl")
+            .args(["s_server", "-quiet", "-WWW", "-accept"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("-cert")
+            .arg(&cert)
+            .arg("-key")
+            .arg(&key)
+            .current_dir(&www)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("openssl s_server");
+        let ready = super::eventually(Duration::from_secs(20), || async {
+            tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok().map(|_| ())
+        })
+        .await;
+        assert!(ready.is_some(), "openssl s_server did not listen on 127.0.0.1:{port}");
+        Self { child, port, dir }
+    }
+
+    /// Serves `bytes` at `/name`; its URL.
+    pub fn put(&self, name: &str, bytes: &[u8]) -> String {
+        std::fs::write(self.dir.path().join("www").join(name), bytes).expect("file served");
+        format!("https://{}/{name}", self.host())
+    }
+
+    /// `localhost:PORT`, as a TenantPolicy lists it.
+    pub fn host(&self) -> String {
+        format!("localhost:{}", self.port)
+    }
+
+    pub fn folder(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for FileServer {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+    }
+}
+
+/// A tar.gz of `files` (path, body), written by the `tar` crate as GNU tar would.
+pub fn tar_gz(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
+    for (path, body) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(body.len() as u64);
+        header.set_mode(0o644);
+        header.set_entry_type(tar::EntryType::Regular);
+        builder.append_data(&mut header, path, *body).expect("entry");
+    }
+    builder.into_inner().expect("tar").finish().expect("gzip")
+}
+
+/// A tar.gz with one entry whose name climbs out of the tree.
+pub fn traversal_tar_gz() -> Vec<u8> {
+    let mut header = tar::Header::new_gnu();
+    header.set_size(4);
+    header.set_mode(0o644);
+    header.set_entry_type(tar::EntryType::Regular);
+    let name = b"../../etc/evil.html";
+    header.as_old_mut().name[..name.len()].copy_from_slice(name);
+    header.set_cksum();
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
+    builder.append(&header, &b"evil"[..]).expect("entry");
+    builder.into_inner().expect("tar").finish().expect("gzip")
+}
+
+pub fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
