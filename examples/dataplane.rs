@@ -17,6 +17,9 @@
 #[path = "../tests/support/dns.rs"]
 mod dns;
 #[allow(dead_code)]
+#[path = "../tests/support/secrets.rs"]
+mod secrets;
+#[allow(dead_code)]
 #[path = "../tests/support/simulated.rs"]
 mod simulated;
 

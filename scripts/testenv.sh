@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts or stops the test environment on 127.0.0.1: etcd + kube-apiserver
-# v1.20.2 (RBAC on, token auth), the moto AWS emulator and a DNS server for
-# its RDS endpoint names.
+# v1.20.2 (RBAC on, token auth), the moto AWS emulator, a DNS server for
+# its RDS endpoint names and an OCI registry.
 #
 #   scripts/testenv.sh start DIR   installs what is missing, starts everything,
 #                                  writes DIR/env (KUBECONFIG, AWS_ENDPOINT_URL, ...)
@@ -175,6 +175,40 @@ start_dns() {
   echo "export AWSOPS_DNS_SERVER=$addr" >>"$dir/env"
 }
 
+# start_registry: Debian's docker-registry (the CNCF distribution registry
+# 2.8) on 127.0.0.1 over TLS (a certificate for localhost from the test CA)
+# with one htpasswd user, for StaticSite's spec.content.oci; tests push
+# artifacts with oras-py (scripts/oci-push.py).
+start_registry() {
+  local reg="$dir/registry" pki="$dir/pki" python port
+  apt_install docker-registry
+  python="$("$here/install-oras.sh")"
+  rm -rf "$reg" && mkdir -p "$reg/data"
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+    -keyout "$reg/tls.key" -out "$reg/tls.csr" 2>/dev/null
+  openssl x509 -req -in "$reg/tls.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial \
+    -days 2 -extfile "$pki/san.ext" -out "$reg/tls.crt" 2>/dev/null
+  "$python" -c 'import bcrypt; print("site:" + bcrypt.hashpw(b"site-pass-1", bcrypt.gensalt()).decode())' >"$reg/htpasswd"
+  port=$(free_port)
+  cat >"$reg/config.yml" <<YML
+version: 0.1
+log: {level: warn}
+storage: {filesystem: {rootdirectory: $reg/data}}
+http: {addr: "127.0.0.1:$port", tls: {certificate: $reg/tls.crt, key: $reg/tls.key}}
+auth: {htpasswd: {realm: awsops-test, path: $reg/htpasswd}}
+YML
+  /usr/bin/docker-registry serve "$reg/config.yml" >"$dir/registry.log" 2>&1 &
+  echo $! >"$dir/registry.pid"
+  wait_for curl -s -o /dev/null --cacert "$pki/ca.crt" "https://localhost:$port/v2/" ||
+    { log "docker-registry did not start"; tail "$dir/registry.log" >&2; return 1; }
+  cat >>"$dir/env" <<ENV
+export AWSOPS_TEST_REGISTRY="localhost:$port"
+export AWSOPS_TEST_REGISTRY_USER=site
+export AWSOPS_TEST_REGISTRY_PASSWORD=site-pass-1
+export AWSOPS_TEST_ORAS_PYTHON="$python"
+ENV
+}
+
 # write_aws_env PORT: DIR/env pointing the SDK at the emulator, with dummy credentials.
 write_aws_env() {
   cat >"$dir/env" <<ENV
@@ -198,6 +232,7 @@ case "$cmd" in
     moto_port=$(start_moto)
     write_aws_env "$moto_port"
     start_dns
+    start_registry
     cat >>"$dir/env" <<ENV
 export KUBECONFIG="$dir/kubeconfig"
 export AWSOPS_TEST_KUBECTL="$kube_bin/kubectl"

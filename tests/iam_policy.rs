@@ -17,6 +17,7 @@ fn iam_actions(service: &str, operation: &str) -> Vec<String> {
         ("s3", "ListObjectVersions") => &["s3:ListBucketVersions"],
         ("s3", "DeleteObjects") => &["s3:DeleteObject", "s3:DeleteObjectVersion"],
         ("s3", "HeadObject") => &["s3:GetObject"],
+        ("s3", "CopyObject") => &["s3:GetObject", "s3:PutObject"],
         ("s3", "GetBucketEncryption") => &["s3:GetEncryptionConfiguration"],
         ("s3", "PutBucketEncryption") => &["s3:PutEncryptionConfiguration"],
         ("s3", "GetPublicAccessBlock") => &["s3:GetBucketPublicAccessBlock"],

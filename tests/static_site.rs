@@ -1246,3 +1246,49 @@ async fn a_config_map_site_from_before_the_manifest_seeds_it_from_md5_etags_with
     assert_eq!(manifest["files"].as_object().map(|f| f.len()), Some(2));
     assert_eq!(content_puts(&rig, &bucket), before, "no file was uploaded: {:?}", rig.stage.proxy.snapshot());
 }
+
+#[tokio::test]
+async fn an_oci_artifact_site_serves_the_digest_it_pulled_and_an_unbound_pull_secret_says_how_to_grant_it() {
+    use support::files::{pull_secret, push_artifact, registry, tar_gz};
+    let mut rig = Rig::new("site-oci").await;
+    let (host, _, _) = registry();
+    let repo = format!("{host}/{}/site", rig.stage.ns);
+    let v1 = tar_gz(&[("public/index.html", b"<h1>v1</h1>"), ("public/docs/guide/index.html", b"guide")]);
+    let d1 = push_artifact(&format!("{repo}:live"), &v1).await;
+    pull_secret(&rig.stage.client, &rig.stage.ns, "regcred").await;
+    support::secrets::grant_secret(&rig.stage.client, &rig.stage.ns, "regcred").await;
+    pull_secret(&rig.stage.client, &rig.stage.ns, "unbound").await;
+    rig.start_with(600, &["--source-ca-file", &source_ca()]);
+    let oci = |secret: &str| {
+        json!({"content": {"oci": {"ref": format!("{repo}:live"), "secretRef": {"name": secret}}, "path": "public",
+               "rules": [{"match": "**/*.html", "cacheControl": "no-cache"}]}})
+    };
+    rig.site("oci", oci("regcred")).await;
+    rig.site("unbound", oci("unbound")).await;
+
+    let status = rig.ready("oci", 90).await;
+    let content = status.content.clone().expect("content");
+    assert_eq!(content.source.as_deref(), Some(format!("{repo}@{d1}").as_str()), "the digest the tag named");
+    assert_eq!((content.files, content.uploaded), (2, 2));
+    let bucket = status.bucket.clone().expect("bucket").name;
+    assert_eq!(rig.object(&bucket, "docs/guide/index.html").await.map(|o| o.0).as_deref(), Some("guide"));
+    assert_eq!(cache_control(&rig, &bucket, "docs/guide/index.html").await.as_deref(), Some("no-cache"));
+
+    let (_, stalled) = rig.stalled("unbound", 60).await;
+    assert_eq!(stalled.reason, "PullSecretUnusable");
+    assert!(stalled.message.contains("create role awsops-pull-unbound"), "{}", stalled.message);
+    assert!(stalled.message.contains("--resource-name=unbound"), "{}", stalled.message);
+
+    // The tag moves to a new artifact: the next look pulls it and uploads the one changed file.
+    let v2 = tar_gz(&[("public/index.html", b"<h1>v2</h1>"), ("public/docs/guide/index.html", b"guide")]);
+    let d2 = push_artifact(&format!("{repo}:live"), &v2).await;
+    let before = content_puts(&rig, &bucket);
+    let patch = json!({"metadata": {"annotations": {"awsops.dev/poke": "1"}}});
+    rig.sites.patch("oci", &PatchParams::default(), &Patch::Merge(&patch)).await.expect("annotated");
+    let served = format!("{repo}@{d2}");
+    let status =
+        rig.until("oci", 60, |s| s.content.as_ref().and_then(|c| c.source.as_deref()) == Some(served.as_str())).await;
+    assert_eq!(status.content.expect("content").uploaded, 1);
+    assert_eq!(content_puts(&rig, &bucket) - before, 1, "only index.html: {:?}", rig.stage.proxy.snapshot());
+    assert_eq!(rig.object(&bucket, "index.html").await.map(|o| o.0).as_deref(), Some("<h1>v2</h1>"));
+}

@@ -208,8 +208,13 @@ pub struct ContentSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub archive: Option<ArchiveSource>,
 
-    /// Serve only this folder of the archive (`public/`): its files become
-    /// the keys, without the folder.
+    /// An OCI artifact (as `flux push artifact` or `oras push` write it: one
+    /// tar+gzip layer), by tag or digest. Instead of `configMaps`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oci: Option<OciSource>,
+
+    /// Serve only this folder of the archive or artifact (`public/`): its
+    /// files become the keys, without the folder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 512))]
     pub path: Option<String>,
@@ -258,6 +263,7 @@ impl Default for ContentSpec {
         Self {
             config_maps: Vec::new(),
             archive: None,
+            oci: None,
             path: None,
             rules: Vec::new(),
             index_document: default_index(),
@@ -304,6 +310,21 @@ impl ContentRule {
         let glob = globset::GlobBuilder::new(&self.match_).literal_separator(true).build()?;
         Ok(glob.compile_matcher())
     }
+}
+
+/// An OCI artifact in a registry.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OciSource {
+    /// `registry.example.com/web/site:1.4.2` or `...@sha256:<digest>`; the
+    /// registry host must be listed in a TenantPolicy's `staticSites.sources`.
+    #[serde(rename = "ref")]
+    #[schemars(length(min = 1, max = 1024))]
+    pub reference: String,
+    /// A `kubernetes.io/dockerconfigjson` Secret in this namespace with the
+    /// registry's login, read with `get` on that name only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_ref: Option<super::aurora_failover::SecretName>,
 }
 
 /// Headers for the keys one glob matches.
@@ -482,17 +503,36 @@ impl StaticSiteSpec {
 }
 
 fn validate_content(content: &ContentSpec, p: &mut Problems) {
-    p.check(content.archive.is_none() || content.config_maps.is_empty(), || {
-        "spec.content: set either archive or configMaps, not both".into()
-    });
+    let sources = usize::from(content.archive.is_some())
+        + usize::from(content.oci.is_some())
+        + usize::from(!content.config_maps.is_empty());
+    p.check(sources <= 1, || "spec.content: set one of configMaps, archive and oci".into());
+    if let Some(oci) = &content.oci {
+        p.check(oci_client::Reference::try_from(oci.reference.as_str()).is_ok(), || {
+            format!(
+                "spec.content.oci.ref {:?} is not an OCI reference (registry/repository:tag or @sha256:digest)",
+                oci.reference
+            )
+        });
+        p.check(
+            oci.reference.contains('/')
+                && oci.reference.split('/').next().is_some_and(|h| h.contains(['.', ':']) || h == "localhost"),
+            || {
+                format!(
+                    "spec.content.oci.ref {:?} must name its registry host (registry.example.com/repository:tag)",
+                    oci.reference
+                )
+            },
+        );
+    }
     if let Some(path) = &content.path {
         p.check(!path.starts_with('/') && !path.split('/').any(|part| part == ".." || part == "."), || {
             format!(
                 "spec.content.path {path:?} must be a folder inside the archive, without a leading '/', '.' or '..'"
             )
         });
-        p.check(content.archive.is_some(), || {
-            "spec.content.path applies to an archive: set spec.content.archive".into()
+        p.check(content.archive.is_some() || content.oci.is_some(), || {
+            "spec.content.path applies to an archive or an artifact: set spec.content.archive or oci".into()
         });
     }
     for (i, rule) in content.rules.iter().enumerate() {

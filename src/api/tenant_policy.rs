@@ -83,9 +83,10 @@ pub struct StaticSitePolicy {
     #[serde(default)]
     pub certificate_arns: Vec<String>,
 
-    /// Hosts sites may fetch content from (`spec.content.archive.url`, and
-    /// where it redirects): `ci.example.com`, `*.example.com`, with `:port`
-    /// when not 443 (`*` matches any run of characters).
+    /// Hosts sites may fetch content from (`spec.content.archive.url` and
+    /// where it redirects, the registry of `spec.content.oci.ref`):
+    /// `ci.example.com`, `*.example.com`, with `:port` when not 443 (`*`
+    /// matches any run of characters).
     #[serde(default)]
     pub sources: Vec<String>,
 }

@@ -53,7 +53,7 @@ impl Context {
     ) -> Self {
         let dns = Arc::new(crate::dataplane::Dns::new(None));
         let events = Events::new(objects.clone());
-        let sources = Default::default();
+        let sources = crate::dataplane::Sources { work_dir: std::env::temp_dir(), ca_file: None };
         Self { events, objects, aws, metrics, resync, namespace, tenancy, dns, mysql_ca_file: None, sources }
     }
 

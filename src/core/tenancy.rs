@@ -229,6 +229,10 @@ pub fn site_asks(spec: &StaticSiteSpec) -> Vec<Ask<'_>> {
     if let Some(host) = spec.content.archive.as_ref().and_then(|a| source_host(&a.url)) {
         out.push(ask("spec.content.archive.url", Want::Source(host)));
     }
+    if let Some(oci) = &spec.content.oci {
+        let host = oci.reference.split('/').next().unwrap_or_default();
+        out.push(ask("spec.content.oci.ref", Want::Source(host.strip_suffix(":443").unwrap_or(host))));
+    }
     out
 }
 
@@ -374,6 +378,7 @@ mod tests {
                     hosted_zones: vec!["example.com".into(), "Z0123".into()],
                     domains: vec!["*.web.example.com".into(), "web.example.com".into()],
                     bucket_names: vec!["web-*".into()],
+                    sources: vec!["ci.example.com".into(), "*.artifacts.example.com:8443".into()],
                     ..Default::default()
                 },
                 ..Default::default()
@@ -436,6 +441,32 @@ mod tests {
         assert!(domain_matches("web.example.com", "web.example.com"));
         assert!(!domain_matches("web.example.com", "www.web.example.com"));
         assert!(domain_matches("*", "anything.org"));
+    }
+
+    #[test]
+    fn an_archive_is_fetched_only_from_a_listed_host_and_port() {
+        let p = [web()];
+        fn host(url: &str) -> &str {
+            source_host(url).expect("https URL")
+        }
+        assert_eq!(host("https://ci.example.com/site.tar.gz"), "ci.example.com");
+        assert_eq!(host("https://ci.example.com:443/site.tar.gz"), "ci.example.com", "443 is implied");
+        assert_eq!(host("https://CI.example.com:8443?x"), "CI.example.com:8443");
+        assert_eq!(source_host("http://ci.example.com/x"), None);
+        assert!(allowed(&p, Want::Source(host("https://CI.example.com/a.tar.gz"))));
+        assert!(!allowed(&p, Want::Source(host("https://ci.example.com:8443/a.tar.gz"))), "another port");
+        assert!(allowed(&p, Want::Source(host("https://eu.artifacts.example.com:8443/a.zip"))));
+        assert!(!allowed(&p, Want::Source(host("https://evil.com/a.zip"))));
+        let spec: StaticSiteSpec = serde_json::from_value(serde_json::json!({
+            "content": {"archive": {"url": "https://evil.com/site.tar.gz", "sha256": "0".repeat(64)}}
+        }))
+        .expect("spec");
+        let message = refusal("web", &p, &site_asks(&spec)).expect("refused");
+        assert!(
+            message
+                .contains("spec.content.archive.url \"evil.com\" is not allowed (add it to spec.staticSites.sources)"),
+            "{message}"
+        );
     }
 
     #[test]

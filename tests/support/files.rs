@@ -101,3 +101,45 @@ pub fn sha256(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
 }
+
+/// The test environment's registry (`scripts/testenv.sh`: docker-registry
+/// over TLS with one htpasswd user): its `host:port`, user and password.
+pub fn registry() -> (String, String, String) {
+    let var = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("{name} is set by make test"));
+    (var("AWSOPS_TEST_REGISTRY"), var("AWSOPS_TEST_REGISTRY_USER"), var("AWSOPS_TEST_REGISTRY_PASSWORD"))
+}
+
+/// Pushes `archive` to `reference` as `flux push artifact` lays it out, with
+/// oras-py (scripts/oci-push.py); the manifest digest.
+pub async fn push_artifact(reference: &str, archive: &[u8]) -> String {
+    let (_, user, password) = registry();
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("site.tar.gz");
+    std::fs::write(&file, archive).expect("archive");
+    let python = std::env::var("AWSOPS_TEST_ORAS_PYTHON").expect("AWSOPS_TEST_ORAS_PYTHON is set by make test");
+    let out = Command::new(python)
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/oci-push.py"))
+        .args([reference, file.to_str().expect("path"), user.as_str(), password.as_str()])
+        .env("REQUESTS_CA_BUNDLE", test_ca().join("ca.crt"))
+        .output()
+        .await
+        .expect("oci-push.py runs");
+    assert!(out.status.success(), "oci-push.py failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A `kubernetes.io/dockerconfigjson` Secret `name` with the registry's login.
+pub async fn pull_secret(client: &kube::Client, namespace: &str, name: &str) {
+    use k8s_openapi::api::core::v1::Secret;
+    let (host, user, password) = registry();
+    let auth = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("{user}:{password}"));
+    let config = serde_json::json!({"auths": {host: {"auth": auth}}}).to_string();
+    let secret: Secret = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": name},
+        "type": "kubernetes.io/dockerconfigjson",
+        "stringData": {".dockerconfigjson": config},
+    }))
+    .expect("secret");
+    let api = kube::api::Api::<Secret>::namespaced(client.clone(), namespace);
+    api.create(&kube::api::PostParams::default(), &secret).await.expect("secret created");
+}

@@ -11,6 +11,7 @@ pub mod handmade;
 pub mod listing;
 pub mod node;
 pub mod proxy;
+pub mod secrets;
 pub mod simulated;
 pub mod sweep;
 pub mod watch_delay;

@@ -349,7 +349,6 @@ async fn copy_dir(from: &Path, to: &Path) {
 /// get that one Secret.
 pub async fn login_secret(client: &kube::Client, namespace: &str, name: &str, password: &str, grant: bool) {
     use k8s_openapi::api::core::v1::Secret;
-    use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
     use kube::api::{Api, PostParams};
     let create = PostParams::default();
     let secret: Secret = serde_json::from_value(serde_json::json!({
@@ -358,21 +357,7 @@ pub async fn login_secret(client: &kube::Client, namespace: &str, name: &str, pa
     }))
     .expect("secret");
     Api::<Secret>::namespaced(client.clone(), namespace).create(&create, &secret).await.expect("secret created");
-    if !grant {
-        return;
+    if grant {
+        super::secrets::grant_secret(client, namespace, name).await;
     }
-    let role: Role = serde_json::from_value(serde_json::json!({
-        "metadata": {"name": format!("awsops-write-probe-{name}")},
-        "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"], "resourceNames": [name]}],
-    }))
-    .expect("role");
-    Api::<Role>::namespaced(client.clone(), namespace).create(&create, &role).await.expect("role created");
-    let chart_namespace = std::env::var("AWSOPS_TEST_CHART_NAMESPACE").expect("set by make test");
-    let binding: RoleBinding = serde_json::from_value(serde_json::json!({
-        "metadata": {"name": format!("awsops-write-probe-{name}")},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": format!("awsops-write-probe-{name}")},
-        "subjects": [{"kind": "ServiceAccount", "name": "awsops", "namespace": chart_namespace}],
-    }))
-    .expect("binding");
-    Api::<RoleBinding>::namespaced(client.clone(), namespace).create(&create, &binding).await.expect("binding created");
 }

@@ -152,6 +152,25 @@ fn local(path: &Path, e: &std::io::Error) -> Failure {
     Failure::Retry(format!("work folder {}: {e}", path.display()))
 }
 
+/// Refuses a `host[:port]` that names or resolves only to addresses content
+/// is never fetched from (for clients whose resolver is not [`Guarded`]).
+pub async fn check_host(host: &str) -> Result<(), Failure> {
+    refuse_literal(&format!("https://{host}/"))?;
+    let lookup = if host.starts_with('[') || host.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) {
+        tokio::net::lookup_host(host.to_string()).await
+    } else {
+        tokio::net::lookup_host(format!("{host}:443")).await
+    };
+    let Ok(addrs) = lookup else { return Ok(()) }; // the client reports it unreachable
+    let all: Vec<SocketAddr> = addrs.collect();
+    if !all.is_empty() && all.iter().all(|a| forbidden(a.ip())) {
+        let message =
+            format!("{host} resolves only to link-local or metadata addresses: content is never fetched from them");
+        return Err(Stall::new(Reason::SourceRefused, message).into());
+    }
+    Ok(())
+}
+
 /// Resolves as the system does, keeping only addresses content may come from.
 struct Guarded;
 

@@ -7,6 +7,7 @@ pub mod archive;
 pub mod fetch;
 mod files;
 pub mod manifest;
+pub mod oci;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -65,15 +66,18 @@ pub async fn read(
     content: &ContentSpec,
     recorded: Option<Manifest>,
 ) -> Result<Sourced, Halt> {
-    let Some(archive) = &content.archive else {
-        let files = config_maps(ctx.objects.as_ref(), namespace, content).await??;
-        return Ok(Sourced { files, source: CONFIG_MAPS.into(), workspace: None, recorded });
+    let source = match (&content.archive, &content.oci) {
+        (Some(archive), _) => format!("sha256:{}", archive.sha256.to_lowercase()),
+        (None, Some(oci)) => oci::Registry::connect(ctx, namespace, oci).await?.source().await?,
+        (None, None) => {
+            let files = config_maps(ctx.objects.as_ref(), namespace, content).await??;
+            return Ok(Sourced { files, source: CONFIG_MAPS.into(), workspace: None, recorded });
+        }
     };
-    let source = format!("sha256:{}", archive.sha256.to_lowercase());
     if let Some(files) = recorded.as_ref().filter(|m| m.source == source && m.path == content.path).and_then(known) {
         return Ok(Sourced { files, source, workspace: None, recorded });
     }
-    fetch_archive(ctx, namespace, uid, content, recorded).await
+    fetch_source(ctx, namespace, uid, content, recorded).await
 }
 
 /// The files a manifest records, without bodies; `None` if an MD5 is not one.
@@ -85,26 +89,35 @@ fn known(manifest: &Manifest) -> Option<Vec<File>> {
     manifest.files.iter().map(file).collect()
 }
 
-/// Downloads `spec.content.archive` into a new workspace of the work folder
-/// and unpacks it there.
-pub async fn fetch_archive(
+/// Downloads `spec.content.archive` or the layer of `spec.content.oci` into
+/// a new workspace of the work folder and unpacks it there.
+pub async fn fetch_source(
     ctx: &Context,
     namespace: &str,
     uid: &str,
     content: &ContentSpec,
     recorded: Option<Manifest>,
 ) -> Result<Sourced, Halt> {
-    let Some(archive) = content.archive.clone() else {
-        return Err(Stall::new(Reason::ContentInvalid, "spec.content.archive is not set").into());
-    };
     let workspace = archive::workspace(&ctx.sources.work_dir, uid)?;
     let (file, folder) = archive::layout(workspace.path());
-    let (tenancy, ns) = (ctx.tenancy.clone(), namespace.to_string());
-    let allowed: fetch::Allowed = Arc::new(move |host| tenancy.source_allowed(&ns, host));
     // A tar adds at most a 512-byte header and 511 bytes of padding per file.
     let most = content.max_bytes().saturating_add(content.max_files().saturating_mul(1024));
-    fetch::download(&ctx.sources, &archive.url, &archive.sha256, most, allowed, &file).await?;
-    let (spec, name) = (content.clone(), archive.url.clone());
+    let (source, name) = match (&content.archive, &content.oci) {
+        (Some(archive), _) => {
+            let (tenancy, ns) = (ctx.tenancy.clone(), namespace.to_string());
+            let allowed: fetch::Allowed = Arc::new(move |host| tenancy.source_allowed(&ns, host));
+            fetch::download(&ctx.sources, &archive.url, &archive.sha256, most, allowed, &file).await?;
+            (format!("sha256:{}", archive.sha256.to_lowercase()), archive.url.clone())
+        }
+        (None, Some(oci)) => {
+            let source = oci::Registry::connect(ctx, namespace, oci).await?.pull(&file, most).await?;
+            (source, oci.reference.clone())
+        }
+        (None, None) => {
+            return Err(Stall::new(Reason::ContentInvalid, "spec.content names no archive or artifact").into());
+        }
+    };
+    let spec = content.clone();
     let files = tokio::task::spawn_blocking(move || {
         std::fs::create_dir(&folder).map_err(|e| fetch::Failure::Retry(format!("{}: {e}", folder.display())))?;
         let unpacked = archive::unpack(&file, &folder, &name, &spec);
@@ -112,8 +125,7 @@ pub async fn fetch_archive(
         unpacked
     })
     .await
-    .map_err(|e| fetch::Failure::Retry(format!("unpacking {}: {e}", archive.url)))??;
-    let source = format!("sha256:{}", archive.sha256.to_lowercase());
+    .map_err(|e| fetch::Failure::Retry(format!("unpacking: {e}")))??;
     Ok(Sourced { files, source, workspace: Some(workspace), recorded })
 }
 

@@ -27,7 +27,7 @@ impl Steps<'_> {
         if sourced.needs_bodies(&plan.upload) {
             // Known from the manifest, but the bucket lost or changed some.
             let manifest = sourced.recorded.take();
-            sourced = content::fetch_archive(run.ctx, &id.namespace, &id.uid, spec, manifest).await?;
+            sourced = content::fetch_source(run.ctx, &id.namespace, &id.uid, spec, manifest).await?;
             desired = content::desired(&sourced.files, &rules);
             plan = content_plan(&desired, &existing, recorded(&sourced).as_ref(), spec.prune);
         }
