@@ -6,7 +6,8 @@
 # per instance on loopback, DNS for its endpoints, AWS's failover sequence
 # played in about 10 s: examples/dataplane.rs), then runs `awsops plan` and
 # `awsops apply` on examples/ (a failover proven by a write probe, a static
-# site with a custom domain), plans again (in sync), prints the results with
+# site with a custom domain served from an OCI artifact pushed to a local
+# registry), plans again (in sync), prints the results with
 # the write outage awsops measured, and stops everything.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -32,23 +33,34 @@ wait_for test -s "$work/simulated.out" || { tail "$work/simulated.log" >&2; exit
 # The simulated cluster's DNS answers for its endpoints (TTL 5 s, as on RDS).
 export AWSOPS_DNS_SERVER="$(head -1 "$work/simulated.out")"
 log "simulated data plane of orders-aurora: MariaDB per instance, DNS at $AWSOPS_DNS_SERVER"
+# The site's build output as an OCI artifact in the registry start-aws runs
+# (docker-registry on loopback, TLS from the demo's CA, one htpasswd user),
+# pushed with oras-py; examples/ are applied with the ref pointing there.
+tar -czf "$work/site.tar.gz" -C examples/site public
+REQUESTS_CA_BUNDLE="$work/pki/ca.crt" "$AWSOPS_TEST_ORAS_PYTHON" "$here/oci-push.py" \
+  "$AWSOPS_TEST_REGISTRY/web/marketing:1.0" "$work/site.tar.gz" \
+  "$AWSOPS_TEST_REGISTRY_USER" "$AWSOPS_TEST_REGISTRY_PASSWORD" >/dev/null
+mkdir -p "$work/examples"
+for f in examples/*.yaml; do sed "s#localhost:5000#$AWSOPS_TEST_REGISTRY#g" "$f" >"$work/examples/$(basename "$f")"; done
+export AWSOPS_SOURCE_CA_FILE="$work/pki/ca.crt"
+log "site artifact pushed to $AWSOPS_TEST_REGISTRY/web/marketing:1.0"
 state="$work/state"
 start=$(date +%s)
 
 echo
 echo "\$ awsops plan -f examples/"
 code=0
-"$bin" plan -f examples/ --state-dir "$state" || code=$?
+"$bin" plan -f "$work/examples/" --state-dir "$state" || code=$?
 [ "$code" = 2 ] || { echo "expected plan to exit 2 (changes), got $code" >&2; exit 1; }
 echo "(exit 2: changes to make)"
 
 echo
 echo "\$ awsops apply -f examples/"
-"$bin" apply -f examples/ --state-dir "$state"
+"$bin" apply -f "$work/examples/" --state-dir "$state"
 
 echo
 echo "\$ awsops plan -f examples/"
-"$bin" plan -f examples/ --state-dir "$state"
+"$bin" plan -f "$work/examples/" --state-dir "$state"
 echo "(exit 0: in sync)"
 
 echo
@@ -58,5 +70,7 @@ outage=$(sed -n 's/^ *writeOutageSeconds: *//p' "$state/platform/aurorafailover/
 scripted=$(sed -n 's/^scripted outage: *//p' "$work/simulated.out")
 echo "promoted reader: $promoted"
 echo "write outage measured by awsops: ${outage:-?} s (the simulated cluster refused writes for ${scripted:-?} s; clients caching the endpoint's DNS answer (TTL 5 s) wait up to 5 s more)"
-echo "site URL: $url"
+source=$(sed -n 's/^ *source: *//p' "$state/web/staticsite/marketing.yaml")
+files=$(sed -n 's/^ *files: *//p' "$state/web/staticsite/marketing.yaml")
+echo "site URL: $url (${files:-?} files from ${source:-?})"
 echo "demo finished in $(( $(date +%s) - start )) s (plan, apply, plan)"

@@ -5,7 +5,7 @@
 #
 #   scripts/testenv.sh start DIR   installs what is missing, starts everything,
 #                                  writes DIR/env (KUBECONFIG, AWS_ENDPOINT_URL, ...)
-#   scripts/testenv.sh start-aws DIR   only the AWS emulator (awsops plan/apply)
+#   scripts/testenv.sh start-aws DIR   only the AWS emulator, DNS and the registry (awsops plan/apply)
 #   scripts/testenv.sh restart-apiserver DIR   stop and start the API server again
 #   scripts/testenv.sh stop DIR    stops what DIR/*.pid names, by PID
 set -euo pipefail
@@ -44,14 +44,21 @@ start_moto() {
   echo "$port"
 }
 
-write_certs() {
+# write_ca: the test CA (pki/ca.crt, ca.key) and the SAN extension of
+# certificates for this machine's loopback (pki/san.ext).
+write_ca() {
   local pki="$dir/pki"
   mkdir -p "$pki"
   openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=awsops-test-ca" \
     -keyout "$pki/ca.key" -out "$pki/ca.crt" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$pki/san.ext"
+}
+
+write_certs() {
+  local pki="$dir/pki"
+  write_ca
   openssl req -newkey rsa:2048 -nodes -subj "/CN=kube-apiserver" \
     -keyout "$pki/apiserver.key" -out "$pki/apiserver.csr" 2>/dev/null
-  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$pki/san.ext"
   openssl x509 -req -in "$pki/apiserver.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial \
     -days 2 -extfile "$pki/san.ext" -out "$pki/apiserver.crt" 2>/dev/null
   openssl genrsa -out "$pki/sa.key" 2048 2>/dev/null
@@ -246,10 +253,12 @@ ENV
   start-aws)
     mkdir -p "$dir"
     stop
-    apt_install curl
+    apt_install curl openssl
     write_aws_env "$(start_moto)"
     start_dns
-    log "AWS emulator up: $dir/env"
+    write_ca
+    start_registry
+    log "AWS emulator and registry up: $dir/env"
     ;;
   restart-apiserver) restart_apiserver; log "kube-apiserver restarted" ;;
   stop) stop ;;
