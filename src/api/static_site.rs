@@ -984,6 +984,47 @@ mod tests {
     }
 
     #[test]
+    fn content_takes_one_source_a_folder_inside_it_and_rules_that_set_something() {
+        let check = |content: serde_json::Value| {
+            let spec: StaticSiteSpec = serde_json::from_value(serde_json::json!({"content": content})).expect("parses");
+            spec.validate()
+        };
+        let archive = serde_json::json!({"url": "https://ci.example.com/site.tar.gz", "sha256": "a".repeat(64)});
+        let oci = serde_json::json!({"ref": "registry.example.com/web/site:1.4.2", "secretRef": {"name": "regcred"}});
+        assert_eq!(check(serde_json::json!({"archive": archive, "path": "public/"})), Ok(()));
+        assert_eq!(check(serde_json::json!({"oci": oci, "path": "dist"})), Ok(()));
+        let both = check(serde_json::json!({"archive": archive, "oci": oci})).expect_err("two sources");
+        assert!(both.contains("set one of configMaps, archive and oci"), "{both}");
+        let with_maps = check(serde_json::json!({"archive": archive, "configMaps": [{"name": "pages"}]}));
+        assert!(with_maps.is_err());
+        assert!(
+            check(serde_json::json!({"archive": archive, "path": "../etc"}))
+                .expect_err("..")
+                .contains("spec.content.path")
+        );
+        assert!(
+            check(serde_json::json!({"archive": archive, "path": "/abs"}))
+                .expect_err("/")
+                .contains("spec.content.path")
+        );
+        assert!(
+            check(serde_json::json!({"path": "public"})).expect_err("no archive").contains("applies to an archive")
+        );
+        let no_host = check(serde_json::json!({"oci": {"ref": "web/site:1"}})).expect_err("no registry");
+        assert!(no_host.contains("must name its registry host"), "{no_host}");
+        let bad_ref = check(serde_json::json!({"oci": {"ref": "localhost:5000/Web/Site:!"}})).expect_err("bad ref");
+        assert!(bad_ref.contains("not an OCI reference"), "{bad_ref}");
+        let rule = |rule: serde_json::Value| check(serde_json::json!({"rules": [rule]}));
+        assert_eq!(rule(serde_json::json!({"match": "assets/**", "cacheControl": "immutable"})), Ok(()));
+        assert!(
+            rule(serde_json::json!({"match": "a/[", "cacheControl": "x"})).expect_err("glob").contains("not a glob")
+        );
+        assert!(rule(serde_json::json!({"match": "*.html"})).expect_err("empty").contains("sets nothing"));
+        let header = rule(serde_json::json!({"match": "*", "contentType": "text/html\r\nX-Evil: 1"}));
+        assert!(header.expect_err("header injection").contains("printable ASCII on one line"));
+    }
+
+    #[test]
     fn a_content_security_policy_is_one_line_of_at_most_1783_characters() {
         let mut spec = mk_spec();
         let csp =
