@@ -199,9 +199,15 @@ impl SdkBuckets {
     }
 }
 
-/// CopyObject's source: `bucket/key`, the key percent-encoded except `/`.
+/// CopyObject's source: `bucket/key`, the key percent-encoded.
 fn copy_source(bucket: &str, key: &str) -> String {
-    let mut out = format!("{bucket}/");
+    format!("{bucket}/{}", percent_encoded(key))
+}
+
+/// A key as it goes in a URL path: every byte but the unreserved characters
+/// and `/` percent-encoded (a raw `?`, `#` or space would name another URL).
+pub fn percent_encoded(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
     for byte in key.bytes() {
         if byte.is_ascii_alphanumeric() || b"-._~/".contains(&byte) {
             out.push(byte as char);

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::routing::Served;
 use crate::api::static_site::ContentStatus;
-use crate::aws::s3::{Headers, ObjectInfo};
+use crate::aws::s3::{Headers, ObjectInfo, percent_encoded};
 
 /// One file the sources declare, with the headers its rules give it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -184,21 +184,6 @@ pub fn invalidation_paths(
         return vec!["/*".into()];
     }
     paths.into_iter().collect()
-}
-
-/// A key as CloudFront wants it in a path: every byte but the unreserved
-/// characters and `/` percent-encoded (a raw `?`, `#` or space would name
-/// another URL or be refused).
-fn percent_encoded(key: &str) -> String {
-    let mut out = String::with_capacity(key.len());
-    for byte in key.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~/".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }
 
 /// What status keeps of an invalidation CloudFront refused.
