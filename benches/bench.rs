@@ -69,7 +69,7 @@ async fn sync_client(dir: &Path, bucket: &str) -> anyhow::Result<()> {
     let recorded = content::manifest::load(&buckets, bucket, "bench").await?;
     let desired = content::desired(&files, &content::Rules::new(&spec));
     let existing = awsops::aws::s3::Buckets::list(&buckets, bucket).await?;
-    let plan = content_plan(&desired, &existing, recorded.as_ref().map(|m| &m.files), spec.prune);
+    let plan = content_plan(&desired, &existing, recorded.as_ref().map(|m| m.all()).as_ref(), spec.prune);
     let sourced = content::Sourced { files, source: content::CONFIG_MAPS.into(), workspace: None, recorded };
     let to = content::Target { buckets: &buckets, bucket, uid: "bench" };
     content::sync(&to, &sourced, &desired, &plan, None, &|_, _| {}).await?;

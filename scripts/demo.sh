@@ -72,5 +72,6 @@ echo "promoted reader: $promoted"
 echo "write outage measured by awsops: ${outage:-?} s (the simulated cluster refused writes for ${scripted:-?} s; clients caching the endpoint's DNS answer (TTL 5 s) wait up to 5 s more)"
 source=$(sed -n 's/^ *source: *//p' "$state/web/staticsite/marketing.yaml")
 files=$(sed -n 's/^ *files: *//p' "$state/web/staticsite/marketing.yaml")
-echo "site URL: $url (${files:-?} files from ${source:-?})"
+echo "site URL: $url"
+echo "site content: ${files:-?} files from ${source:-?}"
 echo "demo finished in $(( $(date +%s) - start )) s (plan, apply, plan)"

@@ -27,12 +27,24 @@ pub struct Manifest {
     /// `spec.content.path` it was served with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+    /// What is served: the declared keys.
     pub files: BTreeMap<String, Recorded>,
+    /// This site's objects no longer declared, kept with `prune: false`
+    /// (not served; deleted once prune is on again).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub retained: BTreeMap<String, Recorded>,
 }
 
 impl Manifest {
-    pub fn new(uid: &str, source: &str, path: Option<&str>, files: BTreeMap<String, Recorded>) -> Self {
-        Self { uid: uid.to_string(), source: source.to_string(), path: path.map(String::from), files }
+    pub fn new(uid: &str, source: &str, path: Option<&str>) -> Self {
+        Self { uid: uid.to_string(), source: source.to_string(), path: path.map(String::from), ..Self::default() }
+    }
+
+    /// Every object it records, served or retained.
+    pub fn all(&self) -> BTreeMap<String, Recorded> {
+        let mut all = self.retained.clone();
+        all.extend(self.files.iter().map(|(k, v)| (k.clone(), v.clone())));
+        all
     }
 }
 

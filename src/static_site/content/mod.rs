@@ -21,8 +21,8 @@ use super::plan::content::{ContentPlan, DesiredFile, Inventory, Recorded};
 use super::run::Halt;
 use crate::api::conditions::{Reason, Stall};
 use crate::api::static_site::{ContentRule, ContentSpec};
-use crate::aws::AwsError;
 use crate::aws::s3::{Buckets, Headers, Upload};
+use crate::aws::{AwsError, AwsErrorKind};
 use crate::core::{Context, Error, Objects};
 pub use files::{File, check_files, check_key, limits, md5};
 use manifest::Manifest;
@@ -259,11 +259,13 @@ pub struct Target<'a> {
     pub uid: &'a str,
 }
 
-/// Makes the bucket hold `files` as `plan` found it: uploads and header
+/// Makes the bucket hold `files` as `plan` found it: the owners of prune
+/// candidates asked first (before anything is written), uploads and header
 /// copies [`UPLOAD_PARALLELISM`] at a time (`progress(done, total)` after
-/// each), deletion of what the plan prunes, and the manifest of what the
-/// site wrote (ahead of uploads of keys it did not have, so a crash leaves no
-/// object nobody prunes; after, with what S3 answered).
+/// each), deletion of what is this site's and no longer declared, and the
+/// manifest of what the site wrote: ahead of uploads of keys it did not have
+/// (a crash then leaves no object nobody prunes), and after, with what S3
+/// answered, also when some writes failed (what succeeded is not redone).
 pub async fn sync(
     to: &Target<'_>,
     sourced: &Sourced,
@@ -273,19 +275,24 @@ pub async fn sync(
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Synced, AwsError> {
     let recorded = sourced.recorded.as_ref();
-    let mut next = Manifest::new(to.uid, &sourced.source, path, plan.kept.clone());
+    let mut doomed: BTreeMap<String, Recorded> = plan.prune.clone();
+    for (key, entry) in &plan.prune_candidates {
+        if to.buckets.owner_of(to.bucket, key).await?.as_deref() == Some(to.uid) {
+            doomed.insert(key.clone(), Recorded { seeded: false, ..entry.clone() });
+        }
+    }
+    let mut next = Manifest::new(to.uid, &sourced.source, path);
+    next.files = plan.kept.clone();
+    next.retained = plan.retained.clone();
     let by_key: BTreeMap<&str, &DesiredFile> = desired.iter().map(|f| (f.key.as_str(), f)).collect();
-    let new_key = |k: &String| !recorded.is_some_and(|m| m.files.contains_key(k));
-    if plan.upload.iter().any(new_key) {
+    let known = recorded.map(Manifest::all).unwrap_or_default();
+    let unrecorded = |k: &String| !known.contains_key(k);
+    if plan.upload.iter().any(unrecorded) || doomed.keys().any(unrecorded) {
         let mut ahead = next.clone();
         for key in &plan.upload {
             ahead.files.insert(key.clone(), entry(by_key[key.as_str()], None));
         }
-        for key in &plan.prune {
-            if let Some(old) = recorded.and_then(|m| m.files.get(key)) {
-                ahead.files.insert(key.clone(), old.clone());
-            }
-        }
+        ahead.retained.extend(doomed.clone());
         manifest::save(to.buckets, to.bucket, to.uid, &ahead).await?;
     }
     let bodies: BTreeMap<&str, &File> = sourced.files.iter().map(|f| (f.key.as_str(), f)).collect();
@@ -294,49 +301,57 @@ pub async fn sync(
     let done = &done;
     let put = |key: String| async move {
         let (file, want) = (bodies[key.as_str()], by_key[key.as_str()]);
-        let body = file.body.clone().ok_or_else(|| {
-            AwsError::new(crate::aws::AwsErrorKind::Retryable, "PutObject", "", format!("{key}: body not fetched"))
-        })?;
-        let upload = Upload {
-            key: key.clone(),
-            body,
-            size: file.size,
-            headers: want.headers.clone(),
-            content_md5: base64::engine::general_purpose::STANDARD.encode(file.md5),
+        let result = match file.body.clone() {
+            Some(body) => {
+                let content_md5 = base64::engine::general_purpose::STANDARD.encode(file.md5);
+                let upload =
+                    Upload { key: key.clone(), body, size: file.size, headers: want.headers.clone(), content_md5 };
+                to.buckets.put(to.bucket, upload, to.uid).await
+            }
+            None => Err(AwsError::new(AwsErrorKind::Retryable, "PutObject", "", format!("{key}: body not fetched"))),
         };
-        let etag = to.buckets.put(to.bucket, upload, to.uid).await;
         progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
-        etag.map(|etag| (key, entry(want, Some(etag))))
+        (key, want, result)
     };
     let uploads = plan.upload.iter().cloned().map(put);
-    let written: Vec<Result<(String, Recorded), AwsError>> =
+    let written: Vec<(String, &DesiredFile, Result<String, AwsError>)> =
         futures::stream::iter(uploads).buffer_unordered(UPLOAD_PARALLELISM).collect().await;
     let copy = |key: String| async move {
         let want = by_key[key.as_str()];
-        let etag = to.buckets.set_headers(to.bucket, &key, &want.headers, to.uid).await;
+        let result = to.buckets.set_headers(to.bucket, &key, &want.headers, to.uid).await;
         progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
-        etag.map(|etag| (key, entry(want, Some(etag))))
+        (key, want, result)
     };
     let copies = plan.copy.iter().cloned().map(copy);
-    let copied: Vec<Result<(String, Recorded), AwsError>> =
+    let copied: Vec<(String, &DesiredFile, Result<String, AwsError>)> =
         futures::stream::iter(copies).buffer_unordered(UPLOAD_PARALLELISM).collect().await;
-    for result in written.into_iter().chain(copied) {
-        let (key, entry) = result?;
-        next.files.insert(key, entry);
-    }
-    let mut pruned = plan.prune.clone();
-    for key in &plan.prune_candidates {
-        if to.buckets.owner_of(to.bucket, key).await?.as_deref() == Some(to.uid) {
-            pruned.push(key.clone());
+    let mut failed = None;
+    for (key, want, result) in written.into_iter().chain(copied) {
+        match result {
+            Ok(etag) => _ = next.files.insert(key, entry(want, Some(etag))),
+            Err(e) => {
+                // An upload that failed may still have landed: recorded in flight.
+                if plan.upload.contains(&key) {
+                    next.files.insert(key, entry(want, None));
+                }
+                failed.get_or_insert(e);
+            }
         }
     }
-    if !pruned.is_empty() {
-        to.buckets.delete(to.bucket, &pruned).await?;
+    let outcome = match failed {
+        Some(e) => Err(e),
+        None if doomed.is_empty() => Ok(()),
+        None => to.buckets.delete(to.bucket, &doomed.keys().cloned().collect::<Vec<_>>()).await,
+    };
+    if let Err(e) = outcome {
+        next.retained.extend(doomed);
+        manifest::save(to.buckets, to.bucket, to.uid, &next).await?;
+        return Err(e);
     }
     if recorded != Some(&next) {
         manifest::save(to.buckets, to.bucket, to.uid, &next).await?;
     }
-    Ok(Synced { uploaded: plan.upload.clone(), copied: plan.copy.clone(), pruned })
+    Ok(Synced { uploaded: plan.upload.clone(), copied: plan.copy.clone(), pruned: doomed.into_keys().collect() })
 }
 
 /// The manifest entry for `file` as sent, with the ETag S3 answered (`None`: in flight).
@@ -347,6 +362,7 @@ fn entry(file: &DesiredFile, etag: Option<String>) -> Recorded {
         headers: file.headers.clone(),
         at: etag.as_ref().map(|_| Timestamp::now().to_string()),
         etag,
+        seeded: false,
     }
 }
 

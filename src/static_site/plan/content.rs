@@ -33,6 +33,11 @@ pub struct Recorded {
     /// When S3 took it (RFC 3339); `None` for an entry seeded from a listing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at: Option<String>,
+    /// Taken from a listing whose ETag was the MD5 (a bucket synced before
+    /// the manifest): the body is the site's, who wrote it is unproven, so
+    /// it is deleted only once HeadObject shows this site's owner metadata.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub seeded: bool,
 }
 
 /// What content sync does.
@@ -43,23 +48,26 @@ pub struct ContentPlan {
     /// Same body, other headers: re-applied in place.
     pub copy: Vec<String>,
     /// Objects the manifest shows this site uploaded, no longer declared,
-    /// still as it wrote them.
-    pub prune: Vec<String>,
-    /// Without a manifest (a site from before it): keys to delete if
-    /// HeadObject shows this site uploaded them.
-    pub prune_candidates: Vec<String>,
+    /// still as it wrote them: deleted without asking.
+    pub prune: BTreeMap<String, Recorded>,
+    /// Objects that may be this site's, no longer declared (listed without a
+    /// manifest, or seeded): deleted if HeadObject shows its owner metadata.
+    pub prune_candidates: BTreeMap<String, Recorded>,
     pub unchanged: usize,
-    /// The manifest's entries for what needs no write (uploads and copies
-    /// are added as S3 answers them).
+    /// The manifest's entries for declared keys that need no write (uploads
+    /// and copies are added as S3 answers them).
     pub kept: BTreeMap<String, Recorded>,
+    /// With `prune: false`: objects this site wrote that are no longer
+    /// declared, kept in the manifest (not served) for a later prune.
+    pub retained: BTreeMap<String, Recorded>,
 }
 
 /// Keys under this prefix are the controller's (the manifest): never
 /// uploaded from a source, served or pruned.
 pub const RESERVED_PREFIX: &str = ".awsops/";
 
-/// Decides from the manifest (`recorded`, `None` when the bucket has none
-/// for this site) and one listing: a body is unchanged when the manifest has
+/// Decides from the manifest (`recorded`: its served and retained entries,
+/// `None` when the bucket has none for this site) and one listing: a body is unchanged when the manifest has
 /// it with the same MD5 and the listing still shows what S3 answered (same
 /// size, and the ETag when the server lists one), so SSE-KMS and multipart
 /// ETags, which are not MD5s, change nothing. Without a manifest a listed
@@ -85,15 +93,9 @@ pub fn content_plan(
                         && object.is_some_and(|o| still_as_written(o, r))
                 })
                 .cloned(),
-            None => object.filter(|o| o.etag.eq_ignore_ascii_case(&f.md5_hex) && o.size as u64 == f.size).map(|o| {
-                Recorded {
-                    size: f.size,
-                    md5: f.md5_hex.clone(),
-                    headers: f.headers.clone(),
-                    etag: Some(o.etag.clone()),
-                    at: None,
-                }
-            }),
+            None => object
+                .filter(|o| o.etag.eq_ignore_ascii_case(&f.md5_hex) && o.size as u64 == f.size)
+                .map(|o| Recorded { seeded: true, ..listed_entry(o, f.headers.clone()) }),
         };
         match entry {
             None => plan.upload.push(f.key.clone()),
@@ -107,34 +109,51 @@ pub fn content_plan(
             }
         }
     }
-    if !prune {
-        // Not pruned, still ours: kept in the manifest for a later prune.
-        for (key, entry) in recorded.into_iter().flatten() {
-            if !want.contains(key.as_str()) && listed.get(key.as_str()).is_some_and(|o| still_as_written(o, entry)) {
-                plan.kept.insert(key.clone(), entry.clone());
-            }
-        }
-        return plan;
-    }
-    match recorded {
-        Some(manifest) => {
-            plan.prune = manifest
-                .iter()
-                .filter(|(key, entry)| {
-                    !want.contains(key.as_str()) && listed.get(key.as_str()).is_some_and(|o| still_as_written(o, entry))
-                })
-                .map(|(key, _)| key.clone())
-                .collect();
-        }
-        None => {
-            plan.prune_candidates = existing
-                .iter()
-                .filter(|o| !want.contains(o.key.as_str()) && !o.key.starts_with(RESERVED_PREFIX))
-                .map(|o| o.key.clone())
-                .collect();
+    // Objects no longer declared that may be ours.
+    let gone: Vec<(String, Recorded)> = match recorded {
+        Some(manifest) => manifest
+            .iter()
+            .filter(|(key, _)| !want.contains(key.as_str()))
+            .filter_map(|(key, entry)| {
+                let o = listed.get(key.as_str())?;
+                if still_as_written(o, entry) {
+                    Some((key.clone(), entry.clone()))
+                } else if entry.etag.is_none() {
+                    // In flight when last recorded: whose it is, HeadObject tells.
+                    Some((key.clone(), Recorded { seeded: true, ..listed_entry(o, entry.headers.clone()) }))
+                } else {
+                    None // overwritten by someone else since: no longer this site's
+                }
+            })
+            .collect(),
+        None => existing
+            .iter()
+            .filter(|o| !want.contains(o.key.as_str()) && !o.key.starts_with(RESERVED_PREFIX))
+            .map(|o| (o.key.clone(), Recorded { seeded: true, ..listed_entry(o, Headers::default()) }))
+            .collect(),
+    };
+    for (key, entry) in gone {
+        match (prune, entry.seeded) {
+            (false, _) if recorded.is_some() => _ = plan.retained.insert(key, entry),
+            (false, _) => {}
+            (true, false) => _ = plan.prune.insert(key, entry),
+            (true, true) => _ = plan.prune_candidates.insert(key, entry),
         }
     }
     plan
+}
+
+/// An entry for a listed object: its size and ETag (which is its MD5 when
+/// the server lists MD5s).
+fn listed_entry(o: &ObjectInfo, headers: Headers) -> Recorded {
+    Recorded {
+        size: o.size as u64,
+        md5: o.etag.to_lowercase(),
+        headers,
+        etag: Some(o.etag.clone()),
+        at: None,
+        seeded: false,
+    }
 }
 
 /// The listed object is the one this site wrote: the size it sent, and the
@@ -255,6 +274,7 @@ mod tests {
             headers: headers("text/html", None),
             etag: etag.map(String::from),
             at: None,
+            seeded: false,
         }
     }
 
@@ -273,11 +293,14 @@ mod tests {
         ];
         let plan = content_plan(&desired, &existing, None, true);
         assert_eq!(plan.upload, vec!["app.js", "new.css"]);
-        assert_eq!(plan.prune_candidates, vec!["gone.txt"], "the reserved prefix is never a candidate");
+        let keys = |map: &BTreeMap<String, Recorded>| map.keys().cloned().collect::<Vec<_>>();
+        assert_eq!(keys(&plan.prune_candidates), vec!["gone.txt"], "the reserved prefix is never a candidate");
         assert!(plan.prune.is_empty());
         assert_eq!(plan.unchanged, 1);
-        assert_eq!(plan.kept["index.html"].etag.as_deref(), Some("AA"), "seeded from the listing");
-        assert!(content_plan(&desired, &existing, None, false).prune_candidates.is_empty());
+        let seeded = &plan.kept["index.html"];
+        assert_eq!((seeded.etag.as_deref(), seeded.seeded), (Some("AA"), true), "seeded from the listing");
+        let kept = content_plan(&desired, &existing, None, false);
+        assert!(kept.prune_candidates.is_empty() && kept.retained.is_empty(), "nothing is known to be ours");
     }
 
     #[test]
@@ -337,12 +360,27 @@ mod tests {
             ("vanished.js".into(), recorded("z", Some("e4"))),
         ]);
         let plan = content_plan(&desired, &existing, Some(&manifest), true);
-        assert_eq!(plan.prune, vec!["old.js"]);
+        assert_eq!(plan.prune.keys().collect::<Vec<_>>(), vec!["old.js"]);
         assert!(plan.prune_candidates.is_empty(), "no HeadObject");
         assert_eq!(plan.kept.keys().collect::<Vec<_>>(), vec!["index.html"], "the others are forgotten");
         let kept = content_plan(&desired, &existing, Some(&manifest), false);
         assert!(kept.prune.is_empty());
-        assert_eq!(kept.kept.keys().collect::<Vec<_>>(), vec!["index.html", "old.js"], "kept for a later prune");
+        assert_eq!(kept.kept.keys().collect::<Vec<_>>(), vec!["index.html"], "served");
+        assert_eq!(kept.retained.keys().collect::<Vec<_>>(), vec!["old.js"], "kept, not served, for a later prune");
+    }
+
+    #[test]
+    fn an_entry_in_flight_or_seeded_that_is_no_longer_declared_is_deleted_only_once_proven_ours() {
+        let existing = [object("flight.js", "e1"), object("seeded.js", "bb")];
+        let seeded = Recorded { seeded: true, ..recorded("bb", Some("bb")) };
+        let manifest = BTreeMap::from([("flight.js".into(), recorded("x", None)), ("seeded.js".into(), seeded)]);
+        let plan = content_plan(&[], &existing, Some(&manifest), true);
+        assert!(plan.prune.is_empty());
+        assert_eq!(
+            plan.prune_candidates.keys().collect::<Vec<_>>(),
+            vec!["flight.js", "seeded.js"],
+            "HeadObject first"
+        );
     }
 
     #[test]

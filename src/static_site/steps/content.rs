@@ -22,7 +22,7 @@ impl Steps<'_> {
         let buckets = self.aws.buckets.as_ref();
         let existing = buckets.list(&id.bucket).await?;
         let mut desired = content::desired(&sourced.files, &rules);
-        let recorded = |s: &Sourced| s.recorded.as_ref().map(|m| m.files.clone());
+        let recorded = |s: &Sourced| s.recorded.as_ref().map(|m| m.all());
         let mut plan = content_plan(&desired, &existing, recorded(&sourced).as_ref(), spec.prune);
         if sourced.needs_bodies(&plan.upload) {
             // Known from the manifest, but the bucket lost or changed some.
