@@ -188,7 +188,12 @@ start_dns() {
 # artifacts with oras-py (scripts/oci-push.py).
 start_registry() {
   local reg="$dir/registry" pki="$dir/pki" python port
-  apt_install docker-registry
+  apt_install docker-registry python3-venv
+  # Under systemd, Debian's package also starts its own registry on :5000
+  # (all interfaces, no auth): the tests run theirs, so that one is stopped.
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet docker-registry 2>/dev/null; then
+    systemctl disable --now docker-registry >/dev/null 2>&1 || true
+  fi
   python="$("$here/install-oras.sh")"
   rm -rf "$reg" && mkdir -p "$reg/data"
   openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
@@ -232,7 +237,7 @@ case "$cmd" in
     mkdir -p "$dir"
     stop
     rm -rf "$dir/etcd" "$dir/pki" "$dir/aws-operations.txt"
-    apt_install curl openssl etcd-server
+    apt_install curl openssl etcd-server python3-venv
     kube_bin=$(start_kube)
     helm=$("$here/install-helm.sh")
     install_chart "$helm"
@@ -253,7 +258,7 @@ ENV
   start-aws)
     mkdir -p "$dir"
     stop
-    apt_install curl openssl
+    apt_install curl openssl python3-venv
     write_aws_env "$(start_moto)"
     start_dns
     write_ca

@@ -92,9 +92,10 @@ pub struct DataplaneArgs {
     /// against these CAs (for RDS: its global bundle); without it, no TLS.
     #[arg(long, env = "AWSOPS_MYSQL_CA_FILE")]
     pub mysql_ca_file: Option<PathBuf>,
-    /// Folder for content being fetched and unpacked (`spec.content.archive`),
-    /// one subfolder per site while it syncs; default: the system's
-    /// temporary folder. The chart mounts a sized emptyDir here.
+    /// Folder for content being fetched and unpacked (`spec.content.archive`
+    /// and `oci`), one site at a time; default: the system's temporary
+    /// folder. The chart mounts a sized emptyDir here; the controller clears
+    /// what a stopped one left in it.
     #[arg(long, env = "AWSOPS_WORK_DIR")]
     pub work_dir: Option<PathBuf>,
     /// PEM CA bundle trusted for content sources besides the public roots

@@ -114,6 +114,8 @@ reasons! {
     ContentInvalid,
     /// The source's host could not be reached or answered an error: retried.
     SourceUnreachable,
+    /// The work folder (`--work-dir`) could not hold the source: retried.
+    WorkFolderFailed,
     /// `spec.content.oci.secretRef` cannot be read or holds no login for the registry.
     PullSecretUnusable,
     /// The source redirected to a host no TenantPolicy lists, or resolved to

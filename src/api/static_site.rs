@@ -56,7 +56,8 @@ pub struct StaticSiteSpec {
     #[serde(default)]
     pub bucket: BucketSpec,
 
-    /// Files to upload from ConfigMaps.
+    /// What the site serves: ConfigMaps, an archive or an OCI artifact, and
+    /// the headers of each key.
     #[serde(default)]
     pub content: ContentSpec,
 
@@ -192,8 +193,8 @@ pub enum DeletionPolicy {
     Delete,
 }
 
-/// Where the site's files come from: ConfigMaps (small sites) or an archive
-/// (a build output), and how each key is served.
+/// Where the site's files come from: ConfigMaps (small sites), an archive or
+/// an OCI artifact (a build output), and how each key is served.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ContentSpec {
@@ -245,9 +246,9 @@ pub struct ContentSpec {
     #[schemars(range(min = 1, max = 1_000_000))]
     pub max_files: Option<u64>,
 
-    /// Most bytes the source may hold once unpacked (default 5 GiB).
+    /// Most bytes the source may hold once unpacked (default 5 GiB, at most 64 GiB).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1.0, max = 68_719_476_736.0))]
     pub max_bytes: Option<u64>,
 }
 
@@ -297,7 +298,7 @@ impl ContentSpec {
 pub struct ArchiveSource {
     /// `https://` URL of a `.tar`, `.tar.gz` (`.tgz`) or `.zip` file; its host
     /// must be listed in a TenantPolicy's `staticSites.sources`.
-    #[schemars(length(min = 9, max = 2048), regex(pattern = "^https://[^/?#@]+(/[^#]*)?$"))]
+    #[schemars(length(min = 9, max = 2048), regex(pattern = "^https://[^/?#@\\\\]+(/[^#]*)?$"))]
     pub url: String,
     /// The archive's sha256, 64 hex digits: a different download uploads nothing.
     #[schemars(regex(pattern = "^[0-9a-fA-F]{64}$"))]
@@ -507,6 +508,17 @@ fn validate_content(content: &ContentSpec, p: &mut Problems) {
         + usize::from(content.oci.is_some())
         + usize::from(!content.config_maps.is_empty());
     p.check(sources <= 1, || "spec.content: set one of configMaps, archive and oci".into());
+    if let Some(archive) = &content.archive {
+        let parsed = reqwest::Url::parse(&archive.url).ok();
+        let host = parsed.as_ref().and_then(validation::parsed_host);
+        let written = validation::source_host(&archive.url).map(str::to_lowercase);
+        p.check(host.is_some() && host == written && !archive.url.contains('\\'), || {
+            format!(
+                "spec.content.archive.url {:?} must be an https:// URL naming its host plainly (no user info, backslash or percent-encoding in the host)",
+                shown_url(&archive.url)
+            )
+        });
+    }
     if let Some(oci) = &content.oci {
         p.check(oci_client::Reference::try_from(oci.reference.as_str()).is_ok(), || {
             format!(
@@ -535,6 +547,11 @@ fn validate_content(content: &ContentSpec, p: &mut Problems) {
             "spec.content.path applies to an archive or an artifact: set spec.content.archive or oci".into()
         });
     }
+    if let Some(value) = &content.cache_control {
+        p.check(!value.is_empty() && value.chars().all(|c| (' '..='~').contains(&c)), || {
+            "spec.content.cacheControl must be printable ASCII on one line".into()
+        });
+    }
     for (i, rule) in content.rules.iter().enumerate() {
         if let Err(e) = rule.matcher() {
             p.check(false, || format!("spec.content.rules[{i}].match {:?} is not a glob: {e}", rule.match_));
@@ -550,6 +567,12 @@ fn validate_content(content: &ContentSpec, p: &mut Problems) {
             format!("spec.content.rules[{i}] sets nothing: give it cacheControl or contentType")
         });
     }
+}
+
+/// A URL as messages show it: without its query (a presigned URL's
+/// signature) and fragment.
+pub fn shown_url(url: &str) -> &str {
+    &url[..url.find(['?', '#']).unwrap_or(url.len())]
 }
 
 fn validate_domain(domain: &DomainSpec, p: &mut Problems) {
@@ -795,7 +818,8 @@ pub struct HeadersStatus {
 pub struct ContentStatus {
     /// sha256 of the content manifest (keys, MD5s and headers).
     pub revision: String,
-    /// What is served: `sha256:` of the archive, or `configMaps`.
+    /// What is served: `registry/repository@sha256:...` of an artifact,
+    /// `sha256:...` of an archive, or `configMaps`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
     /// Files served (as `objects`, which is kept for existing readers).
@@ -1014,6 +1038,20 @@ mod tests {
         assert!(no_host.contains("must name its registry host"), "{no_host}");
         let bad_ref = check(serde_json::json!({"oci": {"ref": "localhost:5000/Web/Site:!"}})).expect_err("bad ref");
         assert!(bad_ref.contains("not an OCI reference"), "{bad_ref}");
+        let url = |url: &str| check(serde_json::json!({"archive": {"url": url, "sha256": "a".repeat(64)}}));
+        for bad in [
+            "https://evil.com\\.example.com/x.tar.gz",
+            "https://ci.example.com:1@evil.com/x.tar.gz",
+            "https://evil%2Ecom.example.com/x.tar.gz",
+            "http://ci.example.com/x.tar.gz",
+        ] {
+            assert!(url(bad).expect_err(bad).contains("naming its host plainly"), "{bad}");
+        }
+        assert_eq!(url("https://ci.example.com:8443/site.tar.gz?X-Amz-Signature=s"), Ok(()));
+        assert!(
+            !url("https://ci@evil.com/x?X-Amz-Signature=secret").expect_err("userinfo").contains("secret"),
+            "a presigned URL's query is not shown"
+        );
         let rule = |rule: serde_json::Value| check(serde_json::json!({"rules": [rule]}));
         assert_eq!(rule(serde_json::json!({"match": "assets/**", "cacheControl": "immutable"})), Ok(()));
         assert!(

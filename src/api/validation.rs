@@ -66,6 +66,29 @@ impl Problems {
     }
 }
 
+/// The `host` or `host:port` of an `https://` URL as written, as policies
+/// list it (port 443 implied). `validate` refuses a URL whose written host is
+/// not the one a URL parser reads ([`parsed_host`]): userinfo, backslashes,
+/// percent-encoding.
+pub fn source_host(url: &str) -> Option<&str> {
+    let rest = url.strip_prefix("https://")?;
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    Some(authority.strip_suffix(":443").unwrap_or(authority))
+}
+
+/// The `host` or `host:port` a client connects to for `url`: `None` for
+/// anything but `https://` without userinfo.
+pub fn parsed_host(url: &reqwest::Url) -> Option<String> {
+    if url.scheme() != "https" || !url.username().is_empty() || url.password().is_some() {
+        return None;
+    }
+    let host = url.host_str()?;
+    Some(match url.port() {
+        Some(port) if port != 443 => format!("{host}:{port}"),
+        _ => host.to_string(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

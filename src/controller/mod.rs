@@ -102,6 +102,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let aws = AwsFactory::from_env(metrics.clone()).await.with_resource_tags(config.resource_tags.clone());
     let objects = Arc::new(KubeObjects::new(client.clone(), &config.identity));
     let ctx = Context::new(objects, aws, metrics, config.resync, config.namespace.clone(), tenancy);
+    if let Some(work_dir) = &config.dataplane.work_dir {
+        crate::static_site::content::archive::clear_workspaces(work_dir);
+    }
     let ctx = Arc::new(ctx.with_dataplane(&config.dataplane));
     let controllers = run_controllers(client, ctx, &config, stop_rx, policy_changes, health);
     match leadership {

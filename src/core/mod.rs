@@ -40,6 +40,9 @@ pub struct Context {
     pub mysql_ca_file: Option<std::path::PathBuf>,
     /// `--work-dir` and `--source-ca-file`: how content sources are fetched.
     pub sources: crate::dataplane::Sources,
+    /// One site fetches and unpacks at a time: the work folder holds one
+    /// site's archive and files, whatever `--concurrency` says.
+    pub fetches: Arc<tokio::sync::Semaphore>,
 }
 
 impl Context {
@@ -54,7 +57,8 @@ impl Context {
         let dns = Arc::new(crate::dataplane::Dns::new(None));
         let events = Events::new(objects.clone());
         let sources = crate::dataplane::Sources { work_dir: std::env::temp_dir(), ca_file: None };
-        Self { events, objects, aws, metrics, resync, namespace, tenancy, dns, mysql_ca_file: None, sources }
+        let fetches = Arc::new(tokio::sync::Semaphore::new(1));
+        Self { events, objects, aws, metrics, resync, namespace, tenancy, dns, mysql_ca_file: None, sources, fetches }
     }
 
     /// Reaches clusters' data planes as `settings` say (`--dns-server`, `--mysql-ca-file`).

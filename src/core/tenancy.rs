@@ -11,6 +11,7 @@ use kube::core::{Selector, SelectorExt};
 
 use crate::api::conditions::{Desired, NOTHING_READ, Reason, Stall};
 use crate::api::tenant_policy::TenantPolicy;
+pub use crate::api::validation::{parsed_host, source_host};
 use crate::api::{AuroraFailoverSpec, StaticSiteSpec};
 
 /// What a refusal does (`awsops controller --tenancy`).
@@ -234,14 +235,6 @@ pub fn site_asks(spec: &StaticSiteSpec) -> Vec<Ask<'_>> {
         out.push(ask("spec.content.oci.ref", Want::Source(host.strip_suffix(":443").unwrap_or(host))));
     }
     out
-}
-
-/// The `host` or `host:port` of an `https://` URL, as policies list it
-/// (userinfo refused by the schema; port 443 implied).
-pub fn source_host(url: &str) -> Option<&str> {
-    let rest = url.strip_prefix("https://")?;
-    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
-    Some(authority.strip_suffix(":443").unwrap_or(authority))
 }
 
 /// Whether `host` is one objects in `namespace` may fetch from (tenancy off

@@ -200,6 +200,11 @@ async fn plan_site(site: &StaticSite, objects: &LocalObjects, key: &Key, ctx: &C
         println!("  would stall: {}", summary(&status.conditions));
         return Ok(1);
     }
+    let unread = ["SourceUnreachable", "WorkFolderFailed"];
+    if let Some(c) = status.conditions.iter().find(|c| c.status == "True" && unread.contains(&c.reason.as_str())) {
+        println!("  content source not read, nothing planned past it: {}", c.message);
+        return Ok(1);
+    }
     let changes = recorder.changes();
     let (uploads, others): (Vec<&Change>, Vec<&Change>) =
         changes.iter().partition(|c| matches!(c, Change::Upload { .. }));

@@ -66,6 +66,7 @@ impl From<super::content::fetch::Failure> for Halt {
         match failure {
             super::content::fetch::Failure::Stall(stall) => Self::Stall(stall),
             super::content::fetch::Failure::Retry(message) => Self::Retry(Reason::SourceUnreachable, message),
+            super::content::fetch::Failure::Local(message) => Self::Retry(Reason::WorkFolderFailed, message),
         }
     }
 }

@@ -40,12 +40,16 @@ impl FileServer {
             .kill_on_drop(true)
             .spawn()
             .expect("openssl s_server");
+        let mut server = Self { child, port, dir };
+        // Listening, and ours: another process that took the port would
+        // answer the connect, but then s_server has exited.
         let ready = super::eventually(Duration::from_secs(20), || async {
             tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok().map(|_| ())
         })
         .await;
-        assert!(ready.is_some(), "openssl s_server did not listen on 127.0.0.1:{port}");
-        Self { child, port, dir }
+        let running = server.child.try_wait().ok().flatten().is_none();
+        assert!(ready.is_some() && running, "openssl s_server did not listen on 127.0.0.1:{port}");
+        server
     }
 
     /// Serves `bytes` at `/name`; its URL.

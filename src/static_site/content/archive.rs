@@ -36,7 +36,8 @@ pub fn unpack(archive: &Path, into: &Path, name: &str, content: &ContentSpec) ->
     };
     let open = || fs::File::open(archive).map(BufReader::new).map_err(|e| io(archive, &e));
     if head.starts_with(&[0x1f, 0x8b]) {
-        unpacker.tar(flate2::read::GzDecoder::new(open()?))?;
+        let most = content.max_bytes().saturating_add(content.max_files().saturating_mul(1024));
+        unpacker.tar(Capped { inner: flate2::read::GzDecoder::new(open()?), left: most })?;
     } else if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
         unpacker.zip(fs::File::open(archive).map_err(|e| io(archive, &e))?)?;
     } else if head.len() >= 262 && &head[257..262] == b"ustar" {
@@ -45,6 +46,28 @@ pub fn unpack(archive: &Path, into: &Path, name: &str, content: &ContentSpec) ->
         return Err(invalid(format!("{name} is not a tar, tar.gz or zip file")));
     }
     unpacker.finish()
+}
+
+/// Longest GNU long-name or PAX record read.
+const MAX_NAME_RECORD: u64 = 64 * 1024;
+
+/// A reader that fails past `left` bytes: a gzip stream inflates to at most
+/// what `maxBytes` allows (with a tar's headers), entries outside `path`
+/// and folders included.
+struct Capped<R> {
+    inner: R,
+    left: u64,
+}
+
+impl<R: Read> Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.left = self
+            .left
+            .checked_sub(n as u64)
+            .ok_or_else(|| std::io::Error::other("it inflates to more than spec.content.maxBytes allows"))?;
+        Ok(n)
+    }
 }
 
 fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -73,34 +96,65 @@ struct Unpacker<'a> {
 }
 
 impl Unpacker<'_> {
+    /// Entries read raw: GNU long names and PAX paths are taken here, each
+    /// at most [`MAX_NAME_RECORD`] bytes (the tar crate would read any size
+    /// into memory first).
     fn tar(&mut self, reader: impl Read) -> Result<(), Failure> {
         use tar::EntryType;
         let mut archive = tar::Archive::new(reader);
-        let entries = archive.entries().map_err(|e| self.corrupt(&e))?;
+        let entries = archive.entries().map_err(|e| self.corrupt(&e))?.raw(true);
+        let (mut long_name, mut long_link) = (None::<String>, None::<String>);
         for entry in entries {
             let mut entry = entry.map_err(|e| self.corrupt(&e))?;
-            let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-            match entry.header().entry_type() {
-                EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
+            let kind = entry.header().entry_type();
+            if matches!(
+                kind,
+                EntryType::GNULongName | EntryType::GNULongLink | EntryType::XHeader | EntryType::XGlobalHeader
+            ) {
+                let size = entry.header().size().map_err(|e| self.corrupt(&e))?;
+                if size > MAX_NAME_RECORD {
+                    return Err(invalid(format!("{}: a name record of {size} bytes: nothing was uploaded", self.name)));
+                }
+                let mut data = Vec::new();
+                entry.read_to_end(&mut data).map_err(|e| self.corrupt(&e))?;
+                let text = |data: &[u8]| String::from_utf8_lossy(data).trim_end_matches('\0').to_string();
+                match kind {
+                    EntryType::GNULongName => long_name = Some(text(&data)),
+                    EntryType::GNULongLink => long_link = Some(text(&data)),
+                    EntryType::XHeader => {
+                        for extension in tar::PaxExtensions::new(&data).flatten() {
+                            match extension.key() {
+                                Ok("path") => long_name = Some(text(extension.value_bytes())),
+                                Ok("linkpath") => long_link = Some(text(extension.value_bytes())),
+                                _ => {}
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+                continue;
+            }
+            let raw = long_name.take().unwrap_or_else(|| String::from_utf8_lossy(&entry.path_bytes()).into_owned());
+            let link = long_link.take();
+            match kind {
+                EntryType::Regular | EntryType::Continuous => {
                     let Some(path) = self.path(&raw)? else { continue };
                     self.file(path, &mut entry)?;
                 }
-                EntryType::Directory | EntryType::XGlobalHeader | EntryType::XHeader => {
+                EntryType::Directory => {
                     self.path(&raw)?;
                 }
-                kind @ (EntryType::Symlink | EntryType::Link) => {
+                EntryType::Symlink | EntryType::Link => {
                     let Some(path) = self.path(&raw)? else { continue };
-                    let target = entry.link_name_bytes().map(|t| String::from_utf8_lossy(&t).into_owned());
-                    let target = target.unwrap_or_default();
+                    let target =
+                        link.or_else(|| entry.link_name_bytes().map(|t| String::from_utf8_lossy(&t).into_owned()));
                     // A symlink is relative to its folder, a hard link to the archive's root.
                     let base = if kind == EntryType::Symlink { parent(&path).to_string() } else { String::new() };
-                    self.link(path, &base, &target)?;
+                    self.link(path, &base, &target.unwrap_or_default())?;
                 }
                 other => {
-                    return Err(invalid(format!(
-                        "{}: entry {raw:?} is a {other:?}, not a file, folder or link",
-                        self.name
-                    )));
+                    let message = format!("{}: entry {raw:?} is a {other:?}, not a file, folder or link", self.name);
+                    return Err(invalid(message));
                 }
             }
         }
@@ -255,13 +309,24 @@ fn invalid(message: String) -> Failure {
 }
 
 fn io(path: &Path, e: &std::io::Error) -> Failure {
-    Failure::Retry(format!("work folder {}: {e}", path.display()))
+    Failure::Local(format!("work folder {}: {e}", path.display()))
 }
 
 /// The folder of one site's pass in the work folder (removed when dropped).
 pub fn workspace(work_dir: &Path, uid: &str) -> Result<tempfile::TempDir, Failure> {
     fs::create_dir_all(work_dir).map_err(|e| io(work_dir, &e))?;
     tempfile::Builder::new().prefix(&format!("site-{uid}-")).tempdir_in(work_dir).map_err(|e| io(work_dir, &e))
+}
+
+/// Removes the workspaces a stopped controller left in `work_dir` (an
+/// emptyDir outlives a container restart).
+pub fn clear_workspaces(work_dir: &Path) {
+    let Ok(entries) = fs::read_dir(work_dir) else { return };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with("site-") {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// Where a workspace keeps the download and the unpacked files.
@@ -310,7 +375,7 @@ mod tests {
                 })
                 .collect()),
             Err(Failure::Stall(stall)) => Err(stall.message),
-            Err(Failure::Retry(why)) => panic!("{why}"),
+            Err(Failure::Retry(why) | Failure::Local(why)) => panic!("{why}"),
         }
     }
 
@@ -361,6 +426,29 @@ mod tests {
         assert!(refused(&[("a", Regular, b"1", None), ("./a", Regular, b"2", None)]).contains("twice"));
         assert!(refused(&[(".awsops/manifest.json", Regular, b"{}", None)]).contains(".awsops/"));
         assert!(refused(&[("dev", tar::EntryType::Fifo, b"", None)]).contains("not a file"));
+    }
+
+    #[test]
+    fn long_names_are_read_and_a_huge_name_record_or_a_gzip_bomb_is_refused() {
+        let long = format!("public/{}/index.html", "deep".repeat(40));
+        let mut builder = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_gnu();
+        header.set_size(2);
+        builder.append_data(&mut header, &long, &b"ok"[..]).expect("a GNU long name entry");
+        let got = unpacked(&builder.into_inner().expect("tar"), &spec(serde_json::json!({"path": "public"})));
+        assert_eq!(got.expect("unpacked")[0].0, long.trim_start_matches("public/"));
+
+        let record = vec![b'a'; 100 * 1024];
+        let tar = tar_of(&[("././@LongLink", tar::EntryType::GNULongName, &record, None)]);
+        assert!(unpacked(&tar, &spec(serde_json::json!({}))).expect_err("refused").contains("name record"));
+
+        let zeros = vec![0u8; 4 * 1024 * 1024];
+        let bomb = tar_of(&[("outside/zeros.bin", Regular, &zeros, None), ("index.html", Regular, b"x", None)]);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(&bomb).expect("gz");
+        let small = spec(serde_json::json!({"maxBytes": 1024 * 1024, "maxFiles": 10, "path": "public"}));
+        let message = unpacked(&gz.finish().expect("gz"), &small).expect_err("inflates too far");
+        assert!(message.contains("inflates to more than"), "{message}");
     }
 
     #[test]

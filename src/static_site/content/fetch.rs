@@ -14,7 +14,8 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
 use crate::api::conditions::{Reason, Stall};
-use crate::core::tenancy::source_host;
+use crate::api::static_site::shown_url;
+use crate::core::tenancy::parsed_host;
 
 pub use crate::dataplane::Sources as Settings;
 
@@ -25,6 +26,8 @@ pub enum Failure {
     Stall(Stall),
     /// The host did not answer or answered an error: tried again later.
     Retry(String),
+    /// The work folder or the controller's own files failed: tried again later.
+    Local(String),
 }
 
 impl From<Stall> for Failure {
@@ -49,22 +52,46 @@ pub async fn download(
     allowed: Allowed,
     file: &Path,
 ) -> Result<(), Failure> {
-    refuse_literal(url)?;
+    let parsed = reqwest::Url::parse(url).ok();
+    match parsed.as_ref().and_then(parsed_host) {
+        Some(host) if allowed(&host) => refuse_literal(url)?,
+        _ => {
+            let message = format!("{} names a host no TenantPolicy lists in spec.staticSites.sources", shown_url(url));
+            return Err(Stall::new(Reason::SourceRefused, message).into());
+        }
+    }
+    tokio::time::timeout(DEADLINE, fetch(settings, url, sha256, max_bytes, allowed, file))
+        .await
+        .map_err(|_| Failure::Retry(format!("fetching {} took longer than {DEADLINE:?}", shown_url(url))))?
+}
+
+/// Longest a download may take, start to end.
+const DEADLINE: Duration = Duration::from_secs(30 * 60);
+
+async fn fetch(
+    settings: &Settings,
+    url: &str,
+    sha256: &str,
+    max_bytes: u64,
+    allowed: Allowed,
+    file: &Path,
+) -> Result<(), Failure> {
     let client = client(settings, allowed)?;
-    let response = client.get(url).send().await.map_err(|e| failure(url, &e))?;
+    let response = client.get(url).send().await.map_err(|e| failure(url, e))?;
     if !response.status().is_success() {
         let status = response.status();
-        return Err(Failure::Retry(format!("{url} answered {status}")));
+        return Err(Failure::Retry(format!("{} answered {status}", shown_url(url))));
     }
     let mut out = tokio::fs::File::create(file).await.map_err(|e| local(file, &e))?;
     let (mut hash, mut bytes) = (Sha256::new(), 0u64);
     let mut body = response.bytes_stream();
     while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| failure(url, &e))?;
+        let chunk = chunk.map_err(|e| failure(url, e))?;
         bytes += chunk.len() as u64;
         if bytes > max_bytes {
             let message = format!(
-                "{url} is larger than {max_bytes} bytes, more than spec.content.maxBytes allows once unpacked: raise the limit or serve less"
+                "{} is larger than {max_bytes} bytes, more than spec.content.maxBytes allows once unpacked: raise the limit or serve less",
+                shown_url(url)
             );
             return Err(Stall::new(Reason::ContentTooLarge, message).into());
         }
@@ -75,7 +102,8 @@ pub async fn download(
     let got = hex::encode(hash.finalize());
     if !got.eq_ignore_ascii_case(sha256) {
         let message = format!(
-            "{url} has sha256 {got}, not spec.content.archive.sha256 {sha256}: nothing was uploaded; set the digest of the archive you mean to serve"
+            "{} has sha256 {got}, not spec.content.archive.sha256 {sha256}: nothing was uploaded; set the digest of the archive you mean to serve",
+            shown_url(url)
         );
         return Err(Stall::new(Reason::ContentDigestMismatch, message).into());
     }
@@ -88,15 +116,17 @@ fn client(settings: &Settings, allowed: Allowed) -> Result<reqwest::Client, Fail
             return attempt.error(Refused(format!("more than {MAX_REDIRECTS} redirects")));
         }
         let url = attempt.url().to_string();
-        match source_host(&url) {
-            Some(host) if allowed(host) => match refuse_literal(&url) {
+        match parsed_host(attempt.url()) {
+            Some(host) if allowed(&host) => match refuse_literal(&url) {
                 Ok(()) => attempt.follow(),
-                Err(_) => attempt.error(Refused(format!("it redirected to {url}, a link-local or metadata address"))),
+                Err(_) => attempt
+                    .error(Refused(format!("it redirected to {}, a link-local or metadata address", shown_url(&url)))),
             },
             Some(host) => attempt.error(Refused(format!(
                 "it redirected to host {host:?}, which no TenantPolicy lists in spec.staticSites.sources"
             ))),
-            None => attempt.error(Refused(format!("it redirected to {url}, not an https:// URL"))),
+            None => attempt
+                .error(Refused(format!("it redirected to {}, not an https:// URL without user info", shown_url(&url)))),
         }
     });
     let mut builder = reqwest::Client::builder()
@@ -108,12 +138,12 @@ fn client(settings: &Settings, allowed: Allowed) -> Result<reqwest::Client, Fail
     if let Some(path) = &settings.ca_file {
         let pem = std::fs::read(path).map_err(|e| local(path, &e))?;
         let certs = reqwest::Certificate::from_pem_bundle(&pem)
-            .map_err(|e| Failure::Retry(format!("--source-ca-file {}: {e}", path.display())))?;
+            .map_err(|e| Failure::Local(format!("--source-ca-file {}: {e}", path.display())))?;
         for cert in certs {
             builder = builder.add_root_certificate(cert);
         }
     }
-    builder.build().map_err(|e| Failure::Retry(format!("HTTP client: {e}")))
+    builder.build().map_err(|e| Failure::Local(format!("HTTP client: {e}")))
 }
 
 /// A refusal by the redirect policy or the resolver, found again in the
@@ -129,27 +159,29 @@ impl std::fmt::Display for Refused {
 
 impl std::error::Error for Refused {}
 
-fn failure(url: &str, e: &reqwest::Error) -> Failure {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+fn failure(url: &str, e: reqwest::Error) -> Failure {
+    // Messages name the URL without its query (a presigned URL's signature).
+    let e = e.without_url();
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
     while let Some(err) = source {
         if let Some(refused) = err.downcast_ref::<Refused>() {
-            let message = format!("{url} was not fetched: {refused}");
+            let message = format!("{} was not fetched: {refused}", shown_url(url));
             return Failure::Stall(Stall::new(Reason::SourceRefused, message));
         }
         source = err.source();
     }
     // The whole chain: reqwest's own message is only "error sending request".
     let mut message = e.to_string();
-    let mut source = std::error::Error::source(e);
+    let mut source = std::error::Error::source(&e);
     while let Some(err) = source {
         message.push_str(&format!(": {err}"));
         source = err.source();
     }
-    Failure::Retry(format!("fetching {url}: {message}"))
+    Failure::Retry(format!("fetching {}: {message}", shown_url(url)))
 }
 
 fn local(path: &Path, e: &std::io::Error) -> Failure {
-    Failure::Retry(format!("work folder {}: {e}", path.display()))
+    Failure::Local(format!("work folder {}: {e}", path.display()))
 }
 
 /// Refuses a `host[:port]` that names or resolves only to addresses content
@@ -204,15 +236,22 @@ fn refuse_literal(url: &str) -> Result<(), Stall> {
 }
 
 /// Link-local (169.254.0.0/16 with the instance metadata service, fe80::/10),
-/// unspecified, and the metadata service's IPv6 address fd00:ec2::254.
+/// unspecified, and the metadata service's IPv6 address fd00:ec2::254; also
+/// as an IPv4-mapped, IPv4-compatible or NAT64 (64:ff9b::/96) IPv6 address.
 fn forbidden(ip: IpAddr) -> bool {
     const METADATA_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254);
     match ip {
         IpAddr::V4(v4) => v4.is_link_local() || v4.is_unspecified(),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => forbidden(IpAddr::V4(v4)),
-            None => v6.is_unicast_link_local() || v6.is_unspecified() || v6 == METADATA_V6,
-        },
+        IpAddr::V6(v6) => {
+            let [a, b, ..] = v6.segments();
+            let nat64 = (a, b) == (0x64, 0xff9b) && v6.segments()[2..6] == [0; 4];
+            let octets = v6.octets();
+            let embedded = std::net::Ipv4Addr::new(octets[12], octets[13], octets[14], octets[15]);
+            if v6.to_ipv4().is_some() || nat64 {
+                return v6.is_unspecified() || forbidden(IpAddr::V4(embedded));
+            }
+            v6.is_unicast_link_local() || v6 == METADATA_V6
+        }
     }
 }
 
@@ -222,7 +261,9 @@ mod tests {
 
     #[test]
     fn link_local_and_metadata_addresses_are_never_fetched_from() {
-        for ip in ["169.254.169.254", "169.254.1.1", "0.0.0.0", "fe80::1", "fd00:ec2::254", "::ffff:169.254.169.254"] {
+        let refused =
+            ["169.254.169.254", "169.254.1.1", "0.0.0.0", "fe80::1", "fd00:ec2::254", "::ffff:169.254.169.254"];
+        for ip in refused.into_iter().chain(["::a9fe:a9fe", "64:ff9b::a9fe:a9fe", "::"]) {
             assert!(forbidden(ip.parse().expect("ip")), "{ip}");
         }
         for ip in ["127.0.0.1", "10.0.0.1", "203.0.113.9", "::1", "2001:db8::1"] {

@@ -40,6 +40,8 @@ pub fn check_key(key: &str) -> Result<(), Stall> {
         "is empty".to_string()
     } else if key.len() > MAX_KEY_BYTES {
         format!("is {} bytes long; S3 takes at most {MAX_KEY_BYTES}", key.len())
+    } else if key.chars().any(char::is_control) {
+        "holds a control character".to_string()
     } else if key.starts_with(RESERVED_PREFIX) {
         format!("is under {RESERVED_PREFIX}, which the controller keeps for its manifest")
     } else {

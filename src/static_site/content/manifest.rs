@@ -21,7 +21,8 @@ pub struct Manifest {
     /// The site that wrote it: another site's (a bucket adopted after a
     /// release) is not this site's record.
     pub uid: String,
-    /// What was served: `sha256:` of the archive, or `configMaps`.
+    /// What was served: `registry/repository@sha256:...`, `sha256:...` of an
+    /// archive, or `configMaps`.
     #[serde(default)]
     pub source: String,
     /// `spec.content.path` it was served with.

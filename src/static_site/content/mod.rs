@@ -38,8 +38,8 @@ pub const MAX_CONFIG_MAP_BYTES: u64 = 64 * 1024 * 1024;
 /// `status.content.source` of a ConfigMap site.
 pub const CONFIG_MAPS: &str = "configMaps";
 
-/// What the sources hold: the files, what is served (`sha256:` of the
-/// archive or [`CONFIG_MAPS`]), the folder the archive was unpacked in
+/// What the sources hold: the files, what is served (the artifact's
+/// `registry/repository@digest`, `sha256:` of the archive or [`CONFIG_MAPS`]), the folder the archive was unpacked in
 /// (removed when dropped), and the manifest the bucket holds for this site.
 pub struct Sourced {
     pub files: Vec<File>,
@@ -56,9 +56,10 @@ impl Sourced {
     }
 }
 
-/// Reads the sources for one pass. An archive whose digest and path the
-/// manifest records is not fetched: its files are known from the manifest
-/// (the step fetches it only if an upload needs a body).
+/// Reads the sources for one pass. An archive or artifact whose digest and
+/// path the manifest records is not fetched: its files are known from the
+/// manifest (the step fetches it only if an upload needs a body). A registry
+/// that does not answer leaves a site serving what the manifest records.
 pub async fn read(
     ctx: &Context,
     namespace: &str,
@@ -68,7 +69,18 @@ pub async fn read(
 ) -> Result<Sourced, Halt> {
     let source = match (&content.archive, &content.oci) {
         (Some(archive), _) => format!("sha256:{}", archive.sha256.to_lowercase()),
-        (None, Some(oci)) => oci::Registry::connect(ctx, namespace, oci).await?.source().await?,
+        (None, Some(oci)) => {
+            let resolved = async { oci::Registry::connect(ctx, namespace, oci).await?.source().await }.await;
+            match (resolved, recorded.as_ref()) {
+                (Ok(source), _) => source,
+                // A registry that does not answer leaves the site serving what the bucket holds.
+                (Err(fetch::Failure::Retry(why)), Some(m)) if oci::serves(&m.source, &oci.reference) => {
+                    tracing::warn!(%why, "registry not reached; the site keeps serving {}", m.source);
+                    m.source.clone()
+                }
+                (Err(e), _) => return Err(e.into()),
+            }
+        }
         (None, None) => {
             let files = config_maps(ctx.objects.as_ref(), namespace, content).await??;
             return Ok(Sourced { files, source: CONFIG_MAPS.into(), workspace: None, recorded });
@@ -98,6 +110,7 @@ pub async fn fetch_source(
     content: &ContentSpec,
     recorded: Option<Manifest>,
 ) -> Result<Sourced, Halt> {
+    let _turn = ctx.fetches.acquire().await.map_err(|e| fetch::Failure::Local(e.to_string()))?;
     let workspace = archive::workspace(&ctx.sources.work_dir, uid)?;
     let (file, folder) = archive::layout(workspace.path());
     // A tar adds at most a 512-byte header and 511 bytes of padding per file.
@@ -119,13 +132,13 @@ pub async fn fetch_source(
     };
     let spec = content.clone();
     let files = tokio::task::spawn_blocking(move || {
-        std::fs::create_dir(&folder).map_err(|e| fetch::Failure::Retry(format!("{}: {e}", folder.display())))?;
+        std::fs::create_dir(&folder).map_err(|e| fetch::Failure::Local(format!("{}: {e}", folder.display())))?;
         let unpacked = archive::unpack(&file, &folder, &name, &spec);
         let _ = std::fs::remove_file(&file);
         unpacked
     })
     .await
-    .map_err(|e| fetch::Failure::Retry(format!("unpacking: {e}")))??;
+    .map_err(|e| fetch::Failure::Local(format!("unpacking: {e}")))??;
     Ok(Sourced { files, source, workspace: Some(workspace), recorded })
 }
 

@@ -8,10 +8,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use base64::Engine;
+use futures::StreamExt;
 use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
 use oci_client::errors::OciDistributionError;
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
+use tokio::io::AsyncWriteExt;
 
 use super::fetch::{self, Failure};
 use crate::api::aurora_failover::SecretName;
@@ -55,7 +57,7 @@ impl Registry {
         let mut extra_root_certificates = Vec::new();
         if let Some(path) = &ctx.sources.ca_file {
             let data =
-                std::fs::read(path).map_err(|e| Failure::Retry(format!("--source-ca-file {}: {e}", path.display())))?;
+                std::fs::read(path).map_err(|e| Failure::Local(format!("--source-ca-file {}: {e}", path.display())))?;
             extra_root_certificates.push(Certificate { encoding: CertificateEncoding::Pem, data });
         }
         let config = ClientConfig {
@@ -65,7 +67,7 @@ impl Registry {
             read_timeout: Some(Duration::from_secs(60)),
             ..ClientConfig::default()
         };
-        let client = Client::try_from(config).map_err(|e| Failure::Retry(format!("OCI client: {e}")))?;
+        let client = Client::try_from(config).map_err(|e| Failure::Local(format!("OCI client: {e}")))?;
         Ok(Self { client, reference, auth, name })
     }
 
@@ -116,29 +118,78 @@ impl Registry {
             );
             return Err(Stall::new(Reason::ContentTooLarge, message).into());
         }
-        let out = tokio::fs::File::create(file)
-            .await
-            .map_err(|e| Failure::Retry(format!("work folder {}: {e}", file.display())))?;
-        self.client.pull_blob(&self.reference, layer, out).await.map_err(|e| self.failure(e))?;
+        let local = |e: std::io::Error| Failure::Local(format!("work folder {}: {e}", file.display()));
+        let mut out = tokio::fs::File::create(file).await.map_err(local)?;
+        // The client checks the digest at the end of the stream; the size is ours to hold it to.
+        let mut blob = self.client.pull_blob_stream(&self.reference, layer).await.map_err(|e| self.failure(e))?;
+        let (declared, mut got) = (u64::try_from(layer.size).unwrap_or(0), 0u64);
+        while let Some(chunk) = blob.stream.next().await {
+            let chunk = chunk.map_err(|e| match e.kind() {
+                std::io::ErrorKind::InvalidData => Failure::Stall(Stall::new(
+                    Reason::ContentDigestMismatch,
+                    format!("artifact {name}'s layer does not match its digest: nothing was uploaded"),
+                )),
+                _ => Failure::Retry(format!("pulling {name}: {e}")),
+            })?;
+            got += chunk.len() as u64;
+            if got > declared {
+                return Err(invalid(format!(
+                    "artifact {name}'s layer is longer than the {declared} bytes its manifest says"
+                )));
+            }
+            out.write_all(&chunk).await.map_err(local)?;
+        }
+        out.flush().await.map_err(local)?;
         Ok(self.served(&digest))
     }
 
+    /// What a registry error means for the site; never the registry's
+    /// response body (it could be anything the registry chose to send).
     fn failure(&self, e: OciDistributionError) -> Failure {
         let name = &self.name;
         match e {
             OciDistributionError::AuthenticationFailure(_) | OciDistributionError::UnauthorizedError { .. } => {
                 let message = format!(
-                    "the registry refused the login for {name} ({e}): check spec.content.oci.secretRef and that its login may pull this repository"
+                    "the registry refused the login for {name}: check spec.content.oci.secretRef and that its login may pull this repository"
                 );
                 Failure::Stall(Stall::new(Reason::SourceRefused, message))
             }
             OciDistributionError::DigestError(_) => Failure::Stall(Stall::new(
                 Reason::ContentDigestMismatch,
-                format!("artifact {name}'s layer does not match its digest ({e}): nothing was uploaded"),
+                format!("artifact {name}'s layer does not match its digest: nothing was uploaded"),
             )),
-            e => Failure::Retry(format!("pulling {name}: {e}")),
+            OciDistributionError::ImageManifestNotFoundError(_) => {
+                Failure::Retry(format!("artifact {name} is not in the registry (yet): looked for again"))
+            }
+            OciDistributionError::ServerError { code, .. } => {
+                Failure::Retry(format!("pulling {name}: the registry answered HTTP {code}"))
+            }
+            OciDistributionError::RegistryError { envelope, .. } => {
+                let codes: Vec<String> = envelope.errors.iter().map(|e| format!("{:?}", e.code)).collect();
+                Failure::Retry(format!("pulling {name}: the registry answered {}", codes.join(", ")))
+            }
+            OciDistributionError::RequestError(e) => Failure::Retry(format!("pulling {name}: {}", request_error(&e))),
+            _ => Failure::Retry(format!("pulling {name}: the registry's answer could not be used")),
         }
     }
+}
+
+/// A request error's kind, without the URL's query or any body.
+fn request_error(e: &dyn std::error::Error) -> String {
+    let mut message = e.to_string();
+    let mut source = e.source();
+    while let Some(inner) = source {
+        message.push_str(&format!(": {inner}"));
+        source = inner.source();
+    }
+    message
+}
+
+/// Whether `source` (as status and the manifest record it,
+/// `registry/repository@digest`) is an artifact of the repository `reference` names.
+pub fn serves(source: &str, reference: &str) -> bool {
+    let Ok(reference) = Reference::try_from(reference) else { return false };
+    source.split('@').next() == Some(format!("{}/{}", reference.registry(), reference.repository()).as_str())
 }
 
 fn invalid(message: String) -> Failure {
@@ -215,6 +266,14 @@ impl DockerConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_recorded_source_is_served_again_only_for_the_same_repository() {
+        let source = "localhost:5000/web/site@sha256:abc";
+        assert!(serves(source, "localhost:5000/web/site:1.4.2"));
+        assert!(!serves(source, "localhost:5000/web/other:1.4.2"));
+        assert!(!serves(source, "registry.example.com/web/site:1.4.2"));
+    }
 
     #[test]
     fn a_docker_config_gives_the_login_of_the_registry_named_either_way() {

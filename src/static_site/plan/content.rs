@@ -215,7 +215,7 @@ pub fn pending(paths: Vec<String>) -> Vec<String> {
 pub struct Inventory {
     /// sha256 over keys, MD5s and headers.
     pub revision: String,
-    /// `sha256:` of the archive, or `configMaps`.
+    /// `registry/repository@sha256:...`, `sha256:...` of an archive, or `configMaps`.
     pub source: String,
     pub files: usize,
     pub bytes: u64,
