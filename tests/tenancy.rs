@@ -220,6 +220,35 @@ async fn what_no_policy_allows_stalls_not_permitted_naming_the_field_and_reaches
 }
 
 #[tokio::test]
+async fn content_from_a_host_no_policy_lists_is_not_permitted_and_nothing_is_fetched_or_asked() {
+    let mut rig = Rig::new("tenancy-sources").await;
+    let sites = json!({"allowDefault": true});
+    rig.policy("web", json!({"identity": sites, "staticSites": {"sources": ["registry.allowed.example"]}})).await;
+    rig.start(None).await;
+    let cases = [
+        (
+            "foreign-registry",
+            json!({"oci": {"ref": "registry.victim.example/web/site:1"}}),
+            "spec.content.oci.ref \"registry.victim.example\" is not allowed (add it to spec.staticSites.sources)",
+        ),
+        (
+            "metadata-archive",
+            json!({"archive": {"url": "https://169.254.169.254/latest/meta-data/", "sha256": "0".repeat(64)}}),
+            "spec.content.archive.url \"169.254.169.254\"",
+        ),
+    ];
+    for (name, content, _) in &cases {
+        rig.site(name, json!({"content": content})).await;
+    }
+    for (name, _, field) in &cases {
+        let status = rig.site_until(name, |s| not_permitted(&s.conditions)).await;
+        let stalled = condition(&status.conditions, "Stalled").expect("stalled");
+        assert!(stalled.message.contains(field), "{name}: {}", stalled.message);
+    }
+    assert_eq!(rig.requests(), vec![], "no AWS request for a refused object");
+}
+
+#[tokio::test]
 async fn a_policy_granted_then_a_namespace_relabelled_re_checks_its_objects_and_deletion_still_cleans_up() {
     let mut rig = Rig::new("tenancy-recheck").await;
     let rds = Emulator::new().await.rds;

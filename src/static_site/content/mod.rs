@@ -39,12 +39,13 @@ pub const MAX_CONFIG_MAP_BYTES: u64 = 64 * 1024 * 1024;
 pub const CONFIG_MAPS: &str = "configMaps";
 
 /// What the sources hold: the files, what is served (the artifact's
-/// `registry/repository@digest`, `sha256:` of the archive or [`CONFIG_MAPS`]), the folder the archive was unpacked in
-/// (removed when dropped), and the manifest the bucket holds for this site.
+/// `registry/repository@digest`, `sha256:` of the archive or
+/// [`CONFIG_MAPS`]), the [`Workspace`] (removed when dropped), and the
+/// manifest the bucket holds for this site.
 pub struct Sourced {
     pub files: Vec<File>,
     pub source: String,
-    pub workspace: Option<tempfile::TempDir>,
+    pub workspace: Option<Workspace>,
     pub recorded: Option<Manifest>,
 }
 
@@ -54,6 +55,13 @@ impl Sourced {
         let wanted: BTreeSet<&str> = keys.iter().map(String::as_str).collect();
         self.files.iter().any(|f| f.body.is_none() && wanted.contains(f.key.as_str()))
     }
+}
+
+/// The folder an archive was unpacked in and the site's turn to use the
+/// work folder: both held until the pass has uploaded from it.
+pub struct Workspace {
+    _folder: tempfile::TempDir,
+    _turn: tokio::sync::OwnedSemaphorePermit,
 }
 
 /// Reads the sources for one pass. An archive or artifact whose digest and
@@ -110,7 +118,7 @@ pub async fn fetch_source(
     content: &ContentSpec,
     recorded: Option<Manifest>,
 ) -> Result<Sourced, Halt> {
-    let _turn = ctx.fetches.acquire().await.map_err(|e| fetch::Failure::Local(e.to_string()))?;
+    let turn = ctx.fetches.clone().acquire_owned().await.map_err(|e| fetch::Failure::Local(e.to_string()))?;
     let workspace = archive::workspace(&ctx.sources.work_dir, uid)?;
     let (file, folder) = archive::layout(workspace.path());
     // A tar adds at most a 512-byte header and 511 bytes of padding per file.
@@ -139,7 +147,7 @@ pub async fn fetch_source(
     })
     .await
     .map_err(|e| fetch::Failure::Local(format!("unpacking: {e}")))??;
-    Ok(Sourced { files, source, workspace: Some(workspace), recorded })
+    Ok(Sourced { files, source, workspace: Some(Workspace { _folder: workspace, _turn: turn }), recorded })
 }
 
 /// Reads the ConfigMaps; a missing one is a stall naming it.
