@@ -285,6 +285,12 @@ impl ContentSpec {
         self.max_bytes.unwrap_or(DEFAULT_MAX_BYTES)
     }
 
+    /// Most bytes an archive of this content may hold: `maxBytes`, and a
+    /// tar's 512-byte header and up to 511 bytes of padding per file.
+    pub fn archive_bytes(&self) -> u64 {
+        self.max_bytes().saturating_add(self.max_files().saturating_mul(1024))
+    }
+
     /// The folder `path` names, as a key prefix (`public/`), if any.
     pub fn folder(&self) -> Option<String> {
         let path = self.path.as_deref()?.trim_matches('/');
@@ -326,6 +332,13 @@ pub struct OciSource {
     /// registry's login, read with `get` on that name only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_ref: Option<super::aurora_failover::SecretName>,
+}
+
+impl ArchiveSource {
+    /// What status and the manifest say is served: `sha256:` and the digest.
+    pub fn served(&self) -> String {
+        format!("sha256:{}", self.sha256.to_lowercase())
+    }
 }
 
 /// Headers for the keys one glob matches.

@@ -15,14 +15,15 @@ use md5::{Digest, Md5};
 
 use super::fetch::Failure;
 use super::files::{File, check_key, limits};
-use crate::api::conditions::{Reason, Stall};
 use crate::api::static_site::ContentSpec;
 use crate::aws::s3::Body;
 
 /// Unpacks `archive` into the folder `into`; `name` is how messages call it.
 pub fn unpack(archive: &Path, into: &Path, name: &str, content: &ContentSpec) -> Result<Vec<File>, Failure> {
     let mut head = [0u8; 512];
-    let read = fs::File::open(archive).and_then(|mut f| read_up_to(&mut f, &mut head)).map_err(|e| io(archive, &e))?;
+    let read = fs::File::open(archive)
+        .and_then(|mut f| read_up_to(&mut f, &mut head))
+        .map_err(|e| Failure::work_folder(archive, &e))?;
     let head = &head[..read];
     let mut unpacker = Unpacker {
         into,
@@ -34,16 +35,16 @@ pub fn unpack(archive: &Path, into: &Path, name: &str, content: &ContentSpec) ->
         links: Vec::new(),
         bytes: 0,
     };
-    let open = || fs::File::open(archive).map(BufReader::new).map_err(|e| io(archive, &e));
+    let open = || fs::File::open(archive).map(BufReader::new).map_err(|e| Failure::work_folder(archive, &e));
     if head.starts_with(&[0x1f, 0x8b]) {
-        let most = content.max_bytes().saturating_add(content.max_files().saturating_mul(1024));
-        unpacker.tar(Capped { inner: flate2::read::GzDecoder::new(open()?), left: most })?;
+        let inner = flate2::read::GzDecoder::new(open()?);
+        unpacker.tar(Capped { inner, left: content.archive_bytes() })?;
     } else if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
-        unpacker.zip(fs::File::open(archive).map_err(|e| io(archive, &e))?)?;
+        unpacker.zip(fs::File::open(archive).map_err(|e| Failure::work_folder(archive, &e))?)?;
     } else if head.len() >= 262 && &head[257..262] == b"ustar" {
         unpacker.tar(open()?)?;
     } else {
-        return Err(invalid(format!("{name} is not a tar, tar.gz or zip file")));
+        return Err(Failure::invalid(format!("{name} is not a tar, tar.gz or zip file")));
     }
     unpacker.finish()
 }
@@ -113,7 +114,10 @@ impl Unpacker<'_> {
             ) {
                 let size = entry.header().size().map_err(|e| self.corrupt(&e))?;
                 if size > MAX_NAME_RECORD {
-                    return Err(invalid(format!("{}: a name record of {size} bytes: nothing was uploaded", self.name)));
+                    return Err(Failure::invalid(format!(
+                        "{}: a name record of {size} bytes: nothing was uploaded",
+                        self.name
+                    )));
                 }
                 let mut data = Vec::new();
                 entry.read_to_end(&mut data).map_err(|e| self.corrupt(&e))?;
@@ -154,7 +158,7 @@ impl Unpacker<'_> {
                 }
                 other => {
                     let message = format!("{}: entry {raw:?} is a {other:?}, not a file, folder or link", self.name);
-                    return Err(invalid(message));
+                    return Err(Failure::invalid(message));
                 }
             }
         }
@@ -162,11 +166,11 @@ impl Unpacker<'_> {
     }
 
     fn zip(&mut self, file: fs::File) -> Result<(), Failure> {
-        let mut archive =
-            zip::ZipArchive::new(file).map_err(|e| invalid(format!("{} is not a valid zip: {e}", self.name)))?;
+        let mut archive = zip::ZipArchive::new(file)
+            .map_err(|e| Failure::invalid(format!("{} is not a valid zip: {e}", self.name)))?;
         for i in 0..archive.len() {
             let mut entry =
-                archive.by_index(i).map_err(|e| invalid(format!("{} is not a valid zip: {e}", self.name)))?;
+                archive.by_index(i).map_err(|e| Failure::invalid(format!("{} is not a valid zip: {e}", self.name)))?;
             let raw = entry.name().to_string();
             let Some(path) = self.path(&raw)? else { continue };
             if entry.is_dir() {
@@ -189,7 +193,7 @@ impl Unpacker<'_> {
         match normalize("", raw) {
             Some(path) if path.is_empty() => Ok(None),
             Some(path) => Ok(Some(path)),
-            None => Err(invalid(format!(
+            None => Err(Failure::invalid(format!(
                 "{}: entry {raw:?} names a path out of the archive (absolute or through '..'): nothing was uploaded; rebuild the archive with relative paths",
                 self.name
             ))),
@@ -208,7 +212,7 @@ impl Unpacker<'_> {
         let Some(key) = self.key(&path).map(str::to_string) else { return Ok(()) };
         self.claim(&path, &key)?;
         let at = self.into.join(self.files.len().to_string());
-        let mut out = fs::File::create(&at).map_err(|e| io(&at, &e))?;
+        let mut out = fs::File::create(&at).map_err(|e| Failure::work_folder(&at, &e))?;
         let (mut hash, mut size, mut buf) = (Md5::new(), 0u64, vec![0u8; 64 * 1024]);
         loop {
             let n = reader.read(&mut buf).map_err(|e| self.corrupt(&e))?;
@@ -219,7 +223,7 @@ impl Unpacker<'_> {
             self.bytes += n as u64;
             limits(self.files.len() as u64, self.bytes, self.content)?;
             hash.update(&buf[..n]);
-            out.write_all(&buf[..n]).map_err(|e| io(&at, &e))?;
+            out.write_all(&buf[..n]).map_err(|e| Failure::work_folder(&at, &e))?;
         }
         self.keys.insert(path, self.files.len());
         self.files.push(File { key, size, md5: hash.finalize().into(), body: Some(Body::File(at)) });
@@ -228,7 +232,7 @@ impl Unpacker<'_> {
 
     fn link(&mut self, path: String, base: &str, target: &str) -> Result<(), Failure> {
         let Some(named) = normalize(base, target) else {
-            return Err(invalid(format!(
+            return Err(Failure::invalid(format!(
                 "{}: link {path:?} points out of the archive ({target:?}): nothing was uploaded; rebuild it without that link",
                 self.name
             )));
@@ -244,7 +248,7 @@ impl Unpacker<'_> {
     fn claim(&self, path: &str, key: &str) -> Result<(), Failure> {
         check_key(key)?;
         if self.keys.contains_key(path) || self.links.iter().any(|(p, _)| p == path) {
-            return Err(invalid(format!(
+            return Err(Failure::invalid(format!(
                 "{}: {path:?} appears twice: nothing was uploaded; rebuild the archive",
                 self.name
             )));
@@ -257,7 +261,7 @@ impl Unpacker<'_> {
     fn finish(mut self) -> Result<Vec<File>, Failure> {
         for (path, named) in std::mem::take(&mut self.links) {
             let Some(&at) = self.keys.get(&named) else {
-                return Err(invalid(format!(
+                return Err(Failure::invalid(format!(
                     "{}: link {path:?} names {named:?}, which is not a file served from the archive: nothing was uploaded",
                     self.name
                 )));
@@ -270,14 +274,14 @@ impl Unpacker<'_> {
         limits(self.files.len() as u64, self.bytes, self.content)?;
         if self.files.is_empty() {
             let where_ = self.folder.as_ref().map_or(String::new(), |f| format!(" under spec.content.path {f:?}"));
-            return Err(invalid(format!("{} holds no files{where_}: nothing to serve", self.name)));
+            return Err(Failure::invalid(format!("{} holds no files{where_}: nothing to serve", self.name)));
         }
         self.files.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(self.files)
     }
 
     fn corrupt(&self, e: &std::io::Error) -> Failure {
-        invalid(format!("{} could not be read as an archive: {e}", self.name))
+        Failure::invalid(format!("{} could not be read as an archive: {e}", self.name))
     }
 }
 
@@ -304,18 +308,13 @@ fn parent(path: &str) -> &str {
     path.rsplit_once('/').map_or("", |(dir, _)| dir)
 }
 
-fn invalid(message: String) -> Failure {
-    Failure::Stall(Stall::new(Reason::ContentInvalid, message))
-}
-
-fn io(path: &Path, e: &std::io::Error) -> Failure {
-    Failure::Local(format!("work folder {}: {e}", path.display()))
-}
-
 /// The folder of one site's pass in the work folder (removed when dropped).
 pub fn workspace(work_dir: &Path, uid: &str) -> Result<tempfile::TempDir, Failure> {
-    fs::create_dir_all(work_dir).map_err(|e| io(work_dir, &e))?;
-    tempfile::Builder::new().prefix(&format!("site-{uid}-")).tempdir_in(work_dir).map_err(|e| io(work_dir, &e))
+    fs::create_dir_all(work_dir).map_err(|e| Failure::work_folder(work_dir, &e))?;
+    tempfile::Builder::new()
+        .prefix(&format!("site-{uid}-"))
+        .tempdir_in(work_dir)
+        .map_err(|e| Failure::work_folder(work_dir, &e))
 }
 
 /// Removes the workspaces a stopped controller left in `work_dir` (an

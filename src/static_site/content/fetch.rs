@@ -36,6 +36,30 @@ impl From<Stall> for Failure {
     }
 }
 
+impl Failure {
+    /// The source cannot be served as it is (`ContentInvalid`).
+    pub fn invalid(message: String) -> Self {
+        Self::Stall(Stall::new(Reason::ContentInvalid, message))
+    }
+
+    /// A file of the work folder could not be written or read.
+    pub fn work_folder(path: &Path, e: &std::io::Error) -> Self {
+        Self::Local(format!("work folder {}: {e}", path.display()))
+    }
+}
+
+/// An error with every cause after it (a client's own message is often only
+/// "error sending request").
+pub fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut message = e.to_string();
+    let mut source = e.source();
+    while let Some(inner) = source {
+        message.push_str(&format!(": {inner}"));
+        source = inner.source();
+    }
+    message
+}
+
 /// Which hosts the source may be fetched from (the original and redirects).
 pub type Allowed = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 
@@ -60,29 +84,14 @@ pub async fn download(
             return Err(Stall::new(Reason::SourceRefused, message).into());
         }
     }
-    tokio::time::timeout(DEADLINE, fetch(settings, url, sha256, max_bytes, allowed, file))
-        .await
-        .map_err(|_| Failure::Retry(format!("fetching {} took longer than {DEADLINE:?}", shown_url(url))))?
-}
-
-/// Longest a download may take, start to end.
-const DEADLINE: Duration = Duration::from_secs(30 * 60);
-
-async fn fetch(
-    settings: &Settings,
-    url: &str,
-    sha256: &str,
-    max_bytes: u64,
-    allowed: Allowed,
-    file: &Path,
-) -> Result<(), Failure> {
+    tokio::time::timeout(DEADLINE, async {
     let client = client(settings, allowed)?;
     let response = client.get(url).send().await.map_err(|e| failure(url, e))?;
     if !response.status().is_success() {
         let status = response.status();
         return Err(Failure::Retry(format!("{} answered {status}", shown_url(url))));
     }
-    let mut out = tokio::fs::File::create(file).await.map_err(|e| local(file, &e))?;
+    let mut out = tokio::fs::File::create(file).await.map_err(|e| Failure::work_folder(file, &e))?;
     let (mut hash, mut bytes) = (Sha256::new(), 0u64);
     let mut body = response.bytes_stream();
     while let Some(chunk) = body.next().await {
@@ -96,9 +105,9 @@ async fn fetch(
             return Err(Stall::new(Reason::ContentTooLarge, message).into());
         }
         hash.update(&chunk);
-        out.write_all(&chunk).await.map_err(|e| local(file, &e))?;
+        out.write_all(&chunk).await.map_err(|e| Failure::work_folder(file, &e))?;
     }
-    out.flush().await.map_err(|e| local(file, &e))?;
+    out.flush().await.map_err(|e| Failure::work_folder(file, &e))?;
     let got = hex::encode(hash.finalize());
     if !got.eq_ignore_ascii_case(sha256) {
         let message = format!(
@@ -108,7 +117,13 @@ async fn fetch(
         return Err(Stall::new(Reason::ContentDigestMismatch, message).into());
     }
     Ok(())
+    })
+    .await
+    .map_err(|_| Failure::Retry(format!("fetching {} took longer than {DEADLINE:?}", shown_url(url))))?
 }
+
+/// Longest a download may take, start to end.
+const DEADLINE: Duration = Duration::from_secs(30 * 60);
 
 fn client(settings: &Settings, allowed: Allowed) -> Result<reqwest::Client, Failure> {
     let policy = reqwest::redirect::Policy::custom(move |attempt| {
@@ -136,7 +151,7 @@ fn client(settings: &Settings, allowed: Allowed) -> Result<reqwest::Client, Fail
         .redirect(policy)
         .dns_resolver(Arc::new(Guarded));
     if let Some(path) = &settings.ca_file {
-        let pem = std::fs::read(path).map_err(|e| local(path, &e))?;
+        let pem = std::fs::read(path).map_err(|e| Failure::work_folder(path, &e))?;
         let certs = reqwest::Certificate::from_pem_bundle(&pem)
             .map_err(|e| Failure::Local(format!("--source-ca-file {}: {e}", path.display())))?;
         for cert in certs {
@@ -170,18 +185,7 @@ fn failure(url: &str, e: reqwest::Error) -> Failure {
         }
         source = err.source();
     }
-    // The whole chain: reqwest's own message is only "error sending request".
-    let mut message = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(err) = source {
-        message.push_str(&format!(": {err}"));
-        source = err.source();
-    }
-    Failure::Retry(format!("fetching {}: {message}", shown_url(url)))
-}
-
-fn local(path: &Path, e: &std::io::Error) -> Failure {
-    Failure::Local(format!("work folder {}: {e}", path.display()))
+    Failure::Retry(format!("fetching {}: {}", shown_url(url), with_causes(&e)))
 }
 
 /// Refuses a `host[:port]` that names or resolves only to addresses content

@@ -76,7 +76,7 @@ pub async fn read(
     recorded: Option<Manifest>,
 ) -> Result<Sourced, Halt> {
     let source = match (&content.archive, &content.oci) {
-        (Some(archive), _) => format!("sha256:{}", archive.sha256.to_lowercase()),
+        (Some(archive), _) => archive.served(),
         (None, Some(oci)) => {
             let resolved = async { oci::Registry::connect(ctx, namespace, oci).await?.source().await }.await;
             match (resolved, recorded.as_ref()) {
@@ -121,21 +121,20 @@ pub async fn fetch_source(
     let turn = ctx.fetches.clone().acquire_owned().await.map_err(|e| fetch::Failure::Local(e.to_string()))?;
     let workspace = archive::workspace(&ctx.sources.work_dir, uid)?;
     let (file, folder) = archive::layout(workspace.path());
-    // A tar adds at most a 512-byte header and 511 bytes of padding per file.
-    let most = content.max_bytes().saturating_add(content.max_files().saturating_mul(1024));
+    let most = content.archive_bytes();
     let (source, name) = match (&content.archive, &content.oci) {
         (Some(archive), _) => {
             let (tenancy, ns) = (ctx.tenancy.clone(), namespace.to_string());
             let allowed: fetch::Allowed = Arc::new(move |host| tenancy.source_allowed(&ns, host));
             fetch::download(&ctx.sources, &archive.url, &archive.sha256, most, allowed, &file).await?;
-            (format!("sha256:{}", archive.sha256.to_lowercase()), archive.url.clone())
+            (archive.served(), archive.url.clone())
         }
         (None, Some(oci)) => {
             let source = oci::Registry::connect(ctx, namespace, oci).await?.pull(&file, most).await?;
             (source, oci.reference.clone())
         }
         (None, None) => {
-            return Err(Stall::new(Reason::ContentInvalid, "spec.content names no archive or artifact").into());
+            return Err(fetch::Failure::invalid("spec.content names no archive or artifact".into()).into());
         }
     };
     let spec = content.clone();

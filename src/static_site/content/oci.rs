@@ -95,13 +95,17 @@ impl Registry {
         let name = &self.name;
         let layer = match manifest.layers.as_slice() {
             [layer] => layer,
-            [] => return Err(invalid(format!("artifact {name} has no layer: push the site as one tar+gzip layer"))),
+            [] => {
+                return Err(Failure::invalid(format!(
+                    "artifact {name} has no layer: push the site as one tar+gzip layer"
+                )));
+            }
             more => {
                 let message = format!(
                     "artifact {name} has {} layers; a site is served from one tar+gzip layer (flux push artifact, oras push)",
                     more.len()
                 );
-                return Err(invalid(message));
+                return Err(Failure::invalid(message));
             }
         };
         if !LAYER_TYPES.contains(&layer.media_type.as_str()) {
@@ -109,7 +113,7 @@ impl Registry {
                 "artifact {name}'s layer has media type {:?}, not an archive: push it as {}",
                 layer.media_type, LAYER_TYPES[0]
             );
-            return Err(invalid(message));
+            return Err(Failure::invalid(message));
         }
         if u64::try_from(layer.size).unwrap_or(u64::MAX) > max_bytes {
             let message = format!(
@@ -118,7 +122,7 @@ impl Registry {
             );
             return Err(Stall::new(Reason::ContentTooLarge, message).into());
         }
-        let local = |e: std::io::Error| Failure::Local(format!("work folder {}: {e}", file.display()));
+        let local = |e: std::io::Error| Failure::work_folder(file, &e);
         let mut out = tokio::fs::File::create(file).await.map_err(local)?;
         // The client checks the digest at the end of the stream; the size is ours to hold it to.
         let mut blob = self.client.pull_blob_stream(&self.reference, layer).await.map_err(|e| self.failure(e))?;
@@ -133,7 +137,7 @@ impl Registry {
             })?;
             got += chunk.len() as u64;
             if got > declared {
-                return Err(invalid(format!(
+                return Err(Failure::invalid(format!(
                     "artifact {name}'s layer is longer than the {declared} bytes its manifest says"
                 )));
             }
@@ -168,21 +172,12 @@ impl Registry {
                 let codes: Vec<String> = envelope.errors.iter().map(|e| format!("{:?}", e.code)).collect();
                 Failure::Retry(format!("pulling {name}: the registry answered {}", codes.join(", ")))
             }
-            OciDistributionError::RequestError(e) => Failure::Retry(format!("pulling {name}: {}", request_error(&e))),
+            OciDistributionError::RequestError(e) => {
+                Failure::Retry(format!("pulling {name}: {}", fetch::with_causes(&e)))
+            }
             _ => Failure::Retry(format!("pulling {name}: the registry's answer could not be used")),
         }
     }
-}
-
-/// A request error's kind, without the URL's query or any body.
-fn request_error(e: &dyn std::error::Error) -> String {
-    let mut message = e.to_string();
-    let mut source = e.source();
-    while let Some(inner) = source {
-        message.push_str(&format!(": {inner}"));
-        source = inner.source();
-    }
-    message
 }
 
 /// Whether `source` (as status and the manifest record it,
@@ -190,10 +185,6 @@ fn request_error(e: &dyn std::error::Error) -> String {
 pub fn serves(source: &str, reference: &str) -> bool {
     let Ok(reference) = Reference::try_from(reference) else { return false };
     source.split('@').next() == Some(format!("{}/{}", reference.registry(), reference.repository()).as_str())
-}
-
-fn invalid(message: String) -> Failure {
-    Failure::Stall(Stall::new(Reason::ContentInvalid, message))
 }
 
 /// The login for `registry` from a Docker config JSON Secret.

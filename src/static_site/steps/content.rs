@@ -22,14 +22,14 @@ impl Steps<'_> {
         let buckets = self.aws.buckets.as_ref();
         let existing = buckets.list(&id.bucket).await?;
         let mut desired = content::desired(&sourced.files, &rules);
-        let recorded = |s: &Sourced| s.recorded.as_ref().map(|m| m.all());
-        let mut plan = content_plan(&desired, &existing, recorded(&sourced).as_ref(), spec.prune);
+        let recorded = sourced.recorded.as_ref().map(|m| m.all());
+        let mut plan = content_plan(&desired, &existing, recorded.as_ref(), spec.prune);
         if sourced.needs_bodies(&plan.upload) {
             // Known from the manifest, but the bucket lost or changed some.
             let manifest = sourced.recorded.take();
             sourced = content::fetch_source(run.ctx, &id.namespace, &id.uid, spec, manifest).await?;
             desired = content::desired(&sourced.files, &rules);
-            plan = content_plan(&desired, &existing, recorded(&sourced).as_ref(), spec.prune);
+            plan = content_plan(&desired, &existing, recorded.as_ref(), spec.prune);
         }
         let inventory = content::inventory(&desired, &sourced.source);
         let reference = run.site.object_ref(&());
