@@ -28,14 +28,16 @@ log "building the benchmarks (release)"
 cargo bench --no-run --bench bench 2>/dev/null || cargo bench --no-run --bench bench
 
 env_dir="$(mktemp -d "${TMPDIR:-/tmp}/awsops-bench.XXXXXX")"
-trap '"$here/testenv.sh" stop "$env_dir"' EXIT
+# s3s-fs keeps its objects in memory where there is a tmpfs: the content
+# bench measures the clients, not this machine's disk under the server.
+s3s_data="$(mktemp -d /dev/shm/awsops-s3s.XXXXXX 2>/dev/null || mktemp -d "$env_dir/s3s-data.XXXXXX")"
+trap '"$here/testenv.sh" stop "$env_dir"; rm -rf "$s3s_data"' EXIT
 "$here/testenv.sh" start "$env_dir"
 . "$env_dir/env"
 export AWSOPS_TEST_ENV="$env_dir"
 s3s_port=$(free_port)
-mkdir -p "$env_dir/s3s-data"
 "$s3s_root/bin/s3s-fs" --host 127.0.0.1 --port "$s3s_port" --access-key "$AWS_ACCESS_KEY_ID" \
-  --secret-key "$AWS_SECRET_ACCESS_KEY" "$env_dir/s3s-data" >"$env_dir/s3s.log" 2>&1 &
+  --secret-key "$AWS_SECRET_ACCESS_KEY" "$s3s_data" >"$env_dir/s3s.log" 2>&1 &
 echo $! >"$env_dir/s3s.pid"
 wait_for curl -s -o /dev/null "http://127.0.0.1:$s3s_port/" || { log "s3s-fs did not start"; exit 1; }
 export AWS_CLI="$cli_venv/bin/aws"

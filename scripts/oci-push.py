@@ -3,6 +3,7 @@ lays it out (one tar+gzip layer, Flux's media types), with oras-py, the
 ORAS project's client: python oci-push.py REF ARCHIVE [USER PASSWORD].
 Trusts REQUESTS_CA_BUNDLE for the registry's TLS. Prints the manifest digest.
 """
+import base64
 import json
 import os
 import sys
@@ -22,6 +23,11 @@ def main():
     client = oras.client.OrasClient(hostname=host, tls_verify=verify, auth_backend="basic")
     if len(sys.argv) > 4:
         client.login(hostname=host, username=sys.argv[3], password=sys.argv[4], tls_verify=verify)
+        # oras-py sends each request without credentials first and retries on
+        # 401; the registry answers a large blob's PUT before reading it and
+        # closes the connection, so the login goes on every request instead.
+        token = base64.b64encode(f"{sys.argv[3]}:{sys.argv[4]}".encode()).decode()
+        client.session.headers["Authorization"] = f"Basic {token}"
     with tempfile.TemporaryDirectory() as tmp:
         config = os.path.join(tmp, "config.json")
         with open(config, "w") as f:

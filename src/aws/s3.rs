@@ -14,6 +14,9 @@ use super::{AwsError, AwsErrorKind};
 
 /// Object metadata key that marks an object as uploaded by a site (value: its uid).
 pub const OWNER_METADATA: &str = "awsops-uid";
+/// Bytes read from a file body at a time (the SDK's default is 4 KiB, each
+/// read a trip to tokio's blocking pool).
+const READ_BUFFER: usize = 256 * 1024;
 
 /// What HeadBucket says about a name.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -64,12 +67,13 @@ pub struct Upload {
     pub content_md5: String,
 }
 
-/// Where an upload's bytes are: in memory (a ConfigMap's) or in a file of
-/// the work folder (read as it is sent, again on a retry).
+/// Where an upload's bytes are: in memory (a ConfigMap's) or `len` bytes
+/// at `offset` of a file of the work folder (read as they are sent, again
+/// on a retry).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Body {
     Memory(Vec<u8>),
-    File(std::path::PathBuf),
+    File { path: std::path::PathBuf, offset: u64, len: u64 },
 }
 
 /// The headers an object is served with.
@@ -418,7 +422,12 @@ impl Buckets for SdkBuckets {
     async fn put(&self, bucket: &str, upload: Upload, owner_uid: &str) -> Result<String, AwsError> {
         let body = match upload.body {
             Body::Memory(bytes) => ByteStream::from(bytes),
-            Body::File(path) => ByteStream::from_path(&path)
+            Body::File { path, offset, len } => ByteStream::read_from()
+                .path(&path)
+                .offset(offset)
+                .length(aws_sdk_s3::primitives::Length::Exact(len))
+                .buffer_size(READ_BUFFER)
+                .build()
                 .await
                 .map_err(|e| terminal("PutObject", format!("reading {}: {e}", path.display())))?,
         };

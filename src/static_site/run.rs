@@ -45,6 +45,7 @@ impl SiteAws {
 pub const WAIT_DEPLOYMENT: Duration = Duration::from_secs(20);
 
 /// Why a pass stops before its last step.
+#[derive(Debug)]
 pub enum Halt {
     /// AWS is busy (a certificate validating, a distribution deploying): look again then.
     Wait(Duration),

@@ -116,14 +116,19 @@ pub fn registry() -> (String, String, String) {
 /// Pushes `archive` to `reference` as `flux push artifact` lays it out, with
 /// oras-py (scripts/oci-push.py); the manifest digest.
 pub async fn push_artifact(reference: &str, archive: &[u8]) -> String {
-    let (_, user, password) = registry();
     let dir = tempfile::tempdir().expect("dir");
     let file = dir.path().join("site.tar.gz");
     std::fs::write(&file, archive).expect("archive");
+    push_artifact_file(reference, &file).await
+}
+
+/// [`push_artifact`] of an archive file.
+pub async fn push_artifact_file(reference: &str, archive: &Path) -> String {
+    let (_, user, password) = registry();
     let python = std::env::var("AWSOPS_TEST_ORAS_PYTHON").expect("AWSOPS_TEST_ORAS_PYTHON is set by make test");
     let out = Command::new(python)
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/oci-push.py"))
-        .args([reference, file.to_str().expect("path"), user.as_str(), password.as_str()])
+        .args([reference, archive.to_str().expect("path"), user.as_str(), password.as_str()])
         .env("REQUESTS_CA_BUNDLE", test_ca().join("ca.crt"))
         .output()
         .await

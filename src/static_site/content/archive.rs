@@ -1,6 +1,7 @@
 //! Unpacking an archive (tar, tar.gz or zip, told apart by their first
-//! bytes) into numbered files of the work folder, each hashed as it is
-//! written, so nothing holds the site in memory. Only files under
+//! bytes) into one file of the work folder, the files one after the other,
+//! each hashed as it is written, so nothing holds the site in memory (and
+//! 10,000 files are one file to create, not 10,000). Only files under
 //! `spec.content.path` become keys (without the folder). A path out of the
 //! tree, a link leading out of it, a device, two entries for one key, a key
 //! S3 refuses, more than `maxFiles` or `maxBytes`: the site stalls before
@@ -8,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{BufReader, Read, Write};
+use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use md5::{Digest, Md5};
@@ -18,15 +19,32 @@ use super::files::{File, check_key, limits};
 use crate::api::static_site::ContentSpec;
 use crate::aws::s3::Body;
 
-/// Unpacks `archive` into the folder `into`; `name` is how messages call it.
+/// Unpacks the archive file `archive` into the new file `into` (each
+/// [`File`]'s body a part of it); `name` is how messages call it.
 pub fn unpack(archive: &Path, into: &Path, name: &str, content: &ContentSpec) -> Result<Vec<File>, Failure> {
+    let open = || fs::File::open(archive).map_err(|e| Failure::work_folder(archive, &e));
+    unpack_from(BufReader::new(open()?), into, name, content, |_| open())
+}
+
+/// [`unpack`] of an archive as it arrives, read to its end. A zip is read
+/// from its end: `zip_file` gives the file it is in, from the whole stream.
+pub fn unpack_from(
+    mut reader: impl Read,
+    into: &Path,
+    name: &str,
+    content: &ContentSpec,
+    zip_file: impl FnOnce(&mut dyn Read) -> Result<fs::File, Failure>,
+) -> Result<Vec<File>, Failure> {
+    let corrupt = |e: std::io::Error| Failure::invalid(format!("{name} could not be read as an archive: {e}"));
     let mut head = [0u8; 512];
-    let read = fs::File::open(archive)
-        .and_then(|mut f| read_up_to(&mut f, &mut head))
-        .map_err(|e| Failure::work_folder(archive, &e))?;
+    let read = read_up_to(&mut reader, &mut head).map_err(corrupt)?;
     let head = &head[..read];
+    let mut whole = std::io::Cursor::new(head.to_vec()).chain(reader);
+    let out = fs::File::create(into).map_err(|e| Failure::work_folder(into, &e))?;
     let mut unpacker = Unpacker {
         into,
+        out: BufWriter::with_capacity(WRITE_BUFFER, out),
+        offset: 0,
         name,
         folder: content.folder(),
         content,
@@ -35,17 +53,18 @@ pub fn unpack(archive: &Path, into: &Path, name: &str, content: &ContentSpec) ->
         links: Vec::new(),
         bytes: 0,
     };
-    let open = || fs::File::open(archive).map(BufReader::new).map_err(|e| Failure::work_folder(archive, &e));
     if head.starts_with(&[0x1f, 0x8b]) {
-        let inner = flate2::read::GzDecoder::new(open()?);
+        let inner = flate2::read::GzDecoder::new(&mut whole);
         unpacker.tar(Capped { inner, left: content.archive_bytes() })?;
     } else if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
-        unpacker.zip(fs::File::open(archive).map_err(|e| Failure::work_folder(archive, &e))?)?;
+        unpacker.zip(zip_file(&mut whole)?)?;
     } else if head.len() >= 262 && &head[257..262] == b"ustar" {
-        unpacker.tar(open()?)?;
+        unpacker.tar(&mut whole)?;
     } else {
         return Err(Failure::invalid(format!("{name} is not a tar, tar.gz or zip file")));
     }
+    // To its end: a stream's digest is checked there.
+    std::io::copy(&mut whole, &mut std::io::sink()).map_err(corrupt)?;
     unpacker.finish()
 }
 
@@ -82,8 +101,14 @@ fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> 
     Ok(filled)
 }
 
+/// Bytes gathered before a write to the unpacked file.
+const WRITE_BUFFER: usize = 1024 * 1024;
+
 struct Unpacker<'a> {
     into: &'a Path,
+    out: BufWriter<fs::File>,
+    /// Where the next file starts in `into`.
+    offset: u64,
     name: &'a str,
     /// `spec.content.path` as a prefix (`public/`).
     folder: Option<String>,
@@ -211,8 +236,6 @@ impl Unpacker<'_> {
     fn file(&mut self, path: String, reader: &mut impl Read) -> Result<(), Failure> {
         let Some(key) = self.key(&path).map(str::to_string) else { return Ok(()) };
         self.claim(&path, &key)?;
-        let at = self.into.join(self.files.len().to_string());
-        let mut out = fs::File::create(&at).map_err(|e| Failure::work_folder(&at, &e))?;
         let (mut hash, mut size, mut buf) = (Md5::new(), 0u64, vec![0u8; 64 * 1024]);
         loop {
             let n = reader.read(&mut buf).map_err(|e| self.corrupt(&e))?;
@@ -223,10 +246,12 @@ impl Unpacker<'_> {
             self.bytes += n as u64;
             limits(self.files.len() as u64, self.bytes, self.content)?;
             hash.update(&buf[..n]);
-            out.write_all(&buf[..n]).map_err(|e| Failure::work_folder(&at, &e))?;
+            self.out.write_all(&buf[..n]).map_err(|e| Failure::work_folder(self.into, &e))?;
         }
+        let body = Body::File { path: self.into.to_path_buf(), offset: self.offset, len: size };
+        self.offset += size;
         self.keys.insert(path, self.files.len());
-        self.files.push(File { key, size, md5: hash.finalize().into(), body: Some(Body::File(at)) });
+        self.files.push(File { key, size, md5: hash.finalize().into(), body: Some(body) });
         Ok(())
     }
 
@@ -259,6 +284,7 @@ impl Unpacker<'_> {
 
     /// Links become copies of the files they name (served files only).
     fn finish(mut self) -> Result<Vec<File>, Failure> {
+        self.out.flush().map_err(|e| Failure::work_folder(self.into, &e))?;
         for (path, named) in std::mem::take(&mut self.links) {
             let Some(&at) = self.keys.get(&named) else {
                 return Err(Failure::invalid(format!(
@@ -328,7 +354,7 @@ pub fn clear_workspaces(work_dir: &Path) {
     }
 }
 
-/// Where a workspace keeps the download and the unpacked files.
+/// Where a workspace keeps the download and the file of unpacked files.
 pub fn layout(workspace: &Path) -> (PathBuf, PathBuf) {
     (workspace.join("archive"), workspace.join("files"))
 }
@@ -364,12 +390,14 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let (archive, files) = layout(dir.path());
         fs::write(&archive, bytes).expect("write");
-        fs::create_dir(&files).expect("files");
         match unpack(&archive, &files, "site.tar", content) {
             Ok(found) => Ok(found
                 .into_iter()
                 .map(|f| match f.body {
-                    Some(Body::File(p)) => (f.key, fs::read(p).expect("read")),
+                    Some(Body::File { path, offset, len }) => {
+                        let all = fs::read(path).expect("read");
+                        (f.key, all[offset as usize..(offset + len) as usize].to_vec())
+                    }
                     other => panic!("{other:?}"),
                 })
                 .collect()),

@@ -65,6 +65,9 @@ pub type Allowed = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 
 /// Most redirects followed.
 const MAX_REDIRECTS: usize = 5;
+/// Bytes gathered before a downloaded piece is written: each tokio file
+/// write is a trip to the blocking pool, and network pieces are small.
+pub const WRITE_BUFFER: usize = 1024 * 1024;
 
 /// Downloads `url` into `file`, checking its sha256 (lowercase hex) and
 /// that it is at most `max_bytes`.
@@ -91,7 +94,8 @@ pub async fn download(
         let status = response.status();
         return Err(Failure::Retry(format!("{} answered {status}", shown_url(url))));
     }
-    let mut out = tokio::fs::File::create(file).await.map_err(|e| Failure::work_folder(file, &e))?;
+    let created = tokio::fs::File::create(file).await.map_err(|e| Failure::work_folder(file, &e))?;
+    let mut out = tokio::io::BufWriter::with_capacity(WRITE_BUFFER, created);
     let (mut hash, mut bytes) = (Sha256::new(), 0u64);
     let mut body = response.bytes_stream();
     while let Some(chunk) = body.next().await {

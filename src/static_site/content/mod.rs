@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use base64::Engine;
 use futures::StreamExt;
 use k8s_openapi::jiff::Timestamp;
+use tokio_util::io::SyncIoBridge;
 
 use super::plan::content::{ContentPlan, DesiredFile, Inventory, Recorded};
 use super::run::Halt;
@@ -120,32 +121,45 @@ pub async fn fetch_source(
 ) -> Result<Sourced, Halt> {
     let turn = ctx.fetches.clone().acquire_owned().await.map_err(|e| fetch::Failure::Local(e.to_string()))?;
     let workspace = archive::workspace(&ctx.sources.work_dir, uid)?;
-    let (file, folder) = archive::layout(workspace.path());
+    let (file, unpacked) = archive::layout(workspace.path());
     let most = content.archive_bytes();
-    let (source, name) = match (&content.archive, &content.oci) {
+    let spec = content.clone();
+    let unpacking = |e: tokio::task::JoinError| fetch::Failure::Local(format!("unpacking: {e}"));
+    let (source, files) = match (&content.archive, &content.oci) {
         (Some(archive), _) => {
             let (tenancy, ns) = (ctx.tenancy.clone(), namespace.to_string());
             let allowed: fetch::Allowed = Arc::new(move |host| tenancy.source_allowed(&ns, host));
             fetch::download(&ctx.sources, &archive.url, &archive.sha256, most, allowed, &file).await?;
-            (archive.served(), archive.url.clone())
+            let name = archive.url.clone();
+            let files = tokio::task::spawn_blocking(move || {
+                let files = archive::unpack(&file, &unpacked, &name, &spec);
+                let _ = std::fs::remove_file(&file);
+                files
+            })
+            .await
+            .map_err(unpacking)?;
+            (archive.served(), files)
         }
         (None, Some(oci)) => {
-            let source = oci::Registry::connect(ctx, namespace, oci).await?.pull(&file, most).await?;
-            (source, oci.reference.clone())
+            let oci::Layer { source, reader, failed } =
+                oci::Registry::connect(ctx, namespace, oci).await?.pull(most).await?;
+            let (reader, name) = (SyncIoBridge::new(reader), oci.reference.clone());
+            // The layer goes straight to the unpacker; only a zip is written whole first.
+            let zip_file = move |whole: &mut dyn std::io::Read| {
+                let spilled = |e: std::io::Error| fetch::Failure::work_folder(&file, &e);
+                std::io::copy(whole, &mut std::fs::File::create(&file).map_err(spilled)?).map_err(spilled)?;
+                std::fs::File::open(&file).map_err(spilled)
+            };
+            let unpack = move || archive::unpack_from(reader, &unpacked, &name, &spec, zip_file);
+            let files = tokio::task::spawn_blocking(unpack).await.map_err(unpacking)?;
+            // The unpacker saw only "could not be read": the layer knows why.
+            (source, files.map_err(|e| failed.take().unwrap_or(e)))
         }
         (None, None) => {
             return Err(fetch::Failure::invalid("spec.content names no archive or artifact".into()).into());
         }
     };
-    let spec = content.clone();
-    let files = tokio::task::spawn_blocking(move || {
-        std::fs::create_dir(&folder).map_err(|e| fetch::Failure::Local(format!("{}: {e}", folder.display())))?;
-        let unpacked = archive::unpack(&file, &folder, &name, &spec);
-        let _ = std::fs::remove_file(&file);
-        unpacked
-    })
-    .await
-    .map_err(|e| fetch::Failure::Local(format!("unpacking: {e}")))??;
+    let files = files?;
     Ok(Sourced { files, source, workspace: Some(Workspace { _folder: workspace, _turn: turn }), recorded })
 }
 

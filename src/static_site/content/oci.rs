@@ -1,10 +1,10 @@
 //! Pulling an OCI artifact as `flux push artifact` and `oras push` write it
 //! (one tar+gzip layer) with the oras-project `oci-client`: a tag resolved to
 //! the manifest digest status reports, the login from a Docker config JSON
-//! Secret (`get` on that name only), the layer streamed to a file of the work
-//! folder (the client checks its digest as it goes).
+//! Secret (`get` on that name only), the layer streamed to the unpacker
+//! (the client checks its digest at its end).
 
-use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine;
@@ -13,7 +13,8 @@ use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientP
 use oci_client::errors::OciDistributionError;
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
-use tokio::io::AsyncWriteExt;
+use tokio::io::AsyncRead;
+use tokio_util::io::StreamReader;
 
 use super::fetch::{self, Failure};
 use crate::api::aurora_failover::SecretName;
@@ -32,6 +33,30 @@ pub const LAYER_TYPES: &[&str] = &[
     "application/x-tar",
     "application/zip",
 ];
+
+/// An artifact's layer as it arrives: read it to the end, then ask
+/// `failed` (a digest is known good only at its end).
+pub struct Layer {
+    /// What is served, `registry/repository@sha256:...`.
+    pub source: String,
+    pub reader: Box<dyn AsyncRead + Send + Unpin>,
+    pub failed: Failed,
+}
+
+/// Why a layer could not be read (the registry failed, its digest did not
+/// match, it was longer than declared), once a read of it has failed.
+#[derive(Clone, Default)]
+pub struct Failed(Arc<Mutex<Option<Failure>>>);
+
+impl Failed {
+    pub fn take(&self) -> Option<Failure> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take()
+    }
+
+    fn set(&self, failure: Failure) {
+        *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(failure);
+    }
+}
 
 /// One artifact's registry, reached with the site's login.
 pub struct Registry {
@@ -87,9 +112,8 @@ impl Registry {
         format!("{}/{}@{digest}", self.reference.registry(), self.reference.repository())
     }
 
-    /// Downloads the artifact's one layer into `file` (at most `max_bytes`);
-    /// returns what is served.
-    pub async fn pull(&self, file: &Path, max_bytes: u64) -> Result<String, Failure> {
+    /// The artifact's one layer (at most `max_bytes`), streamed.
+    pub async fn pull(&self, max_bytes: u64) -> Result<Layer, Failure> {
         let (manifest, digest) =
             self.client.pull_image_manifest(&self.reference, &self.auth).await.map_err(|e| self.failure(e))?;
         let name = &self.name;
@@ -122,29 +146,30 @@ impl Registry {
             );
             return Err(Stall::new(Reason::ContentTooLarge, message).into());
         }
-        let local = |e: std::io::Error| Failure::work_folder(file, &e);
-        let mut out = tokio::fs::File::create(file).await.map_err(local)?;
         // The client checks the digest at the end of the stream; the size is ours to hold it to.
-        let mut blob = self.client.pull_blob_stream(&self.reference, layer).await.map_err(|e| self.failure(e))?;
+        let blob = self.client.pull_blob_stream(&self.reference, layer).await.map_err(|e| self.failure(e))?;
+        let (failed, name) = (Failed::default(), name.clone());
+        let slot = failed.clone();
         let (declared, mut got) = (u64::try_from(layer.size).unwrap_or(0), 0u64);
-        while let Some(chunk) = blob.stream.next().await {
-            let chunk = chunk.map_err(|e| match e.kind() {
-                std::io::ErrorKind::InvalidData => Failure::Stall(Stall::new(
+        let bytes = blob.stream.map(move |chunk| {
+            let failure = match chunk {
+                Ok(chunk) if got + chunk.len() as u64 <= declared => {
+                    got += chunk.len() as u64;
+                    return Ok(chunk);
+                }
+                Ok(_) => Failure::invalid(format!(
+                    "artifact {name}'s layer is longer than the {declared} bytes its manifest says"
+                )),
+                Err(e) if e.kind() == std::io::ErrorKind::InvalidData => Failure::Stall(Stall::new(
                     Reason::ContentDigestMismatch,
                     format!("artifact {name}'s layer does not match its digest: nothing was uploaded"),
                 )),
-                _ => Failure::Retry(format!("pulling {name}: {e}")),
-            })?;
-            got += chunk.len() as u64;
-            if got > declared {
-                return Err(Failure::invalid(format!(
-                    "artifact {name}'s layer is longer than the {declared} bytes its manifest says"
-                )));
-            }
-            out.write_all(&chunk).await.map_err(local)?;
-        }
-        out.flush().await.map_err(local)?;
-        Ok(self.served(&digest))
+                Err(e) => Failure::Retry(format!("pulling {name}: {e}")),
+            };
+            slot.set(failure);
+            Err(std::io::Error::other("the layer could not be read"))
+        });
+        Ok(Layer { source: self.served(&digest), reader: Box::new(StreamReader::new(bytes)), failed })
     }
 
     /// What a registry error means for the site; never the registry's
