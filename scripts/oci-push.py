@@ -25,7 +25,7 @@ def main():
         client.login(hostname=host, username=sys.argv[3], password=sys.argv[4], tls_verify=verify)
         # oras-py sends each request without credentials first and retries on
         # 401; the registry answers a large blob's PUT before reading it and
-        # closes the connection, so the login goes on every request instead.
+        # closes the connection, so the login also goes on every request.
         token = base64.b64encode(f"{sys.argv[3]}:{sys.argv[4]}".encode()).decode()
         client.session.headers["Authorization"] = f"Basic {token}"
     with tempfile.TemporaryDirectory() as tmp:

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use md5::{Digest, Md5};
 
-use super::fetch::Failure;
+use super::fetch::{Failure, WRITE_BUFFER};
 use super::files::{File, check_key, limits};
 use crate::api::static_site::ContentSpec;
 use crate::aws::s3::Body;
@@ -26,8 +26,9 @@ pub fn unpack(archive: &Path, into: &Path, name: &str, content: &ContentSpec) ->
     unpack_from(BufReader::new(open()?), into, name, content, |_| open())
 }
 
-/// [`unpack`] of an archive as it arrives, read to its end. A zip is read
-/// from its end: `zip_file` gives the file it is in, from the whole stream.
+/// [`unpack`] of an archive as it arrives, read to its end (a stream's
+/// digest is checked there). A zip's index is at its end: `zip_file` gets
+/// the whole stream and returns a file holding it.
 pub fn unpack_from(
     mut reader: impl Read,
     into: &Path,
@@ -53,18 +54,23 @@ pub fn unpack_from(
         links: Vec::new(),
         bytes: 0,
     };
-    if head.starts_with(&[0x1f, 0x8b]) {
-        let inner = flate2::read::GzDecoder::new(&mut whole);
-        unpacker.tar(Capped { inner, left: content.archive_bytes() })?;
-    } else if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
+    if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
         unpacker.zip(zip_file(&mut whole)?)?;
-    } else if head.len() >= 262 && &head[257..262] == b"ustar" {
-        unpacker.tar(&mut whole)?;
-    } else {
-        return Err(Failure::invalid(format!("{name} is not a tar, tar.gz or zip file")));
+        return unpacker.finish();
     }
-    // To its end: a stream's digest is checked there.
+    let unpacked = if head.starts_with(&[0x1f, 0x8b]) {
+        let inner = flate2::read::GzDecoder::new(&mut whole);
+        unpacker.tar(Capped { inner, left: content.archive_bytes() })
+    } else if head.len() >= 262 && &head[257..262] == b"ustar" {
+        unpacker.tar(&mut whole)
+    } else {
+        Err(Failure::invalid(format!("{name} is not a tar, tar.gz or zip file")))
+    };
+    // To its end, also after a refusal: a stream's digest is checked there,
+    // and bytes that are not the artifact's are the stream's failure, not
+    // the archive's.
     std::io::copy(&mut whole, &mut std::io::sink()).map_err(corrupt)?;
+    unpacked?;
     unpacker.finish()
 }
 
@@ -100,9 +106,6 @@ fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> 
     }
     Ok(filled)
 }
-
-/// Bytes gathered before a write to the unpacked file.
-const WRITE_BUFFER: usize = 1024 * 1024;
 
 struct Unpacker<'a> {
     into: &'a Path,
@@ -354,7 +357,8 @@ pub fn clear_workspaces(work_dir: &Path) {
     }
 }
 
-/// Where a workspace keeps the download and the file of unpacked files.
+/// Where a workspace keeps the download (or a zip layer written whole) and
+/// the one file the unpacked files are written into.
 pub fn layout(workspace: &Path) -> (PathBuf, PathBuf) {
     (workspace.join("archive"), workspace.join("files"))
 }
@@ -436,6 +440,52 @@ mod tests {
         let bytes = zip.finish().expect("zip").into_inner();
         let got = unpacked(&bytes, &spec(serde_json::json!({}))).expect("unpacked");
         assert_eq!(got, vec![("assets/app.js".into(), b"js".to_vec()), ("index.html".into(), b"home".to_vec())]);
+    }
+
+    /// A stream that gives its bytes, then fails (as a layer whose digest
+    /// does not match fails at its end).
+    struct FailsAtItsEnd(std::io::Cursor<Vec<u8>>);
+
+    impl Read for FailsAtItsEnd {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            match self.0.read(buf)? {
+                0 => Err(std::io::Error::other("the layer could not be read")),
+                n => Ok(n),
+            }
+        }
+    }
+
+    #[test]
+    fn a_stream_that_fails_after_a_whole_archive_fails_the_unpack_and_a_refusal_still_reads_it_to_its_end() {
+        let dir = tempfile::tempdir().expect("dir");
+        let into = dir.path().join("unpacked");
+        let whole = tar_of(&[("index.html", Regular, b"home", None)]);
+        let stream = FailsAtItsEnd(std::io::Cursor::new(whole));
+        let failed = unpack_from(stream, &into, "site", &spec(serde_json::json!({})), |_| unreachable!("not a zip"));
+        assert!(matches!(failed, Err(Failure::Stall(s)) if s.message.contains("could not be read")));
+        // A refused entry is reported only once the stream ended well.
+        let mut refused = std::io::Cursor::new(tar_of(&[("../x", Regular, b"x", None)]));
+        let got = unpack_from(&mut refused, &into, "site", &spec(serde_json::json!({})), |_| unreachable!("not a zip"));
+        assert!(matches!(got, Err(Failure::Stall(s)) if s.message.contains("out of the archive")));
+        assert_eq!(refused.position(), refused.get_ref().len() as u64, "read to its end");
+    }
+
+    #[test]
+    fn a_zip_stream_is_written_whole_then_read_from_that_file() {
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        zip.start_file("index.html", zip::write::SimpleFileOptions::default()).expect("file");
+        zip.write_all(b"home").expect("write");
+        let bytes = zip.finish().expect("zip").into_inner();
+        let dir = tempfile::tempdir().expect("dir");
+        let (spill, into) = layout(dir.path());
+        let zip_file = |whole: &mut dyn Read| {
+            std::io::copy(whole, &mut fs::File::create(&spill).expect("spill")).expect("copy");
+            Ok(fs::File::open(&spill).expect("open"))
+        };
+        let stream = std::io::Cursor::new(bytes.clone());
+        let got = unpack_from(stream, &into, "site.zip", &spec(serde_json::json!({})), zip_file).expect("unpacked");
+        assert_eq!(fs::read(&spill).expect("spilled"), bytes);
+        assert_eq!((got[0].key.as_str(), got[0].size), ("index.html", 4));
     }
 
     #[test]

@@ -65,8 +65,8 @@ pub type Allowed = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 
 /// Most redirects followed.
 const MAX_REDIRECTS: usize = 5;
-/// Bytes gathered before a downloaded piece is written: each tokio file
-/// write is a trip to the blocking pool, and network pieces are small.
+/// Bytes gathered before a write to the work folder: network pieces are
+/// small, and each tokio file write is a trip to the blocking pool.
 pub const WRITE_BUFFER: usize = 1024 * 1024;
 
 /// Downloads `url` into `file`, checking its sha256 (lowercase hex) and
@@ -127,7 +127,7 @@ pub async fn download(
 }
 
 /// Longest a download may take, start to end.
-const DEADLINE: Duration = Duration::from_secs(30 * 60);
+pub const DEADLINE: Duration = Duration::from_secs(30 * 60);
 
 fn client(settings: &Settings, allowed: Allowed) -> Result<reqwest::Client, Failure> {
     let policy = reqwest::redirect::Policy::custom(move |attempt| {

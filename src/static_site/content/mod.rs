@@ -30,8 +30,10 @@ use manifest::Manifest;
 
 pub use super::plan::content::RESERVED_PREFIX;
 
-/// Uploads (and header copies) in flight at once.
-pub const UPLOAD_PARALLELISM: usize = 16;
+/// Uploads (and header copies) in flight at once: S3 answers a PUT in tens
+/// of milliseconds, and 16 left a loopback server a fifth below its ceiling
+/// (docs/BENCHMARKS.md). Each holds one 256 KiB read buffer.
+pub const UPLOAD_PARALLELISM: usize = 32;
 
 /// Most bytes of content one site syncs from ConfigMaps (each holds at most 1 MiB).
 pub const MAX_CONFIG_MAP_BYTES: u64 = 64 * 1024 * 1024;
@@ -110,8 +112,10 @@ fn known(manifest: &Manifest) -> Option<Vec<File>> {
     manifest.files.iter().map(file).collect()
 }
 
-/// Downloads `spec.content.archive` or the layer of `spec.content.oci` into
-/// a new workspace of the work folder and unpacks it there.
+/// Fetches the source into a new workspace of the work folder: an archive
+/// URL is downloaded (and its sha256 checked) then unpacked; an artifact's
+/// layer is unpacked as it streams (only a zip is written whole first), its
+/// digest checked at its end. Nothing is uploaded from here.
 pub async fn fetch_source(
     ctx: &Context,
     namespace: &str,
@@ -145,6 +149,7 @@ pub async fn fetch_source(
                 oci::Registry::connect(ctx, namespace, oci).await?.pull(most).await?;
             let (reader, name) = (SyncIoBridge::new(reader), oci.reference.clone());
             // The layer goes straight to the unpacker; only a zip is written whole first.
+            let spill = file.clone();
             let zip_file = move |whole: &mut dyn std::io::Read| {
                 let spilled = |e: std::io::Error| fetch::Failure::work_folder(&file, &e);
                 std::io::copy(whole, &mut std::fs::File::create(&file).map_err(spilled)?).map_err(spilled)?;
@@ -152,8 +157,9 @@ pub async fn fetch_source(
             };
             let unpack = move || archive::unpack_from(reader, &unpacked, &name, &spec, zip_file);
             let files = tokio::task::spawn_blocking(unpack).await.map_err(unpacking)?;
+            let _ = std::fs::remove_file(&spill);
             // The unpacker saw only "could not be read": the layer knows why.
-            (source, files.map_err(|e| failed.take().unwrap_or(e)))
+            (source, failed.take().map_or(files, Err))
         }
         (None, None) => {
             return Err(fetch::Failure::invalid("spec.content names no archive or artifact".into()).into());

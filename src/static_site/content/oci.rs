@@ -34,8 +34,8 @@ pub const LAYER_TYPES: &[&str] = &[
     "application/zip",
 ];
 
-/// An artifact's layer as it arrives: read it to the end, then ask
-/// `failed` (a digest is known good only at its end).
+/// An artifact's layer as it arrives: read it to the end (the digest is
+/// checked there); after a read error, `failed` says why.
 pub struct Layer {
     /// What is served, `registry/repository@sha256:...`.
     pub source: String,
@@ -49,12 +49,21 @@ pub struct Layer {
 pub struct Failed(Arc<Mutex<Option<Failure>>>);
 
 impl Failed {
+    /// The failure, once a read has failed.
     pub fn take(&self) -> Option<Failure> {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take()
+        self.slot().take()
+    }
+
+    fn failed(&self) -> bool {
+        self.slot().is_some()
     }
 
     fn set(&self, failure: Failure) {
-        *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(failure);
+        *self.slot() = Some(failure);
+    }
+
+    fn slot(&self) -> std::sync::MutexGuard<'_, Option<Failure>> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -151,19 +160,27 @@ impl Registry {
         let (failed, name) = (Failed::default(), name.clone());
         let slot = failed.clone();
         let (declared, mut got) = (u64::try_from(layer.size).unwrap_or(0), 0u64);
+        let deadline = std::time::Instant::now() + fetch::DEADLINE;
         let bytes = blob.stream.map(move |chunk| {
             let failure = match chunk {
+                _ if slot.failed() => return Err(std::io::Error::other("the layer could not be read")),
+                _ if std::time::Instant::now() > deadline => {
+                    Failure::Retry(format!("pulling {name} took longer than {:?}", fetch::DEADLINE))
+                }
                 Ok(chunk) if got + chunk.len() as u64 <= declared => {
                     got += chunk.len() as u64;
                     return Ok(chunk);
                 }
                 Ok(_) => Failure::invalid(format!(
-                    "artifact {name}'s layer is longer than the {declared} bytes its manifest says"
+                    "artifact {name}'s layer is longer than the {declared} bytes its manifest says: nothing was uploaded; push the artifact again"
                 )),
-                Err(e) if e.kind() == std::io::ErrorKind::InvalidData => Failure::Stall(Stall::new(
-                    Reason::ContentDigestMismatch,
-                    format!("artifact {name}'s layer does not match its digest: nothing was uploaded"),
-                )),
+                // The client checks the digest as the stream ends.
+                Err(e) if e.get_ref().is_some_and(|inner| inner.is::<oci_client::errors::DigestError>()) => {
+                    Failure::Stall(Stall::new(
+                        Reason::ContentDigestMismatch,
+                        format!("artifact {name}'s layer does not match its digest: nothing was uploaded"),
+                    ))
+                }
                 Err(e) => Failure::Retry(format!("pulling {name}: {e}")),
             };
             slot.set(failure);
