@@ -79,9 +79,11 @@ bench() { cargo bench --quiet --bench bench -- "$@"; }
   downloads nothing either. The AWS CLI compares size and modification time instead, and would miss a
   same-size edit made within the same second.
 - The CLI syncs a folder that is already unpacked; awsops pulls the artifact, checks its digest and unpacks
-  it in every pass that changes something, which is why it is slower on the 10% round.
+  it in every pass that changes something, which is why it is slower on the 10% round. The extra PUT in
+  each awsops row that writes is the manifest.
 - The SDK's default CRC32 on uploads is off: a file body would go as aws-chunked with a trailing checksum,
   which s3s-fs (and older MinIO, Ceph) refuse. Every upload carries Content-MD5, which S3 checks.
+- s3s-fs lists all 10,000 keys in one page (it ignores max-keys); S3 would answer 10 pages of 1,000.
 - The emulator swaps the writer inside the FailoverDBCluster call; on Aurora the swap takes 10 to 15 s and the
   controller's looks back off from 0.1 s to 1 s, so its detection latency there is under 1 s.
 - AWS calls per site are flat with the fleet (24 to create, 9.5 per look in sync): a new site creates its
