@@ -36,7 +36,7 @@ pub fn unpack_from(
     content: &ContentSpec,
     zip_file: impl FnOnce(&mut dyn Read) -> Result<fs::File, Failure>,
 ) -> Result<Vec<File>, Failure> {
-    let corrupt = |e: std::io::Error| Failure::invalid(format!("{name} could not be read as an archive: {e}"));
+    let corrupt = |e: std::io::Error| corrupt(name, &e);
     let mut head = [0u8; 512];
     let read = read_up_to(&mut reader, &mut head).map_err(corrupt)?;
     let head = &head[..read];
@@ -310,8 +310,12 @@ impl Unpacker<'_> {
     }
 
     fn corrupt(&self, e: &std::io::Error) -> Failure {
-        Failure::invalid(format!("{} could not be read as an archive: {e}", self.name))
+        corrupt(self.name, e)
     }
+}
+
+fn corrupt(name: &str, e: &std::io::Error) -> Failure {
+    Failure::invalid(format!("{name} could not be read as an archive: {e}"))
 }
 
 /// `relative` joined onto the folder `base`, with `.` and empty parts
