@@ -34,7 +34,7 @@ use anyhow::{Context as _, anyhow, bail};
 use awsops::api::aurora_failover::{AuroraFailover, FailoverPhase};
 use awsops::api::static_site::{ContentSpec, SitePhase, StaticSite};
 use awsops::static_site::content;
-use awsops::static_site::plan::content::{content_plan, invalidation_paths};
+use awsops::static_site::plan::content::invalidation_paths;
 use awsops::static_site::plan::routing::Served;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, Patch, PatchParams, PostParams};
@@ -93,18 +93,10 @@ async fn sync_client(reference: &str, bucket: &str) -> anyhow::Result<()> {
     let halted = |h| anyhow!("{h:?}");
     let start = Instant::now();
     let recorded = content::manifest::load(&buckets, bucket, UID).await?;
-    let mut sourced = content::read(&ctx, "bench", UID, &spec, recorded).await.map_err(halted)?;
-    let rules = content::Rules::new(&spec);
+    let sourced = content::read(&ctx, "bench", UID, &spec, recorded).await.map_err(halted)?;
     let existing = awsops::aws::s3::Buckets::list(&buckets, bucket).await?;
-    let mut desired = content::desired(&sourced.files, &rules);
-    let known = sourced.recorded.as_ref().map(|m| m.all());
-    let mut plan = content_plan(&desired, &existing, known.as_ref(), spec.prune);
-    if sourced.needs_bodies(&plan.upload) {
-        let manifest = sourced.recorded.take();
-        sourced = content::fetch_source(&ctx, "bench", UID, &spec, manifest).await.map_err(halted)?;
-        desired = content::desired(&sourced.files, &rules);
-        plan = content_plan(&desired, &existing, known.as_ref(), spec.prune);
-    }
+    let content::Planned { sourced, desired, plan } =
+        content::planned(&ctx, "bench", UID, &spec, sourced, &existing).await.map_err(halted)?;
     println!("read seconds {:.3}", start.elapsed().as_secs_f64());
     let to = content::Target { buckets: &buckets, bucket, uid: UID };
     let start = Instant::now();
@@ -254,8 +246,19 @@ enum Side<'a> {
 
 fn client(side: &Side<'_>, round: usize, work: &Path, bucket: &str, endpoint: &str) -> anyhow::Result<Command> {
     let mut cmd = match side {
+        // BENCH_PROFILE=DIR records each awsops pass with `perf record`
+        // into DIR (its figures then carry perf's cost: for finding where
+        // the time goes, not for the table).
         Side::Awsops(refs) => {
-            let mut c = Command::new(std::env::current_exe()?);
+            let mut c = match std::env::var_os("BENCH_PROFILE") {
+                Some(dir) => {
+                    let mut perf = Command::new("perf");
+                    let data = PathBuf::from(dir).join(format!("{bucket}-{round}.data"));
+                    perf.args(["record", "-F", "999", "-q", "-o"]).arg(data).arg("--").arg(std::env::current_exe()?);
+                    perf
+                }
+                None => Command::new(std::env::current_exe()?),
+            };
             c.arg("sync-client").arg(&refs[round]).arg(bucket);
             c
         }
@@ -344,8 +347,8 @@ async fn remove_bucket(s3: &aws_sdk_s3::Client, bucket: &str) -> anyhow::Result<
 }
 
 /// PUTs per second a bare SDK loop reaches uploading these files from
-/// memory, the best of [`CEILING_IN_FLIGHT`] at a time: what the server can
-/// take.
+/// memory (with Content-MD5 and the payload unsigned, as awsops sends them),
+/// the best of [`CEILING_IN_FLIGHT`] at a time: what the server can take.
 async fn put_ceiling(endpoint: &str, folder: &Path) -> anyhow::Result<(f64, usize)> {
     use base64::Engine;
     use futures::StreamExt;
@@ -361,13 +364,13 @@ async fn put_ceiling(endpoint: &str, folder: &Path) -> anyhow::Result<(f64, usiz
         let bucket = support::unique("ceiling").to_lowercase();
         s3.create_bucket().bucket(&bucket).send().await?;
         let start = Instant::now();
-        let puts =
-            bodies.iter().map(|(key, md5, body)| {
-                let (s3, bucket) = (s3.clone(), bucket.clone());
-                async move {
-                    s3.put_object().bucket(bucket).key(key).content_md5(md5).body(body.clone().into()).send().await
-                }
-            });
+        let puts = bodies.iter().map(|(key, md5, body)| {
+            let (s3, bucket) = (s3.clone(), bucket.clone());
+            async move {
+                let put = s3.put_object().bucket(bucket).key(key).content_md5(md5).body(body.clone().into());
+                put.customize().disable_payload_signing().send().await
+            }
+        });
         let results: Vec<_> = futures::stream::iter(puts).buffer_unordered(in_flight).collect().await;
         let rate = bodies.len() as f64 / start.elapsed().as_secs_f64();
         for r in results {

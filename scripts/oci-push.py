@@ -1,7 +1,8 @@
 """Pushes a site archive as an OCI artifact the way `flux push artifact`
 lays it out (one tar+gzip layer, Flux's media types), with oras-py, the
 ORAS project's client: python oci-push.py REF ARCHIVE [USER PASSWORD].
-Trusts REQUESTS_CA_BUNDLE for the registry's TLS. Prints the manifest digest.
+Trusts REQUESTS_CA_BUNDLE for the registry's TLS; OCI_LAYER_MEDIA_TYPE
+names another layer media type (a zip, say). Prints the manifest digest.
 """
 import base64
 import json
@@ -11,7 +12,7 @@ import tempfile
 
 import oras.client
 
-LAYER = "application/vnd.cncf.flux.content.v1.tar+gzip"
+LAYER = os.environ.get("OCI_LAYER_MEDIA_TYPE", "application/vnd.cncf.flux.content.v1.tar+gzip")
 CONFIG = "application/vnd.cncf.flux.config.v1+json"
 
 

@@ -1292,3 +1292,45 @@ async fn an_oci_artifact_site_serves_the_digest_it_pulled_and_an_unbound_pull_se
     assert_eq!(content_puts(&rig, &bucket) - before, 1, "only index.html: {:?}", rig.stage.proxy.snapshot());
     assert_eq!(rig.object(&bucket, "index.html").await.map(|o| o.0).as_deref(), Some("<h1>v2</h1>"));
 }
+
+#[tokio::test]
+async fn an_artifact_the_registry_serves_altered_stalls_with_nothing_written_and_a_zip_artifact_is_served() {
+    use support::files::{pull_secret, push_artifact, push_artifact_as, registry, tamper_blob, tar_gz, zip};
+    let mut rig = Rig::new("site-oci-bytes").await;
+    let (host, _, _) = registry();
+    let repo = format!("{host}/{}/site", rig.stage.ns);
+    // Bytes of this test alone: the registry stores one blob per digest.
+    let page = format!("<h1>{}</h1>", rig.stage.ns);
+    let altered = tar_gz(&[("index.html", page.as_bytes()), ("docs/index.html", b"altered")]);
+    push_artifact(&format!("{repo}:altered"), &altered).await;
+    tamper_blob(&altered);
+    // Larger than one read of a work file: uploaded from it in pieces.
+    let big = "0123456789abcdef".repeat(20_000);
+    let zipped = zip(&[
+        ("index.html", page.as_bytes()),
+        ("docs/guide/index.html", b"zipped guide"),
+        ("big.css", big.as_bytes()),
+    ]);
+    let zip_digest = push_artifact_as(&format!("{repo}:zip"), &zipped, "application/zip").await;
+    pull_secret(&rig.stage.client, &rig.stage.ns, "regcred").await;
+    support::secrets::grant_secret(&rig.stage.client, &rig.stage.ns, "regcred").await;
+    rig.start_with(600, &["--source-ca-file", &source_ca()]);
+    let oci =
+        |tag: &str| json!({"content": {"oci": {"ref": format!("{repo}:{tag}"), "secretRef": {"name": "regcred"}}}});
+
+    rig.site("altered", oci("altered")).await;
+    let (_, stalled) = rig.stalled("altered", 90).await;
+    assert_eq!(stalled.reason, "ContentDigestMismatch", "{}", stalled.message);
+    assert!(stalled.message.contains("nothing was uploaded"), "{}", stalled.message);
+    assert_eq!(rig.writes(), 0, "nothing was created or uploaded: {:?}", rig.stage.proxy.snapshot());
+
+    rig.site("zipped", oci("zip")).await;
+    let status = rig.ready("zipped", 90).await;
+    let content = status.content.clone().expect("content");
+    assert_eq!(content.source.as_deref(), Some(format!("{repo}@{zip_digest}").as_str()));
+    assert_eq!((content.files, content.uploaded), (3, 3));
+    let bucket = status.bucket.expect("bucket").name;
+    assert_eq!(rig.object(&bucket, "docs/guide/index.html").await.map(|o| o.0).as_deref(), Some("zipped guide"));
+    assert_eq!(rig.object(&bucket, "index.html").await.map(|o| o.0), Some(page));
+    assert_eq!(rig.object(&bucket, "big.css").await.map(|o| o.0), Some(big));
+}

@@ -87,6 +87,17 @@ pub fn tar_gz(files: &[(&str, &[u8])]) -> Vec<u8> {
     builder.into_inner().expect("tar").finish().expect("gzip")
 }
 
+/// A zip (deflated) of `files`.
+pub fn zip(files: &[(&str, &[u8])]) -> Vec<u8> {
+    use std::io::Write;
+    let mut writer = ::zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (path, body) in files {
+        writer.start_file(*path, ::zip::write::SimpleFileOptions::default()).expect("entry");
+        writer.write_all(body).expect("body");
+    }
+    writer.finish().expect("zip").into_inner()
+}
+
 /// A tar.gz with one entry whose name climbs out of the tree.
 pub fn traversal_tar_gz() -> Vec<u8> {
     let mut header = tar::Header::new_gnu();
@@ -124,17 +135,45 @@ pub async fn push_artifact(reference: &str, archive: &[u8]) -> String {
 
 /// [`push_artifact`] of an archive file.
 pub async fn push_artifact_file(reference: &str, archive: &Path) -> String {
+    push_layer(reference, archive, "application/vnd.cncf.flux.content.v1.tar+gzip").await
+}
+
+/// [`push_artifact`] of `archive` with the layer media type `media_type`.
+pub async fn push_artifact_as(reference: &str, archive: &[u8], media_type: &str) -> String {
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("site.archive");
+    std::fs::write(&file, archive).expect("archive");
+    push_layer(reference, &file, media_type).await
+}
+
+async fn push_layer(reference: &str, archive: &Path, media_type: &str) -> String {
     let (_, user, password) = registry();
     let python = std::env::var("AWSOPS_TEST_ORAS_PYTHON").expect("AWSOPS_TEST_ORAS_PYTHON is set by make test");
     let out = Command::new(python)
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/oci-push.py"))
         .args([reference, archive.to_str().expect("path"), user.as_str(), password.as_str()])
         .env("REQUESTS_CA_BUNDLE", test_ca().join("ca.crt"))
+        .env("OCI_LAYER_MEDIA_TYPE", media_type)
         .output()
         .await
         .expect("oci-push.py runs");
     assert!(out.status.success(), "oci-push.py failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Changes one byte in the middle of the registry's stored copy of the blob
+/// `archive` was pushed as (its digest is its sha256): the registry then
+/// serves bytes that do not match the digest its manifest names.
+pub fn tamper_blob(archive: &[u8]) {
+    let hex = sha256(archive);
+    let env = std::env::var("AWSOPS_TEST_ENV").expect("AWSOPS_TEST_ENV is set by make test");
+    let blob =
+        PathBuf::from(env).join(format!("registry/data/docker/registry/v2/blobs/sha256/{}/{hex}/data", &hex[..2]));
+    let mut stored = std::fs::read(&blob).unwrap_or_else(|e| panic!("{}: {e}", blob.display()));
+    assert_eq!(stored, archive, "the registry stores the blob as pushed");
+    let middle = stored.len() / 2;
+    stored[middle] ^= 0xff;
+    std::fs::write(&blob, stored).expect("blob rewritten");
 }
 
 /// A `kubernetes.io/dockerconfigjson` Secret `name` with the registry's login.

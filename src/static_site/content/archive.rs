@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
 use md5::{Digest, Md5};
@@ -22,19 +22,21 @@ use crate::aws::s3::Body;
 /// Unpacks the archive file `archive` into the new file `into` (each
 /// [`File`]'s body a part of it); `name` is how messages call it.
 pub fn unpack(archive: &Path, into: &Path, name: &str, content: &ContentSpec) -> Result<Vec<File>, Failure> {
-    let open = || fs::File::open(archive).map_err(|e| Failure::work_folder(archive, &e));
-    unpack_from(BufReader::new(open()?), into, name, content, |_| open())
+    let file = BufReader::with_capacity(WRITE_BUFFER, WorkFile::open(archive)?);
+    unpack_from(file, into, name, content, |_| Ok(archive.to_path_buf()))
 }
 
 /// [`unpack`] of an archive as it arrives, read to its end (a stream's
 /// digest is checked there). A zip's index is at its end: `zip_file` gets
-/// the whole stream and returns a file holding it.
+/// the whole stream and returns the file of the work folder it wrote it to.
+/// Gzip inflates straight from `reader`'s buffer (a network chunk), and
+/// files are inflated straight into the buffer of writes to `into`.
 pub fn unpack_from(
-    mut reader: impl Read,
+    mut reader: impl BufRead,
     into: &Path,
     name: &str,
     content: &ContentSpec,
-    zip_file: impl FnOnce(&mut dyn Read) -> Result<fs::File, Failure>,
+    zip_file: impl FnOnce(&mut dyn Read) -> Result<PathBuf, Failure>,
 ) -> Result<Vec<File>, Failure> {
     let corrupt = |e: std::io::Error| corrupt(name, &e);
     let mut head = [0u8; 512];
@@ -44,7 +46,9 @@ pub fn unpack_from(
     let out = fs::File::create(into).map_err(|e| Failure::work_folder(into, &e))?;
     let mut unpacker = Unpacker {
         into,
-        out: BufWriter::with_capacity(WRITE_BUFFER, out),
+        out,
+        buffer: vec![0; WRITE_BUFFER],
+        filled: 0,
         offset: 0,
         name,
         folder: content.folder(),
@@ -55,11 +59,11 @@ pub fn unpack_from(
         bytes: 0,
     };
     if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
-        unpacker.zip(zip_file(&mut whole)?)?;
+        unpacker.zip(WorkFile::open(&zip_file(&mut whole)?)?)?;
         return unpacker.finish();
     }
     let unpacked = if head.starts_with(&[0x1f, 0x8b]) {
-        let inner = flate2::read::GzDecoder::new(&mut whole);
+        let inner = flate2::bufread::GzDecoder::new(&mut whole);
         unpacker.tar(Capped { inner, left: content.archive_bytes() })
     } else if head.len() >= 262 && &head[257..262] == b"ustar" {
         unpacker.tar(&mut whole)
@@ -109,7 +113,10 @@ fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> 
 
 struct Unpacker<'a> {
     into: &'a Path,
-    out: BufWriter<fs::File>,
+    out: fs::File,
+    /// Written to `out` when full: files are read into it, not copied into it.
+    buffer: Vec<u8>,
+    filled: usize,
     /// Where the next file starts in `into`.
     offset: u64,
     name: &'a str,
@@ -193,12 +200,15 @@ impl Unpacker<'_> {
         Ok(())
     }
 
-    fn zip(&mut self, file: fs::File) -> Result<(), Failure> {
-        let mut archive = zip::ZipArchive::new(file)
-            .map_err(|e| Failure::invalid(format!("{} is not a valid zip: {e}", self.name)))?;
+    fn zip(&mut self, file: WorkFile) -> Result<(), Failure> {
+        let name = self.name;
+        let invalid = |e: zip::result::ZipError| match e {
+            zip::result::ZipError::Io(e) => corrupt(name, &e),
+            e => Failure::invalid(format!("{name} is not a valid zip: {e}")),
+        };
+        let mut archive = zip::ZipArchive::new(file).map_err(invalid)?;
         for i in 0..archive.len() {
-            let mut entry =
-                archive.by_index(i).map_err(|e| Failure::invalid(format!("{} is not a valid zip: {e}", self.name)))?;
+            let mut entry = archive.by_index(i).map_err(invalid)?;
             let raw = entry.name().to_string();
             let Some(path) = self.path(&raw)? else { continue };
             if entry.is_dir() {
@@ -239,17 +249,20 @@ impl Unpacker<'_> {
     fn file(&mut self, path: String, reader: &mut impl Read) -> Result<(), Failure> {
         let Some(key) = self.key(&path).map(str::to_string) else { return Ok(()) };
         self.claim(&path, &key)?;
-        let (mut hash, mut size, mut buf) = (Md5::new(), 0u64, vec![0u8; 64 * 1024]);
+        let (mut hash, mut size) = (Md5::new(), 0u64);
         loop {
-            let n = reader.read(&mut buf).map_err(|e| self.corrupt(&e))?;
+            if self.filled == self.buffer.len() {
+                self.flush()?;
+            }
+            let n = reader.read(&mut self.buffer[self.filled..]).map_err(|e| self.corrupt(&e))?;
             if n == 0 {
                 break;
             }
+            hash.update(&self.buffer[self.filled..self.filled + n]);
+            self.filled += n;
             size += n as u64;
             self.bytes += n as u64;
             limits(self.files.len() as u64, self.bytes, self.content)?;
-            hash.update(&buf[..n]);
-            self.out.write_all(&buf[..n]).map_err(|e| Failure::work_folder(self.into, &e))?;
         }
         let body = Body::File { path: self.into.to_path_buf(), offset: self.offset, len: size };
         self.offset += size;
@@ -287,7 +300,7 @@ impl Unpacker<'_> {
 
     /// Links become copies of the files they name (served files only).
     fn finish(mut self) -> Result<Vec<File>, Failure> {
-        self.out.flush().map_err(|e| Failure::work_folder(self.into, &e))?;
+        self.flush()?;
         for (path, named) in std::mem::take(&mut self.links) {
             let Some(&at) = self.keys.get(&named) else {
                 return Err(Failure::invalid(format!(
@@ -309,13 +322,75 @@ impl Unpacker<'_> {
         Ok(self.files)
     }
 
+    fn flush(&mut self) -> Result<(), Failure> {
+        let written = self.out.write_all(&self.buffer[..self.filled]);
+        self.filled = 0;
+        written.map_err(|e| Failure::work_folder(self.into, &e))
+    }
+
     fn corrupt(&self, e: &std::io::Error) -> Failure {
         corrupt(self.name, e)
     }
 }
 
+/// What an error reading the archive means: the work folder's own file
+/// failing is tried again later; anything else is the archive's bytes.
 fn corrupt(name: &str, e: &std::io::Error) -> Failure {
-    Failure::invalid(format!("{name} could not be read as an archive: {e}"))
+    match work_folder_cause(e) {
+        Some(local) => Failure::Local(local.to_string()),
+        None => Failure::invalid(format!("{name} could not be read as an archive: {e}")),
+    }
+}
+
+/// A file of the work folder read as (or holding) the archive: its read
+/// errors carry [`WorkFolderError`], so that readers wrapped around it (gzip,
+/// tar, zip) pass on which side failed.
+struct WorkFile {
+    file: fs::File,
+    path: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("work folder {path}: {error}")]
+struct WorkFolderError {
+    path: PathBuf,
+    error: std::io::Error,
+}
+
+impl WorkFile {
+    fn open(path: &Path) -> Result<Self, Failure> {
+        let file = fs::File::open(path).map_err(|e| Failure::work_folder(path, &e))?;
+        Ok(Self { file, path: path.to_path_buf() })
+    }
+
+    fn failed(&self, error: std::io::Error) -> std::io::Error {
+        std::io::Error::other(WorkFolderError { path: self.path.clone(), error })
+    }
+}
+
+impl Read for WorkFile {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.file.read(buf).map_err(|e| self.failed(e))
+    }
+}
+
+impl std::io::Seek for WorkFile {
+    fn seek(&mut self, to: std::io::SeekFrom) -> std::io::Result<u64> {
+        self.file.seek(to).map_err(|e| self.failed(e))
+    }
+}
+
+/// The [`WorkFolderError`] anywhere in `e`'s chain (readers may wrap it).
+fn work_folder_cause(e: &std::io::Error) -> Option<&WorkFolderError> {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(error) = next {
+        let inner = error.downcast_ref::<std::io::Error>().and_then(std::io::Error::get_ref);
+        if let Some(found) = inner.and_then(|i| i.downcast_ref::<WorkFolderError>()) {
+            return Some(found);
+        }
+        next = inner.map(|i| i as &(dyn std::error::Error + 'static)).or_else(|| error.source());
+    }
+    None
 }
 
 /// `relative` joined onto the folder `base`, with `.` and empty parts
@@ -464,7 +539,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let into = dir.path().join("unpacked");
         let whole = tar_of(&[("index.html", Regular, b"home", None)]);
-        let stream = FailsAtItsEnd(std::io::Cursor::new(whole));
+        let stream = BufReader::new(FailsAtItsEnd(std::io::Cursor::new(whole)));
         let failed = unpack_from(stream, &into, "site", &spec(serde_json::json!({})), |_| unreachable!("not a zip"));
         assert!(matches!(failed, Err(Failure::Stall(s)) if s.message.contains("could not be read")));
         // A refused entry is reported only once the stream ended well.
@@ -484,12 +559,27 @@ mod tests {
         let (spill, into) = layout(dir.path());
         let zip_file = |whole: &mut dyn Read| {
             std::io::copy(whole, &mut fs::File::create(&spill).expect("spill")).expect("copy");
-            Ok(fs::File::open(&spill).expect("open"))
+            Ok(spill.clone())
         };
         let stream = std::io::Cursor::new(bytes.clone());
         let got = unpack_from(stream, &into, "site.zip", &spec(serde_json::json!({})), zip_file).expect("unpacked");
         assert_eq!(fs::read(&spill).expect("spilled"), bytes);
         assert_eq!((got[0].key.as_str(), got[0].size), ("index.html", 4));
+    }
+
+    #[test]
+    fn a_work_folder_file_that_cannot_be_read_is_tried_again_not_blamed_on_the_archive() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (unreadable, into) = (dir.path().join("a-folder"), dir.path().join("unpacked"));
+        fs::create_dir(&unreadable).expect("folder");
+        let got = unpack(&unreadable, &into, "site.tar.gz", &spec(serde_json::json!({})));
+        assert!(matches!(&got, Err(Failure::Local(why)) if why.contains("a-folder")), "{:?}", got.err());
+        // A zip written whole to a file the unpacker then cannot read.
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        zip.start_file("index.html", zip::write::SimpleFileOptions::default()).expect("file");
+        let stream = std::io::Cursor::new(zip.finish().expect("zip").into_inner());
+        let got = unpack_from(stream, &into, "site.zip", &spec(serde_json::json!({})), |_| Ok(unreadable.clone()));
+        assert!(matches!(&got, Err(Failure::Local(why)) if why.contains("a-folder")), "{:?}", got.err());
     }
 
     #[test]

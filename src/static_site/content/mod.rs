@@ -18,11 +18,11 @@ use futures::StreamExt;
 use k8s_openapi::jiff::Timestamp;
 use tokio_util::io::SyncIoBridge;
 
-use super::plan::content::{ContentPlan, DesiredFile, Inventory, Recorded};
+use super::plan::content::{ContentPlan, DesiredFile, Inventory, Recorded, content_plan};
 use super::run::Halt;
 use crate::api::conditions::{Reason, Stall};
 use crate::api::static_site::{ContentRule, ContentSpec};
-use crate::aws::s3::{Buckets, Headers, Upload};
+use crate::aws::s3::{Buckets, Headers, ObjectInfo, Upload};
 use crate::aws::{AwsError, AwsErrorKind};
 use crate::core::{Context, Error, Objects};
 pub use files::{File, check_files, check_key, limits, md5};
@@ -103,6 +103,38 @@ pub async fn read(
     fetch_source(ctx, namespace, uid, content, recorded).await
 }
 
+/// The sources planned against the bucket's listing: what to upload, copy
+/// and prune.
+pub struct Planned {
+    pub sourced: Sourced,
+    pub desired: Vec<DesiredFile>,
+    pub plan: ContentPlan,
+}
+
+/// Plans `sourced` against `existing` (the bucket's listing). Files known
+/// only from the manifest whose upload is needed (the bucket lost or changed
+/// them) have their source fetched, and the plan is made again from it.
+pub async fn planned(
+    ctx: &Context,
+    namespace: &str,
+    uid: &str,
+    content: &ContentSpec,
+    mut sourced: Sourced,
+    existing: &[ObjectInfo],
+) -> Result<Planned, Halt> {
+    let rules = Rules::new(content);
+    let recorded = sourced.recorded.as_ref().map(|m| m.all());
+    let mut desired = self::desired(&sourced.files, &rules);
+    let mut plan = content_plan(&desired, existing, recorded.as_ref(), content.prune);
+    if sourced.needs_bodies(&plan.upload) {
+        let manifest = sourced.recorded.take();
+        sourced = fetch_source(ctx, namespace, uid, content, manifest).await?;
+        desired = self::desired(&sourced.files, &rules);
+        plan = content_plan(&desired, existing, recorded.as_ref(), content.prune);
+    }
+    Ok(Planned { sourced, desired, plan })
+}
+
 /// The files a manifest records, without bodies; `None` if an MD5 is not one.
 fn known(manifest: &Manifest) -> Option<Vec<File>> {
     let file = |(key, entry): (&String, &Recorded)| {
@@ -153,7 +185,7 @@ pub async fn fetch_source(
             let zip_file = move |whole: &mut dyn std::io::Read| {
                 let spilled = |e: std::io::Error| fetch::Failure::work_folder(&file, &e);
                 std::io::copy(whole, &mut std::fs::File::create(&file).map_err(spilled)?).map_err(spilled)?;
-                std::fs::File::open(&file).map_err(spilled)
+                Ok(file)
             };
             let unpack = move || archive::unpack_from(reader, &unpacked, &name, &spec, zip_file);
             let files = tokio::task::spawn_blocking(unpack).await.map_err(unpacking)?;

@@ -13,7 +13,7 @@ use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientP
 use oci_client::errors::OciDistributionError;
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
-use tokio::io::AsyncRead;
+use tokio::io::AsyncBufRead;
 use tokio_util::io::StreamReader;
 
 use super::fetch::{self, Failure};
@@ -39,7 +39,7 @@ pub const LAYER_TYPES: &[&str] = &[
 pub struct Layer {
     /// What is served, `registry/repository@sha256:...`.
     pub source: String,
-    pub reader: Box<dyn AsyncRead + Send + Unpin>,
+    pub reader: Box<dyn AsyncBufRead + Send + Unpin>,
     pub failed: Failed,
 }
 

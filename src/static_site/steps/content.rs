@@ -6,8 +6,8 @@
 use k8s_openapi::jiff::Timestamp;
 use kube::Resource;
 
-use super::super::content::{self, Rules, Sourced, Target};
-use super::super::plan::content::{self as decide, Counts, content_plan, invalidation_paths};
+use super::super::content::{self, Planned, Sourced, Target};
+use super::super::plan::content::{self as decide, Counts, invalidation_paths};
 use super::super::plan::routing;
 use super::super::run::{Halt, Run};
 use super::Steps;
@@ -16,21 +16,12 @@ use crate::aws::AwsErrorKind;
 use crate::aws::cloudfront::DistributionView;
 
 impl Steps<'_> {
-    pub async fn content(self, run: &mut Run<'_>, dist: &DistributionView, mut sourced: Sourced) -> Result<(), Halt> {
+    pub async fn content(self, run: &mut Run<'_>, dist: &DistributionView, sourced: Sourced) -> Result<(), Halt> {
         let (spec, id) = (&run.site.spec.content, self.id);
-        let rules = Rules::new(spec);
         let buckets = self.aws.buckets.as_ref();
         let existing = buckets.list(&id.bucket).await?;
-        let mut desired = content::desired(&sourced.files, &rules);
-        let recorded = sourced.recorded.as_ref().map(|m| m.all());
-        let mut plan = content_plan(&desired, &existing, recorded.as_ref(), spec.prune);
-        if sourced.needs_bodies(&plan.upload) {
-            // Known from the manifest, but the bucket lost or changed some.
-            let manifest = sourced.recorded.take();
-            sourced = content::fetch_source(run.ctx, &id.namespace, &id.uid, spec, manifest).await?;
-            desired = content::desired(&sourced.files, &rules);
-            plan = content_plan(&desired, &existing, recorded.as_ref(), spec.prune);
-        }
+        let Planned { sourced, desired, plan } =
+            content::planned(run.ctx, &id.namespace, &id.uid, spec, sourced, &existing).await?;
         let inventory = content::inventory(&desired, &sourced.source);
         let reference = run.site.object_ref(&());
         let objects = run.ctx.objects.as_ref();
