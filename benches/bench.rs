@@ -274,7 +274,7 @@ fn client(side: &Side<'_>, round: usize, work: &Path, bucket: &str, endpoint: &s
     Ok(cmd)
 }
 
-/// A bare SDK client, with checksums as awsops sends them (Content-MD5 only).
+/// A bare SDK client, with checksums as awsops sends them (its own, none computed by the SDK).
 async fn s3_at(endpoint: &str) -> aws_sdk_s3::Client {
     use aws_sdk_s3::config::RequestChecksumCalculation;
     let conf = aws_config::defaults(aws_config::BehaviorVersion::latest()).endpoint_url(endpoint).load().await;
@@ -347,7 +347,7 @@ async fn remove_bucket(s3: &aws_sdk_s3::Client, bucket: &str) -> anyhow::Result<
 }
 
 /// PUTs per second a bare SDK loop reaches uploading these files from
-/// memory (with Content-MD5 and the payload unsigned, as awsops sends them),
+/// memory (with their CRC64NVME and the payload unsigned, as awsops sends them),
 /// the best of [`CEILING_IN_FLIGHT`] at a time: what the server can take.
 async fn put_ceiling(endpoint: &str, folder: &Path) -> anyhow::Result<(f64, usize)> {
     use base64::Engine;
@@ -356,18 +356,20 @@ async fn put_ceiling(endpoint: &str, folder: &Path) -> anyhow::Result<(f64, usiz
     let mut bodies = Vec::new();
     for path in walk(folder)? {
         let body = std::fs::read(&path)?;
-        let md5 = base64::engine::general_purpose::STANDARD.encode(content::md5(&body));
-        bodies.push((path.strip_prefix(folder)?.to_string_lossy().into_owned(), md5, axum::body::Bytes::from(body)));
+        let crc = crc_fast::checksum(crc_fast::CrcAlgorithm::Crc64Nvme, &body);
+        let crc = base64::engine::general_purpose::STANDARD.encode(crc.to_be_bytes());
+        bodies.push((path.strip_prefix(folder)?.to_string_lossy().into_owned(), crc, axum::body::Bytes::from(body)));
     }
     let mut best = (0.0, 0);
     for in_flight in CEILING_IN_FLIGHT {
         let bucket = support::unique("ceiling").to_lowercase();
         s3.create_bucket().bucket(&bucket).send().await?;
         let start = Instant::now();
-        let puts = bodies.iter().map(|(key, md5, body)| {
+        let puts = bodies.iter().map(|(key, crc, body)| {
             let (s3, bucket) = (s3.clone(), bucket.clone());
             async move {
-                let put = s3.put_object().bucket(bucket).key(key).content_md5(md5).body(body.clone().into());
+                let put = s3.put_object().bucket(bucket).key(key).checksum_crc64_nvme(crc).body(body.clone().into());
+                let put = put.checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Crc64Nvme);
                 put.customize().disable_payload_signing().send().await
             }
         });

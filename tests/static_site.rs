@@ -1332,5 +1332,11 @@ async fn an_artifact_the_registry_serves_altered_stalls_with_nothing_written_and
     let bucket = status.bucket.expect("bucket").name;
     assert_eq!(rig.object(&bucket, "docs/guide/index.html").await.map(|o| o.0).as_deref(), Some("zipped guide"));
     assert_eq!(rig.object(&bucket, "index.html").await.map(|o| o.0), Some(page));
-    assert_eq!(rig.object(&bucket, "big.css").await.map(|o| o.0), Some(big));
+    assert_eq!(rig.object(&bucket, "big.css").await.map(|o| o.0), Some(big.clone()));
+    // Sent with its CRC64NVME, which S3 checks the body against and keeps.
+    let head = rig.aws.s3.head_object().bucket(&bucket).key("big.css");
+    let head = head.checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled).send().await.expect("head");
+    let crc = crc_fast::checksum(crc_fast::CrcAlgorithm::Crc64Nvme, big.as_bytes()).to_be_bytes();
+    let crc = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, crc);
+    assert_eq!(head.checksum_crc64_nvme(), Some(crc.as_str()));
 }

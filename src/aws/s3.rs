@@ -64,8 +64,50 @@ pub struct Upload {
     pub body: Body,
     pub size: u64,
     pub headers: Headers,
-    /// Base64 MD5, sent as Content-MD5 so S3 verifies the body.
-    pub content_md5: String,
+    /// What S3 checks the body against.
+    pub checksum: Checksum,
+}
+
+/// What S3 checks an upload's body against, and what the manifest knows a
+/// body by: its MD5 (sent as Content-MD5; a single-part upload's ETag is
+/// it) or its CRC64NVME (sent as `x-amz-checksum-crc64nvme`, which S3 also
+/// verifies and keeps; computing it costs a small part of an MD5's CPU).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Checksum {
+    Md5([u8; 16]),
+    Crc64Nvme(u64),
+}
+
+impl Checksum {
+    const CRC64NVME: &'static str = "crc64nvme:";
+
+    /// As the manifest records it: an MD5 as 32 hex digits (as ETags show
+    /// it), a CRC64NVME as `crc64nvme:` and 16 hex digits.
+    pub fn recorded(&self) -> String {
+        match self {
+            Self::Md5(md5) => hex::encode(md5),
+            Self::Crc64Nvme(crc) => format!("{}{crc:016x}", Self::CRC64NVME),
+        }
+    }
+
+    /// [`Checksum::recorded`] read back.
+    pub fn from_recorded(text: &str) -> Option<Self> {
+        match text.strip_prefix(Self::CRC64NVME) {
+            Some(crc) if crc.len() == 16 => u64::from_str_radix(crc, 16).ok().map(Self::Crc64Nvme),
+            Some(_) => None,
+            None => <[u8; 16]>::try_from(hex::decode(text).ok()?).ok().map(Self::Md5),
+        }
+    }
+
+    /// The header value: the checksum's bytes (big-endian for the CRC) in base64.
+    fn header(&self) -> String {
+        use base64::Engine;
+        let engine = base64::engine::general_purpose::STANDARD;
+        match self {
+            Self::Md5(md5) => engine.encode(md5),
+            Self::Crc64Nvme(crc) => engine.encode(crc.to_be_bytes()),
+        }
+    }
 }
 
 /// Where an upload's bytes are: in memory (a ConfigMap's) or `len` bytes
@@ -446,18 +488,25 @@ impl Buckets for SdkBuckets {
                 .await
                 .map_err(|e| terminal("PutObject", format!("reading {}: {e}", path.display())))?,
         };
-        self.0
+        let put = self
+            .0
             .put_object()
             .bucket(bucket)
             .key(&upload.key)
             .content_type(&upload.headers.content_type)
             .set_cache_control(upload.headers.cache_control.clone())
-            .content_md5(&upload.content_md5)
             .metadata(OWNER_METADATA, owner_uid)
-            .body(body)
-            // Content-MD5 is what S3 checks the body against; a SHA-256 of it
-            // in the signature too would only cost a second pass over it.
-            .customize()
+            .body(body);
+        let put = match upload.checksum {
+            Checksum::Md5(_) => put.content_md5(upload.checksum.header()),
+            // Named as SDKs name it; the SDK computes nothing when given the value.
+            Checksum::Crc64Nvme(_) => put
+                .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Crc64Nvme)
+                .checksum_crc64_nvme(upload.checksum.header()),
+        };
+        // The checksum is what S3 checks the body against; a SHA-256 of it in
+        // the signature too would only cost a second pass over it.
+        put.customize()
             .disable_payload_signing()
             .send()
             .await
@@ -535,5 +584,27 @@ impl Buckets for SdkBuckets {
             Ok(_) => Ok(()),
             Err(e) => AwsError::from_sdk("DeleteBucket", e).absent_as(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Checksum;
+
+    #[test]
+    fn checksums_are_recorded_as_text_read_back_and_sent_as_base64_bytes() {
+        use md5::Digest;
+        let md5 = Checksum::Md5(md5::Md5::digest(b"x").into());
+        assert_eq!(md5.recorded(), "9dd4e461268c8034f5c8564e155c67a6");
+        assert_eq!(md5.header(), "ndTkYSaMgDT1yFZOFVxnpg==");
+        // The CRC-64/NVME check value (the CRC of "123456789").
+        let crc = Checksum::Crc64Nvme(crc_fast::checksum(crc_fast::CrcAlgorithm::Crc64Nvme, b"123456789"));
+        assert_eq!(crc.recorded(), "crc64nvme:ae8b14860a799888");
+        assert_eq!(crc.header(), "rosUhgp5mIg=");
+        for checksum in [md5, crc] {
+            assert_eq!(Checksum::from_recorded(&checksum.recorded()), Some(checksum));
+        }
+        assert_eq!(Checksum::from_recorded("crc64nvme:zz"), None);
+        assert_eq!(Checksum::from_recorded("not hex"), None);
     }
 }

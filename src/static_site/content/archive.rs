@@ -12,12 +12,10 @@ use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
-use md5::{Digest, Md5};
-
 use super::fetch::{Failure, WRITE_BUFFER};
 use super::files::{File, check_key, limits};
 use crate::api::static_site::ContentSpec;
-use crate::aws::s3::Body;
+use crate::aws::s3::{Body, Checksum};
 
 /// Unpacks the archive file `archive` into the new file `into` (each
 /// [`File`]'s body a part of it); `name` is how messages call it.
@@ -249,7 +247,7 @@ impl Unpacker<'_> {
     fn file(&mut self, path: String, reader: &mut impl Read) -> Result<(), Failure> {
         let Some(key) = self.key(&path).map(str::to_string) else { return Ok(()) };
         self.claim(&path, &key)?;
-        let (mut hash, mut size) = (Md5::new(), 0u64);
+        let (mut hash, mut size) = (crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc64Nvme), 0u64);
         loop {
             if self.filled == self.buffer.len() {
                 self.flush()?;
@@ -267,7 +265,8 @@ impl Unpacker<'_> {
         let body = Body::File { path: self.into.to_path_buf(), offset: self.offset, len: size };
         self.offset += size;
         self.keys.insert(path, self.files.len());
-        self.files.push(File { key, size, md5: hash.finalize().into(), body: Some(body) });
+        let checksum = Checksum::Crc64Nvme(hash.finalize());
+        self.files.push(File { key, size, checksum, body: Some(body) });
         Ok(())
     }
 

@@ -5,22 +5,25 @@ use md5::{Digest, Md5};
 
 use crate::api::conditions::{Reason, Stall};
 use crate::api::static_site::{ContentSpec, MAX_KEY_BYTES};
-use crate::aws::s3::Body;
+use crate::aws::s3::{Body, Checksum};
 use crate::static_site::plan::content::RESERVED_PREFIX;
 
-/// One file a source declares: its key, size and MD5, and where its bytes
-/// are (`None`: known from the manifest only, fetched if an upload needs it).
+/// One file a source declares: its key, size and checksum, and where its
+/// bytes are (`None`: known from the manifest only, fetched if an upload
+/// needs it).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct File {
     pub key: String,
     pub size: u64,
-    pub md5: [u8; 16],
+    pub checksum: Checksum,
     pub body: Option<Body>,
 }
 
 impl File {
+    /// A ConfigMap's file, known by its MD5: what the ETags of a bucket
+    /// synced before the manifest are, so such a bucket seeds it.
     pub fn in_memory(key: String, body: Vec<u8>) -> Self {
-        Self { size: body.len() as u64, md5: md5(&body), key, body: Some(Body::Memory(body)) }
+        Self { size: body.len() as u64, checksum: Checksum::Md5(md5(&body)), key, body: Some(Body::Memory(body)) }
     }
 }
 

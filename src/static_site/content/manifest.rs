@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::aws::AwsError;
-use crate::aws::s3::{Body, Buckets, Headers, Upload};
+use crate::aws::s3::{Body, Buckets, Checksum, Headers, Upload};
 use crate::static_site::plan::content::Recorded;
 
 /// Where the manifest is kept.
@@ -70,7 +70,7 @@ pub async fn save(buckets: &dyn Buckets, bucket: &str, uid: &str, manifest: &Man
     let upload = Upload {
         key: KEY.to_string(),
         size: body.len() as u64,
-        content_md5: base64::Engine::encode(&base64::engine::general_purpose::STANDARD, super::files::md5(&body)),
+        checksum: Checksum::Md5(super::files::md5(&body)),
         body: Body::Memory(body),
         headers: Headers { content_type: "application/json".into(), cache_control: Some("no-store".into()) },
     };

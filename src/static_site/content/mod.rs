@@ -13,7 +13,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use base64::Engine;
 use futures::StreamExt;
 use k8s_openapi::jiff::Timestamp;
 use tokio_util::io::SyncIoBridge;
@@ -22,7 +21,7 @@ use super::plan::content::{ContentPlan, DesiredFile, Inventory, Recorded, conten
 use super::run::Halt;
 use crate::api::conditions::{Reason, Stall};
 use crate::api::static_site::{ContentRule, ContentSpec};
-use crate::aws::s3::{Buckets, Headers, ObjectInfo, Upload};
+use crate::aws::s3::{Buckets, Checksum, Headers, ObjectInfo, Upload};
 use crate::aws::{AwsError, AwsErrorKind};
 use crate::core::{Context, Error, Objects};
 pub use files::{File, check_files, check_key, limits, md5};
@@ -135,11 +134,11 @@ pub async fn planned(
     Ok(Planned { sourced, desired, plan })
 }
 
-/// The files a manifest records, without bodies; `None` if an MD5 is not one.
+/// The files a manifest records, without bodies; `None` if a checksum cannot be read.
 fn known(manifest: &Manifest) -> Option<Vec<File>> {
     let file = |(key, entry): (&String, &Recorded)| {
-        let md5 = <[u8; 16]>::try_from(hex::decode(&entry.md5).ok()?).ok()?;
-        Some(File { key: key.clone(), size: entry.size, md5, body: None })
+        let checksum = Checksum::from_recorded(&entry.checksum)?;
+        Some(File { key: key.clone(), size: entry.size, checksum, body: None })
     };
     manifest.files.iter().map(file).collect()
 }
@@ -285,14 +284,14 @@ pub fn desired(files: &[File], rules: &Rules<'_>) -> Vec<DesiredFile> {
         .iter()
         .map(|f| DesiredFile {
             key: f.key.clone(),
-            md5_hex: hex::encode(f.md5),
+            checksum: f.checksum.recorded(),
             size: f.size,
             headers: rules.headers(&f.key),
         })
         .collect()
 }
 
-/// What status reports of `desired`: a sha256 over keys, MD5s and headers
+/// What status reports of `desired`: a sha256 over keys, checksums and headers
 /// (it changes exactly when what is served does), the counts, the source.
 pub fn inventory(desired: &[DesiredFile], source: &str) -> Inventory {
     use sha2::{Digest as _, Sha256};
@@ -300,7 +299,7 @@ pub fn inventory(desired: &[DesiredFile], source: &str) -> Inventory {
     for f in desired {
         h.update(f.key.as_bytes());
         h.update(b"\0");
-        h.update(f.md5_hex.as_bytes());
+        h.update(f.checksum.as_bytes());
         h.update(b"\0");
         h.update(f.headers.content_type.as_bytes());
         h.update(b"\0");
@@ -375,9 +374,8 @@ pub async fn sync(
         let (file, want) = (bodies[key.as_str()], by_key[key.as_str()]);
         let result = match file.body.clone() {
             Some(body) => {
-                let content_md5 = base64::engine::general_purpose::STANDARD.encode(file.md5);
-                let upload =
-                    Upload { key: key.clone(), body, size: file.size, headers: want.headers.clone(), content_md5 };
+                let (size, headers, checksum) = (file.size, want.headers.clone(), file.checksum);
+                let upload = Upload { key: key.clone(), body, size, headers, checksum };
                 to.buckets.put(to.bucket, upload, to.uid).await
             }
             None => Err(AwsError::new(AwsErrorKind::Retryable, "PutObject", "", format!("{key}: body not fetched"))),
@@ -430,7 +428,7 @@ pub async fn sync(
 fn entry(file: &DesiredFile, etag: Option<String>) -> Recorded {
     Recorded {
         size: file.size,
-        md5: file.md5_hex.clone(),
+        checksum: file.checksum.clone(),
         headers: file.headers.clone(),
         at: etag.as_ref().map(|_| Timestamp::now().to_string()),
         etag,
@@ -455,7 +453,6 @@ mod tests {
         assert_eq!(rules.headers("logo.png").content_type, "image/png");
         assert_eq!(rules.headers("blob").content_type, "application/octet-stream");
         assert_eq!(rules.headers("a.html").cache_control.as_deref(), Some("max-age=60"));
-        assert_eq!(base64::engine::general_purpose::STANDARD.encode(md5(b"x")), "ndTkYSaMgDT1yFZOFVxnpg==");
     }
 
     #[test]
@@ -491,7 +488,7 @@ mod tests {
         assert_eq!(rev(&one, &spec_a), rev(&one.clone(), &spec_a));
         assert_ne!(rev(&one, &spec_a), rev(&two, &spec_a));
         assert_ne!(rev(&one, &spec_a), rev(&one, &spec_b));
-        assert_eq!(hex::encode(one[0].md5), "c4ca4238a0b923820dcc509a6f75849b");
+        assert_eq!(one[0].checksum.recorded(), "c4ca4238a0b923820dcc509a6f75849b", "a ConfigMap's file by its MD5");
         let inv = inventory(&desired(&one, &Rules::new(&spec_a)), CONFIG_MAPS);
         assert_eq!((inv.files, inv.bytes, inv.source.as_str()), (1, 1, CONFIG_MAPS));
     }

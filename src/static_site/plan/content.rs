@@ -13,7 +13,8 @@ use crate::aws::s3::{Headers, ObjectInfo, percent_encoded};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DesiredFile {
     pub key: String,
-    pub md5_hex: String,
+    /// As the manifest records it ([`crate::aws::s3::Checksum::recorded`]).
+    pub checksum: String,
     pub size: u64,
     pub headers: Headers,
 }
@@ -25,7 +26,9 @@ pub struct DesiredFile {
 #[serde(rename_all = "camelCase")]
 pub struct Recorded {
     pub size: u64,
-    pub md5: String,
+    /// Written as `md5` before archives were known by a CRC64NVME.
+    #[serde(alias = "md5")]
+    pub checksum: String,
     #[serde(flatten)]
     pub headers: Headers,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -88,13 +91,13 @@ pub fn content_plan(
             Some(manifest) => manifest
                 .get(&f.key)
                 .filter(|r| {
-                    r.md5.eq_ignore_ascii_case(&f.md5_hex)
+                    r.checksum.eq_ignore_ascii_case(&f.checksum)
                         && r.size == f.size
                         && object.is_some_and(|o| still_as_written(o, r))
                 })
                 .cloned(),
             None => object
-                .filter(|o| o.etag.eq_ignore_ascii_case(&f.md5_hex) && o.size as u64 == f.size)
+                .filter(|o| o.etag.eq_ignore_ascii_case(&f.checksum) && o.size as u64 == f.size)
                 .map(|o| Recorded { seeded: true, ..listed_entry(o, f.headers.clone()) }),
         };
         match entry {
@@ -148,7 +151,7 @@ pub fn content_plan(
 fn listed_entry(o: &ObjectInfo, headers: Headers) -> Recorded {
     Recorded {
         size: o.size as u64,
-        md5: o.etag.to_lowercase(),
+        checksum: o.etag.to_lowercase(),
         headers,
         etag: Some(o.etag.clone()),
         at: None,
@@ -260,7 +263,7 @@ mod tests {
     use super::*;
 
     fn file(key: &str, md5: &str) -> DesiredFile {
-        DesiredFile { key: key.into(), md5_hex: md5.into(), size: 1, headers: headers("text/html", None) }
+        DesiredFile { key: key.into(), checksum: md5.into(), size: 1, headers: headers("text/html", None) }
     }
 
     fn headers(content_type: &str, cache_control: Option<&str>) -> Headers {
@@ -270,7 +273,7 @@ mod tests {
     fn recorded(md5: &str, etag: Option<&str>) -> Recorded {
         Recorded {
             size: 1,
-            md5: md5.into(),
+            checksum: md5.into(),
             headers: headers("text/html", None),
             etag: etag.map(String::from),
             at: None,
