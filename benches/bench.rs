@@ -4,7 +4,7 @@
 //!
 //! - `content`: a generated site (10,000 files, about 1 GiB, nested) pushed
 //!   to the test registry as an OCI artifact; the reconciler's own read,
-//!   pull, unpack and sync (`content::read`, `fetch_source`, `sync`) against
+//!   pull, unpack and sync (`content::read`, `planned`, `sync`) against
 //!   `aws s3 sync` of the same unpacked folder, as separate processes under
 //!   `/usr/bin/time`, on every S3 server named in `BENCH_S3_SERVERS`
 //!   (`name=url,...`), with the server's own PUT ceiling for these files;
@@ -347,7 +347,7 @@ async fn remove_bucket(s3: &aws_sdk_s3::Client, bucket: &str) -> anyhow::Result<
 }
 
 /// PUTs per second a bare SDK loop reaches uploading these files from
-/// memory (with their CRC64NVME and the payload unsigned, as awsops sends them),
+/// memory (with their SHA-256 and the payload unsigned, as awsops sends them),
 /// the best of [`CEILING_IN_FLIGHT`] at a time: what the server can take.
 async fn put_ceiling(endpoint: &str, folder: &Path) -> anyhow::Result<(f64, usize)> {
     use base64::Engine;
@@ -356,20 +356,19 @@ async fn put_ceiling(endpoint: &str, folder: &Path) -> anyhow::Result<(f64, usiz
     let mut bodies = Vec::new();
     for path in walk(folder)? {
         let body = std::fs::read(&path)?;
-        let crc = crc_fast::checksum(crc_fast::CrcAlgorithm::Crc64Nvme, &body);
-        let crc = base64::engine::general_purpose::STANDARD.encode(crc.to_be_bytes());
-        bodies.push((path.strip_prefix(folder)?.to_string_lossy().into_owned(), crc, axum::body::Bytes::from(body)));
+        let sha = base64::engine::general_purpose::STANDARD.encode(<sha2::Sha256 as sha2::Digest>::digest(&body));
+        bodies.push((path.strip_prefix(folder)?.to_string_lossy().into_owned(), sha, axum::body::Bytes::from(body)));
     }
     let mut best = (0.0, 0);
     for in_flight in CEILING_IN_FLIGHT {
         let bucket = support::unique("ceiling").to_lowercase();
         s3.create_bucket().bucket(&bucket).send().await?;
         let start = Instant::now();
-        let puts = bodies.iter().map(|(key, crc, body)| {
+        let puts = bodies.iter().map(|(key, sha, body)| {
             let (s3, bucket) = (s3.clone(), bucket.clone());
             async move {
-                let put = s3.put_object().bucket(bucket).key(key).checksum_crc64_nvme(crc).body(body.clone().into());
-                let put = put.checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Crc64Nvme);
+                let put = s3.put_object().bucket(bucket).key(key).checksum_sha256(sha).body(body.clone().into());
+                let put = put.checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Sha256);
                 put.customize().disable_payload_signing().send().await
             }
         });

@@ -4,6 +4,8 @@
 # $AWSOPS_CACHE: the AWS CLI v1 from PyPI and the s3s-fs S3 server from
 # crates.io (both pinned), then starts the test environment on 127.0.0.1.
 #   BENCH_FLEET="100 300 1000"   fleet sizes (sites without a domain; a tenth more with one)
+#   BENCH_PROFILE=DIR            `perf record` each awsops content pass into DIR (to find where
+#                                its CPU goes; the figures then include perf's own cost)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/common.sh"
@@ -73,16 +75,21 @@ bench() { cargo bench --quiet --bench bench -- "$@"; }
 
 ## Reading the figures
 
-- "Unchanged" comes from the manifest awsops keeps in the bucket (`.awsops/manifest.json`: key, size, MD5,
-  the ETag and time S3 answered), so a re-sync uploads nothing on a server that lists no ETags (s3s-fs) or
-  lists ETags that are not MD5s (SSE-KMS, multipart); a re-sync whose artifact digest the manifest records
-  downloads nothing either. The AWS CLI compares size and modification time instead, and would miss a
+- "Unchanged" comes from the manifest awsops keeps in the bucket (`.awsops/manifest.json`: key, size,
+  checksum, the ETag and time S3 answered), so a re-sync uploads nothing on a server that lists no ETags
+  (s3s-fs) or lists ETags that are not MD5s (SSE-KMS, multipart); a re-sync whose artifact digest the
+  manifest records downloads nothing either. The AWS CLI compares size and modification time instead, and would miss a
   same-size edit made within the same second.
 - The CLI syncs a folder that is already unpacked; awsops pulls the artifact, checks its digest and unpacks
   it in every pass that changes something, which is why it is slower on the 10% round. The extra PUT in
   each awsops row that writes is the manifest.
 - The SDK's default CRC32 on uploads is off: a file body would go as aws-chunked with a trailing checksum,
-  which s3s-fs (and older MinIO, Ceph) refuse. Every upload carries Content-MD5, which S3 checks.
+  which s3s-fs (and older MinIO, Ceph) refuse. Every upload carries a checksum computed while unpacking,
+  which S3 checks: the SHA-256 (`x-amz-checksum-sha256`) for artifact files, Content-MD5 for ConfigMap
+  files and the manifest. MD5 of 1 GiB was a fifth of the cold pass's CPU; SHA-256 with the CPU's SHA
+  instructions costs a third of that. (A CRC64NVME would cost almost nothing, but anyone can make a changed
+  file share a CRC with the one the manifest records, and it would then never be uploaded.) The payload is not signed as well (a second pass over every body for nothing).
+  The ceiling's loop sends the same headers.
 - s3s-fs lists all 10,000 keys in one page (it ignores max-keys); S3 would answer 10 pages of 1,000.
 - The emulator swaps the writer inside the FailoverDBCluster call; on Aurora the swap takes 10 to 15 s and the
   controller's looks back off from 0.1 s to 1 s, so its detection latency there is under 1 s.

@@ -829,7 +829,7 @@ pub struct HeadersStatus {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ContentStatus {
-    /// sha256 of the content manifest (keys, MD5s and headers).
+    /// sha256 of the content manifest (keys, checksums and headers).
     pub revision: String,
     /// What is served: `registry/repository@sha256:...` of an artifact,
     /// `sha256:...` of an archive, or `configMaps`.

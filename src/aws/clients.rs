@@ -282,9 +282,10 @@ impl AwsFactory {
             cloudwatch: aws_sdk_cloudwatch::Client::from_conf(
                 aws_sdk_cloudwatch::config::Builder::from(regional).interceptor(counter()).build(),
             ),
-            // Uploads carry Content-MD5, which S3 checks; the SDK's default
-            // CRC32 would send a file body as aws-chunked with a trailer, which
-            // S3-compatible servers (s3s, older MinIO, Ceph) refuse.
+            // Uploads carry a checksum of their own (Content-MD5 or a
+            // SHA-256), which S3 checks; the SDK's default CRC32 would send a
+            // file body as aws-chunked with a trailer, which S3-compatible
+            // servers (s3s, older MinIO, Ceph) refuse.
             s3: aws_sdk_s3::Client::from_conf(
                 aws_sdk_s3::config::Builder::from(regional)
                     .force_path_style(path_style)

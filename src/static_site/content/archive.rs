@@ -12,6 +12,8 @@ use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
+use sha2::{Digest, Sha256};
+
 use super::fetch::{Failure, WRITE_BUFFER};
 use super::files::{File, check_key, limits};
 use crate::api::static_site::ContentSpec;
@@ -247,7 +249,7 @@ impl Unpacker<'_> {
     fn file(&mut self, path: String, reader: &mut impl Read) -> Result<(), Failure> {
         let Some(key) = self.key(&path).map(str::to_string) else { return Ok(()) };
         self.claim(&path, &key)?;
-        let (mut hash, mut size) = (crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc64Nvme), 0u64);
+        let (mut hash, mut size) = (Sha256::new(), 0u64);
         loop {
             if self.filled == self.buffer.len() {
                 self.flush()?;
@@ -265,7 +267,7 @@ impl Unpacker<'_> {
         let body = Body::File { path: self.into.to_path_buf(), offset: self.offset, len: size };
         self.offset += size;
         self.keys.insert(path, self.files.len());
-        let checksum = Checksum::Crc64Nvme(hash.finalize());
+        let checksum = Checksum::Sha256(hash.finalize().into());
         self.files.push(File { key, size, checksum, body: Some(body) });
         Ok(())
     }
@@ -336,7 +338,7 @@ impl Unpacker<'_> {
 /// failing is tried again later; anything else is the archive's bytes.
 fn corrupt(name: &str, e: &std::io::Error) -> Failure {
     match work_folder_cause(e) {
-        Some(local) => Failure::Local(local.to_string()),
+        Some(local) => Failure::work_folder(&local.path, &local.error),
         None => Failure::invalid(format!("{name} could not be read as an archive: {e}")),
     }
 }
@@ -362,7 +364,11 @@ impl WorkFile {
         Ok(Self { file, path: path.to_path_buf() })
     }
 
+    /// `error` marked as the work folder's (an interrupted read stays one: it is retried in place).
     fn failed(&self, error: std::io::Error) -> std::io::Error {
+        if error.kind() == std::io::ErrorKind::Interrupted {
+            return error;
+        }
         std::io::Error::other(WorkFolderError { path: self.path.clone(), error })
     }
 }
@@ -579,6 +585,33 @@ mod tests {
         let stream = std::io::Cursor::new(zip.finish().expect("zip").into_inner());
         let got = unpack_from(stream, &into, "site.zip", &spec(serde_json::json!({})), |_| Ok(unreadable.clone()));
         assert!(matches!(&got, Err(Failure::Local(why)) if why.contains("a-folder")), "{:?}", got.err());
+        // Failing inside a tar.gz, under the gzip and tar readers.
+        let tar = tar_of(&[("index.html", Regular, &[7u8; 100_000], None)]);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::none());
+        gz.write_all(&tar).expect("gz");
+        let whole = gz.finish().expect("gz");
+        let half = WorkFileFailsAt { bytes: std::io::Cursor::new(whole[..whole.len() / 2].to_vec()) };
+        let got = unpack_from(BufReader::new(half), &into, "site.tar.gz", &spec(serde_json::json!({})), |_| {
+            unreachable!("not a zip")
+        });
+        assert!(matches!(&got, Err(Failure::Local(why)) if why.contains("the-work-file")), "{:?}", got.err());
+    }
+
+    /// Gives its bytes, then fails as the work folder's file would.
+    struct WorkFileFailsAt {
+        bytes: std::io::Cursor<Vec<u8>>,
+    }
+
+    impl Read for WorkFileFailsAt {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            match self.bytes.read(buf)? {
+                0 => {
+                    let error = std::io::Error::other("EIO");
+                    Err(std::io::Error::other(WorkFolderError { path: "the-work-file".into(), error }))
+                }
+                n => Ok(n),
+            }
+        }
     }
 
     #[test]

@@ -65,8 +65,10 @@ pub type Allowed = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 
 /// Most redirects followed.
 const MAX_REDIRECTS: usize = 5;
-/// Bytes gathered before a write to the work folder: network pieces are
-/// small, and each tokio file write is a trip to the blocking pool.
+/// The work folder's I/O buffer: bytes gathered before a write to it
+/// (network pieces are small, and each tokio file write is a trip to the
+/// blocking pool; the unpacker writes whole buffers too) and read from an
+/// archive file at a time.
 pub const WRITE_BUFFER: usize = 1024 * 1024;
 
 /// Downloads `url` into `file`, checking its sha256 (lowercase hex) and

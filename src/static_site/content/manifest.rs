@@ -1,4 +1,4 @@
-//! The manifest: what a site wrote to its bucket (key, size, MD5, headers,
+//! The manifest: what a site wrote to its bucket (key, size, checksum, headers,
 //! the ETag and time S3 gave back), kept in the bucket at [`KEY`] (under the
 //! reserved prefix the bucket policy does not serve and prune never touches).
 //! "Unchanged" and "ours to prune" are decided from it and one listing,

@@ -24,7 +24,7 @@ use crate::api::static_site::{ContentRule, ContentSpec};
 use crate::aws::s3::{Buckets, Checksum, Headers, ObjectInfo, Upload};
 use crate::aws::{AwsError, AwsErrorKind};
 use crate::core::{Context, Error, Objects};
-pub use files::{File, check_files, check_key, limits, md5};
+pub use files::{File, check_files, check_key, limits};
 use manifest::Manifest;
 
 pub use super::plan::content::RESERVED_PREFIX;
@@ -53,7 +53,7 @@ pub struct Sourced {
 
 impl Sourced {
     /// Some file is known only from the manifest (the archive was not fetched).
-    pub fn needs_bodies(&self, keys: &[String]) -> bool {
+    fn needs_bodies(&self, keys: &[String]) -> bool {
         let wanted: BTreeSet<&str> = keys.iter().map(String::as_str).collect();
         self.files.iter().any(|f| f.body.is_none() && wanted.contains(f.key.as_str()))
     }
@@ -147,7 +147,7 @@ fn known(manifest: &Manifest) -> Option<Vec<File>> {
 /// URL is downloaded (and its sha256 checked) then unpacked; an artifact's
 /// layer is unpacked as it streams (only a zip is written whole first), its
 /// digest checked at its end. Nothing is uploaded from here.
-pub async fn fetch_source(
+async fn fetch_source(
     ctx: &Context,
     namespace: &str,
     uid: &str,

@@ -13,7 +13,10 @@ use crate::aws::s3::{Headers, ObjectInfo, percent_encoded};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DesiredFile {
     pub key: String,
-    /// As the manifest records it ([`crate::aws::s3::Checksum::recorded`]).
+    /// As the manifest records it ([`crate::aws::s3::Checksum::recorded`]):
+    /// 32 hex digits for an MD5 (a ConfigMap's file; what a single-part
+    /// upload's ETag is), `sha256:` and 64 for an archive's, which no
+    /// ETag ever equals.
     pub checksum: String,
     pub size: u64,
     pub headers: Headers,
@@ -26,7 +29,7 @@ pub struct DesiredFile {
 #[serde(rename_all = "camelCase")]
 pub struct Recorded {
     pub size: u64,
-    /// Written as `md5` before archives were known by a CRC64NVME.
+    /// Written as `md5` before archive files were known by their SHA-256.
     #[serde(alias = "md5")]
     pub checksum: String,
     #[serde(flatten)]
@@ -71,11 +74,11 @@ pub const RESERVED_PREFIX: &str = ".awsops/";
 
 /// Decides from the manifest (`recorded`: its served and retained entries,
 /// `None` when the bucket has none for this site) and one listing: a body is unchanged when the manifest has
-/// it with the same MD5 and the listing still shows what S3 answered (same
-/// size, and the ETag when the server lists one), so SSE-KMS and multipart
-/// ETags, which are not MD5s, change nothing. Without a manifest a listed
-/// ETag equal to the MD5 counts as unchanged (a ConfigMap site's first look
-/// after the upgrade uploads nothing).
+/// it with the same checksum and the listing still shows what S3 answered
+/// (same size, and the ETag when the server lists one), so SSE-KMS and
+/// multipart ETags, which are not MD5s, change nothing. Without a manifest
+/// a listed ETag equal to a file's MD5 counts as unchanged (a ConfigMap
+/// site's first look after the upgrade uploads nothing).
 pub fn content_plan(
     desired: &[DesiredFile],
     existing: &[ObjectInfo],
@@ -147,7 +150,8 @@ pub fn content_plan(
 }
 
 /// An entry for a listed object: its size and ETag (which is its MD5 when
-/// the server lists MD5s).
+/// the server lists MD5s), the ETag taken as the checksum: it is one only
+/// when it equals a file's MD5, which is when the plan seeds from it.
 fn listed_entry(o: &ObjectInfo, headers: Headers) -> Recorded {
     Recorded {
         size: o.size as u64,
@@ -216,7 +220,7 @@ pub fn pending(paths: Vec<String>) -> Vec<String> {
 /// What the sources declare, as status reports it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Inventory {
-    /// sha256 over keys, MD5s and headers.
+    /// sha256 over keys, checksums and headers.
     pub revision: String,
     /// `registry/repository@sha256:...`, `sha256:...` of an archive, or `configMaps`.
     pub source: String,
