@@ -13,7 +13,7 @@ cd "$here/.."
 AWSCLI_VERSION=1.46.3
 S3S_FS_VERSION=0.11.1
 fleet_sizes="${BENCH_FLEET:-100 300 1000}"
-apt_install curl openssl time etcd-server python3-venv mariadb-server-core
+apt_install curl openssl time etcd-server python3-venv mariadb-server-core mariadb-client-core
 
 cli_venv="$AWSOPS_CACHE/venv-awscli-$AWSCLI_VERSION"
 if [ ! -x "$cli_venv/bin/aws" ]; then

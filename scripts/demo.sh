@@ -24,7 +24,7 @@ trap cleanup EXIT
 . "$work/env"
 moto_python="$(dirname "$("$here/install-moto.sh")")/python"
 "$moto_python" "$here/seed_demo.py"
-apt_install mariadb-server-core
+apt_install mariadb-server-core mariadb-client-core
 (cd "$here/.." && cargo build --quiet --example dataplane)
 dataplane="${CARGO_TARGET_DIR:-target}/debug/examples/dataplane"
 "$dataplane" simulate orders-aurora orders-aurora-r1 >"$work/simulated.out" 2>"$work/simulated.log" &

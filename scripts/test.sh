@@ -5,7 +5,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/common.sh"
-apt_install curl openssl lua5.4 prometheus docker-registry nodejs mariadb-server-core python3-venv
+apt_install curl openssl lua5.4 prometheus docker-registry nodejs mariadb-server-core mariadb-client-core python3-venv
 env_dir="$(mktemp -d "${TMPDIR:-/tmp}/awsops-test.XXXXXX")"
 trap '"$here/testenv.sh" stop "$env_dir"' EXIT
 "$here/testenv.sh" start "$env_dir"

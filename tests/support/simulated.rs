@@ -298,7 +298,7 @@ async fn install_template(dir: &Path) {
         .stderr(out)
         .status()
         .await
-        .expect("mariadb-install-db runs (Debian mariadb-server-core, installed by scripts/test.sh)");
+        .expect("mariadb-install-db runs (Debian mariadb-server-core and mariadb-client-core, installed by scripts/test.sh)");
     let output = || std::fs::read_to_string(&log).unwrap_or_default();
     assert!(status.success(), "mariadb-install-db failed:\n{}", output());
     let sql = format!("FLUSH PRIVILEGES;\nCREATE USER '{USER}'@'%' IDENTIFIED BY '{PASSWORD}';\n");

@@ -364,18 +364,19 @@ impl WorkFile {
         Ok(Self { file, path: path.to_path_buf() })
     }
 
-    /// `error` marked as the work folder's (an interrupted read stays one: it is retried in place).
     fn failed(&self, error: std::io::Error) -> std::io::Error {
-        if error.kind() == std::io::ErrorKind::Interrupted {
-            return error;
-        }
         std::io::Error::other(WorkFolderError { path: self.path.clone(), error })
     }
 }
 
 impl Read for WorkFile {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        self.file.read(buf).map_err(|e| self.failed(e))
+        loop {
+            match self.file.read(buf) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                read => return read.map_err(|e| self.failed(e)),
+            }
+        }
     }
 }
 

@@ -311,6 +311,19 @@ mod tests {
     }
 
     #[test]
+    fn a_manifest_that_recorded_md5s_reads_and_an_archive_file_now_known_by_its_sha256_is_uploaded_once() {
+        let written = r#"{"size": 1, "md5": "aa", "contentType": "text/html", "etag": "aa"}"#;
+        let old: Recorded = serde_json::from_str(written).expect("the md5 field reads");
+        assert_eq!(old.checksum, "aa");
+        let manifest = BTreeMap::from([("index.html".into(), old)]);
+        let sha = format!("sha256:{}", "ab".repeat(32));
+        let plan = content_plan(&[file("index.html", &sha)], &[object("index.html", "aa")], Some(&manifest), true);
+        assert_eq!(plan.upload, vec!["index.html"], "an MD5 never equals a SHA-256");
+        let rewritten = serde_json::to_string(&manifest["index.html"]).expect("json");
+        assert!(rewritten.contains(r#""checksum":"aa""#) && !rewritten.contains("md5"), "{rewritten}");
+    }
+
+    #[test]
     fn with_a_manifest_etags_that_are_not_md5s_change_nothing() {
         let desired = [file("index.html", "aa"), file("app.js", "bb")];
         let existing = [object("index.html", "kms-etag-1"), object("app.js", "")];
