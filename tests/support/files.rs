@@ -124,18 +124,18 @@ pub fn registry() -> (String, String, String) {
     (var("AWSOPS_TEST_REGISTRY"), var("AWSOPS_TEST_REGISTRY_USER"), var("AWSOPS_TEST_REGISTRY_PASSWORD"))
 }
 
+/// The layer media type `flux push artifact` writes.
+const FLUX_LAYER: &str = "application/vnd.cncf.flux.content.v1.tar+gzip";
+
 /// Pushes `archive` to `reference` as `flux push artifact` lays it out, with
 /// oras-py (scripts/oci-push.py); the manifest digest.
 pub async fn push_artifact(reference: &str, archive: &[u8]) -> String {
-    let dir = tempfile::tempdir().expect("dir");
-    let file = dir.path().join("site.tar.gz");
-    std::fs::write(&file, archive).expect("archive");
-    push_artifact_file(reference, &file).await
+    push_artifact_as(reference, archive, FLUX_LAYER).await
 }
 
 /// [`push_artifact`] of an archive file.
 pub async fn push_artifact_file(reference: &str, archive: &Path) -> String {
-    push_layer(reference, archive, "application/vnd.cncf.flux.content.v1.tar+gzip").await
+    push_layer(reference, archive, FLUX_LAYER).await
 }
 
 /// [`push_artifact`] of `archive` with the layer media type `media_type`.

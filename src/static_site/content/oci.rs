@@ -176,10 +176,7 @@ impl Registry {
                 )),
                 // The client checks the digest as the stream ends.
                 Err(e) if e.get_ref().is_some_and(|inner| inner.is::<oci_client::errors::DigestError>()) => {
-                    Failure::Stall(Stall::new(
-                        Reason::ContentDigestMismatch,
-                        format!("artifact {name}'s layer does not match its digest: nothing was uploaded"),
-                    ))
+                    digest_mismatch(&name)
                 }
                 Err(e) => Failure::Retry(format!("pulling {name}: {e}")),
             };
@@ -200,10 +197,7 @@ impl Registry {
                 );
                 Failure::Stall(Stall::new(Reason::SourceRefused, message))
             }
-            OciDistributionError::DigestError(_) => Failure::Stall(Stall::new(
-                Reason::ContentDigestMismatch,
-                format!("artifact {name}'s layer does not match its digest: nothing was uploaded"),
-            )),
+            OciDistributionError::DigestError(_) => digest_mismatch(name),
             OciDistributionError::ImageManifestNotFoundError(_) => {
                 Failure::Retry(format!("artifact {name} is not in the registry (yet): looked for again"))
             }
@@ -220,6 +214,12 @@ impl Registry {
             _ => Failure::Retry(format!("pulling {name}: the registry's answer could not be used")),
         }
     }
+}
+
+/// The layer's bytes are not those its digest names.
+fn digest_mismatch(name: &str) -> Failure {
+    let message = format!("artifact {name}'s layer does not match its digest: nothing was uploaded");
+    Failure::Stall(Stall::new(Reason::ContentDigestMismatch, message))
 }
 
 /// Whether `source` (as status and the manifest record it,
